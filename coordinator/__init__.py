@@ -1,0 +1,1 @@
+"""Coordinator: campaign coordination for youth-union volunteers."""

@@ -1,0 +1,1 @@
+"""Users, roles, passwords, API tokens, the audit log and the scoping helper."""

@@ -1,0 +1,1 @@
+"""The Telegram side: outbox, sender, handlers (the bot itself arrives with the Telegram issue)."""

@@ -1,0 +1,1 @@
+"""Campaigns, content items, targets, assignments, completion reports, launch and close."""

@@ -1,0 +1,136 @@
+"""Tables of the campaign slice."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlmodel import Field, SQLModel
+
+from coordinator.base import UTCDateTime, utcnow
+
+
+def _fk(target: str, *, nullable: bool = False, cascade: bool = False) -> Column:
+    ondelete = "CASCADE" if cascade else None
+    return Column(Integer, ForeignKey(target, ondelete=ondelete), nullable=nullable, index=True)
+
+
+class Campaign(SQLModel, table=True):
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('draft','scheduled','active','closed','cancelled')", name="status"
+        ),
+        CheckConstraint("delivery_mode IN ('dm','group')", name="delivery_mode"),
+        CheckConstraint("quota_percent IS NULL OR quota_percent BETWEEN 1 AND 100", name="quota"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    agreement_id: int = Field(sa_column=_fk("agreement.id"))
+    title: str = Field(max_length=200)
+    brief: str = Field(default="", sa_type=Text)
+    status: str = Field(default="draft", max_length=12, index=True)
+    launch_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    deadline_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    quota_percent: int | None = None
+    delivery_mode: str = Field(default="dm", max_length=5)
+    proof_requested: bool = False
+    created_by_user_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    launched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ContentItem(SQLModel, table=True):
+    __tablename__ = "content_item"
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(sa_column=_fk("campaign.id", cascade=True))
+    channel_id: int = Field(sa_column=_fk("channel.id"))
+    url: str = Field(max_length=500)
+    kind: str = Field(default="post", max_length=20)
+    actions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    suggested_caption: str | None = Field(default=None, sa_type=Text)
+    position: int = 0
+
+
+class CampaignTarget(SQLModel, table=True):
+    """One target: a whole organization subtree, or one club."""
+
+    __tablename__ = "campaign_target"
+    __table_args__ = (
+        CheckConstraint("(organization_id IS NULL) <> (club_id IS NULL)", name="one_target"),
+        UniqueConstraint("campaign_id", "organization_id"),
+        UniqueConstraint("campaign_id", "club_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(sa_column=_fk("campaign.id", cascade=True))
+    organization_id: int | None = Field(
+        default=None, sa_column=_fk("organization.id", nullable=True)
+    )
+    club_id: int | None = Field(default=None, sa_column=_fk("club.id", nullable=True))
+
+
+ASSIGNMENT_STATUSES = ("pending", "delivered", "acknowledged", "done", "declined", "expired")
+
+
+class Assignment(SQLModel, table=True):
+    __table_args__ = (
+        CheckConstraint("(member_id IS NULL) <> (group_chat_id IS NULL)", name="one_recipient"),
+        CheckConstraint(
+            "status IN ('pending','delivered','acknowledged','done','declined','expired')",
+            name="status",
+        ),
+        UniqueConstraint("campaign_id", "member_id"),
+        UniqueConstraint("campaign_id", "group_chat_id"),
+        Index("ix_assignment_campaign_status", "campaign_id", "status"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(sa_column=Column(Integer, ForeignKey("campaign.id"), nullable=False))
+    member_id: int | None = Field(default=None, sa_column=_fk("member.id", nullable=True))
+    group_chat_id: int | None = Field(default=None, sa_column=_fk("group_chat.id", nullable=True))
+    status: str = Field(default="pending", max_length=12)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    declined_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    expired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    telegram_message_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+
+
+REPORT_STATUS_ACTIONS = ("acknowledged", "done", "declined")
+CONTENT_ACTIONS = ("share", "react", "comment", "watch")
+
+
+class Report(SQLModel, table=True):
+    """A self-reported step: an assignment-level status, or one action on one content item."""
+
+    __table_args__ = (
+        # One report per (assignment, member, item, action); COALESCE because NULLs never collide.
+        Index(
+            "uq_report_once",
+            "assignment_id",
+            "member_id",
+            text("COALESCE(content_item_id, 0)"),
+            "action",
+            unique=True,
+        ),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    assignment_id: int = Field(sa_column=_fk("assignment.id"))
+    member_id: int = Field(sa_column=_fk("member.id"))
+    content_item_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("content_item.id"), nullable=True)
+    )
+    action: str = Field(max_length=20)
+    proof_url: str | None = Field(default=None, max_length=500)
+    source: str = Field(default="telegram", max_length=10)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -1,0 +1,43 @@
+"""Every table, imported in one place so that Alembic and tests see the whole metadata."""
+
+from sqlmodel import SQLModel
+
+from coordinator.auth.models import ApiToken, AuditEvent, User
+from coordinator.bots.models import OutboxMessage, TelegramUpdate
+from coordinator.campaigns.models import Assignment, Campaign, CampaignTarget, ContentItem, Report
+from coordinator.organizations.models import (
+    Agreement,
+    AgreementParty,
+    Channel,
+    Club,
+    GroupChat,
+    Invite,
+    Member,
+    MemberClub,
+    Organization,
+)
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "Agreement",
+    "AgreementParty",
+    "ApiToken",
+    "Assignment",
+    "AuditEvent",
+    "Campaign",
+    "CampaignTarget",
+    "Channel",
+    "Club",
+    "ContentItem",
+    "GroupChat",
+    "Invite",
+    "Member",
+    "MemberClub",
+    "Organization",
+    "OutboxMessage",
+    "Report",
+    "TelegramUpdate",
+    "User",
+    "metadata",
+]

@@ -1,0 +1,1 @@
+"""Organizations, clubs, members, invites, group chats, agreements and official channels."""

@@ -41,3 +41,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def row_id(row: SQLModel) -> int:
+    """The primary key of a row that has been flushed (typed as int, not int | None)."""
+    value = getattr(row, "id", None)
+    if value is None:
+        raise RuntimeError(f"{type(row).__name__} has no id yet; flush first")
+    return int(value)

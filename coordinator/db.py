@@ -1,4 +1,4 @@
-"""The database engine and sessions: SQLite tuned for a single machine, PostgreSQL for production."""
+"""The database engine and sessions: SQLite tuned for one machine, PostgreSQL for production."""
 
 from __future__ import annotations
 

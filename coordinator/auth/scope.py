@@ -1,0 +1,170 @@
+"""The one scoping helper: what each role may see and change. Every user-visible query uses it.
+
+- admin: everything.
+- coordinator: campaigns under agreements their organization is party to; named members of
+  their own organization subtree.
+- lead: named members, clubs and group chats of their organization subtree; campaigns that
+  reach that subtree.
+- leadership: aggregates only (campaigns, tallies), never members, assignments or reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, exists, or_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from coordinator.auth.models import User
+from coordinator.campaigns.models import Assignment, Campaign, CampaignTarget
+from coordinator.errors import Forbidden, NotFound
+from coordinator.organizations.models import AgreementParty, Club, GroupChat, Member
+from coordinator.organizations.tree import ancestor_ids, subtree_ids
+
+S = TypeVar("S", bound=Select[Any])
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting, with their place in the organization tree resolved once per request."""
+
+    user_id: int | None
+    role: str
+    organization_id: int
+    subtree: frozenset[int]
+    ancestors: frozenset[int]
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def lineage(self) -> frozenset[int]:
+        return self.subtree | self.ancestors
+
+
+# The scheduler and the bot act as the system: admin rights, no user behind them.
+SYSTEM = Actor(
+    user_id=None, role="admin", organization_id=0, subtree=frozenset(), ancestors=frozenset()
+)
+
+
+async def actor_for(session: AsyncSession, user: User) -> Actor:
+    assert user.id is not None
+    return Actor(
+        user_id=user.id,
+        role=user.role,
+        organization_id=user.organization_id,
+        subtree=frozenset(await subtree_ids(session, [user.organization_id])),
+        ancestors=frozenset(await ancestor_ids(session, user.organization_id)),
+    )
+
+
+def require_role(actor: Actor, *roles: str) -> None:
+    if actor.role not in ("admin", *roles):
+        raise Forbidden("Your role does not allow this.")
+
+
+def require_org(actor: Actor, organization_id: int) -> None:
+    """Changes to an organization's people and groups: admins, or leads of its subtree."""
+    if actor.is_admin:
+        return
+    if actor.role != "lead" or organization_id not in actor.subtree:
+        raise Forbidden("You can only manage your own organization and those below it.")
+
+
+def members(actor: Actor, stmt: S) -> S:
+    """Named members: admins see all; leads and coordinators their own subtree; leadership none."""
+    if actor.is_admin:
+        return stmt
+    if actor.role == "leadership":
+        raise Forbidden("Leadership sees aggregates, not named members.")
+    return stmt.where(col(Member.organization_id).in_(actor.subtree))
+
+
+def group_chats(actor: Actor, stmt: S) -> S:
+    if actor.is_admin:
+        return stmt
+    if actor.role == "leadership":
+        raise Forbidden("Leadership sees aggregates, not group chats.")
+    return stmt.where(col(GroupChat.organization_id).in_(actor.subtree))
+
+
+def _party_of(organization_ids: frozenset[int]) -> Any:
+    return exists().where(
+        col(AgreementParty.agreement_id) == Campaign.agreement_id,
+        col(AgreementParty.organization_id).in_(organization_ids),
+    )
+
+
+def _reaches(organization_ids: frozenset[int]) -> Any:
+    """The campaign targets one of these organizations or a club inside them."""
+    club_in = select(Club.id).where(col(Club.organization_id).in_(organization_ids))
+    return exists().where(
+        col(CampaignTarget.campaign_id) == Campaign.id,
+        or_(
+            col(CampaignTarget.organization_id).in_(organization_ids),
+            col(CampaignTarget.club_id).in_(club_in),
+        ),
+    )
+
+
+def campaigns(actor: Actor, stmt: S) -> S:
+    if actor.role in ("admin", "leadership"):
+        return stmt
+    if actor.role == "coordinator":
+        return stmt.where(_party_of(frozenset({actor.organization_id})))
+    return stmt.where(_reaches(actor.lineage))
+
+
+def agreements(actor: Actor, stmt: S) -> S:
+    """Agreements are internal documents: parties' people (up and down the tree) and leadership."""
+    from coordinator.organizations.models import Agreement
+
+    if actor.role in ("admin", "leadership"):
+        return stmt
+    return stmt.where(
+        exists().where(
+            col(AgreementParty.agreement_id) == Agreement.id,
+            col(AgreementParty.organization_id).in_(actor.lineage),
+        )
+    )
+
+
+def assignments(actor: Actor, stmt: S) -> S:
+    """Who did what: admins; coordinators for their campaigns; leads for their own people."""
+    if actor.is_admin:
+        return stmt
+    if actor.role == "coordinator":
+        return stmt.where(
+            exists()
+            .where(col(Campaign.id) == Assignment.campaign_id)
+            .where(_party_of(frozenset({actor.organization_id})))
+        )
+    if actor.role == "lead":
+        own_members = select(Member.id).where(col(Member.organization_id).in_(actor.subtree))
+        own_groups = select(GroupChat.id).where(col(GroupChat.organization_id).in_(actor.subtree))
+        return stmt.where(
+            or_(
+                col(Assignment.member_id).in_(own_members),
+                col(Assignment.group_chat_id).in_(own_groups),
+            )
+        )
+    raise Forbidden("Leadership sees aggregates, not individual assignments.")
+
+
+async def visible_campaign(session: AsyncSession, actor: Actor, campaign_id: int) -> Campaign:
+    """The campaign if this actor may see it; NotFound otherwise (no hint that it exists)."""
+    campaign = await session.scalar(
+        campaigns(actor, select(Campaign).where(Campaign.id == campaign_id))
+    )
+    if campaign is None:
+        raise NotFound(f"Campaign {campaign_id} not found.")
+    return campaign
+
+
+async def editable_campaign(session: AsyncSession, actor: Actor, campaign_id: int) -> Campaign:
+    require_role(actor, "coordinator")
+    return await visible_campaign(session, actor, campaign_id)

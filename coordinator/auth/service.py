@@ -1,0 +1,130 @@
+"""Users, sign-in and API tokens."""
+
+from __future__ import annotations
+
+import re
+
+from sqlmodel import col, select
+
+from coordinator.auth.audit import audit
+from coordinator.auth.models import ROLES, ApiToken, User
+from coordinator.auth.passwords import (
+    MIN_PASSWORD_LENGTH,
+    hash_password,
+    new_token,
+    token_digest,
+    verify_password,
+)
+from coordinator.auth.scope import Actor, actor_for, require_role
+from coordinator.db import Database
+from coordinator.errors import Conflict, Invalid, NotFound, field_error
+from coordinator.organizations.models import Organization
+
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
+TOKEN_PREFIX = "coord"
+
+
+def _check_user_input(username: str, password: str, role: str) -> None:
+    errors = []
+    if not USERNAME.match(username):
+        errors.append(field_error("username", "3-64 characters: lowercase letters, digits, . _ -"))
+    if len(password) < MIN_PASSWORD_LENGTH:
+        errors.append(field_error("password", f"must be at least {MIN_PASSWORD_LENGTH} characters"))
+    if role not in ROLES:
+        errors.append(field_error("role", f"must be one of {', '.join(ROLES)}"))
+    if errors:
+        raise Invalid("The user cannot be created.", errors=errors)
+
+
+async def create_user(
+    db: Database,
+    actor: Actor | None,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    organization_id: int,
+) -> User:
+    """Create a user; `actor=None` is the command line, which runs with the operator's rights."""
+    if actor is not None:
+        require_role(actor)
+    _check_user_input(username, password, role)
+    async with db.write() as session:
+        if await session.get(Organization, organization_id) is None:
+            raise Invalid(
+                "The user cannot be created.",
+                errors=[field_error("organization_id", "no such organization")],
+            )
+        if await session.scalar(select(User.id).where(User.username == username)):
+            raise Conflict(f"The username {username!r} is taken.")
+        user = User(
+            username=username,
+            password_hash=hash_password(password),
+            role=role,
+            organization_id=organization_id,
+        )
+        session.add(user)
+        await session.flush()
+        audit(session, actor, "user.create", "user", user.id, role=role)
+    return user
+
+
+async def set_role(db: Database, actor: Actor, user_id: int, role: str) -> User:
+    require_role(actor)
+    if role not in ROLES:
+        raise Invalid("Unknown role.", errors=[field_error("role", f"one of {', '.join(ROLES)}")])
+    async with db.write() as session:
+        user = await session.get(User, user_id)
+        if user is None:
+            raise NotFound(f"User {user_id} not found.")
+        audit(session, actor, "user.role", "user", user_id, old=user.role, new=role)
+        user.role = role
+    return user
+
+
+async def sign_in(db: Database, username: str, password: str) -> User | None:
+    """The user when the password is right; every attempt is audited, without the password."""
+    async with db.write() as session:
+        user = await session.scalar(select(User).where(User.username == username))
+        ok = verify_password(user.password_hash if user else None, password)
+        ok = ok and user is not None and user.active
+        audit(
+            session,
+            None,
+            "signin.ok" if ok else "signin.failed",
+            "user",
+            user.id if user else None,
+            username=username[:64],
+        )
+    return user if ok else None
+
+
+async def create_token(db: Database, actor: Actor | None, user_id: int, name: str) -> str:
+    """A new bearer token, shown once; only its digest is kept."""
+    if actor is not None and actor.user_id != user_id:
+        require_role(actor)
+    name = name.strip()
+    if not 1 <= len(name) <= 100:
+        raise Invalid("The token needs a name.", errors=[field_error("name", "1-100 characters")])
+    token = new_token(TOKEN_PREFIX)
+    async with db.write() as session:
+        if await session.get(User, user_id) is None:
+            raise NotFound(f"User {user_id} not found.")
+        row = ApiToken(user_id=user_id, name=name, token_hash=token_digest(token))
+        session.add(row)
+        await session.flush()
+        audit(session, actor, "token.create", "api_token", row.id, user_id=user_id, name=name)
+    return token
+
+
+async def actor_from_token(db: Database, token: str) -> Actor | None:
+    async with db.read() as session:
+        row = await session.execute(
+            select(ApiToken.id, User)
+            .join(User, col(User.id) == ApiToken.user_id)
+            .where(ApiToken.token_hash == token_digest(token), col(ApiToken.revoked_at).is_(None))
+        )
+        found = row.first()
+        if found is None or not found[1].active:
+            return None
+        return await actor_for(session, found[1])

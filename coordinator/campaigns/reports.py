@@ -1,0 +1,206 @@
+"""Completion reports: acknowledge, done, decline, per-item actions. Idempotent, forward only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from coordinator.auth import scope
+from coordinator.auth.audit import audit
+from coordinator.auth.scope import Actor
+from coordinator.base import utcnow
+from coordinator.campaigns.models import (
+    CONTENT_ACTIONS,
+    REPORT_STATUS_ACTIONS,
+    Assignment,
+    Campaign,
+    ContentItem,
+    Report,
+)
+from coordinator.campaigns.states import assignment_move
+from coordinator.db import Database
+from coordinator.errors import Conflict, Invalid, NotFound, field_error
+from coordinator.organizations.agreements import check_url
+from coordinator.organizations.models import GroupChat, Member, MemberClub
+from coordinator.organizations.tree import subtree_ids
+from coordinator.pagination import Page, paginate
+
+
+@dataclass
+class ReportRequest:
+    assignment_id: int
+    member_id: int
+    action: str
+    content_item_id: int | None = None
+    proof_url: str | None = None
+    source: str = "telegram"
+
+
+@dataclass
+class ReportOutcome:
+    report: Report
+    created: bool
+    assignment_status: str
+
+
+def _check_request(req: ReportRequest) -> None:
+    if req.action in REPORT_STATUS_ACTIONS:
+        if req.content_item_id is not None:
+            raise Invalid(
+                "A status report is about the whole task.",
+                errors=[field_error("content_item_id", f"not allowed with {req.action}")],
+            )
+    elif req.action in CONTENT_ACTIONS:
+        if req.content_item_id is None:
+            raise Invalid(
+                "Say which content item.", errors=[field_error("content_item_id", "required")]
+            )
+    else:
+        raise Invalid(
+            "Unknown action.",
+            errors=[
+                field_error(
+                    "action", f"one of {', '.join(REPORT_STATUS_ACTIONS + CONTENT_ACTIONS)}"
+                )
+            ],
+        )
+    if req.proof_url is not None:
+        req.proof_url = check_url(req.proof_url, "proof_url")
+
+
+async def _check_reporter(session: AsyncSession, assignment: Assignment, member: Member) -> None:
+    """DM: only the assignee. Group: a linked, active member of the group's organization or club."""
+    if assignment.member_id is not None:
+        if assignment.member_id != member.id:
+            raise Conflict("This task belongs to someone else.", code="not_your_task")
+        return
+    group = await session.get(GroupChat, assignment.group_chat_id)
+    assert group is not None
+    if group.club_id is not None:
+        allowed = await session.scalar(
+            select(MemberClub.member_id).where(
+                MemberClub.club_id == group.club_id, MemberClub.member_id == member.id
+            )
+        )
+    else:
+        allowed = member.organization_id in await subtree_ids(session, [group.organization_id])
+    if not allowed or member.deactivated_at is not None:
+        raise Conflict(
+            "Only members of this group's organization can report here.", code="not_a_member"
+        )
+
+
+async def _existing(session: AsyncSession, req: ReportRequest) -> Report | None:
+    item = (
+        col(Report.content_item_id).is_(None)
+        if req.content_item_id is None
+        else Report.content_item_id == req.content_item_id
+    )
+    return await session.scalar(
+        select(Report).where(
+            Report.assignment_id == req.assignment_id,
+            Report.member_id == req.member_id,
+            Report.action == req.action,
+            item,
+        )
+    )
+
+
+async def _advance(assignment: Assignment, req: ReportRequest, now: datetime) -> None:
+    """Move a DM assignment forward; item actions count as an acknowledgement."""
+    if assignment.member_id is None:
+        return  # a group message has no single status; its members' reports are the record
+    target = req.action if req.action in REPORT_STATUS_ACTIONS else "acknowledged"
+    new = assignment_move(assignment.status, target)
+    if new is None:
+        if req.action in CONTENT_ACTIONS and assignment.status == "done":
+            return
+        raise Conflict(
+            f"The task is already {assignment.status}; it cannot become {target}.",
+            code="status_backwards",
+        )
+    if new != assignment.status:
+        assignment.status = new
+        setattr(assignment, f"{new}_at", now)
+
+
+async def record_report(
+    db: Database, req: ReportRequest, *, actor: Actor | None = None, now: datetime | None = None
+) -> ReportOutcome:
+    """Record one step. A repeat returns the first report; nothing moves backwards.
+
+    `actor=None` means the member reported it themselves (through the bot); an actor is an
+    admin or the member's lead recording it for them.
+    """
+    now = now or utcnow()
+    _check_request(req)
+    async with db.write() as session:
+        assignment = await session.get(Assignment, req.assignment_id)
+        member = await session.get(Member, req.member_id)
+        if assignment is None or member is None:
+            raise NotFound("No such task or member.")
+        if actor is not None:
+            scope.require_org(actor, member.organization_id)
+        await _check_reporter(session, assignment, member)
+        if (existing := await _existing(session, req)) is not None:
+            return ReportOutcome(existing, False, assignment.status)
+        campaign = await session.get(Campaign, assignment.campaign_id)
+        assert campaign is not None
+        if campaign.status != "active" or assignment.status == "expired":
+            raise Conflict("This campaign is no longer running.", code="campaign_not_active")
+        if now > campaign.deadline_at:
+            raise Conflict(
+                "The deadline has passed; reports are closed for this task.", code="deadline_passed"
+            )
+        if req.content_item_id is not None:
+            item = await session.get(ContentItem, req.content_item_id)
+            if item is None or item.campaign_id != campaign.id or req.action not in item.actions:
+                raise Invalid(
+                    "That action was not asked for this item.",
+                    errors=[field_error("action", "not requested for this content item")],
+                )
+        await _advance(assignment, req, now)
+        report = Report(
+            assignment_id=req.assignment_id,
+            member_id=req.member_id,
+            content_item_id=req.content_item_id,
+            action=req.action,
+            proof_url=req.proof_url,
+            source=req.source,
+            created_at=now,
+        )
+        session.add(report)
+        await session.flush()
+        if actor is not None:
+            audit(session, actor, "report.record", "assignment", req.assignment_id, step=req.action)
+    return ReportOutcome(report, True, assignment.status)
+
+
+async def list_reports(
+    db: Database, actor: Actor, campaign_id: int | None, limit: int, offset: int
+) -> Page[Report]:
+    visible = scope.assignments(actor, select(Assignment.id))
+    stmt = select(Report).where(col(Report.assignment_id).in_(visible)).order_by(col(Report.id))
+    if campaign_id is not None:
+        stmt = stmt.where(
+            col(Report.assignment_id).in_(
+                select(Assignment.id).where(Assignment.campaign_id == campaign_id)
+            )
+        )
+    async with db.read() as session:
+        return await paginate(session, stmt, limit, offset)
+
+
+async def list_assignments(
+    db: Database, actor: Actor, campaign_id: int | None, status: str | None, limit: int, offset: int
+) -> Page[Assignment]:
+    stmt = scope.assignments(actor, select(Assignment).order_by(col(Assignment.id)))
+    if campaign_id is not None:
+        stmt = stmt.where(Assignment.campaign_id == campaign_id)
+    if status is not None:
+        stmt = stmt.where(Assignment.status == status)
+    async with db.read() as session:
+        return await paginate(session, stmt, limit, offset)

@@ -1,0 +1,11 @@
+"""Local time for rules that speak in calendar dates (agreements are valid on dates)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from coordinator.settings import get_settings
+
+
+def local_date(moment: datetime) -> date:
+    return moment.astimezone(get_settings().timezone).date()

@@ -1,0 +1,280 @@
+"""Bulk import of members from CSV or XLSX: all rows or none, and re-importing changes nothing.
+
+A row matches an existing member by (organization, code) when it has a code, otherwise by
+(organization, display name). Errors name the file's line (CSV) or row (XLSX) number.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import col, select
+
+from coordinator.auth import scope
+from coordinator.auth.audit import audit
+from coordinator.auth.scope import Actor
+from coordinator.base import row_id
+from coordinator.db import Database
+from coordinator.errors import Invalid
+from coordinator.organizations.members import LOCALES, check_member_fields, club_ids_of, set_clubs
+from coordinator.organizations.models import Club, Member, Organization
+
+MAX_ROWS = 50_000
+MAX_BYTES = 10 * 1024 * 1024
+MAX_ERRORS = 200
+# Column names as people write them, in English and Vietnamese (accents and case ignored).
+ALIASES = {
+    "display_name": {"display_name", "name", "full name", "ho ten", "ho va ten", "ten"},
+    "code": {"code", "member code", "ma", "ma doan vien", "ma so"},
+    "organization": {"organization", "organisation", "org", "don vi", "to chuc", "co so doan"},
+    "clubs": {"clubs", "club", "cau lac bo", "clb"},
+    "locale": {"locale", "language", "lang", "ngon ngu"},
+}
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFD", text.strip().lower().replace("đ", "d"))
+    return "".join(c for c in text if not unicodedata.combining(c)).replace("_", " ")
+
+
+def _column_for(header: str) -> str | None:
+    folded = _fold(header)
+    for column, names in ALIASES.items():
+        if folded in {_fold(n) for n in names}:
+            return column
+    return None
+
+
+@dataclass
+class ParsedRow:
+    line: int
+    values: dict[str, str]
+
+
+@dataclass
+class ImportResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _rows_csv(data: bytes) -> Iterator[tuple[int, list[str]]]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise Invalid(
+            "The CSV file is not UTF-8 text. Save it as 'CSV UTF-8' and try again."
+        ) from None
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    yield from enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), start=1)
+
+
+def _rows_xlsx(data: bytes) -> Iterator[tuple[int, list[str]]]:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception:
+        raise Invalid("The file is not a readable XLSX workbook.") from None
+    sheet = book.worksheets[0]
+    for index, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+        yield index, ["" if v is None else str(v).strip() for v in row]
+    book.close()
+
+
+def parse_table(data: bytes, filename: str) -> list[ParsedRow]:
+    """Rows keyed by canonical column names; raises Invalid for an unusable file or header."""
+    if len(data) > MAX_BYTES:
+        raise Invalid(f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB.")
+    if not data.strip():
+        raise Invalid("The file is empty.")
+    lower = filename.lower()
+    if lower.endswith(".xlsx"):
+        rows = _rows_xlsx(data)
+    elif lower.endswith((".csv", ".txt")):
+        rows = _rows_csv(data)
+    else:
+        raise Invalid("Upload a .csv or .xlsx file.")
+    header_line, header = next(rows, (1, []))
+    columns = [_column_for(h) for h in header]
+    if "display_name" not in columns:
+        raise Invalid(
+            "The first row must name the columns, with at least a name column "
+            "(display_name / họ tên).",
+            errors=[{"line": header_line, "message": f"columns found: {header}"}],
+        )
+    parsed = []
+    for line, cells in rows:
+        if not any(c.strip() for c in cells):
+            continue
+        values = {col: cells[i].strip() for i, col in enumerate(columns) if col and i < len(cells)}
+        parsed.append(ParsedRow(line=line, values=values))
+        if len(parsed) > MAX_ROWS:
+            raise Invalid(f"The file has more than {MAX_ROWS} rows; split it.")
+    if not parsed:
+        raise Invalid("The file has a header but no rows.")
+    return parsed
+
+
+async def import_members(
+    db: Database, actor: Actor, organization_id: int, data: bytes, filename: str
+) -> ImportResult:
+    """Import into `organization_id` (rows may name a sub-organization by id or exact name)."""
+    scope.require_org(actor, organization_id)
+    rows = parse_table(data, filename)
+    async with db.write() as session:
+        if await session.get(Organization, organization_id) is None:
+            raise Invalid(f"Organization {organization_id} not found.")
+        from coordinator.organizations.tree import subtree_ids
+
+        allowed = await subtree_ids(session, [organization_id])
+        orgs = (
+            await session.scalars(select(Organization).where(col(Organization.id).in_(allowed)))
+        ).all()
+        clubs = (
+            await session.scalars(select(Club).where(col(Club.organization_id).in_(allowed)))
+        ).all()
+        existing = (
+            await session.scalars(select(Member).where(col(Member.organization_id).in_(allowed)))
+        ).all()
+        plan = _plan(rows, organization_id, orgs, clubs, existing)
+        if plan.errors:
+            raise Invalid(
+                f"Nothing was imported: {len(plan.errors)} row(s) have errors.",
+                errors=plan.errors[:MAX_ERRORS],
+            )
+        result = await _apply(session, plan)
+        audit(
+            session,
+            actor,
+            "member.import",
+            "organization",
+            organization_id,
+            filename=filename[:200],
+            created=result.created,
+            updated=result.updated,
+        )
+    return result
+
+
+@dataclass
+class _Planned:
+    line: int
+    organization_id: int
+    display_name: str
+    code: str | None
+    locale: str
+    club_ids: list[int]
+    existing: Member | None
+
+
+@dataclass
+class _Plan:
+    rows: list[_Planned] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _plan(
+    rows: list[ParsedRow],
+    default_org: int,
+    orgs: Any,
+    clubs: Any,
+    existing: Any,
+) -> _Plan:
+    by_id = {o.id: o for o in orgs}
+    by_name: dict[str, list[int]] = {}
+    for o in orgs:
+        by_name.setdefault(_fold(o.name), []).append(o.id)
+    club_by_name = {(c.organization_id, _fold(c.name)): c.id for c in clubs}
+    by_code = {(m.organization_id, m.code): m for m in existing if m.code}
+    by_display: dict[tuple[int, str], list[Member]] = {}
+    for m in existing:
+        by_display.setdefault((m.organization_id, m.display_name), []).append(m)
+    plan, seen = _Plan(), set()
+    for row in rows:
+        problems: list[str] = []
+        v = row.values
+        org_id = default_org
+        if ref := v.get("organization"):
+            matches = (
+                [int(ref)] if ref.isdigit() and int(ref) in by_id else by_name.get(_fold(ref), [])
+            )
+            if len(matches) != 1:
+                problems.append(
+                    f"organization {ref!r} is not one of the organizations you import into"
+                    if not matches
+                    else f"organization name {ref!r} is ambiguous; use its id"
+                )
+            else:
+                org_id = matches[0]
+        name, code, locale = (
+            v.get("display_name", ""),
+            v.get("code") or None,
+            (v.get("locale") or "vi").lower(),
+        )
+        problems += [
+            f"{e['field']}: {e['message']}" for e in check_member_fields(name, code, locale)
+        ]
+        club_ids = []
+        for club in filter(
+            None, (c.strip() for c in v.get("clubs", "").replace(",", ";").split(";"))
+        ):
+            if (org_id, _fold(club)) in club_by_name:
+                club_ids.append(club_by_name[(org_id, _fold(club))])
+            else:
+                problems.append(f"club {club!r} does not exist in that organization")
+        key = (org_id, code) if code else (org_id, name.strip())
+        if key in seen:
+            problems.append("the same member appears twice in the file")
+        seen.add(key)
+        match = by_code.get((org_id, code)) if code else None
+        if not code:
+            candidates = by_display.get((org_id, name.strip()), [])
+            if len(candidates) > 1:
+                problems.append("several members have this name; add a code column")
+            match = candidates[0] if candidates else None
+        if problems:
+            plan.errors.append({"line": row.line, "message": "; ".join(problems)})
+        elif locale in LOCALES:
+            plan.rows.append(
+                _Planned(row.line, org_id, name.strip(), code, locale, club_ids, match)
+            )
+    return plan
+
+
+async def _apply(session: Any, plan: _Plan) -> ImportResult:
+    result = ImportResult()
+    known = [row_id(p.existing) for p in plan.rows if p.existing is not None]
+    current_clubs = await club_ids_of(session, known) if known else {}
+    for p in plan.rows:
+        member = p.existing
+        if member is None:
+            member = Member(
+                organization_id=p.organization_id,
+                display_name=p.display_name,
+                code=p.code,
+                locale=p.locale,
+            )
+            session.add(member)
+            await session.flush()
+            await set_clubs(session, row_id(member), p.club_ids)
+            result.created += 1
+            continue
+        changed = member.display_name != p.display_name or member.locale != p.locale
+        clubs_changed = sorted(set(p.club_ids)) != sorted(current_clubs.get(row_id(member), []))
+        if changed:
+            member.display_name, member.locale = p.display_name, p.locale
+        if clubs_changed:
+            await set_clubs(session, row_id(member), p.club_ids)
+        if changed or clubs_changed:
+            result.updated += 1
+        else:
+            result.unchanged += 1
+    return result

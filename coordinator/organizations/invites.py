@@ -1,0 +1,104 @@
+"""Invite links: a member's link to the bot, and a group's link to register the group chat."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import col, select
+
+from coordinator.auth import scope
+from coordinator.auth.audit import audit
+from coordinator.auth.passwords import new_token, token_digest
+from coordinator.auth.scope import Actor
+from coordinator.base import utcnow
+from coordinator.db import Database
+from coordinator.errors import Invalid, NotFound, field_error
+from coordinator.organizations.models import Club, GroupChat, Invite, Member
+from coordinator.pagination import Page, paginate
+
+INVITE_LIFETIME = timedelta(days=14)
+DEFAULT_BOT_USERNAME = "CoordinatorBot"
+
+
+@dataclass
+class InviteLink:
+    link: str
+    expires_at: datetime
+
+
+def _deep_link(bot_username: str, parameter: str, token: str) -> str:
+    # Telegram allows A-Z a-z 0-9 _ - in start parameters, up to 64 characters.
+    return f"https://t.me/{bot_username}?{parameter}={token.split('_', 1)[1]}"
+
+
+async def member_invite(
+    db: Database, actor: Actor, member_id: int, bot_username: str = DEFAULT_BOT_USERNAME
+) -> InviteLink:
+    """A single-use link that binds the member to the Telegram account that opens it."""
+    token = new_token("m")
+    async with db.write() as session:
+        member = await session.scalar(
+            scope.members(actor, select(Member).where(Member.id == member_id))
+        )
+        if member is None:
+            raise NotFound(f"Member {member_id} not found.")
+        scope.require_org(actor, member.organization_id)
+        if member.deactivated_at is not None:
+            raise Invalid(
+                "The member is deactivated.", errors=[field_error("member_id", "deactivated")]
+            )
+        invite = Invite(
+            token_hash=token_digest(token.split("_", 1)[1]),
+            kind="member",
+            member_id=member_id,
+            organization_id=member.organization_id,
+            created_by_user_id=actor.user_id,
+            expires_at=utcnow() + INVITE_LIFETIME,
+        )
+        session.add(invite)
+        await session.flush()
+        audit(session, actor, "invite.create", "member", member_id)
+    return InviteLink(_deep_link(bot_username, "start", token), invite.expires_at)
+
+
+async def group_invite(
+    db: Database,
+    actor: Actor,
+    organization_id: int,
+    club_id: int | None,
+    bot_username: str = DEFAULT_BOT_USERNAME,
+) -> InviteLink:
+    """A link that adds the bot to a group and registers it for the organization (or club)."""
+    scope.require_org(actor, organization_id)
+    token = new_token("g")
+    async with db.write() as session:
+        if club_id is not None:
+            club = await session.get(Club, club_id)
+            if club is None or club.organization_id != organization_id:
+                raise Invalid(
+                    "No such club here.",
+                    errors=[field_error("club_id", "not a club of this organization")],
+                )
+        invite = Invite(
+            token_hash=token_digest(token.split("_", 1)[1]),
+            kind="group",
+            organization_id=organization_id,
+            club_id=club_id,
+            created_by_user_id=actor.user_id,
+            expires_at=utcnow() + INVITE_LIFETIME,
+        )
+        session.add(invite)
+        await session.flush()
+        audit(session, actor, "invite.create", "organization", organization_id, kind="group")
+    return InviteLink(_deep_link(bot_username, "startgroup", token), invite.expires_at)
+
+
+async def list_group_chats(
+    db: Database, actor: Actor, organization_id: int | None, limit: int, offset: int
+) -> Page[GroupChat]:
+    stmt = scope.group_chats(actor, select(GroupChat).order_by(col(GroupChat.id)))
+    if organization_id is not None:
+        stmt = stmt.where(GroupChat.organization_id == organization_id)
+    async with db.read() as session:
+        return await paginate(session, stmt, limit, offset)

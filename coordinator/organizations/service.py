@@ -1,0 +1,150 @@
+"""Organizations (the tree), clubs and group chats."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from coordinator.auth import scope
+from coordinator.auth.audit import audit
+from coordinator.auth.scope import Actor
+from coordinator.db import Database
+from coordinator.errors import Invalid, NotFound, field_error
+from coordinator.organizations.models import Club, Organization
+from coordinator.organizations.tree import subtree_ids
+from coordinator.pagination import Page, paginate
+
+ORG_KINDS = (
+    "province",
+    "district",
+    "commune",
+    "agency",
+    "enterprise",
+    "school",
+    "police",
+    "military",
+    "union",
+)
+
+
+def _check_name(name: str, field: str = "name") -> str:
+    name = name.strip()
+    if not 1 <= len(name) <= 200:
+        raise Invalid(
+            "The name is missing or too long.", errors=[field_error(field, "1-200 characters")]
+        )
+    return name
+
+
+async def list_organizations(
+    db: Database, actor: Actor, limit: int, offset: int
+) -> Page[Organization]:
+    async with db.read() as session:
+        return await paginate(
+            session, select(Organization).order_by(col(Organization.id)), limit, offset
+        )
+
+
+async def get_organization(db: Database, actor: Actor, org_id: int) -> Organization:
+    async with db.read() as session:
+        org = await session.get(Organization, org_id)
+    if org is None:
+        raise NotFound(f"Organization {org_id} not found.")
+    return org
+
+
+async def create_organization(
+    db: Database, actor: Actor | None, *, name: str, kind: str, parent_id: int | None
+) -> Organization:
+    """Admins build the tree (the command line too, with actor=None)."""
+    if actor is not None:
+        scope.require_role(actor)
+    name = _check_name(name)
+    if kind not in ORG_KINDS:
+        raise Invalid(
+            "Unknown kind.", errors=[field_error("kind", f"one of {', '.join(ORG_KINDS)}")]
+        )
+    async with db.write() as session:
+        if parent_id is not None and await session.get(Organization, parent_id) is None:
+            raise Invalid(
+                "No such parent.", errors=[field_error("parent_id", "no such organization")]
+            )
+        org = Organization(name=name, kind=kind, parent_id=parent_id)
+        session.add(org)
+        await session.flush()
+        audit(session, actor, "organization.create", "organization", org.id)
+    return org
+
+
+async def update_organization(
+    db: Database, actor: Actor, org_id: int, *, name: str | None, parent_id: int | None, move: bool
+) -> Organization:
+    """Rename, or move under another parent (never under itself or its own descendants)."""
+    scope.require_role(actor)
+    async with db.write() as session:
+        org = await session.get(Organization, org_id)
+        if org is None:
+            raise NotFound(f"Organization {org_id} not found.")
+        if name is not None:
+            org.name = _check_name(name)
+        if move:
+            if parent_id is not None:
+                if await session.get(Organization, parent_id) is None:
+                    raise Invalid(
+                        "No such parent.", errors=[field_error("parent_id", "no such organization")]
+                    )
+                if parent_id in await subtree_ids(session, [org_id]):
+                    raise Invalid(
+                        "An organization cannot move under itself or its own sub-organizations.",
+                        errors=[field_error("parent_id", "would make a cycle")],
+                    )
+            org.parent_id = parent_id
+        audit(session, actor, "organization.update", "organization", org_id)
+    return org
+
+
+async def list_clubs(
+    db: Database, actor: Actor, organization_id: int | None, limit: int, offset: int
+) -> Page[Club]:
+    stmt = select(Club).order_by(col(Club.id))
+    if organization_id is not None:
+        stmt = stmt.where(Club.organization_id == organization_id)
+    async with db.read() as session:
+        return await paginate(session, stmt, limit, offset)
+
+
+async def create_club(
+    db: Database, actor: Actor | None, *, organization_id: int, name: str
+) -> Club:
+    if actor is not None:
+        scope.require_org(actor, organization_id)
+    name = _check_name(name)
+    async with db.write() as session:
+        if await session.get(Organization, organization_id) is None:
+            raise Invalid(
+                "No such organization.",
+                errors=[field_error("organization_id", "no such organization")],
+            )
+        if await session.scalar(
+            select(Club.id).where(Club.organization_id == organization_id, Club.name == name)
+        ):
+            raise Invalid(
+                "The club exists.",
+                errors=[field_error("name", "already used in this organization")],
+            )
+        club = Club(organization_id=organization_id, name=name)
+        session.add(club)
+        await session.flush()
+        audit(session, actor, "club.create", "club", club.id)
+    return club
+
+
+async def rename_club(db: Database, actor: Actor, club_id: int, name: str) -> Club:
+    name = _check_name(name)
+    async with db.write() as session:
+        club = await session.get(Club, club_id)
+        if club is None:
+            raise NotFound(f"Club {club_id} not found.")
+        scope.require_org(actor, club.organization_id)
+        club.name = name
+        audit(session, actor, "club.update", "club", club_id)
+    return club

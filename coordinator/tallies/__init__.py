@@ -1,0 +1,1 @@
+"""Aggregates for leadership and leads: counts, never names."""

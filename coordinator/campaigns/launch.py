@@ -118,7 +118,7 @@ async def _insert_outbox(
         literal(0),
         when,
         when,
-    ).where(Assignment.campaign_id == campaign_id, ~has_row)
+    ).where(col(Assignment.campaign_id) == campaign_id, ~has_row)
     await session.execute(
         insert(OutboxMessage).from_select(
             [

@@ -1,0 +1,74 @@
+"""Shared fixtures: a migrated database per test on SQLite or PostgreSQL, and a small world.
+
+COORDINATOR_TEST_DB=postgres runs the suite on the server in COORDINATOR_TEST_POSTGRES_URL;
+if that server cannot be reached the run fails rather than skipping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+_TMP = Path(tempfile.mkdtemp(prefix="coordinator-tests-"))
+os.environ.setdefault("COORDINATOR_SECRET_KEY", "test-secret-key-" + "x" * 40)
+os.environ["COORDINATOR_VAR_DIR"] = str(_TMP / "var")
+os.environ.pop("COORDINATOR_DATABASE_URL", None)
+
+from coordinator.db import Database  # noqa: E402
+from tests import dbtools  # noqa: E402
+
+BACKEND = os.environ.get("COORDINATOR_TEST_DB", "sqlite")
+if BACKEND not in ("sqlite", "postgres"):
+    raise pytest.UsageError("COORDINATOR_TEST_DB must be sqlite or postgres")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"coordinator database backend: {BACKEND}"
+
+
+@pytest.fixture(scope="session")
+def template_url() -> Iterator[str]:
+    """A database migrated to head once per session (a file for SQLite, a database for PG)."""
+    if BACKEND == "sqlite":
+        path = _TMP / "template.db"
+        url = f"sqlite+aiosqlite:///{path}"
+        dbtools.upgrade(url)
+        yield url
+        shutil.rmtree(_TMP, ignore_errors=True)
+        return
+    base = os.environ.get("COORDINATOR_TEST_POSTGRES_URL")
+    if not base:
+        pytest.exit("COORDINATOR_TEST_DB=postgres needs COORDINATOR_TEST_POSTGRES_URL", returncode=3)
+    url = asyncio.run(dbtools.create_pg_database(base, f"coord_test_{uuid.uuid4().hex[:10]}"))
+    dbtools.upgrade(url)
+    yield url
+    asyncio.run(dbtools.drop_pg_database(url))
+
+
+@pytest.fixture
+async def db(template_url: str, tmp_path: Path) -> AsyncIterator[Database]:
+    """A clean, migrated database for one test."""
+    if BACKEND == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copyfile(template_url.removeprefix("sqlite+aiosqlite:///"), path)
+        url = f"sqlite+aiosqlite:///{path}"
+    else:
+        url = template_url
+        await dbtools.truncate_all(url)
+    database = Database(url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def world(db: Database):  # type: ignore[no-untyped-def]
+    from tests.factories import build_world
+
+    return await build_world(db)

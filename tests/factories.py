@@ -1,0 +1,142 @@
+"""A small world with personas: a province tree, an outsider organization, users of every role."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from coordinator.auth import service as auth
+from coordinator.auth.scope import Actor, actor_for
+from coordinator.base import utcnow
+from coordinator.campaigns import service as campaigns
+from coordinator.db import Database
+from coordinator.organizations import agreements
+from coordinator.organizations import service as orgs
+from coordinator.organizations.models import Member
+
+PASSWORD = "correct horse battery"
+_telegram_ids = itertools.count(1_000_001)
+
+
+@dataclass
+class World:
+    db: Database
+    org: dict[str, int] = field(default_factory=dict)
+    club: dict[str, int] = field(default_factory=dict)
+    actor: dict[str, Actor] = field(default_factory=dict)
+    user_id: dict[str, int] = field(default_factory=dict)
+    member: dict[str, int] = field(default_factory=dict)
+    agreement: dict[str, int] = field(default_factory=dict)
+    channel_url: dict[str, str] = field(default_factory=dict)
+
+    async def campaign(
+        self,
+        *,
+        who: str = "coordinator",
+        agreement: str = "province",
+        targets: tuple[str, ...] = ("province",),
+        clubs: tuple[str, ...] = (),
+        mode: str = "dm",
+        launch_at: datetime | None = None,
+        deadline_at: datetime | None = None,
+        items: int = 1,
+    ) -> int:
+        now = utcnow()
+        actor = self.actor[who]
+        c = await campaigns.create_campaign(
+            self.db,
+            actor,
+            campaigns.CampaignDraft(
+                agreement_id=self.agreement[agreement],
+                title="Cảnh giác lừa đảo trực tuyến",
+                brief="Chia sẻ bài viết cảnh báo lừa đảo.",
+                launch_at=launch_at or now + timedelta(hours=1),
+                deadline_at=deadline_at or now + timedelta(days=7),
+                delivery_mode=mode,
+            ),
+        )
+        assert c.id is not None
+        for n in range(items):
+            await campaigns.add_content_item(
+                self.db, actor, c.id, url=f"{self.channel_url[agreement]}/posts/{n + 1}",
+                kind="post", actions=["share", "react"],
+            )
+        await campaigns.set_targets(
+            self.db, actor, c.id,
+            organization_ids=[self.org[t] for t in targets],
+            club_ids=[self.club[k] for k in clubs],
+        )
+        return c.id
+
+
+async def _member(db: Database, admin: Actor, org_id: int, name: str, *, linked: bool = True,
+                  opted_out: bool = False, club_ids: tuple[int, ...] = ()) -> int:
+    from coordinator.organizations.members import create_member
+
+    m = await create_member(db, admin, organization_id=org_id, display_name=name, club_ids=club_ids)
+    async with db.write() as session:
+        row = await session.get(Member, m.id)
+        assert row is not None
+        if linked:
+            row.telegram_user_id = next(_telegram_ids)
+        if opted_out:
+            row.opted_out_at = utcnow()
+    assert m.id is not None
+    return m.id
+
+
+async def build_world(db: Database) -> World:
+    w = World(db)
+    province = await orgs.create_organization(db, None, name="Tỉnh đoàn", kind="province", parent_id=None)
+    assert province.id is not None
+    w.org["province"] = province.id
+    for key, name, kind, parent in [
+        ("district", "Huyện đoàn A", "district", "province"),
+        ("district2", "Huyện đoàn B", "district", "province"),
+        ("commune", "Đoàn xã A1", "commune", "district"),
+        ("outsider", "Đoàn khối doanh nghiệp", "enterprise", None),
+    ]:
+        o = await orgs.create_organization(
+            db, None, name=name, kind=kind, parent_id=w.org[parent] if parent else None
+        )
+        assert o.id is not None
+        w.org[key] = o.id
+    for key, org in [("admin", "province"), ("coordinator", "province"), ("lead", "district"),
+                     ("leadership", "province"), ("outsider_coordinator", "outsider"),
+                     ("outsider_lead", "outsider")]:
+        role = key.removeprefix("outsider_")
+        user = await auth.create_user(db, None, username=key.replace("_", "-"), password=PASSWORD,
+                                      role=role, organization_id=w.org[org])
+        assert user.id is not None
+        w.user_id[key] = user.id
+        async with db.read() as session:
+            w.actor[key] = await actor_for(session, user)
+    admin = w.actor["admin"]
+    for key, org in [("club", "district"), ("outsider_club", "outsider")]:
+        club = await orgs.create_club(db, None, organization_id=w.org[org], name=f"CLB {key}")
+        assert club.id is not None
+        w.club[key] = club.id
+    for key, org, kwargs in [
+        ("d1", "district", {"club_ids": (w.club["club"],)}),
+        ("d2", "district", {}),
+        ("d3", "district", {"club_ids": (w.club["club"],)}),
+        ("c1", "commune", {}),
+        ("c_unlinked", "commune", {"linked": False}),
+        ("b_opted_out", "district2", {"opted_out": True}),
+        ("o1", "outsider", {}),
+        ("o2", "outsider", {}),
+    ]:
+        w.member[key] = await _member(db, admin, w.org[org], f"Đoàn viên {key}", **kwargs)
+    for key, lead in [("province", "province"), ("outsider", "outsider")]:
+        a = await agreements.create_agreement(
+            db, None, title=f"Quy chế phối hợp {key}", lead_organization_id=w.org[lead], party_ids=[],
+            signed_on=date(2026, 1, 5), valid_from=date(2026, 1, 10), valid_until=date(2027, 12, 31),
+        )
+        assert a.id is not None
+        w.agreement[key] = a.id
+        url = f"https://www.facebook.com/doan-{key}"
+        await agreements.create_channel(db, None, organization_id=w.org[lead], platform="facebook",
+                                        url=url, name=f"Trang {key}")
+        w.channel_url[key] = url
+    return w

@@ -1,0 +1,72 @@
+"""create_app(): plugins, routes, lifespan; nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from litestar import Litestar, Router
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+from litestar.openapi.config import OpenAPIConfig
+from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from coordinator.auth.api import CONTROLLERS as AUTH_API
+from coordinator.campaigns.api import CONTROLLERS as CAMPAIGN_API
+from coordinator.db import Database
+from coordinator.errors import DomainError
+from coordinator.http import (
+    problem_from_crash,
+    problem_from_domain,
+    problem_from_http,
+    provide_actor,
+    provide_db,
+)
+from coordinator.organizations.api import CONTROLLERS as ORGANIZATION_API
+from coordinator.organizations.members_api import CONTROLLERS as MEMBER_API
+from coordinator.settings import Settings, get_settings
+from coordinator.web.pages import PAGES
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> Litestar:
+    settings = settings or get_settings()
+    db = database or Database(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        app.state.db = db
+        app.state.settings = settings
+        try:
+            yield
+        finally:
+            if database is None:
+                await db.dispose()
+
+    api = Router(
+        path="/api/v1",
+        route_handlers=[*ORGANIZATION_API, *MEMBER_API, *CAMPAIGN_API, *AUTH_API],
+        dependencies={"actor": Provide(provide_actor)},
+    )
+    problems = ProblemDetailsConfig(
+        exception_to_problem_detail_map={
+            DomainError: problem_from_domain,
+            HTTPException: problem_from_http,
+            Exception: problem_from_crash,
+        }
+    )
+    return Litestar(
+        route_handlers=[api, *PAGES, create_static_files_router("/static", [ROOT / "static"])],
+        dependencies={"db": Provide(provide_db)},
+        lifespan=[lifespan],
+        plugins=[ProblemDetailsPlugin(problems)],
+        template_config=TemplateConfig(directory=ROOT / "templates", engine=JinjaTemplateEngine),
+        openapi_config=OpenAPIConfig(
+            title="Coordinator API", version="1", path="/schema", render_plugins=[]
+        ),
+    )

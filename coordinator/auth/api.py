@@ -1,0 +1,115 @@
+"""JSON routes: the current user, users and roles, API tokens, the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from litestar import Controller, get, patch, post
+from sqlmodel import col, select
+
+from coordinator.auth import scope
+from coordinator.auth import service as auth
+from coordinator.auth.models import AuditEvent, User
+from coordinator.auth.scope import Actor
+from coordinator.db import Database
+from coordinator.http import Limit, Offset, PageOut, out, page_out
+from coordinator.pagination import paginate
+
+
+class UserIn(msgspec.Struct, forbid_unknown_fields=True):
+    username: str
+    password: str
+    role: str
+    organization_id: int
+
+
+class RolePatch(msgspec.Struct, forbid_unknown_fields=True):
+    role: str
+
+
+class UserOut(msgspec.Struct):
+    id: int
+    username: str
+    role: str
+    organization_id: int
+    active: bool
+
+
+class MeOut(msgspec.Struct):
+    user_id: int | None
+    role: str
+    organization_id: int
+
+
+class TokenIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+
+
+class TokenOut(msgspec.Struct):
+    token: str
+    note: str = "Shown once. Store it as a secret; only its digest is kept."
+
+
+class AuditOut(msgspec.Struct):
+    id: int
+    at: datetime
+    actor_user_id: int | None
+    action: str
+    object_type: str
+    object_id: int | None
+    detail: dict[str, Any]
+
+
+class UserController(Controller):
+    path = "/"
+    tags = ["users"]
+
+    @get("/me")
+    async def me(self, actor: Actor) -> MeOut:
+        return out(MeOut, actor)
+
+    @get("/users")
+    async def list_users(
+        self, db: Database, actor: Actor, limit: Limit = 100, offset: Offset = 0
+    ) -> PageOut[UserOut]:
+        scope.require_role(actor)
+        async with db.read() as session:
+            page = await paginate(session, select(User).order_by(col(User.id)), limit, offset)
+        return page_out(UserOut, page)
+
+    @post("/users")
+    async def create_user(self, db: Database, actor: Actor, data: UserIn) -> UserOut:
+        user = await auth.create_user(
+            db,
+            actor,
+            username=data.username,
+            password=data.password,
+            role=data.role,
+            organization_id=data.organization_id,
+        )
+        return out(UserOut, user)
+
+    @patch("/users/{user_id:int}")
+    async def set_role(self, db: Database, actor: Actor, user_id: int, data: RolePatch) -> UserOut:
+        return out(UserOut, await auth.set_role(db, actor, user_id, data.role))
+
+    @post("/users/{user_id:int}/tokens")
+    async def create_token(
+        self, db: Database, actor: Actor, user_id: int, data: TokenIn
+    ) -> TokenOut:
+        return TokenOut(await auth.create_token(db, actor, user_id, data.name))
+
+    @get("/audit-events")
+    async def audit_events(
+        self, db: Database, actor: Actor, limit: Limit = 100, offset: Offset = 0
+    ) -> PageOut[AuditOut]:
+        scope.require_role(actor)
+        stmt = select(AuditEvent).order_by(col(AuditEvent.id).desc())
+        async with db.read() as session:
+            page = await paginate(session, stmt, limit, offset)
+        return page_out(AuditOut, page)
+
+
+CONTROLLERS = [UserController]

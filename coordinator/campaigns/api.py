@@ -1,0 +1,266 @@
+"""JSON routes: campaigns with content, targets and moves; assignments; reports; tallies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+from litestar import Controller, get, post, put
+
+from coordinator.auth.scope import Actor
+from coordinator.campaigns import reports
+from coordinator.campaigns import service as campaigns
+from coordinator.db import Database
+from coordinator.http import Limit, Offset, PageOut, out, page_out
+from coordinator.tallies.service import campaign_tally
+
+
+class CampaignIn(msgspec.Struct, forbid_unknown_fields=True):
+    agreement_id: int
+    title: str
+    launch_at: datetime
+    deadline_at: datetime
+    brief: str = ""
+    quota_percent: int | None = None
+    delivery_mode: str = "dm"
+    proof_requested: bool = False
+
+
+class CampaignOut(msgspec.Struct):
+    id: int
+    agreement_id: int
+    title: str
+    brief: str
+    status: str
+    launch_at: datetime
+    deadline_at: datetime
+    quota_percent: int | None
+    delivery_mode: str
+    proof_requested: bool
+    launched_at: datetime | None
+    closed_at: datetime | None
+
+
+class ContentItemIn(msgspec.Struct, forbid_unknown_fields=True):
+    url: str
+    actions: list[str]
+    kind: str = "post"
+    suggested_caption: str | None = None
+
+
+class ContentItemOut(msgspec.Struct):
+    id: int
+    channel_id: int
+    url: str
+    kind: str
+    actions: list[str]
+    suggested_caption: str | None
+    position: int
+
+
+class TargetsIn(msgspec.Struct, forbid_unknown_fields=True):
+    organization_ids: list[int] = []
+    club_ids: list[int] = []
+
+
+class TargetOut(msgspec.Struct):
+    organization_id: int | None
+    club_id: int | None
+
+
+class CampaignDetailOut(msgspec.Struct):
+    campaign: CampaignOut
+    content_items: list[ContentItemOut]
+    targets: list[TargetOut]
+
+
+class LaunchOut(msgspec.Struct):
+    campaign: CampaignOut
+    assignments_created: int
+
+
+class TallyOut(msgspec.Struct):
+    campaign_id: int
+    assigned: int
+    by_status: dict[str, int]
+    reports_by_action: dict[str, int]
+    participation_rate: float
+
+
+class AssignmentOut(msgspec.Struct):
+    id: int
+    campaign_id: int
+    member_id: int | None
+    group_chat_id: int | None
+    status: str
+    delivered_at: datetime | None
+    acknowledged_at: datetime | None
+    done_at: datetime | None
+    declined_at: datetime | None
+    expired_at: datetime | None
+
+
+class ReportIn(msgspec.Struct, forbid_unknown_fields=True):
+    assignment_id: int
+    member_id: int
+    action: str
+    content_item_id: int | None = None
+    proof_url: str | None = None
+
+
+class ReportOut(msgspec.Struct):
+    id: int
+    assignment_id: int
+    member_id: int
+    content_item_id: int | None
+    action: str
+    proof_url: str | None
+    source: str
+    created_at: datetime
+
+
+class RecordedOut(msgspec.Struct):
+    report: ReportOut
+    created: bool
+    assignment_status: str
+
+
+def _draft(data: CampaignIn) -> campaigns.CampaignDraft:
+    return campaigns.CampaignDraft(**msgspec.structs.asdict(data))
+
+
+class CampaignController(Controller):
+    path = "/campaigns"
+    tags = ["campaigns"]
+
+    @get("/")
+    async def list_campaigns(
+        self,
+        db: Database,
+        actor: Actor,
+        status: str | None = None,
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> PageOut[CampaignOut]:
+        return page_out(
+            CampaignOut, await campaigns.list_campaigns(db, actor, status, limit, offset)
+        )
+
+    @post("/")
+    async def create_campaign(self, db: Database, actor: Actor, data: CampaignIn) -> CampaignOut:
+        return out(CampaignOut, await campaigns.create_campaign(db, actor, _draft(data)))
+
+    @get("/{campaign_id:int}")
+    async def get_campaign(self, db: Database, actor: Actor, campaign_id: int) -> CampaignDetailOut:
+        detail = await campaigns.get_campaign(db, actor, campaign_id)
+        return CampaignDetailOut(
+            out(CampaignOut, detail.campaign),
+            [out(ContentItemOut, i) for i in detail.items],
+            [out(TargetOut, t) for t in detail.targets],
+        )
+
+    @put("/{campaign_id:int}")
+    async def update_campaign(
+        self, db: Database, actor: Actor, campaign_id: int, data: CampaignIn
+    ) -> CampaignOut:
+        campaign = await campaigns.update_campaign(db, actor, campaign_id, _draft(data))
+        return out(CampaignOut, campaign)
+
+    @post("/{campaign_id:int}/content-items")
+    async def add_content_item(
+        self, db: Database, actor: Actor, campaign_id: int, data: ContentItemIn
+    ) -> ContentItemOut:
+        item = await campaigns.add_content_item(
+            db,
+            actor,
+            campaign_id,
+            url=data.url,
+            kind=data.kind,
+            actions=data.actions,
+            suggested_caption=data.suggested_caption,
+        )
+        return out(ContentItemOut, item)
+
+    @put("/{campaign_id:int}/targets")
+    async def set_targets(
+        self, db: Database, actor: Actor, campaign_id: int, data: TargetsIn
+    ) -> list[TargetOut]:
+        targets = await campaigns.set_targets(
+            db,
+            actor,
+            campaign_id,
+            organization_ids=data.organization_ids,
+            club_ids=data.club_ids,
+        )
+        return [out(TargetOut, t) for t in targets]
+
+    @post("/{campaign_id:int}/schedule", status_code=200)
+    async def schedule(self, db: Database, actor: Actor, campaign_id: int) -> CampaignOut:
+        return out(CampaignOut, await campaigns.schedule_campaign(db, actor, campaign_id))
+
+    @post("/{campaign_id:int}/launch", status_code=200)
+    async def launch(self, db: Database, actor: Actor, campaign_id: int) -> LaunchOut:
+        """Activate now and write assignments + outbox rows; repeating adds only new members."""
+        result = await campaigns.launch_campaign(db, actor, campaign_id)
+        return LaunchOut(out(CampaignOut, result.campaign), result.created)
+
+    @post("/{campaign_id:int}/close", status_code=200)
+    async def close(self, db: Database, actor: Actor, campaign_id: int) -> CampaignOut:
+        return out(CampaignOut, await campaigns.close_campaign(db, actor, campaign_id))
+
+    @post("/{campaign_id:int}/cancel", status_code=200)
+    async def cancel(self, db: Database, actor: Actor, campaign_id: int) -> CampaignOut:
+        return out(CampaignOut, await campaigns.cancel_campaign(db, actor, campaign_id))
+
+    @get("/{campaign_id:int}/tally")
+    async def tally(self, db: Database, actor: Actor, campaign_id: int) -> TallyOut:
+        t = await campaign_tally(db, actor, campaign_id)
+        return out(TallyOut, t)
+
+
+class AssignmentController(Controller):
+    path = "/assignments"
+    tags = ["assignments"]
+
+    @get("/")
+    async def list_assignments(
+        self,
+        db: Database,
+        actor: Actor,
+        campaign_id: int | None = None,
+        status: str | None = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
+    ) -> PageOut[AssignmentOut]:
+        page = await reports.list_assignments(db, actor, campaign_id, status, limit, offset)
+        return page_out(AssignmentOut, page)
+
+
+class ReportController(Controller):
+    path = "/reports"
+    tags = ["reports"]
+
+    @get("/")
+    async def list_reports(
+        self,
+        db: Database,
+        actor: Actor,
+        campaign_id: int | None = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
+    ) -> PageOut[ReportOut]:
+        return page_out(
+            ReportOut, await reports.list_reports(db, actor, campaign_id, limit, offset)
+        )
+
+    @post("/")
+    async def record_report(self, db: Database, actor: Actor, data: ReportIn) -> RecordedOut:
+        """Record a step for a member (a lead for their own people); repeats change nothing."""
+        request = reports.ReportRequest(**msgspec.structs.asdict(data), source="api")
+        outcome = await reports.record_report(db, request, actor=actor)
+        return RecordedOut(
+            out(ReportOut, outcome.report), outcome.created, outcome.assignment_status
+        )
+
+
+CONTROLLERS = [CampaignController, AssignmentController, ReportController]

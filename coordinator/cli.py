@@ -1,0 +1,228 @@
+"""The `coordinator` command: serve, database migrations, users, tokens, demo data."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from coordinator.errors import DomainError
+from coordinator.settings import SettingsError
+
+T = TypeVar("T")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _fail(message: str) -> None:
+    click.secho(f"error: {message}", fg="red", err=True)
+    sys.exit(2)
+
+
+def friendly(func: Callable[..., T]) -> Callable[..., T]:
+    """Turn rule violations and bad settings into one clear line and exit status 2."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return func(*args, **kwargs)
+        except SettingsError as exc:
+            _fail(str(exc))
+        except DomainError as exc:
+            details = "".join(
+                f"\n  - {e.get('field') or e.get('line')}: {e['message']}" for e in exc.errors[:20]
+            )
+            if len(exc.errors) > 20:
+                details += f"\n  ... and {len(exc.errors) - 20} more"
+            _fail(f"{exc.detail}{details}")
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+def run(coro: Awaitable[T]) -> T:
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+async def _with_db(work: Callable[[Any], Awaitable[T]]) -> T:
+    from coordinator.db import Database
+    from coordinator.settings import get_settings
+
+    db = Database(get_settings().database_url)
+    try:
+        return await work(db)
+    finally:
+        await db.dispose()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Coordinator: campaigns for youth-union volunteers, delivered through Telegram.
+
+    Settings come from COORDINATOR_* environment variables (see the README).
+    """
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@friendly
+def serve(host: str, port: int) -> None:
+    """Run the web UI and JSON API (the bot and sender join with the Telegram issue)."""
+    import uvicorn
+
+    from coordinator.app import create_app
+    from coordinator.settings import get_settings
+
+    settings = get_settings()
+    click.echo(f"Coordinator on http://{host}:{port}/  (database: {settings.database_url})")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+def _alembic(url: str | None = None) -> Any:
+    from alembic.config import Config
+
+    from coordinator.settings import get_settings
+
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["database_url"] = url or get_settings().database_url
+    return config
+
+
+@main.group()
+def db() -> None:
+    """Database migrations (Alembic)."""
+
+
+@db.command()
+@click.argument("revision", default="head")
+@friendly
+def upgrade(revision: str) -> None:
+    """Upgrade the schema to REVISION (default: head)."""
+    from alembic import command
+
+    command.upgrade(_alembic(), revision)
+
+
+@db.command()
+@click.argument("revision", default="-1")
+@friendly
+def downgrade(revision: str) -> None:
+    """Downgrade the schema to REVISION (default: one step back; 'base' empties it)."""
+    from alembic import command
+
+    command.downgrade(_alembic(), revision)
+
+
+@db.command()
+@friendly
+def current() -> None:
+    """Show the schema revision the database is at."""
+    from alembic import command
+
+    command.current(_alembic(), verbose=False)
+
+
+@main.group()
+def orgs() -> None:
+    """Organizations (the first one is needed before any user)."""
+
+
+@orgs.command("create")
+@click.option("--name", required=True, help="Display name, e.g. 'Tỉnh đoàn Bình Minh'.")
+@click.option("--kind", default="province", show_default=True, help="province, district, ...")
+@click.option("--parent", "parent_id", type=int, default=None, help="Parent organization id.")
+@friendly
+def orgs_create(name: str, kind: str, parent_id: int | None) -> None:
+    """Create an organization and print its id."""
+    from coordinator.organizations.service import create_organization
+
+    org = run(
+        _with_db(
+            lambda db: create_organization(db, None, name=name, kind=kind, parent_id=parent_id)
+        )
+    )
+    click.echo(f"organization {org.id}: {org.name}")
+
+
+@main.group()
+def users() -> None:
+    """Users of the web UI and API."""
+
+
+@users.command("create")
+@click.option("--username", required=True)
+@click.option(
+    "--role", required=True, type=click.Choice(["admin", "coordinator", "lead", "leadership"])
+)
+@click.option("--organization", "organization_id", required=True, type=int, help="Organization id.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@friendly
+def users_create(username: str, role: str, organization_id: int, password_stdin: bool) -> None:
+    """Create a user. The password is prompted for (or read from stdin), never an argument."""
+    from coordinator.auth.service import create_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    user = run(
+        _with_db(
+            lambda db: create_user(
+                db,
+                None,
+                username=username,
+                password=password,
+                role=role,
+                organization_id=organization_id,
+            )
+        )
+    )
+    click.echo(f"user {user.id}: {user.username} ({user.role})")
+
+
+@main.group()
+def tokens() -> None:
+    """Bearer tokens for the JSON API."""
+
+
+@tokens.command("create")
+@click.option("--username", required=True, help="Whose token it is.")
+@click.option("--name", required=True, help="What the token is for, e.g. 'reporting script'.")
+@friendly
+def tokens_create(username: str, name: str) -> None:
+    """Create an API token and print it once (only its digest is stored)."""
+    from sqlmodel import select
+
+    from coordinator.auth.models import User
+    from coordinator.auth.service import create_token
+
+    async def work(db: Any) -> str:
+        async with db.read() as session:
+            user_id = await session.scalar(select(User.id).where(User.username == username))
+        if user_id is None:
+            _fail(f"no user named {username!r}")
+        return await create_token(db, None, user_id, name)
+
+    click.echo(run(_with_db(work)))
+
+
+@main.command()
+@click.option("--members", default=2000, show_default=True, type=click.IntRange(10, 200_000))
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database has data already.")
+@click.option("--seed", default=2026, show_default=True, type=int)
+@friendly
+def demo(members: int, if_empty: bool, seed: int) -> None:
+    """Load a demo province: organizations, clubs, members, agreements, channels, campaigns."""
+    from coordinator.demo import load_demo
+
+    summary = run(
+        _with_db(
+            lambda db: load_demo(db, members=members, if_empty=if_empty, seed=seed, say=click.echo)
+        )
+    )
+    click.echo(summary)

@@ -1,0 +1,1 @@
+"""Server-rendered pages (the full web UI arrives with its own issue)."""

@@ -73,7 +73,11 @@ def _rows_csv(data: bytes) -> Iterator[tuple[int, list[str]]]:
         ) from None
     first = text.split("\n", 1)[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
-    yield from enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), start=1)
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        yield from enumerate(reader, start=1)
+    except csv.Error as exc:
+        raise Invalid(f"The CSV file is malformed near line {reader.line_num}: {exc}.") from None
 
 
 def _rows_xlsx(data: bytes) -> Iterator[tuple[int, list[str]]]:

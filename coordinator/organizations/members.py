@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 
 from sqlalchemy import delete
@@ -24,6 +25,8 @@ def check_member_fields(display_name: str, code: str | None, locale: str) -> lis
     errors = []
     if not 1 <= len(display_name.strip()) <= 200:
         errors.append(field_error("display_name", "1-200 characters"))
+    elif any(unicodedata.category(c) == "Cc" for c in display_name):
+        errors.append(field_error("display_name", "must not contain control characters"))
     if code is not None and not 1 <= len(code.strip()) <= 64:
         errors.append(field_error("code", "1-64 characters"))
     if locale not in LOCALES:

@@ -1,0 +1,52 @@
+# Two entry points: `make run` (product with demo data on SQLite) and `make test` (all checks).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint typecheck unit clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	  echo "python3 -m venv failed; installing Debian's python3-venv ..."; \
+	  rm -rf $(VENV); \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq python3-venv; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq python3-venv; fi; \
+	  $(PYTHON) -m venv $(VENV); }
+	@$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@ $(VENV)/.installed
+
+run: $(VENV)/.installed
+	$(BIN)/coordinator db upgrade
+	$(BIN)/coordinator demo --if-empty
+	@echo "Open http://$(HOST):$(PORT)/  (API: /api/v1, OpenAPI: /schema/openapi.json)"
+	@echo "Demo sign-in: admin, coordinator, lead, leadership / demo-password-2026"
+	@echo "API token:    $(BIN)/coordinator tokens create --username admin --name me"
+	$(BIN)/coordinator serve --host $(HOST) --port $(PORT)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check coordinator tests bench alembic
+	$(BIN)/ruff format --check coordinator tests bench alembic/env.py
+
+typecheck: $(VENV)/.installed-dev
+	$(BIN)/mypy
+
+# The whole suite on SQLite, then on PostgreSQL when COORDINATOR_TEST_POSTGRES_URL is set.
+test: lint typecheck
+	$(BIN)/pytest -q
+	@if [ -n "$$COORDINATOR_TEST_POSTGRES_URL" ]; then \
+	  echo "== the same suite on PostgreSQL =="; \
+	  COORDINATOR_TEST_DB=postgres $(BIN)/pytest -q; \
+	else echo "(COORDINATOR_TEST_POSTGRES_URL unset: PostgreSQL run skipped)"; fi
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

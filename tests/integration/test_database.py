@@ -1,0 +1,70 @@
+"""The database layer as configured: SQLite pragmas, immediate writers, UTC, append-only audit."""
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
+
+from coordinator.auth.models import AuditEvent
+from coordinator.organizations.models import Organization
+from tests.conftest import BACKEND
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite connection settings")
+async def test_it_tunes_every_sqlite_connection(db):
+    async with db.read() as session:
+        assert (await session.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+        assert (await session.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+        assert (await session.execute(text("PRAGMA busy_timeout"))).scalar() == 10000
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite locking")
+async def test_it_makes_writers_wait_for_each_other_instead_of_failing(db):
+    """Two writers that read first and write later: with BEGIN IMMEDIATE both succeed."""
+
+    async def writer(name: str) -> None:
+        async with db.write() as session:
+            await session.execute(text("SELECT count(*) FROM organization"))
+            await asyncio.sleep(0)  # let the other writer start its transaction
+            session.add(Organization(name=name))
+
+    await asyncio.gather(*(writer(f"org {n}") for n in range(5)))
+    async with db.read() as session:
+        assert (await session.execute(text("SELECT count(*) FROM organization"))).scalar() == 5
+
+
+async def test_it_enforces_foreign_keys(db):
+    with pytest.raises(IntegrityError):
+        async with db.write() as session:
+            session.add(Organization(name="orphan", parent_id=999))
+
+
+async def test_it_stores_utc_and_returns_aware_datetimes(db):
+    local = datetime(2026, 11, 22, 9, 30, tzinfo=timezone(timedelta(hours=7)))
+    async with db.write() as session:
+        org = Organization(name="x", created_at=local)
+        session.add(org)
+    async with db.read() as session:
+        again = await session.get(Organization, org.id)
+    assert again is not None
+    assert again.created_at == local
+    assert again.created_at.utcoffset() == timedelta(0)
+
+
+async def test_it_refuses_naive_datetimes(db):
+    with pytest.raises(StatementError, match="naive datetime"):
+        async with db.write() as session:
+            session.add(Organization(name="x", created_at=datetime(2026, 1, 1)))
+
+
+async def test_it_keeps_the_audit_log_append_only(db):
+    async with db.write() as session:
+        session.add(AuditEvent(action="test"))
+    for statement in ("UPDATE audit_event SET action = 'forged'", "DELETE FROM audit_event"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with db.write() as session:
+                await session.execute(text(statement))
+    async with db.read() as session:
+        assert (await session.execute(text("SELECT action FROM audit_event"))).scalar() == "test"

@@ -1,0 +1,48 @@
+from pathlib import Path
+
+import pytest
+
+from coordinator.settings import SettingsError, read_settings
+
+KEY = "k" * 40
+
+
+def test_it_uses_the_documented_defaults(tmp_path: Path):
+    s = read_settings({"COORDINATOR_VAR_DIR": str(tmp_path)})
+    assert s.database_url == "sqlite+aiosqlite:///./var/coordinator.db"
+    assert s.locale == "vi" and s.send_rate == 25.0 and s.telegram_mode == "polling"
+    assert str(s.timezone) == "Asia/Ho_Chi_Minh"
+
+
+def test_it_generates_a_secret_key_once_and_keeps_it(tmp_path: Path):
+    first = read_settings({"COORDINATOR_VAR_DIR": str(tmp_path)}).secret_key
+    second = read_settings({"COORDINATOR_VAR_DIR": str(tmp_path)}).secret_key
+    assert first == second and len(first) >= 32
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_it_reads_secrets_from_files(tmp_path: Path):
+    (tmp_path / "token").write_text("123:abc\n")
+    s = read_settings({"COORDINATOR_SECRET_KEY": KEY,
+                       "COORDINATOR_TELEGRAM_TOKEN_FILE": str(tmp_path / "token")})
+    assert s.telegram_token == "123:abc"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"COORDINATOR_SEND_RATE": "fast"}, "SEND_RATE must be a number"),
+        ({"COORDINATOR_SEND_RATE": "0"}, "greater than 0"),
+        ({"COORDINATOR_LOCALE": "fr"}, "LOCALE must be one of vi, en"),
+        ({"COORDINATOR_TELEGRAM_MODE": "webhook"}, "needs COORDINATOR_WEBHOOK_URL"),
+        ({"COORDINATOR_TIMEZONE": "Mars/Base"}, "unknown time zone"),
+        ({"COORDINATOR_DATABASE_URL": "mysql://x"}, "must start with"),
+        ({"COORDINATOR_SECRET_KEY": "short"}, "at least 32"),
+        ({"COORDINATOR_TELEGRAM_TOKEN": "a", "COORDINATOR_TELEGRAM_TOKEN_FILE": "/x"}, "not both"),
+        ({"COORDINATOR_TELEGRAM_TOKEN_FILE": "/nonexistent/token"}, "cannot read"),
+    ],
+)
+def test_it_refuses_bad_values_naming_the_variable(env, message, tmp_path: Path):
+    env = {"COORDINATOR_SECRET_KEY": KEY, "COORDINATOR_VAR_DIR": str(tmp_path), **env}
+    with pytest.raises(SettingsError, match=message):
+        read_settings(env)

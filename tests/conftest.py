@@ -72,3 +72,16 @@ async def world(db: Database):  # type: ignore[no-untyped-def]
     from tests.factories import build_world
 
     return await build_world(db)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashing() -> Iterator[None]:
+    """argon2id still, with tiny cost parameters: the suite builds many users."""
+    from argon2 import PasswordHasher
+
+    from coordinator.auth import passwords
+
+    real = passwords._hasher
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    passwords._hasher = real

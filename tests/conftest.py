@@ -45,7 +45,9 @@ def template_url() -> Iterator[str]:
         return
     base = os.environ.get("COORDINATOR_TEST_POSTGRES_URL")
     if not base:
-        pytest.exit("COORDINATOR_TEST_DB=postgres needs COORDINATOR_TEST_POSTGRES_URL", returncode=3)
+        pytest.exit(
+            "COORDINATOR_TEST_DB=postgres needs COORDINATOR_TEST_POSTGRES_URL", returncode=3
+        )
     url = asyncio.run(dbtools.create_pg_database(base, f"coord_test_{uuid.uuid4().hex[:10]}"))
     dbtools.upgrade(url)
     yield url

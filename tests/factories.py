@@ -59,19 +59,33 @@ class World:
         assert c.id is not None
         for n in range(items):
             await campaigns.add_content_item(
-                self.db, actor, c.id, url=f"{self.channel_url[agreement]}/posts/{n + 1}",
-                kind="post", actions=["share", "react"],
+                self.db,
+                actor,
+                c.id,
+                url=f"{self.channel_url[agreement]}/posts/{n + 1}",
+                kind="post",
+                actions=["share", "react"],
             )
         await campaigns.set_targets(
-            self.db, actor, c.id,
+            self.db,
+            actor,
+            c.id,
             organization_ids=[self.org[t] for t in targets],
             club_ids=[self.club[k] for k in clubs],
         )
         return c.id
 
 
-async def _member(db: Database, admin: Actor, org_id: int, name: str, *, linked: bool = True,
-                  opted_out: bool = False, club_ids: tuple[int, ...] = ()) -> int:
+async def _member(
+    db: Database,
+    admin: Actor,
+    org_id: int,
+    name: str,
+    *,
+    linked: bool = True,
+    opted_out: bool = False,
+    club_ids: tuple[int, ...] = (),
+) -> int:
     from coordinator.organizations.members import create_member
 
     m = await create_member(db, admin, organization_id=org_id, display_name=name, club_ids=club_ids)
@@ -88,7 +102,9 @@ async def _member(db: Database, admin: Actor, org_id: int, name: str, *, linked:
 
 async def build_world(db: Database) -> World:
     w = World(db)
-    province = await orgs.create_organization(db, None, name="Tỉnh đoàn", kind="province", parent_id=None)
+    province = await orgs.create_organization(
+        db, None, name="Tỉnh đoàn", kind="province", parent_id=None
+    )
     assert province.id is not None
     w.org["province"] = province.id
     for key, name, kind, parent in [
@@ -102,12 +118,23 @@ async def build_world(db: Database) -> World:
         )
         assert o.id is not None
         w.org[key] = o.id
-    for key, org in [("admin", "province"), ("coordinator", "province"), ("lead", "district"),
-                     ("leadership", "province"), ("outsider_coordinator", "outsider"),
-                     ("outsider_lead", "outsider")]:
+    for key, org in [
+        ("admin", "province"),
+        ("coordinator", "province"),
+        ("lead", "district"),
+        ("leadership", "province"),
+        ("outsider_coordinator", "outsider"),
+        ("outsider_lead", "outsider"),
+    ]:
         role = key.removeprefix("outsider_")
-        user = await auth.create_user(db, None, username=key.replace("_", "-"), password=PASSWORD,
-                                      role=role, organization_id=w.org[org])
+        user = await auth.create_user(
+            db,
+            None,
+            username=key.replace("_", "-"),
+            password=PASSWORD,
+            role=role,
+            organization_id=w.org[org],
+        )
         assert user.id is not None
         w.user_id[key] = user.id
         async with db.read() as session:
@@ -130,13 +157,20 @@ async def build_world(db: Database) -> World:
         w.member[key] = await _member(db, admin, w.org[org], f"Đoàn viên {key}", **kwargs)
     for key, lead in [("province", "province"), ("outsider", "outsider")]:
         a = await agreements.create_agreement(
-            db, None, title=f"Quy chế phối hợp {key}", lead_organization_id=w.org[lead], party_ids=[],
-            signed_on=date(2026, 1, 5), valid_from=date(2026, 1, 10), valid_until=date(2027, 12, 31),
+            db,
+            None,
+            title=f"Quy chế phối hợp {key}",
+            lead_organization_id=w.org[lead],
+            party_ids=[],
+            signed_on=date(2026, 1, 5),
+            valid_from=date(2026, 1, 10),
+            valid_until=date(2027, 12, 31),
         )
         assert a.id is not None
         w.agreement[key] = a.id
         url = f"https://www.facebook.com/doan-{key}"
-        await agreements.create_channel(db, None, organization_id=w.org[lead], platform="facebook",
-                                        url=url, name=f"Trang {key}")
+        await agreements.create_channel(
+            db, None, organization_id=w.org[lead], platform="facebook", url=url, name=f"Trang {key}"
+        )
         w.channel_url[key] = url
     return w

@@ -27,9 +27,14 @@ async def test_it_refuses_an_agreement_the_coordinator_is_not_party_to(world):
     with pytest.raises(Invalid, match="No such agreement"):
         await world.campaign(who="outsider_coordinator", agreement="province")
     # A coordinator below a party sees the agreement but cannot open campaigns under it.
-    user = await auth.create_user(world.db, None, username="district-coordinator",
-                                  password=PASSWORD, role="coordinator",
-                                  organization_id=world.org["district"])
+    user = await auth.create_user(
+        world.db,
+        None,
+        username="district-coordinator",
+        password=PASSWORD,
+        role="coordinator",
+        organization_id=world.org["district"],
+    )
     async with world.db.read() as session:
         world.actor["district_coordinator"] = await actor_for(session, user)
     with pytest.raises(Invalid, match="not a party"):
@@ -39,9 +44,13 @@ async def test_it_refuses_an_agreement_the_coordinator_is_not_party_to(world):
 async def test_it_targets_parties_their_suborganizations_and_their_clubs_only(world):
     cid = await world.campaign(targets=("commune",), clubs=("club",))
     with pytest.raises(Invalid) as error:
-        await campaigns.set_targets(world.db, world.actor["coordinator"], cid,
-                                    organization_ids=[world.org["outsider"]],
-                                    club_ids=[world.club["outsider_club"]])
+        await campaigns.set_targets(
+            world.db,
+            world.actor["coordinator"],
+            cid,
+            organization_ids=[world.org["outsider"]],
+            club_ids=[world.club["outsider_club"]],
+        )
     assert error.value.code == "target_outside_agreement"
     assert {e["field"] for e in error.value.errors} == {"organization_ids", "club_ids"}
     detail = await campaigns.get_campaign(world.db, world.actor["coordinator"], cid)
@@ -52,38 +61,65 @@ async def test_it_accepts_content_only_from_a_partys_registered_channel(world):
     cid = await world.campaign(items=0)
     coordinator = world.actor["coordinator"]
     item = await campaigns.add_content_item(
-        world.db, coordinator, cid, url="https://m.facebook.com/doan-province/videos/77",
-        kind="video", actions=["watch", "share"])
+        world.db,
+        coordinator,
+        cid,
+        url="https://m.facebook.com/doan-province/videos/77",
+        kind="video",
+        actions=["watch", "share"],
+    )
     assert item.channel_id
-    for url in ("https://www.facebook.com/doan-outsider/posts/1",
-                "https://www.facebook.com/someone-else/posts/1",
-                "https://www.facebook.com/doan-provincefake/posts/1"):
+    for url in (
+        "https://www.facebook.com/doan-outsider/posts/1",
+        "https://www.facebook.com/someone-else/posts/1",
+        "https://www.facebook.com/doan-provincefake/posts/1",
+    ):
         with pytest.raises(Invalid) as error:
-            await campaigns.add_content_item(world.db, coordinator, cid, url=url, kind="post",
-                                             actions=["share"])
+            await campaigns.add_content_item(
+                world.db, coordinator, cid, url=url, kind="post", actions=["share"]
+            )
         assert error.value.code == "channel_not_registered"
     with pytest.raises(Invalid, match="Not a web address"):
-        await campaigns.add_content_item(world.db, coordinator, cid, url="javascript:alert(1)",
-                                         kind="post", actions=["share"])
+        await campaigns.add_content_item(
+            world.db, coordinator, cid, url="javascript:alert(1)", kind="post", actions=["share"]
+        )
 
 
 async def test_it_validates_agreement_input(world):
     with pytest.raises(Invalid) as error:
         await agreements.create_agreement(
-            world.db, world.actor["admin"], title="", lead_organization_id=world.org["province"],
-            party_ids=[], signed_on=date(2027, 1, 1), valid_from=date(2026, 6, 1),
-            valid_until=date(2026, 1, 1))
+            world.db,
+            world.actor["admin"],
+            title="",
+            lead_organization_id=world.org["province"],
+            party_ids=[],
+            signed_on=date(2027, 1, 1),
+            valid_from=date(2026, 6, 1),
+            valid_until=date(2026, 1, 1),
+        )
     assert {e["field"] for e in error.value.errors} == {"title", "valid_until", "signed_on"}
     with pytest.raises(Invalid, match="Unknown organizations"):
         await agreements.create_agreement(
-            world.db, world.actor["admin"], title="x", lead_organization_id=world.org["province"],
-            party_ids=[9999], signed_on=date(2026, 1, 1), valid_from=date(2026, 1, 1),
-            valid_until=date(2026, 12, 31))
+            world.db,
+            world.actor["admin"],
+            title="x",
+            lead_organization_id=world.org["province"],
+            party_ids=[9999],
+            signed_on=date(2026, 1, 1),
+            valid_from=date(2026, 1, 1),
+            valid_until=date(2026, 12, 31),
+        )
     with pytest.raises(Forbidden):
         await agreements.create_agreement(
-            world.db, world.actor["coordinator"], title="x",
-            lead_organization_id=world.org["province"], party_ids=[], signed_on=date(2026, 1, 1),
-            valid_from=date(2026, 1, 1), valid_until=date(2026, 12, 31))
+            world.db,
+            world.actor["coordinator"],
+            title="x",
+            lead_organization_id=world.org["province"],
+            party_ids=[],
+            signed_on=date(2026, 1, 1),
+            valid_from=date(2026, 1, 1),
+            valid_until=date(2026, 12, 31),
+        )
 
 
 async def test_it_shows_agreements_to_their_parties_and_leadership(world):
@@ -102,18 +138,40 @@ async def test_it_shows_agreements_to_their_parties_and_leadership(world):
 
 async def test_it_registers_channels_once_with_valid_platforms(world):
     lead = world.actor["lead"]
-    ch = await agreements.create_channel(world.db, lead, organization_id=world.org["district"],
-                                         platform="tiktok", url="https://www.tiktok.com/@huyendoan",
-                                         name="Huyện đoàn")
+    ch = await agreements.create_channel(
+        world.db,
+        lead,
+        organization_id=world.org["district"],
+        platform="tiktok",
+        url="https://www.tiktok.com/@huyendoan",
+        name="Huyện đoàn",
+    )
     assert ch.id
     with pytest.raises(Invalid, match="registered already"):
-        await agreements.create_channel(world.db, lead, organization_id=world.org["district"],
-                                        platform="tiktok", url="https://www.tiktok.com/@huyendoan",
-                                        name="Again")
+        await agreements.create_channel(
+            world.db,
+            lead,
+            organization_id=world.org["district"],
+            platform="tiktok",
+            url="https://www.tiktok.com/@huyendoan",
+            name="Again",
+        )
     with pytest.raises(Invalid) as error:
-        await agreements.create_channel(world.db, lead, organization_id=world.org["district"],
-                                        platform="myspace", url="https://x.example/a", name="")
+        await agreements.create_channel(
+            world.db,
+            lead,
+            organization_id=world.org["district"],
+            platform="myspace",
+            url="https://x.example/a",
+            name="",
+        )
     assert {e["field"] for e in error.value.errors} == {"platform", "name"}
     with pytest.raises(Forbidden):
-        await agreements.create_channel(world.db, lead, organization_id=world.org["outsider"],
-                                        platform="facebook", url="https://fb.example/b", name="b")
+        await agreements.create_channel(
+            world.db,
+            lead,
+            organization_id=world.org["outsider"],
+            platform="facebook",
+            url="https://fb.example/b",
+            name="b",
+        )

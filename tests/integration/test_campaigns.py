@@ -15,10 +15,16 @@ from coordinator.organizations.models import GroupChat
 
 async def _rows(db, campaign_id):
     async with db.read() as session:
-        assignments = (await session.scalars(
-            select(Assignment).where(Assignment.campaign_id == campaign_id))).all()
-        outbox = (await session.scalars(select(OutboxMessage).where(
-            col(OutboxMessage.assignment_id).in_([a.id for a in assignments])))).all()
+        assignments = (
+            await session.scalars(select(Assignment).where(Assignment.campaign_id == campaign_id))
+        ).all()
+        outbox = (
+            await session.scalars(
+                select(OutboxMessage).where(
+                    col(OutboxMessage.assignment_id).in_([a.id for a in assignments])
+                )
+            )
+        ).all()
     return assignments, outbox
 
 
@@ -46,8 +52,12 @@ async def test_it_launches_twice_without_duplicates_and_picks_up_late_joiners(wo
     await campaigns.launch_campaign(world.db, world.actor["coordinator"], cid)
     again = await campaigns.launch_campaign(world.db, world.actor["coordinator"], cid)
     assert again.created == 0
-    late = await create_member(world.db, world.actor["lead"], organization_id=world.org["commune"],
-                               display_name="Người đến sau")
+    late = await create_member(
+        world.db,
+        world.actor["lead"],
+        organization_id=world.org["commune"],
+        display_name="Người đến sau",
+    )
     async with world.db.write() as session:
         row = await session.get(Member, late.id)
         row.telegram_user_id = 555_000_111
@@ -59,13 +69,23 @@ async def test_it_launches_twice_without_duplicates_and_picks_up_late_joiners(wo
 
 async def test_it_assigns_group_chats_in_group_mode(world):
     async with world.db.write() as session:
-        session.add_all([
-            GroupChat(telegram_chat_id=-1001, title="Huyện", organization_id=world.org["district"]),
-            GroupChat(telegram_chat_id=-1002, title="Xã", organization_id=world.org["commune"]),
-            GroupChat(telegram_chat_id=-1003, title="Khác", organization_id=world.org["outsider"]),
-            GroupChat(telegram_chat_id=-1004, title="Gone", organization_id=world.org["district"],
-                      unreachable_at=utcnow()),
-        ])
+        session.add_all(
+            [
+                GroupChat(
+                    telegram_chat_id=-1001, title="Huyện", organization_id=world.org["district"]
+                ),
+                GroupChat(telegram_chat_id=-1002, title="Xã", organization_id=world.org["commune"]),
+                GroupChat(
+                    telegram_chat_id=-1003, title="Khác", organization_id=world.org["outsider"]
+                ),
+                GroupChat(
+                    telegram_chat_id=-1004,
+                    title="Gone",
+                    organization_id=world.org["district"],
+                    unreachable_at=utcnow(),
+                ),
+            ]
+        )
     cid = await world.campaign(targets=("district",), mode="group")
     result = await campaigns.launch_campaign(world.db, world.actor["coordinator"], cid)
     assignments, outbox = await _rows(world.db, cid)
@@ -86,10 +106,13 @@ async def test_it_refuses_to_launch_an_unready_campaign_and_changes_nothing(worl
 
 async def test_it_refuses_to_launch_after_the_deadline(world):
     now = utcnow()
-    cid = await world.campaign(launch_at=now + timedelta(hours=1), deadline_at=now + timedelta(hours=2))
+    cid = await world.campaign(
+        launch_at=now + timedelta(hours=1), deadline_at=now + timedelta(hours=2)
+    )
     with pytest.raises(Invalid, match="not ready"):
-        await campaigns.launch_campaign(world.db, world.actor["coordinator"], cid,
-                                        now=now + timedelta(hours=3))
+        await campaigns.launch_campaign(
+            world.db, world.actor["coordinator"], cid, now=now + timedelta(hours=3)
+        )
 
 
 async def test_it_guards_the_moves(world):
@@ -103,9 +126,17 @@ async def test_it_guards_the_moves(world):
         await campaigns.schedule_campaign(world.db, c, cid)
     await campaigns.launch_campaign(world.db, c, cid)
     with pytest.raises(Conflict, match="edited"):
-        await campaigns.update_campaign(world.db, c, cid, campaigns.CampaignDraft(
-            agreement_id=world.agreement["province"], title="x",
-            launch_at=utcnow(), deadline_at=utcnow() + timedelta(days=1)))
+        await campaigns.update_campaign(
+            world.db,
+            c,
+            cid,
+            campaigns.CampaignDraft(
+                agreement_id=world.agreement["province"],
+                title="x",
+                launch_at=utcnow(),
+                deadline_at=utcnow() + timedelta(days=1),
+            ),
+        )
     closed = await campaigns.close_campaign(world.db, c, cid)
     assert closed.status == "closed"
     assert (await campaigns.close_campaign(world.db, c, cid)).status == "closed"  # a repeat
@@ -120,7 +151,9 @@ async def test_it_expires_open_assignments_and_withdraws_unsent_messages_on_clos
     cid = await world.campaign(targets=("district",))
     await campaigns.launch_campaign(world.db, c, cid)
     async with world.db.write() as session:
-        first = await session.scalar(select(Assignment).where(Assignment.campaign_id == cid).limit(1))
+        first = await session.scalar(
+            select(Assignment).where(Assignment.campaign_id == cid).limit(1)
+        )
         first.status = "done"
     await campaigns.close_campaign(world.db, c, cid)
     assignments, outbox = await _rows(world.db, cid)

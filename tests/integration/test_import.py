@@ -35,8 +35,9 @@ async def test_it_imports_a_csv_and_changes_nothing_on_reimport(world):
     again = await import_members(world.db, lead, district, CSV.encode(), "ds.csv")
     assert (again.created, again.updated, again.unchanged) == (0, 0, 3)
     assert await _count(world.db) == after_first
-    page, _ = await list_members(world.db, lead, organization_id=world.org["commune"],
-                                 club_id=None, limit=50, offset=0)
+    page, _ = await list_members(
+        world.db, lead, organization_id=world.org["commune"], club_id=None, limit=50, offset=0
+    )
     assert "Trần Thị Bình" in {m.display_name for m in page.items}
 
 
@@ -51,7 +52,10 @@ async def test_it_updates_what_changed_on_reimport(world):
 async def test_it_imports_nothing_when_any_row_is_wrong_and_names_the_lines(world):
     lead, district = world.actor["lead"], world.org["district"]
     before = await _count(world.db)
-    bad = CSV + "Phạm Văn Dũng,A4,Đoàn khối doanh nghiệp,,\n,A5,,,\nVõ Thị E,A6,,CLB không có,xx\nTrần Thị Bình,A2,Đoàn xã A1,,en\n"
+    bad = (
+        CSV
+        + "Phạm Văn Dũng,A4,Đoàn khối doanh nghiệp,,\n,A5,,,\nVõ Thị E,A6,,CLB không có,xx\nTrần Thị Bình,A2,Đoàn xã A1,,en\n"
+    )
     with pytest.raises(Invalid) as error:
         await import_members(world.db, lead, district, bad.encode(), "ds.csv")
     lines = {e["line"]: e["message"] for e in error.value.errors}
@@ -72,13 +76,18 @@ async def test_it_imports_xlsx(world):
         sheet.append([f"Đoàn viên Excel {n}", f"X{n}"])
     buffer = io.BytesIO()
     book.save(buffer)
-    result = await import_members(world.db, world.actor["lead"], world.org["district"],
-                                  buffer.getvalue(), "ds.xlsx")
+    result = await import_members(
+        world.db, world.actor["lead"], world.org["district"], buffer.getvalue(), "ds.xlsx"
+    )
     assert result.created == 25
 
 
 async def test_it_keeps_imports_inside_the_importers_reach(world):
     with pytest.raises(Forbidden):
-        await import_members(world.db, world.actor["lead"], world.org["outsider"], CSV.encode(), "a.csv")
+        await import_members(
+            world.db, world.actor["lead"], world.org["outsider"], CSV.encode(), "a.csv"
+        )
     with pytest.raises(Forbidden):
-        await import_members(world.db, world.actor["coordinator"], world.org["district"], CSV.encode(), "a.csv")
+        await import_members(
+            world.db, world.actor["coordinator"], world.org["district"], CSV.encode(), "a.csv"
+        )

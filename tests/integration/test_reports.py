@@ -17,7 +17,9 @@ async def _launched(world, **kwargs):
     cid = await world.campaign(**kwargs)
     await campaigns.launch_campaign(world.db, world.actor["coordinator"], cid)
     async with world.db.read() as session:
-        rows = (await session.scalars(select(Assignment).where(Assignment.campaign_id == cid))).all()
+        rows = (
+            await session.scalars(select(Assignment).where(Assignment.campaign_id == cid))
+        ).all()
         item = await session.scalar(select(ContentItem).where(ContentItem.campaign_id == cid))
     return cid, {a.member_id or a.group_chat_id: a for a in rows}, item
 
@@ -35,8 +37,9 @@ async def test_it_records_each_step_once_and_moves_forward(world):
     assert ack.created and ack.assignment_status == "acknowledged"
     repeat = await record_report(world.db, ReportRequest(a.id, d1, "acknowledged"))
     assert not repeat.created and repeat.report.id == ack.report.id
-    done = await record_report(world.db, ReportRequest(a.id, d1, "done",
-                                                       proof_url="https://facebook.com/me/posts/1"))
+    done = await record_report(
+        world.db, ReportRequest(a.id, d1, "done", proof_url="https://facebook.com/me/posts/1")
+    )
     assert done.assignment_status == "done"
     with pytest.raises(Conflict) as error:
         await record_report(world.db, ReportRequest(a.id, d1, "declined"))
@@ -47,24 +50,28 @@ async def test_it_records_each_step_once_and_moves_forward(world):
 async def test_it_records_item_actions_and_counts_them_as_acknowledgement(world):
     _, by_member, item = await _launched(world, targets=("district",))
     d2 = world.member["d2"]
-    outcome = await record_report(world.db, ReportRequest(by_member[d2].id, d2, "share",
-                                                          content_item_id=item.id))
+    outcome = await record_report(
+        world.db, ReportRequest(by_member[d2].id, d2, "share", content_item_id=item.id)
+    )
     assert outcome.assignment_status == "acknowledged"
     with pytest.raises(Invalid, match="not asked"):
-        await record_report(world.db, ReportRequest(by_member[d2].id, d2, "comment",
-                                                    content_item_id=item.id))
+        await record_report(
+            world.db, ReportRequest(by_member[d2].id, d2, "comment", content_item_id=item.id)
+        )
     with pytest.raises(Invalid, match="which content item"):
         await record_report(world.db, ReportRequest(by_member[d2].id, d2, "share"))
 
 
 async def test_it_refuses_done_after_the_deadline_with_a_reason(world):
     now = utcnow()
-    _, by_member, _ = await _launched(world, targets=("district",), launch_at=now,
-                                      deadline_at=now + timedelta(days=1))
+    _, by_member, _ = await _launched(
+        world, targets=("district",), launch_at=now, deadline_at=now + timedelta(days=1)
+    )
     d1 = world.member["d1"]
     with pytest.raises(Conflict) as error:
-        await record_report(world.db, ReportRequest(by_member[d1].id, d1, "done"),
-                            now=now + timedelta(days=2))
+        await record_report(
+            world.db, ReportRequest(by_member[d1].id, d1, "done"), now=now + timedelta(days=2)
+        )
     assert error.value.code == "deadline_passed"
     assert "deadline has passed" in error.value.detail
     assert await _reports(world.db) == 0
@@ -81,13 +88,16 @@ async def test_it_refuses_reports_on_expired_tasks(world):
 async def test_it_refuses_someone_elses_task(world):
     _, by_member, _ = await _launched(world, targets=("district",))
     with pytest.raises(Conflict, match="someone else"):
-        await record_report(world.db, ReportRequest(by_member[world.member["d1"]].id,
-                                                    world.member["d2"], "done"))
+        await record_report(
+            world.db, ReportRequest(by_member[world.member["d1"]].id, world.member["d2"], "done")
+        )
 
 
 async def test_it_records_group_presses_per_member_of_the_groups_organization(world):
     async with world.db.write() as session:
-        group = GroupChat(telegram_chat_id=-2001, title="Huyện", organization_id=world.org["district"])
+        group = GroupChat(
+            telegram_chat_id=-2001, title="Huyện", organization_id=world.org["district"]
+        )
         session.add(group)
     _, by_chat, _ = await _launched(world, targets=("district",), mode="group")
     a = by_chat[group.id]
@@ -102,12 +112,18 @@ async def test_it_records_group_presses_per_member_of_the_groups_organization(wo
 async def test_it_lets_a_lead_record_for_their_own_people_only(world):
     _, by_member, _ = await _launched(world, targets=("province",))
     d1 = world.member["d1"]
-    outcome = await record_report(world.db, ReportRequest(by_member[d1].id, d1, "done", source="api"),
-                                  actor=world.actor["lead"])
+    outcome = await record_report(
+        world.db,
+        ReportRequest(by_member[d1].id, d1, "done", source="api"),
+        actor=world.actor["lead"],
+    )
     assert outcome.created
     with pytest.raises(Forbidden):
-        await record_report(world.db, ReportRequest(by_member[d1].id, d1, "acknowledged"),
-                            actor=world.actor["outsider_lead"])
+        await record_report(
+            world.db,
+            ReportRequest(by_member[d1].id, d1, "acknowledged"),
+            actor=world.actor["outsider_lead"],
+        )
 
 
 async def test_it_refuses_unknown_actions_and_bad_proof_links(world):
@@ -116,5 +132,7 @@ async def test_it_refuses_unknown_actions_and_bad_proof_links(world):
     with pytest.raises(Invalid, match="Unknown action"):
         await record_report(world.db, ReportRequest(by_member[d1].id, d1, "report_account"))
     with pytest.raises(Invalid, match="Not a web address"):
-        await record_report(world.db, ReportRequest(by_member[d1].id, d1, "done", proof_url="ftp://x"))
+        await record_report(
+            world.db, ReportRequest(by_member[d1].id, d1, "done", proof_url="ftp://x")
+        )
     assert await _reports(world.db) == 0

@@ -23,8 +23,9 @@ def test_it_generates_a_secret_key_once_and_keeps_it(tmp_path: Path):
 
 def test_it_reads_secrets_from_files(tmp_path: Path):
     (tmp_path / "token").write_text("123:abc\n")
-    s = read_settings({"COORDINATOR_SECRET_KEY": KEY,
-                       "COORDINATOR_TELEGRAM_TOKEN_FILE": str(tmp_path / "token")})
+    s = read_settings(
+        {"COORDINATOR_SECRET_KEY": KEY, "COORDINATOR_TELEGRAM_TOKEN_FILE": str(tmp_path / "token")}
+    )
     assert s.telegram_token == "123:abc"
 
 

@@ -1,0 +1,206 @@
+"""Random orders of launch / deliver / report / close / cancel / relaunch keep the invariants:
+one assignment per (campaign, member), one outbox row per assignment, statuses never move
+backwards, and the tally equals a recount of the raw rows."""
+
+import asyncio
+import os
+import shutil
+from collections import Counter
+from pathlib import Path
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
+from sqlmodel import col, select, update
+
+from coordinator.bots.models import OutboxMessage
+from coordinator.campaigns import service as campaigns
+from coordinator.campaigns.models import Assignment, Report
+from coordinator.campaigns.reports import ReportRequest, record_report
+from coordinator.campaigns.states import assignment_move
+from coordinator.db import Database
+from coordinator.errors import DomainError
+from coordinator.organizations.models import GroupChat, Member
+from coordinator.tallies.service import campaign_tally
+from tests import dbtools
+from tests.conftest import BACKEND
+from tests.factories import build_world
+
+RANK = {"pending": 0, "delivered": 1, "acknowledged": 2, "done": 3, "declined": 3, "expired": 3}
+TARGETS = [("province",), ("district",), ("commune",), ("district2",), ("district", "commune")]
+
+
+def make_machine(template_url: str, workdir: Path):
+    class CampaignMachine(RuleBasedStateMachine):
+        campaigns = Bundle("campaigns")
+
+        @initialize()
+        def start(self):
+            self.loop = asyncio.new_event_loop()
+            if BACKEND == "sqlite":
+                path = workdir / "machine.db"
+                shutil.copyfile(template_url.removeprefix("sqlite+aiosqlite:///"), path)
+                url = f"sqlite+aiosqlite:///{path}"
+            else:
+                url = template_url
+                self.run(dbtools.truncate_all(url))
+            self.db = Database(url)
+            self.world = self.run(build_world(self.db))
+            self.run(self._add_groups())
+            self.seen: dict[int, str] = {}
+
+        async def _add_groups(self):
+            async with self.db.write() as session:
+                for n, key in enumerate(("district", "commune")):
+                    session.add(
+                        GroupChat(
+                            telegram_chat_id=-500 - n,
+                            title=key,
+                            organization_id=self.world.org[key],
+                        )
+                    )
+
+        def run(self, coro):
+            return self.loop.run_until_complete(coro)
+
+        def teardown(self):
+            if hasattr(self, "db"):
+                self.run(self.db.dispose())
+                self.loop.close()
+
+        async def _try(self, coro):
+            try:
+                return await coro
+            except DomainError:
+                return None
+
+        @rule(
+            target=campaigns,
+            reach=st.sampled_from(TARGETS),
+            mode=st.sampled_from(["dm", "dm", "group"]),
+            launch_now=st.booleans(),
+        )
+        def create(self, reach, mode, launch_now):
+            campaign = self.run(self.world.campaign(targets=reach, mode=mode))
+            if launch_now:
+                self.launch(campaign)
+            return campaign
+
+        @rule(campaign=campaigns)
+        def launch(self, campaign):
+            self.run(
+                self._try(
+                    campaigns.launch_campaign(self.db, self.world.actor["coordinator"], campaign)
+                )
+            )
+
+        @rule(campaign=campaigns, move=st.sampled_from(["close", "cancel"]))
+        def finish(self, campaign, move):
+            fn = campaigns.close_campaign if move == "close" else campaigns.cancel_campaign
+            self.run(self._try(fn(self.db, self.world.actor["coordinator"], campaign)))
+
+        @rule(key=st.sampled_from(["c_unlinked", "b_opted_out", "d2"]))
+        def change_eligibility(self, key):
+            async def work():
+                async with self.db.write() as session:
+                    member = await session.get(Member, self.world.member[key])
+                    if member.telegram_user_id is None:
+                        member.telegram_user_id = 9_000_000 + member.id
+                    member.opted_out_at = None
+
+            self.run(work())
+
+        @rule(campaign=campaigns)
+        def deliver(self, campaign):
+            """What the sender does once Telegram accepted a message."""
+
+            async def work():
+                async with self.db.write() as session:
+                    await session.execute(
+                        update(Assignment)
+                        .where(
+                            col(Assignment.campaign_id) == campaign,
+                            col(Assignment.status) == "pending",
+                        )
+                        .values(status="delivered")
+                    )
+
+            self.run(work())
+
+        @rule(
+            key=st.sampled_from(["d1", "c1", "d2", "o1"]),
+            action=st.sampled_from(["acknowledged", "done", "declined"]),
+        )
+        def report(self, key, action):
+            """The member presses a button on every task they can see."""
+
+            async def work():
+                member_id = self.world.member[key]
+                async with self.db.read() as session:
+                    assignments = (await session.scalars(select(Assignment))).all()
+                for a in assignments:
+                    if a.member_id in (None, member_id):
+                        before = a.status
+                        outcome = await self._try(
+                            record_report(self.db, ReportRequest(a.id, member_id, action))
+                        )
+                        if outcome is not None and a.member_id is not None:
+                            assert outcome.assignment_status == (
+                                assignment_move(before, action) or before
+                            )
+
+            self.run(work())
+
+        @invariant()
+        def invariants_hold(self):
+            if not hasattr(self, "db"):
+                return
+            self.run(self._check())
+
+        async def _check(self):
+            async with self.db.read() as session:
+                rows = (await session.scalars(select(Assignment))).all()
+                outbox = (await session.scalars(select(OutboxMessage))).all()
+                reports = (await session.scalars(select(Report))).all()
+            keys = [(a.campaign_id, a.member_id, a.group_chat_id) for a in rows]
+            assert len(keys) == len(set(keys)), "one assignment per (campaign, recipient)"
+            per_assignment = Counter(o.assignment_id for o in outbox)
+            assert all(per_assignment[a.id] == 1 for a in rows), "one outbox row per assignment"
+            report_keys = [
+                (r.assignment_id, r.member_id, r.content_item_id, r.action) for r in reports
+            ]
+            assert len(report_keys) == len(set(report_keys)), "one report per step"
+            for a in rows:
+                assert RANK[a.status] >= RANK[self.seen.get(a.id, "pending")], "no step backwards"
+                if a.id in self.seen and self.seen[a.id] in ("done", "declined", "expired"):
+                    assert a.status == self.seen[a.id], "final stays final"
+                self.seen[a.id] = a.status
+            for campaign_id in {a.campaign_id for a in rows}:
+                tally = await campaign_tally(self.db, self.world.actor["admin"], campaign_id)
+                recount = Counter(a.status for a in rows if a.campaign_id == campaign_id)
+                assert {k: v for k, v in tally.by_status.items() if v} == dict(recount)
+                assert tally.assigned == sum(recount.values())
+
+    return CampaignMachine
+
+
+def test_it_keeps_the_invariants_in_any_order(template_url, tmp_path):
+    """COORDINATOR_PROPERTY_EXAMPLES=500 runs it longer (e.g. nightly)."""
+    machine = make_machine(template_url, tmp_path)
+    examples = int(os.environ.get("COORDINATOR_PROPERTY_EXAMPLES", "25"))
+    run_state_machine_as_test(
+        machine,
+        settings=settings(
+            max_examples=examples,
+            stateful_step_count=25,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )

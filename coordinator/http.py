@@ -8,6 +8,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
 from litestar import Request
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.params import Parameter
 from litestar.plugins.problem_details import ProblemDetailsException
@@ -20,6 +21,8 @@ from coordinator.pagination import MAX_LIMIT, Page
 
 T = TypeVar("T")
 logger = logging.getLogger("coordinator")
+DB = NamedDependency[Database]
+CurrentActor = NamedDependency[Actor]
 Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="page size")]
 Offset = Annotated[int, Parameter(ge=0, description="rows to skip")]
 
@@ -85,11 +88,11 @@ def problem_from_crash(exc: Exception) -> ProblemDetailsException:
 
 
 async def provide_db(request: Request[Any, Any, Any]) -> Database:
-    db: Database = request.app.state.db
+    db: DB = request.app.state.db
     return db
 
 
-async def provide_actor(request: Request[Any, Any, Any], db: Database) -> Actor:
+async def provide_actor(request: Request[Any, Any, Any], db: DB) -> Actor:
     """The bearer token's user, resolved once per request."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")

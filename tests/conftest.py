@@ -87,3 +87,15 @@ def cheap_password_hashing() -> Iterator[None]:
     passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     yield
     passwords._hasher = real
+
+
+@pytest.fixture
+async def api(world):  # type: ignore[no-untyped-def]
+    """An HTTP client for the app on this test's database, and a bearer token per persona."""
+    from litestar.testing import AsyncTestClient
+
+    from tests.factories import api_client
+
+    async with api_client(world) as client:
+        assert isinstance(client, AsyncTestClient)
+        yield client

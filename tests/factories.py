@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from coordinator.auth import service as auth
 from coordinator.auth.scope import Actor, actor_for
@@ -174,3 +177,22 @@ async def build_world(db: Database) -> World:
         )
         w.channel_url[key] = url
     return w
+
+
+@asynccontextmanager
+async def api_client(world: World) -> AsyncIterator[Any]:
+    """A test client whose `as_(persona)` gives the Authorization header for that persona."""
+    from litestar.testing import AsyncTestClient
+
+    from coordinator.app import create_app
+    from coordinator.settings import read_settings
+
+    tokens = {
+        who: await auth.create_token(world.db, None, user_id, "tests")
+        for who, user_id in world.user_id.items()
+    }
+    app = create_app(read_settings(), database=world.db)
+    async with AsyncTestClient(app=app) as client:
+        client.tokens = tokens  # type: ignore[attr-defined]
+        client.as_ = lambda who: {"Authorization": f"Bearer {tokens[who]}"}  # type: ignore[attr-defined]
+        yield client

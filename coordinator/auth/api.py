@@ -7,14 +7,13 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, get, patch, post
+from litestar.params import FromPath, JSONBody
 from sqlmodel import col, select
 
 from coordinator.auth import scope
 from coordinator.auth import service as auth
 from coordinator.auth.models import AuditEvent, User
-from coordinator.auth.scope import Actor
-from coordinator.db import Database
-from coordinator.http import Limit, Offset, PageOut, out, page_out
+from coordinator.http import DB, CurrentActor, Limit, Offset, PageOut, out, page_out
 from coordinator.pagination import paginate
 
 
@@ -67,12 +66,12 @@ class UserController(Controller):
     tags = ["users"]
 
     @get("/me")
-    async def me(self, actor: Actor) -> MeOut:
+    async def me(self, actor: CurrentActor) -> MeOut:
         return out(MeOut, actor)
 
     @get("/users")
     async def list_users(
-        self, db: Database, actor: Actor, limit: Limit = 100, offset: Offset = 0
+        self, db: DB, actor: CurrentActor, limit: Limit = 100, offset: Offset = 0
     ) -> PageOut[UserOut]:
         scope.require_role(actor)
         async with db.read() as session:
@@ -80,7 +79,7 @@ class UserController(Controller):
         return page_out(UserOut, page)
 
     @post("/users")
-    async def create_user(self, db: Database, actor: Actor, data: UserIn) -> UserOut:
+    async def create_user(self, db: DB, actor: CurrentActor, data: JSONBody[UserIn]) -> UserOut:
         user = await auth.create_user(
             db,
             actor,
@@ -92,18 +91,20 @@ class UserController(Controller):
         return out(UserOut, user)
 
     @patch("/users/{user_id:int}")
-    async def set_role(self, db: Database, actor: Actor, user_id: int, data: RolePatch) -> UserOut:
+    async def set_role(
+        self, db: DB, actor: CurrentActor, user_id: FromPath[int], data: JSONBody[RolePatch]
+    ) -> UserOut:
         return out(UserOut, await auth.set_role(db, actor, user_id, data.role))
 
     @post("/users/{user_id:int}/tokens")
     async def create_token(
-        self, db: Database, actor: Actor, user_id: int, data: TokenIn
+        self, db: DB, actor: CurrentActor, user_id: FromPath[int], data: JSONBody[TokenIn]
     ) -> TokenOut:
         return TokenOut(await auth.create_token(db, actor, user_id, data.name))
 
     @get("/audit-events")
     async def audit_events(
-        self, db: Database, actor: Actor, limit: Limit = 100, offset: Offset = 0
+        self, db: DB, actor: CurrentActor, limit: Limit = 100, offset: Offset = 0
     ) -> PageOut[AuditOut]:
         scope.require_role(actor)
         stmt = select(AuditEvent).order_by(col(AuditEvent.id).desc())

@@ -6,12 +6,11 @@ from datetime import datetime
 
 import msgspec
 from litestar import Controller, get, post, put
+from litestar.params import FromPath, FromQuery, JSONBody
 
-from coordinator.auth.scope import Actor
 from coordinator.campaigns import reports
 from coordinator.campaigns import service as campaigns
-from coordinator.db import Database
-from coordinator.http import Limit, Offset, PageOut, out, page_out
+from coordinator.http import DB, CurrentActor, Limit, Offset, PageOut, out, page_out
 from coordinator.tallies.service import campaign_tally
 
 
@@ -125,7 +124,7 @@ class RecordedOut(msgspec.Struct):
     assignment_status: str
 
 
-def _draft(data: CampaignIn) -> campaigns.CampaignDraft:
+def _draft(data: JSONBody[CampaignIn]) -> campaigns.CampaignDraft:
     return campaigns.CampaignDraft(**msgspec.structs.asdict(data))
 
 
@@ -136,9 +135,9 @@ class CampaignController(Controller):
     @get("/")
     async def list_campaigns(
         self,
-        db: Database,
-        actor: Actor,
-        status: str | None = None,
+        db: DB,
+        actor: CurrentActor,
+        status: FromQuery[str | None] = None,
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> PageOut[CampaignOut]:
@@ -147,11 +146,15 @@ class CampaignController(Controller):
         )
 
     @post("/")
-    async def create_campaign(self, db: Database, actor: Actor, data: CampaignIn) -> CampaignOut:
+    async def create_campaign(
+        self, db: DB, actor: CurrentActor, data: JSONBody[CampaignIn]
+    ) -> CampaignOut:
         return out(CampaignOut, await campaigns.create_campaign(db, actor, _draft(data)))
 
     @get("/{campaign_id:int}")
-    async def get_campaign(self, db: Database, actor: Actor, campaign_id: int) -> CampaignDetailOut:
+    async def get_campaign(
+        self, db: DB, actor: CurrentActor, campaign_id: FromPath[int]
+    ) -> CampaignDetailOut:
         detail = await campaigns.get_campaign(db, actor, campaign_id)
         return CampaignDetailOut(
             out(CampaignOut, detail.campaign),
@@ -161,14 +164,14 @@ class CampaignController(Controller):
 
     @put("/{campaign_id:int}")
     async def update_campaign(
-        self, db: Database, actor: Actor, campaign_id: int, data: CampaignIn
+        self, db: DB, actor: CurrentActor, campaign_id: FromPath[int], data: JSONBody[CampaignIn]
     ) -> CampaignOut:
         campaign = await campaigns.update_campaign(db, actor, campaign_id, _draft(data))
         return out(CampaignOut, campaign)
 
     @post("/{campaign_id:int}/content-items")
     async def add_content_item(
-        self, db: Database, actor: Actor, campaign_id: int, data: ContentItemIn
+        self, db: DB, actor: CurrentActor, campaign_id: FromPath[int], data: JSONBody[ContentItemIn]
     ) -> ContentItemOut:
         item = await campaigns.add_content_item(
             db,
@@ -183,7 +186,7 @@ class CampaignController(Controller):
 
     @put("/{campaign_id:int}/targets")
     async def set_targets(
-        self, db: Database, actor: Actor, campaign_id: int, data: TargetsIn
+        self, db: DB, actor: CurrentActor, campaign_id: FromPath[int], data: JSONBody[TargetsIn]
     ) -> list[TargetOut]:
         targets = await campaigns.set_targets(
             db,
@@ -195,25 +198,27 @@ class CampaignController(Controller):
         return [out(TargetOut, t) for t in targets]
 
     @post("/{campaign_id:int}/schedule", status_code=200)
-    async def schedule(self, db: Database, actor: Actor, campaign_id: int) -> CampaignOut:
+    async def schedule(
+        self, db: DB, actor: CurrentActor, campaign_id: FromPath[int]
+    ) -> CampaignOut:
         return out(CampaignOut, await campaigns.schedule_campaign(db, actor, campaign_id))
 
     @post("/{campaign_id:int}/launch", status_code=200)
-    async def launch(self, db: Database, actor: Actor, campaign_id: int) -> LaunchOut:
+    async def launch(self, db: DB, actor: CurrentActor, campaign_id: FromPath[int]) -> LaunchOut:
         """Activate now and write assignments + outbox rows; repeating adds only new members."""
         result = await campaigns.launch_campaign(db, actor, campaign_id)
         return LaunchOut(out(CampaignOut, result.campaign), result.created)
 
     @post("/{campaign_id:int}/close", status_code=200)
-    async def close(self, db: Database, actor: Actor, campaign_id: int) -> CampaignOut:
+    async def close(self, db: DB, actor: CurrentActor, campaign_id: FromPath[int]) -> CampaignOut:
         return out(CampaignOut, await campaigns.close_campaign(db, actor, campaign_id))
 
     @post("/{campaign_id:int}/cancel", status_code=200)
-    async def cancel(self, db: Database, actor: Actor, campaign_id: int) -> CampaignOut:
+    async def cancel(self, db: DB, actor: CurrentActor, campaign_id: FromPath[int]) -> CampaignOut:
         return out(CampaignOut, await campaigns.cancel_campaign(db, actor, campaign_id))
 
     @get("/{campaign_id:int}/tally")
-    async def tally(self, db: Database, actor: Actor, campaign_id: int) -> TallyOut:
+    async def tally(self, db: DB, actor: CurrentActor, campaign_id: FromPath[int]) -> TallyOut:
         t = await campaign_tally(db, actor, campaign_id)
         return out(TallyOut, t)
 
@@ -225,10 +230,10 @@ class AssignmentController(Controller):
     @get("/")
     async def list_assignments(
         self,
-        db: Database,
-        actor: Actor,
-        campaign_id: int | None = None,
-        status: str | None = None,
+        db: DB,
+        actor: CurrentActor,
+        campaign_id: FromQuery[int | None] = None,
+        status: FromQuery[str | None] = None,
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> PageOut[AssignmentOut]:
@@ -243,9 +248,9 @@ class ReportController(Controller):
     @get("/")
     async def list_reports(
         self,
-        db: Database,
-        actor: Actor,
-        campaign_id: int | None = None,
+        db: DB,
+        actor: CurrentActor,
+        campaign_id: FromQuery[int | None] = None,
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> PageOut[ReportOut]:
@@ -254,7 +259,9 @@ class ReportController(Controller):
         )
 
     @post("/")
-    async def record_report(self, db: Database, actor: Actor, data: ReportIn) -> RecordedOut:
+    async def record_report(
+        self, db: DB, actor: CurrentActor, data: JSONBody[ReportIn]
+    ) -> RecordedOut:
         """Record a step for a member (a lead for their own people); repeats change nothing."""
         request = reports.ReportRequest(**msgspec.structs.asdict(data), source="api")
         outcome = await reports.record_report(db, request, actor=actor)

@@ -26,8 +26,8 @@ from coordinator.campaigns.models import (
 from coordinator.campaigns.states import OPEN_ASSIGNMENT, campaign_move
 from coordinator.clock import local_date
 from coordinator.db import Database
-from coordinator.errors import Conflict, Invalid, field_error
-from coordinator.organizations.agreements import channel_for_url, check_url, reach_of
+from coordinator.errors import Conflict, Forbidden, Invalid, field_error
+from coordinator.organizations.agreements import channel_for_url, check_url, party_ids, reach_of
 from coordinator.organizations.models import Agreement, Club
 from coordinator.pagination import Page, paginate
 
@@ -72,18 +72,13 @@ async def _agreement_for(
     deadline_at: datetime,
 ) -> Agreement:
     """The agreement, if the actor's organization is party to it and it covers both dates."""
-    agreement = await session.scalar(
-        scope.agreements(actor, select(Agreement).where(Agreement.id == agreement_id))
-    )
+    agreement = await session.get(Agreement, agreement_id)
     if agreement is None:
         raise Invalid(
             "No such agreement.", errors=[field_error("agreement_id", "no such agreement")]
         )
-    if not actor.is_admin and actor.organization_id not in await _parties(session, agreement_id):
-        raise Invalid(
-            "Your organization is not a party to this agreement.",
-            errors=[field_error("agreement_id", "your organization is not a party")],
-        )
+    if not actor.is_admin and actor.organization_id not in await party_ids(session, agreement_id):
+        raise Forbidden("Your organization is not a party to this agreement.")
     first, last = local_date(launch_at), local_date(deadline_at)
     if first < agreement.valid_from or last > agreement.valid_until:
         raise Invalid(
@@ -93,12 +88,6 @@ async def _agreement_for(
             code="agreement_not_valid",
         )
     return agreement
-
-
-async def _parties(session: AsyncSession, agreement_id: int) -> list[int]:
-    from coordinator.organizations.agreements import party_ids
-
-    return await party_ids(session, agreement_id)
 
 
 async def create_campaign(db: Database, actor: Actor, draft: CampaignDraft) -> Campaign:

@@ -6,10 +6,9 @@ from datetime import date, datetime
 
 import msgspec
 from litestar import Controller, get, patch, post
+from litestar.params import FromPath, FromQuery, JSONBody
 
-from coordinator.auth.scope import Actor
-from coordinator.db import Database
-from coordinator.http import Limit, Offset, PageOut, out, page_out
+from coordinator.http import DB, CurrentActor, Limit, Offset, PageOut, out, page_out
 from coordinator.organizations import agreements, invites
 from coordinator.organizations import service as orgs
 
@@ -108,13 +107,13 @@ class OrganizationController(Controller):
 
     @get("/")
     async def list_organizations(
-        self, db: Database, actor: Actor, limit: Limit = 100, offset: Offset = 0
+        self, db: DB, actor: CurrentActor, limit: Limit = 100, offset: Offset = 0
     ) -> PageOut[OrganizationOut]:
         return page_out(OrganizationOut, await orgs.list_organizations(db, actor, limit, offset))
 
     @post("/")
     async def create_organization(
-        self, db: Database, actor: Actor, data: OrganizationIn
+        self, db: DB, actor: CurrentActor, data: JSONBody[OrganizationIn]
     ) -> OrganizationOut:
         org = await orgs.create_organization(
             db, actor, name=data.name, kind=data.kind, parent_id=data.parent_id
@@ -122,12 +121,14 @@ class OrganizationController(Controller):
         return out(OrganizationOut, org)
 
     @get("/{org_id:int}")
-    async def get_organization(self, db: Database, actor: Actor, org_id: int) -> OrganizationOut:
+    async def get_organization(
+        self, db: DB, actor: CurrentActor, org_id: FromPath[int]
+    ) -> OrganizationOut:
         return out(OrganizationOut, await orgs.get_organization(db, actor, org_id))
 
     @patch("/{org_id:int}")
     async def update_organization(
-        self, db: Database, actor: Actor, org_id: int, data: OrganizationPatch
+        self, db: DB, actor: CurrentActor, org_id: FromPath[int], data: JSONBody[OrganizationPatch]
     ) -> OrganizationOut:
         move = data.parent_id is not msgspec.UNSET
         parent = data.parent_id if isinstance(data.parent_id, int) else None
@@ -144,16 +145,16 @@ class ClubController(Controller):
     @get("/")
     async def list_clubs(
         self,
-        db: Database,
-        actor: Actor,
-        organization_id: int | None = None,
+        db: DB,
+        actor: CurrentActor,
+        organization_id: FromQuery[int | None] = None,
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> PageOut[ClubOut]:
         return page_out(ClubOut, await orgs.list_clubs(db, actor, organization_id, limit, offset))
 
     @post("/")
-    async def create_club(self, db: Database, actor: Actor, data: ClubIn) -> ClubOut:
+    async def create_club(self, db: DB, actor: CurrentActor, data: JSONBody[ClubIn]) -> ClubOut:
         club = await orgs.create_club(
             db, actor, organization_id=data.organization_id, name=data.name
         )
@@ -161,7 +162,7 @@ class ClubController(Controller):
 
     @patch("/{club_id:int}")
     async def rename_club(
-        self, db: Database, actor: Actor, club_id: int, data: ClubPatch
+        self, db: DB, actor: CurrentActor, club_id: FromPath[int], data: JSONBody[ClubPatch]
     ) -> ClubOut:
         return out(ClubOut, await orgs.rename_club(db, actor, club_id, data.name))
 
@@ -173,9 +174,9 @@ class GroupChatController(Controller):
     @get("/")
     async def list_group_chats(
         self,
-        db: Database,
-        actor: Actor,
-        organization_id: int | None = None,
+        db: DB,
+        actor: CurrentActor,
+        organization_id: FromQuery[int | None] = None,
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> PageOut[GroupChatOut]:
@@ -183,7 +184,9 @@ class GroupChatController(Controller):
         return page_out(GroupChatOut, page)
 
     @post("/invite")
-    async def group_invite(self, db: Database, actor: Actor, data: GroupInviteIn) -> InviteOut:
+    async def group_invite(
+        self, db: DB, actor: CurrentActor, data: JSONBody[GroupInviteIn]
+    ) -> InviteOut:
         """A `startgroup` deep link that registers a group chat for the organization or club."""
         link = await invites.group_invite(db, actor, data.organization_id, data.club_id)
         return out(InviteOut, link)
@@ -195,12 +198,14 @@ class AgreementController(Controller):
 
     @get("/")
     async def list_agreements(
-        self, db: Database, actor: Actor, limit: Limit = 100, offset: Offset = 0
+        self, db: DB, actor: CurrentActor, limit: Limit = 100, offset: Offset = 0
     ) -> PageOut[AgreementOut]:
         return page_out(AgreementOut, await agreements.list_agreements(db, actor, limit, offset))
 
     @post("/")
-    async def create_agreement(self, db: Database, actor: Actor, data: AgreementIn) -> AgreementOut:
+    async def create_agreement(
+        self, db: DB, actor: CurrentActor, data: JSONBody[AgreementIn]
+    ) -> AgreementOut:
         agreement = await agreements.create_agreement(
             db,
             actor,
@@ -216,7 +221,9 @@ class AgreementController(Controller):
         return await self.get_agreement.fn(self, db, actor, agreement.id)
 
     @get("/{agreement_id:int}")
-    async def get_agreement(self, db: Database, actor: Actor, agreement_id: int) -> AgreementOut:
+    async def get_agreement(
+        self, db: DB, actor: CurrentActor, agreement_id: FromPath[int]
+    ) -> AgreementOut:
         agreement, parties = await agreements.get_agreement(db, actor, agreement_id)
         return out(AgreementOut, agreement, party_ids=parties)
 
@@ -228,9 +235,9 @@ class ChannelController(Controller):
     @get("/")
     async def list_channels(
         self,
-        db: Database,
-        actor: Actor,
-        organization_id: int | None = None,
+        db: DB,
+        actor: CurrentActor,
+        organization_id: FromQuery[int | None] = None,
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> PageOut[ChannelOut]:
@@ -238,7 +245,9 @@ class ChannelController(Controller):
         return page_out(ChannelOut, page)
 
     @post("/")
-    async def create_channel(self, db: Database, actor: Actor, data: ChannelIn) -> ChannelOut:
+    async def create_channel(
+        self, db: DB, actor: CurrentActor, data: JSONBody[ChannelIn]
+    ) -> ChannelOut:
         channel = await agreements.create_channel(
             db,
             actor,

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from litestar import Controller, get, patch, post
 from litestar.datastructures import UploadFile
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
 
-from coordinator.auth.scope import Actor
 from coordinator.base import row_id
-from coordinator.db import Database
 from coordinator.errors import Invalid
-from coordinator.http import Limit, Offset, PageOut, out
+from coordinator.http import DB, CurrentActor, Limit, Offset, PageOut, out
 from coordinator.organizations import importer, invites, members
 from coordinator.organizations.api import InviteOut
 
@@ -72,10 +69,10 @@ class MemberController(Controller):
     @get("/")
     async def list_members(
         self,
-        db: Database,
-        actor: Actor,
-        organization_id: int | None = None,
-        club_id: int | None = None,
+        db: DB,
+        actor: CurrentActor,
+        organization_id: FromQuery[int | None] = None,
+        club_id: FromQuery[int | None] = None,
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> PageOut[MemberOut]:
@@ -86,7 +83,9 @@ class MemberController(Controller):
         return PageOut(items, page.total, page.limit, page.offset)
 
     @post("/")
-    async def create_member(self, db: Database, actor: Actor, data: MemberIn) -> MemberOut:
+    async def create_member(
+        self, db: DB, actor: CurrentActor, data: JSONBody[MemberIn]
+    ) -> MemberOut:
         member = await members.create_member(
             db,
             actor,
@@ -99,12 +98,12 @@ class MemberController(Controller):
         return member_out(member, data.club_ids)
 
     @get("/{member_id:int}")
-    async def get_member(self, db: Database, actor: Actor, member_id: int) -> MemberOut:
+    async def get_member(self, db: DB, actor: CurrentActor, member_id: FromPath[int]) -> MemberOut:
         return member_out(*await members.get_member(db, actor, member_id))
 
     @patch("/{member_id:int}")
     async def update_member(
-        self, db: Database, actor: Actor, member_id: int, data: MemberPatch
+        self, db: DB, actor: CurrentActor, member_id: FromPath[int], data: JSONBody[MemberPatch]
     ) -> MemberOut:
         await members.update_member(
             db,
@@ -119,22 +118,26 @@ class MemberController(Controller):
         return member_out(*await members.get_member(db, actor, member_id))
 
     @post("/{member_id:int}/deactivate")
-    async def deactivate_member(self, db: Database, actor: Actor, member_id: int) -> MemberOut:
+    async def deactivate_member(
+        self, db: DB, actor: CurrentActor, member_id: FromPath[int]
+    ) -> MemberOut:
         await members.deactivate_member(db, actor, member_id)
         return member_out(*await members.get_member(db, actor, member_id))
 
     @post("/{member_id:int}/invite")
-    async def invite_member(self, db: Database, actor: Actor, member_id: int) -> InviteOut:
+    async def invite_member(
+        self, db: DB, actor: CurrentActor, member_id: FromPath[int]
+    ) -> InviteOut:
         """A single-use `start` deep link that links the member's own Telegram account."""
         return out(InviteOut, await invites.member_invite(db, actor, member_id))
 
     @post("/import")
     async def import_members(
         self,
-        db: Database,
-        actor: Actor,
-        organization_id: int,
-        data: Annotated[ImportForm, Body(media_type=RequestEncodingType.MULTI_PART)],
+        db: DB,
+        actor: CurrentActor,
+        organization_id: FromQuery[int],
+        data: MultipartBody[ImportForm],
     ) -> ImportOut:
         """Import a CSV or XLSX file: every row or none. Errors list the file's line numbers."""
         upload = data.file

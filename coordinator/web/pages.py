@@ -8,7 +8,7 @@ from litestar import get
 from litestar.response import Template
 from sqlalchemy import text
 
-from coordinator.db import Database
+from coordinator.http import DB
 
 
 @get("/", include_in_schema=False)
@@ -17,7 +17,7 @@ async def home() -> Template:
 
 
 @get("/health", include_in_schema=False)
-async def health(db: Database) -> dict[str, Any]:
+async def health(db: DB) -> dict[str, Any]:
     async with db.read() as session:
         await session.execute(text("SELECT 1"))
     return {"status": "ok", "database": db.dialect}

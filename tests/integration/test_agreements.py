@@ -22,9 +22,9 @@ async def test_it_refuses_a_campaign_outside_the_agreements_dates(world):
 
 
 async def test_it_refuses_an_agreement_the_coordinator_is_not_party_to(world):
-    with pytest.raises(Invalid, match="No such agreement"):
+    with pytest.raises(Forbidden, match="not a party"):
         await world.campaign(agreement="outsider")
-    with pytest.raises(Invalid, match="No such agreement"):
+    with pytest.raises(Forbidden, match="not a party"):
         await world.campaign(who="outsider_coordinator", agreement="province")
     # A coordinator below a party sees the agreement but cannot open campaigns under it.
     user = await auth.create_user(
@@ -37,7 +37,7 @@ async def test_it_refuses_an_agreement_the_coordinator_is_not_party_to(world):
     )
     async with world.db.read() as session:
         world.actor["district_coordinator"] = await actor_for(session, user)
-    with pytest.raises(Invalid, match="not a party"):
+    with pytest.raises(Forbidden, match="not a party"):
         await world.campaign(who="district_coordinator")
 
 

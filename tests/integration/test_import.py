@@ -54,7 +54,10 @@ async def test_it_imports_nothing_when_any_row_is_wrong_and_names_the_lines(worl
     before = await _count(world.db)
     bad = (
         CSV
-        + "Phạm Văn Dũng,A4,Đoàn khối doanh nghiệp,,\n,A5,,,\nVõ Thị E,A6,,CLB không có,xx\nTrần Thị Bình,A2,Đoàn xã A1,,en\n"
+        + "Phạm Văn Dũng,A4,Đoàn khối doanh nghiệp,,\n"  # line 5: another organization
+        + ",A5,,,\n"  # line 6: no name
+        + "Võ Thị E,A6,,CLB không có,xx\n"  # line 7: unknown club and language
+        + "Trần Thị Bình,A2,Đoàn xã A1,,en\n"  # line 8: repeats line 3
     )
     with pytest.raises(Invalid) as error:
         await import_members(world.db, lead, district, bad.encode(), "ds.csv")

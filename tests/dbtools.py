@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import asyncpg
+from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import make_url
 
-from alembic import command
 from coordinator.models import metadata
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -54,17 +54,20 @@ def template_url() -> Iterator[str]:
     asyncio.run(dbtools.drop_pg_database(url))
 
 
+async def open_database(template_url: str, directory: Path) -> Database:
+    """A clean, migrated database: a copy of the template file, or the PG database emptied."""
+    if BACKEND == "sqlite":
+        path = directory / f"test-{uuid.uuid4().hex[:8]}.db"
+        shutil.copyfile(template_url.removeprefix("sqlite+aiosqlite:///"), path)
+        return Database(f"sqlite+aiosqlite:///{path}")
+    await dbtools.truncate_all(template_url)
+    return Database(template_url)
+
+
 @pytest.fixture
 async def db(template_url: str, tmp_path: Path) -> AsyncIterator[Database]:
     """A clean, migrated database for one test."""
-    if BACKEND == "sqlite":
-        path = tmp_path / "test.db"
-        shutil.copyfile(template_url.removeprefix("sqlite+aiosqlite:///"), path)
-        url = f"sqlite+aiosqlite:///{path}"
-    else:
-        url = template_url
-        await dbtools.truncate_all(url)
-    database = Database(url)
+    database = await open_database(template_url, tmp_path)
     yield database
     await database.dispose()
 

@@ -101,14 +101,22 @@ async def reach_of(session: AsyncSession, agreement_id: int) -> set[int]:
     return await subtree_ids(session, await party_ids(session, agreement_id))
 
 
-async def list_agreements(db: Database, actor: Actor, limit: int, offset: int) -> Page[Agreement]:
+async def list_agreements(
+    db: Database, actor: Actor, limit: int, offset: int
+) -> tuple[Page[Agreement], dict[int, list[int]]]:
+    """A page of agreements and the parties of each."""
+    stmt = scope.agreements(actor, select(Agreement).order_by(col(Agreement.id)))
     async with db.read() as session:
-        return await paginate(
-            session,
-            scope.agreements(actor, select(Agreement).order_by(col(Agreement.id))),
-            limit,
-            offset,
+        page = await paginate(session, stmt, limit, offset)
+        rows = await session.execute(
+            select(AgreementParty.agreement_id, AgreementParty.organization_id).where(
+                col(AgreementParty.agreement_id).in_([a.id for a in page.items])
+            )
         )
+    parties: dict[int, list[int]] = {row_id(a): [] for a in page.items}
+    for agreement_id, organization_id in rows.all():
+        parties[agreement_id].append(organization_id)
+    return page, {k: sorted(v) for k, v in parties.items()}
 
 
 async def get_agreement(

@@ -8,6 +8,7 @@ import msgspec
 from litestar import Controller, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from coordinator.base import row_id
 from coordinator.http import DB, CurrentActor, Limit, Offset, PageOut, out, page_out
 from coordinator.organizations import agreements, invites
 from coordinator.organizations import service as orgs
@@ -200,7 +201,9 @@ class AgreementController(Controller):
     async def list_agreements(
         self, db: DB, actor: CurrentActor, limit: Limit = 100, offset: Offset = 0
     ) -> PageOut[AgreementOut]:
-        return page_out(AgreementOut, await agreements.list_agreements(db, actor, limit, offset))
+        page, parties = await agreements.list_agreements(db, actor, limit, offset)
+        items = [out(AgreementOut, a, party_ids=parties[row_id(a)]) for a in page.items]
+        return PageOut(items, page.total, page.limit, page.offset)
 
     @post("/")
     async def create_agreement(

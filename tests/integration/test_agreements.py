@@ -124,7 +124,7 @@ async def test_it_validates_agreement_input(world):
 
 async def test_it_shows_agreements_to_their_parties_and_leadership(world):
     async def visible(who):
-        page = await agreements.list_agreements(world.db, world.actor[who], 50, 0)
+        page, _ = await agreements.list_agreements(world.db, world.actor[who], 50, 0)
         return {a.id for a in page.items}
 
     both = set(world.agreement.values())

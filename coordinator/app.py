@@ -34,9 +34,9 @@ from coordinator.web.pages import PAGES
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def create_app(settings: Settings | None = None, database: Database | None = None) -> Litestar:
+def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
-    db = database or Database(settings.database_url)
+    db = Database(settings.database_url)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -45,8 +45,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         try:
             yield
         finally:
-            if database is None:
-                await db.dispose()
+            await db.dispose()
 
     api = Router(
         path="/api/v1",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -191,7 +192,9 @@ async def api_client(world: World) -> AsyncIterator[Any]:
         who: await auth.create_token(world.db, None, user_id, "tests")
         for who, user_id in world.user_id.items()
     }
-    app = create_app(read_settings(), database=world.db)
+    # The app gets its own engine: the test client serves it on an event loop of its own.
+    env = {**os.environ, "COORDINATOR_DATABASE_URL": world.db.url}
+    app = create_app(read_settings(env))
     async with AsyncTestClient(app=app) as client:
         client.tokens = tokens  # type: ignore[attr-defined]
         client.as_ = lambda who: {"Authorization": f"Bearer {tokens[who]}"}  # type: ignore[attr-defined]

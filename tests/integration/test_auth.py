@@ -1,0 +1,93 @@
+"""Passwords, sign-in, tokens and roles."""
+
+import pytest
+from argon2 import PasswordHasher
+from sqlmodel import select
+
+from coordinator.auth import passwords
+from coordinator.auth import service as auth
+from coordinator.auth.models import ApiToken, AuditEvent, User
+from coordinator.errors import Conflict, Forbidden, Invalid
+from tests.factories import PASSWORD
+
+
+def test_it_hashes_with_argon2id_at_the_librarys_recommended_cost():
+    default = PasswordHasher()
+    assert default.type.name == "ID"
+    assert default.memory_cost >= 19 * 1024 and default.time_cost >= 2
+    digest = passwords.hash_password("secret password")
+    assert digest.startswith("$argon2id$")
+    assert passwords.verify_password(digest, "secret password")
+    assert not passwords.verify_password(digest, "wrong password")
+    assert not passwords.verify_password(None, "secret password")
+    assert not passwords.verify_password("not a hash", "x")
+
+
+async def test_it_signs_in_and_audits_both_outcomes_without_the_password(world):
+    assert (await auth.sign_in(world.db, "lead", PASSWORD)).id == world.user_id["lead"]
+    assert await auth.sign_in(world.db, "lead", "wrong") is None
+    assert await auth.sign_in(world.db, "nobody", PASSWORD) is None
+    async with world.db.read() as session:
+        events = (
+            await session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.action.in_(["signin.ok", "signin.failed"]))
+                .order_by(AuditEvent.id)
+            )
+        ).all()
+    assert [e.action for e in events] == ["signin.ok", "signin.failed", "signin.failed"]
+    assert all(PASSWORD not in str(e.detail) for e in events)
+
+
+async def test_it_refuses_inactive_users(world):
+    async with world.db.write() as session:
+        user = await session.get(User, world.user_id["lead"])
+        user.active = False
+    assert await auth.sign_in(world.db, "lead", PASSWORD) is None
+
+
+async def test_it_stores_only_token_digests(world):
+    token = await auth.create_token(world.db, world.actor["admin"], world.user_id["lead"], "ci")
+    async with world.db.read() as session:
+        rows = (await session.scalars(select(ApiToken))).all()
+    assert all(token not in (r.token_hash, r.name) for r in rows)
+    actor = await auth.actor_from_token(world.db, token)
+    assert actor.role == "lead" and actor.subtree == world.actor["lead"].subtree
+    assert await auth.actor_from_token(world.db, token + "x") is None
+
+
+async def test_it_lets_users_make_their_own_tokens_but_not_others(world):
+    await auth.create_token(world.db, world.actor["lead"], world.user_id["lead"], "mine")
+    with pytest.raises(Forbidden):
+        await auth.create_token(world.db, world.actor["lead"], world.user_id["admin"], "theirs")
+
+
+async def test_it_validates_new_users(world):
+    with pytest.raises(Invalid) as error:
+        await auth.create_user(
+            world.db,
+            None,
+            username="A B",
+            password="short",
+            role="king",
+            organization_id=world.org["province"],
+        )
+    assert {e["field"] for e in error.value.errors} == {"username", "password", "role"}
+    with pytest.raises(Conflict, match="taken"):
+        await auth.create_user(
+            world.db,
+            None,
+            username="lead",
+            password=PASSWORD,
+            role="lead",
+            organization_id=world.org["province"],
+        )
+
+
+async def test_it_audits_role_changes(world):
+    await auth.set_role(world.db, world.actor["admin"], world.user_id["lead"], "coordinator")
+    async with world.db.read() as session:
+        event = await session.scalar(select(AuditEvent).where(AuditEvent.action == "user.role"))
+    assert event.detail == {"old": "lead", "new": "coordinator"}
+    with pytest.raises(Forbidden):
+        await auth.set_role(world.db, world.actor["lead"], world.user_id["lead"], "admin")

@@ -1,0 +1,139 @@
+"""Benchmark: launching one campaign to N members (assignments + outbox rows in one transaction).
+
+    .venv/bin/python -m bench.launch --members 100000                      # SQLite in a temp dir
+    .venv/bin/python -m bench.launch --members 100000 --postgres postgresql+asyncpg://postgres@127.0.0.1:5432/test
+
+Prints the time to launch, the rows written, and the machine's conditions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import tempfile
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+from sqlalchemy import insert
+
+from coordinator.auth.scope import SYSTEM
+from coordinator.base import utcnow
+from coordinator.campaigns import service as campaigns
+from coordinator.db import Database
+from coordinator.organizations import agreements
+from coordinator.organizations import service as orgs
+from coordinator.organizations.models import Member
+from tests import dbtools
+
+
+async def _province(db: Database, members: int) -> int:
+    root = await orgs.create_organization(db, None, name="Tỉnh", kind="province", parent_id=None)
+    assert root.id is not None
+    units = []
+    for n in range(100):
+        unit = await orgs.create_organization(
+            db, None, name=f"Đơn vị {n}", kind="commune", parent_id=root.id
+        )
+        units.append(unit.id)
+    rows = [
+        {
+            "organization_id": units[n % 100],
+            "display_name": f"Đoàn viên {n}",
+            "telegram_user_id": 10_000_000 + n,
+            "locale": "vi",
+            "created_at": utcnow(),
+        }
+        for n in range(members)
+    ]
+    async with db.write() as session:
+        for start in range(0, members, 10_000):
+            await session.execute(insert(Member), rows[start : start + 10_000])
+    return root.id
+
+
+async def run(url: str, members: int) -> None:
+    db = Database(url)
+    try:
+        root = await _province(db, members)
+        agreement = await agreements.create_agreement(
+            db,
+            None,
+            title="Quy chế",
+            lead_organization_id=root,
+            party_ids=[],
+            signed_on=date(2026, 1, 1),
+            valid_from=date(2026, 1, 1),
+            valid_until=date(2030, 1, 1),
+        )
+        await agreements.create_channel(
+            db,
+            None,
+            organization_id=root,
+            platform="facebook",
+            url="https://facebook.com/tinh",
+            name="Trang",
+        )
+        now = utcnow()
+        campaign = await campaigns.create_campaign(
+            db,
+            SYSTEM,
+            campaigns.CampaignDraft(
+                agreement_id=agreement.id or 0,
+                title="Bench",
+                launch_at=now,
+                deadline_at=now + timedelta(days=3),
+            ),
+        )
+        assert campaign.id is not None
+        await campaigns.add_content_item(
+            db,
+            SYSTEM,
+            campaign.id,
+            url="https://facebook.com/tinh/posts/1",
+            kind="post",
+            actions=["share"],
+        )
+        await campaigns.set_targets(db, SYSTEM, campaign.id, organization_ids=[root], club_ids=[])
+        started = time.perf_counter()
+        result = await campaigns.launch_campaign(db, SYSTEM, campaign.id)
+        first = time.perf_counter() - started
+        started = time.perf_counter()
+        again = await campaigns.launch_campaign(db, SYSTEM, campaign.id)
+        second = time.perf_counter() - started
+        print(f"database       {db.dialect}")
+        print(f"members        {members}")
+        print(f"launch         {first:.2f} s, {result.created} assignments + outbox rows")
+        print(f"relaunch       {second:.2f} s, {again.created} new")
+    finally:
+        await db.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--members", type=int, default=100_000)
+    parser.add_argument("--postgres", help="server URL; a scratch database is created and dropped")
+    args = parser.parse_args()
+    python = platform.python_version()
+    print(f"machine        {platform.platform()}, {os.cpu_count()} cpus, Python {python}")
+    if args.postgres:
+        url = asyncio.run(
+            dbtools.create_pg_database(args.postgres, f"coord_bench_{uuid.uuid4().hex[:8]}")
+        )
+        try:
+            dbtools.upgrade(url)
+            asyncio.run(run(url, args.members))
+        finally:
+            asyncio.run(dbtools.drop_pg_database(url))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+        dbtools.upgrade(url)
+        asyncio.run(run(url, args.members))
+
+
+if __name__ == "__main__":
+    main()

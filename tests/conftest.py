@@ -33,6 +33,11 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"coordinator database backend: {BACKEND}"
 
 
+def pytest_terminal_summary(terminalreporter, exitstatus, config):  # type: ignore[no-untyped-def]
+    """Said even with -q, so that CI can tell which database a run used."""
+    terminalreporter.write_line(f"coordinator database backend: {BACKEND}")
+
+
 @pytest.fixture(scope="session")
 def template_url() -> Iterator[str]:
     """A database migrated to head once per session (a file for SQLite, a database for PG)."""

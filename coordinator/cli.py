@@ -83,6 +83,27 @@ def serve(host: str, port: int) -> None:
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8081, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--token", default="1000:sandbox", show_default=True, help="The token it accepts.")
+@friendly
+def sandbox(host: str, port: int, token: str) -> None:
+    """Run the Telegram Bot API sandbox (an emulator for tests, demos and training).
+
+    Point a bot at it with COORDINATOR_TELEGRAM_API_URL=http://HOST:PORT/bot and
+    COORDINATOR_TELEGRAM_TOKEN=TOKEN. The user side is documented in
+    coordinator/sandbox/server.py (create users and groups, send messages, press buttons).
+    """
+    import uvicorn
+
+    from coordinator.sandbox.server import Sandbox
+    from coordinator.sandbox.state import World
+
+    click.echo(f"Bot API sandbox on http://{host}:{port}/bot{token}/getMe")
+    uvicorn.run(Sandbox(World(token)), host=host, port=port, log_level="warning")
+
+
 def _alembic(url: str | None = None) -> Any:
     from alembic.config import Config
 

@@ -1,0 +1,1 @@
+"""A Telegram Bot API emulator on loopback, for tests, benchmarks, demos and training."""

@@ -13,6 +13,7 @@ The user side (JSON in, JSON out):
   GET  /sandbox/chats/<chat>/messages     the chat as its members see it
   PUT  /sandbox/limits                    {"enabled": true|false}  Telegram's flood limits
   GET  /sandbox/stats                     messages sent, requests refused with 429
+  PUT  /sandbox/delay                     {"seconds": n}  hold every Bot API call before handling it
 """
 
 from __future__ import annotations
@@ -124,8 +125,15 @@ class Sandbox:
         handler = METHODS.get(method.lower())
         if handler is None:
             raise BotApiError(404, "Not Found")
+        await self._hold()
         result = await handler(self.world, normalize(_params(scope, body)))
         await _reply(send, 200, {"ok": True, "result": result})
+
+    async def _hold(self) -> None:
+        """Hold the call while a delay is switched on (and let it go as soon as it is off)."""
+        if self.world.delay:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.world.undelayed.wait(), self.world.delay)
 
     async def _user_side(self, method: str, parts: list[str], data: dict[str, Any]) -> Any:
         w = self.world
@@ -186,6 +194,9 @@ class Sandbox:
                 w.limits.overall.events.clear()
                 w.limits.chats.clear()
                 return {"enabled": w.limits.enabled}
+            case "PUT", ["delay"]:
+                w.delay = float(data["seconds"])
+                return {"seconds": w.delay}
             case "GET", ["stats"]:
                 return {
                     "sent": w.sent,

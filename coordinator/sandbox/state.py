@@ -109,6 +109,22 @@ class World:
         self._group_ids = itertools.count(1)
         self._query_ids = itertools.count(1)
         self.sent = 0
+        self._delay = 0.0
+        self.undelayed = asyncio.Event()
+        self.undelayed.set()
+
+    @property
+    def delay(self) -> float:
+        """Seconds every Bot API call waits before it is handled (0: none)."""
+        return self._delay
+
+    @delay.setter
+    def delay(self, seconds: float) -> None:
+        self._delay = seconds
+        if seconds:
+            self.undelayed.clear()
+        else:
+            self.undelayed.set()
 
     # -- time and ids -------------------------------------------------------------------
     @staticmethod

@@ -1,0 +1,97 @@
+"""What volunteers read in Telegram: assignment messages and their buttons, HTML-escaped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from coordinator.i18n import translate as _
+
+MAX_TEXT = 4096
+ACTION_LABELS = {"share": "Share", "react": "React", "comment": "Comment", "watch": "Watch"}
+STATUS_LABELS = {
+    "pending": "Not yet acknowledged",
+    "delivered": "Not yet acknowledged",
+    "acknowledged": "Acknowledged",
+    "done": "Done",
+    "declined": "Can't do",
+    "expired": "Expired",
+}
+# Callback data: "t:<assignment id>:<step>", well under Telegram's 64 bytes.
+BUTTON_STEPS = {"ack": "acknowledged", "done": "done", "no": "declined"}
+
+
+@dataclass
+class ItemView:
+    url: str
+    actions: list[str]
+    caption: str | None
+
+
+@dataclass
+class AssignmentView:
+    assignment_id: int
+    title: str
+    brief: str
+    deadline_at: datetime
+    items: list[ItemView]
+    status: str
+    counts: dict[str, int] | None = None  # group mode: how many members did what
+
+
+def render(view: AssignmentView, locale: str, tz: ZoneInfo) -> str:
+    lines = [f"<b>{escape(view.title)}</b>"]
+    if view.brief:
+        lines.append(escape(view.brief))
+    for n, item in enumerate(view.items, start=1):
+        actions = ", ".join(_(locale, ACTION_LABELS[a]) for a in item.actions)
+        lines.append(f'\n{n}. <a href="{escape(item.url, quote=True)}">{escape(item.url)}</a>')
+        lines.append(f"   {_(locale, 'Please')}: {escape(actions)}")
+        if item.caption:
+            lines.append(f"   {_(locale, 'Suggested caption')}: <i>{escape(item.caption)}</i>")
+    deadline = view.deadline_at.astimezone(tz).strftime("%H:%M %d/%m/%Y")
+    lines.append(f"\n⏰ {_(locale, 'Deadline')}: {deadline}")
+    if view.counts is not None:
+        lines.append(
+            _(
+                locale,
+                "Acknowledged: {ack} · Done: {done} · Can't do: {no}",
+                ack=view.counts.get("acknowledged", 0),
+                done=view.counts.get("done", 0),
+                no=view.counts.get("declined", 0),
+            )
+        )
+    else:
+        lines.append(f"{_(locale, 'Your status')}: <b>{_(locale, STATUS_LABELS[view.status])}</b>")
+    text = "\n".join(lines)
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+
+def buttons(view: AssignmentView, locale: str) -> dict[str, Any] | None:
+    """Inline buttons while the task is open; none once it is final."""
+    if view.counts is None and view.status in ("done", "declined", "expired"):
+        return None
+    labels = {
+        "ack": "✅ " + _(locale, "Acknowledge"),
+        "done": "🏁 " + _(locale, "Done"),
+        "no": "✖ " + _(locale, "Can't do"),
+    }
+    return {
+        "inline_keyboard": [
+            [
+                {"text": labels[step], "callback_data": f"t:{view.assignment_id}:{step}"}
+                for step in BUTTON_STEPS
+            ]
+        ]
+    }
+
+
+def parse_callback(data: str) -> tuple[int, str] | None:
+    """(assignment id, report action) from a button's callback data, or None if not ours."""
+    parts = data.split(":")
+    if len(parts) != 3 or parts[0] != "t" or parts[2] not in BUTTON_STEPS or not parts[1].isdigit():
+        return None
+    return int(parts[1]), BUTTON_STEPS[parts[2]]

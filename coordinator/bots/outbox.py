@@ -1,0 +1,181 @@
+"""The outbox as a queue in the database: lease due rows, record outcomes, reap stale leases."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import col, select, update
+
+from coordinator.base import utcnow
+from coordinator.bots.models import OutboxMessage
+from coordinator.campaigns.models import Assignment
+from coordinator.db import Database
+from coordinator.organizations.models import GroupChat, Member
+
+LEASE = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Leased:
+    id: int
+    kind: str
+    chat_id: int
+    assignment_id: int | None
+    payload: dict[str, Any]
+    attempts: int
+
+
+async def lease(
+    db: Database, limit: int, now: datetime | None = None, lease_for: timedelta = LEASE
+) -> list[Leased]:
+    """Claim up to `limit` due rows and mark them `sending` in their own commit.
+
+    PostgreSQL skips rows another sender holds (FOR UPDATE SKIP LOCKED); SQLite serializes
+    the claim with BEGIN IMMEDIATE, so two senders never claim the same row.
+    """
+    now = now or utcnow()
+    async with db.write() as session:
+        rows = (
+            await session.scalars(
+                select(OutboxMessage)
+                .where(
+                    col(OutboxMessage.status) == "pending",
+                    col(OutboxMessage.next_attempt_at) <= now,
+                )
+                .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        if not rows:
+            return []
+        ids = [row.id for row in rows]
+        await session.execute(
+            update(OutboxMessage)
+            .where(col(OutboxMessage.id).in_(ids))
+            .values(
+                status="sending", lease_until=now + lease_for, attempts=OutboxMessage.attempts + 1
+            )
+        )
+        return [
+            Leased(r.id or 0, r.kind, r.chat_id, r.assignment_id, dict(r.payload), r.attempts + 1)
+            for r in rows
+        ]
+
+
+@dataclass
+class Outcome:
+    """What happened to one leased row; `record` turns a batch of these into row updates."""
+
+    row: Leased
+    status: str  # sent | pending | failed | uncertain
+    message_id: int | None = None
+    error: str | None = None
+    retry_at: datetime | None = None
+    refund_attempt: bool = False  # a 429 is not a failure
+    unreachable: bool = False
+    new_chat_id: int | None = None
+    payload: dict[str, Any] | None = None
+
+
+async def record(db: Database, outcomes: Sequence[Outcome], now: datetime | None = None) -> None:
+    """Apply a batch of outcomes in one transaction."""
+    now = now or utcnow()
+    if not outcomes:
+        return
+    async with db.write() as session:
+        for o in outcomes:
+            values: dict[str, Any] = {"status": o.status, "lease_until": None, "error": o.error}
+            if o.status == "sent":
+                values |= {"sent_at": now, "telegram_message_id": o.message_id}
+            if o.retry_at is not None:
+                values["next_attempt_at"] = o.retry_at
+            if o.refund_attempt:
+                values["attempts"] = OutboxMessage.attempts - 1
+            if o.new_chat_id is not None:
+                values["chat_id"] = o.new_chat_id
+            if o.payload is not None:
+                values["payload"] = o.payload
+            # Only a row still leased by us is ours to settle (the reaper may have taken it).
+            await session.execute(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id) == o.row.id, col(OutboxMessage.status) == "sending")
+                .values(**values)
+            )
+            if o.status == "sent" and o.row.kind == "assignment" and o.row.assignment_id:
+                await _mark_delivered(session, o.row.assignment_id, o.message_id, now)
+            if o.unreachable:
+                await _mark_unreachable(session, o.row, now)
+            if o.new_chat_id is not None:
+                await session.execute(
+                    update(GroupChat)
+                    .where(col(GroupChat.telegram_chat_id) == o.row.chat_id)
+                    .values(telegram_chat_id=o.new_chat_id)
+                )
+
+
+async def _mark_delivered(
+    session: Any, assignment_id: int, message_id: int | None, now: datetime
+) -> None:
+    assignment = await session.get(Assignment, assignment_id)
+    if assignment is None:
+        return
+    assignment.telegram_message_id = message_id
+    if assignment.status == "pending":  # a resend must not move delivered_at
+        assignment.status = "delivered"
+        assignment.delivered_at = now
+
+
+async def _mark_unreachable(session: Any, row: Leased, now: datetime) -> None:
+    """A permanent refusal: the member (private chat) or the group stops getting messages."""
+    if row.chat_id > 0:
+        await session.execute(
+            update(Member)
+            .where(
+                col(Member.telegram_user_id) == row.chat_id, col(Member.unreachable_at).is_(None)
+            )
+            .values(unreachable_at=now)
+        )
+    else:
+        await session.execute(
+            update(GroupChat)
+            .where(
+                col(GroupChat.telegram_chat_id) == row.chat_id,
+                col(GroupChat.unreachable_at).is_(None),
+            )
+            .values(unreachable_at=now)
+        )
+    # Nothing else queued for that chat will get through either.
+    await session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.chat_id) == row.chat_id, col(OutboxMessage.status) == "pending")
+        .values(status="failed", error="chat unreachable")
+    )
+
+
+async def reap(db: Database, now: datetime | None = None) -> int:
+    """Expired `sending` leases become `uncertain`; an assignment is then resent once, flagged.
+
+    A crash between `sending` and `sent` leaves no way to know whether Telegram got the message.
+    Counter edits are dropped (the next edit carries fresher counts); an assignment is worth one
+    possible duplicate, marked so, rather than a volunteer never getting it.
+    """
+    now = now or utcnow()
+    async with db.write() as session:
+        stale = (
+            await session.scalars(
+                select(OutboxMessage).where(
+                    col(OutboxMessage.status) == "sending", col(OutboxMessage.lease_until) < now
+                )
+            )
+        ).all()
+        for row in stale:
+            row.status, row.lease_until = "uncertain", None
+            row.error = "lease expired: the sender stopped before it knew the result"
+            if row.kind == "assignment" and not row.payload.get("resent"):
+                row.payload = {**row.payload, "resent": True}
+                row.status, row.next_attempt_at = "pending", now
+        return len(stale)

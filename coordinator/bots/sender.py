@@ -1,0 +1,227 @@
+"""The outbox sender: keeps Telegram's limits itself, classifies every failure, never guesses.
+
+- 429: pause everything for `retry_after`, reschedule, do not count it as a failure.
+- Permanent refusals (an explicit list): the member or group becomes unreachable.
+- Unknown 400/403: the row fails, nobody is disabled.
+- Chat migration: store the new id and resend once.
+- A timeout after the request went out: `uncertain`, never retried blindly.
+- Anything else transient: capped exponential backoff with jitter, then dead-letter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from coordinator.base import utcnow
+from coordinator.bots import messages, outbox
+from coordinator.bots.outbox import Leased, Outcome
+from coordinator.bots.views import assignment_views
+from coordinator.db import Database
+
+logger = logging.getLogger("coordinator.sender")
+PERMANENT = (
+    "bot was blocked by the user",
+    "user is deactivated",
+    "chat not found",
+    "bot was kicked from the group chat",
+    "bot was kicked from the supergroup chat",
+    "bot can't initiate conversation with a user",
+    "group chat was deactivated",
+    "bot is not a member of the",
+)
+MAX_ATTEMPTS = 8
+MAX_BACKOFF = 300.0
+PRIVATE_INTERVAL = 1.0  # Telegram: about one message per second to one private chat
+GROUP_INTERVAL = 3.0  # Telegram: 20 messages per minute to one group
+HOLD_LIMIT = 2.0  # a chat busier than this goes back to the queue instead of holding a lease
+
+
+class Pacer:
+    """Reserves send slots: an even global rate, and spacing per chat."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.next_global = 0.0
+        self.next_chat: dict[int, float] = {}
+        self.paused_until = 0.0
+
+    def reserve(self, chat_id: int) -> float | None:
+        """Seconds to wait before sending to `chat_id`; None if the chat should wait its turn."""
+        now = time.monotonic()
+        chat_ready = self.next_chat.get(chat_id, 0.0)
+        if chat_ready - now > HOLD_LIMIT:
+            return None
+        slot = max(now, self.next_global, chat_ready, self.paused_until)
+        self.next_global = slot + self.interval
+        self.next_chat[chat_id] = slot + (PRIVATE_INTERVAL if chat_id > 0 else GROUP_INTERVAL)
+        return slot - now
+
+    def chat_ready_in(self, chat_id: int) -> float:
+        return max(0.0, self.next_chat.get(chat_id, 0.0) - time.monotonic())
+
+    def pause(self, seconds: float) -> None:
+        self.paused_until = max(self.paused_until, time.monotonic() + seconds)
+
+
+def _seconds(value: timedelta | int | float) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _keyboard(markup: dict[str, Any] | None) -> InlineKeyboardMarkup | None:
+    if markup is None:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(**button) for button in row] for row in markup["inline_keyboard"]]
+    )
+
+
+class Sender:
+    def __init__(
+        self,
+        db: Database,
+        bot: Bot,
+        *,
+        rate: float,
+        timezone: ZoneInfo,
+        locale: str = "vi",
+        batch: int = 200,
+        concurrency: int = 64,
+        lease_for: timedelta = outbox.LEASE,
+    ) -> None:
+        self.db, self.bot, self.tz, self.locale = db, bot, timezone, locale
+        self.batch, self.lease_for = batch, lease_for
+        self.pacer = Pacer(rate)
+        self.slots = asyncio.Semaphore(concurrency)
+        self.wake = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event, idle: float = 0.5) -> None:
+        """Send until `stop` is set; reap stale leases now and then."""
+        last_reap = 0.0
+        while not stop.is_set():
+            if time.monotonic() - last_reap > 10:
+                await outbox.reap(self.db)
+                last_reap = time.monotonic()
+            if await self.run_once():
+                continue
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), idle)
+
+    async def run_once(self) -> int:
+        """Lease one batch, send it, record the outcomes; returns how many rows it handled."""
+        rows = await outbox.lease(self.db, self.batch, lease_for=self.lease_for)
+        if not rows:
+            return 0
+        ids = [r.assignment_id for r in rows if r.assignment_id is not None]
+        views = await assignment_views(self.db, ids, self.locale)
+        outcomes = await asyncio.gather(*(self._send(row, views) for row in rows))
+        await outbox.record(self.db, outcomes)
+        return len(rows)
+
+    async def _send(self, row: Leased, views: dict[int, Any]) -> Outcome:
+        wait = self.pacer.reserve(row.chat_id)
+        if wait is None:
+            ready = utcnow() + timedelta(seconds=self.pacer.chat_ready_in(row.chat_id))
+            return Outcome(row, "pending", retry_at=ready, refund_attempt=True)
+        async with self.slots:
+            if wait > 0:
+                await asyncio.sleep(wait)
+            try:
+                message_id = await self._deliver(row, views)
+            except Exception as exc:  # classified below; nothing escapes the batch
+                return self._classify(row, exc)
+        return Outcome(row, "sent", message_id=message_id)
+
+    async def _deliver(self, row: Leased, views: dict[int, Any]) -> int | None:
+        if row.kind == "text":
+            sent = await self.bot.send_message(
+                row.chat_id, row.payload["text"], parse_mode=ParseMode.HTML
+            )
+            return sent.message_id
+        if row.assignment_id not in views:
+            raise LookupError(f"assignment {row.assignment_id} is gone")
+        view, locale, message_id = views[row.assignment_id]
+        text = messages.render(view, locale, self.tz)
+        markup = _keyboard(messages.buttons(view, locale))
+        if row.kind == "edit":
+            try:
+                await self.bot.edit_message_text(
+                    text,
+                    chat_id=row.chat_id,
+                    message_id=message_id,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup,
+                )
+            except BadRequest as exc:
+                if "message is not modified" not in exc.message.lower():
+                    raise
+            return message_id
+        sent = await self.bot.send_message(
+            row.chat_id,
+            text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+        )
+        return sent.message_id
+
+    def _classify(self, row: Leased, exc: Exception) -> Outcome:
+        now = utcnow()
+        if isinstance(exc, RetryAfter):
+            seconds = _seconds(exc.retry_after)
+            self.pacer.pause(seconds)
+            return Outcome(
+                row,
+                "pending",
+                error=f"429: retry after {seconds:g}s",
+                retry_at=now + timedelta(seconds=seconds),
+                refund_attempt=True,
+            )
+        if isinstance(exc, ChatMigrated):
+            if row.payload.get("migrated"):
+                return Outcome(row, "failed", error="chat migrated twice")
+            return Outcome(
+                row,
+                "pending",
+                error="chat migrated; resending once",
+                retry_at=now,
+                new_chat_id=int(exc.new_chat_id),
+                payload=row.payload | {"migrated": True},
+            )
+        if isinstance(exc, Forbidden | BadRequest):
+            text = exc.message.lower()
+            permanent = any(reason in text for reason in PERMANENT)
+            return Outcome(row, "failed", error=exc.message[:500], unreachable=permanent)
+        if isinstance(exc, TimedOut) and not isinstance(
+            exc.__cause__, httpx.ConnectTimeout | httpx.PoolTimeout
+        ):
+            return Outcome(row, "uncertain", error="timed out after sending; not retried blindly")
+        if isinstance(exc, NetworkError | TimedOut) and row.attempts < MAX_ATTEMPTS:
+            backoff = min(MAX_BACKOFF, 2**row.attempts) * random.uniform(0.5, 1.0)
+            return Outcome(
+                row, "pending", error=str(exc)[:500], retry_at=now + timedelta(seconds=backoff)
+            )
+        logger.warning("outbox row %s failed for good: %r", row.id, exc)
+        return Outcome(row, "failed", error=f"{type(exc).__name__}: {exc}"[:500])
+
+
+async def send_all(sender: Sender, rounds: int = 10_000) -> int:
+    """Drain what is due now (for tests, benchmarks and the demo); returns rows handled."""
+    total = 0
+    for _ in range(rounds):
+        handled = await sender.run_once()
+        if not handled:
+            break
+        total += handled
+    return total

@@ -179,3 +179,32 @@ async def reap(db: Database, now: datetime | None = None) -> int:
                 row.payload = {**row.payload, "resent": True}
                 row.status, row.next_attempt_at = "pending", now
         return len(stale)
+
+
+EDIT_WINDOW = 5  # seconds: at most one edit of a group message per window
+
+
+async def queue_group_edit(
+    db: Database, assignment_id: int, chat_id: int, now: datetime | None = None
+) -> bool:
+    """Ask for the group message to show fresh counts, coalesced to one edit per window."""
+    now = now or utcnow()
+    window = int(now.timestamp()) // EDIT_WINDOW
+    key = f"edit:{assignment_id}:{window}"
+    due = datetime.fromtimestamp((window + 1) * EDIT_WINDOW, tz=now.tzinfo)
+    async with db.write() as session:
+        exists = await session.scalar(
+            select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)
+        )
+        if exists is not None:
+            return False
+        session.add(
+            OutboxMessage(
+                dedupe_key=key,
+                chat_id=chat_id,
+                kind="edit",
+                assignment_id=assignment_id,
+                next_attempt_at=due,
+            )
+        )
+    return True

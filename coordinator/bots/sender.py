@@ -20,13 +20,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from coordinator.base import utcnow
 from coordinator.bots import messages, outbox
 from coordinator.bots.outbox import Leased, Outcome
+from coordinator.bots.telegram_client import inline_keyboard
 from coordinator.bots.views import assignment_views
 from coordinator.db import Database
 
@@ -77,14 +78,6 @@ class Pacer:
 
 def _seconds(value: timedelta | int | float) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
-def _keyboard(markup: dict[str, Any] | None) -> InlineKeyboardMarkup | None:
-    if markup is None:
-        return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(**button) for button in row] for row in markup["inline_keyboard"]]
-    )
 
 
 class Sender:
@@ -154,7 +147,7 @@ class Sender:
             raise LookupError(f"assignment {row.assignment_id} is gone")
         view, locale, message_id = views[row.assignment_id]
         text = messages.render(view, locale, self.tz)
-        markup = _keyboard(messages.buttons(view, locale))
+        markup = inline_keyboard(messages.buttons(view, locale))
         if row.kind == "edit":
             try:
                 await self.bot.edit_message_text(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")  # durations as timedelta, as in the next major
 
-from telegram import Bot
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.request import HTTPXRequest
 
 
@@ -19,11 +20,21 @@ def make_bot(token: str, base_url: str | None = None, connections: int = 64) -> 
         connect_timeout=5,
         pool_timeout=5,
     )
-    # getUpdates long-polls on its own connection, so it never waits behind the senders.
-    updates = HTTPXRequest(connection_pool_size=1, read_timeout=60)
+    # getUpdates long-polls on connections of its own, so it never waits behind the senders;
+    # two, so that the final offset confirmation at shutdown need not wait for the long poll.
+    updates = HTTPXRequest(connection_pool_size=2, read_timeout=60)
     return Bot(
         token,
         base_url=base_url or "https://api.telegram.org/bot",
         request=request,
         get_updates_request=updates,
+    )
+
+
+def inline_keyboard(markup: dict[str, Any] | None) -> InlineKeyboardMarkup | None:
+    """Our plain-dict keyboards as python-telegram-bot objects."""
+    if markup is None:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(**button) for button in row] for row in markup["inline_keyboard"]]
     )

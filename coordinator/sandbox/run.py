@@ -48,7 +48,13 @@ async def running_sandbox(
     app = Sandbox(world)
     port = port or free_port(host)
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", lifespan="on", access_log=False
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        access_log=False,
+        timeout_graceful_shutdown=1,  # long polls would otherwise hold shutdown for their timeout
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

@@ -1,0 +1,267 @@
+"""What the bot does with each update: onboarding, commands, and button presses."""
+
+from __future__ import annotations
+
+import logging
+from html import escape
+from typing import Any
+
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from coordinator.bots import messages, outbox
+from coordinator.bots.telegram_client import inline_keyboard
+from coordinator.bots.updates import mark_processed, seen_before
+from coordinator.bots.views import assignment_views
+from coordinator.campaigns.reports import ReportRequest, record_report
+from coordinator.db import Database
+from coordinator.errors import DomainError
+from coordinator.i18n import translate as _
+from coordinator.organizations import onboarding
+
+logger = logging.getLogger("coordinator.bot")
+Context = ContextTypes.DEFAULT_TYPE
+# Report refusals, as short replies in the member's language.
+REFUSALS = {
+    "deadline_passed": "The deadline has passed; reports are closed for this task.",
+    "campaign_not_active": "This task is no longer running.",
+    "not_a_member": "Only members of this group's organization can report here.",
+    "not_your_task": "This task belongs to someone else.",
+    "status_backwards": "This task is already finished.",
+}
+
+
+def _db(context: Context) -> Database:
+    db: Database = context.bot_data["db"]
+    return db
+
+
+def _locale(context: Context, update: Update, member_locale: str | None = None) -> str:
+    if member_locale:
+        return member_locale
+    code = (update.effective_user.language_code or "") if update.effective_user else ""
+    return "en" if code.startswith("en") else context.bot_data.get("locale", "vi")
+
+
+async def _reply(update: Update, text: str) -> None:
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(text, parse_mode=ParseMode.HTML)
+
+
+async def once(update: Update, context: Context) -> None:
+    """Runs first: an update seen and handled before changes nothing."""
+    if await seen_before(_db(context), update):
+        raise ApplicationHandlerStop
+
+
+async def done_with(update: Update, context: Context) -> None:
+    await mark_processed(_db(context), update)
+
+
+async def start(update: Update, context: Context) -> None:
+    user = update.effective_user
+    assert user is not None
+    db = _db(context)
+    if context.args:
+        try:
+            linked = await onboarding.link_member(db, context.args[0], user.id)
+        except DomainError as exc:
+            key = (
+                "This Telegram account is already linked to another member."
+                if exc.code == "account_taken"
+                else "This invite link is not valid or has expired. "
+                "Ask your organization for a new one."
+            )
+            await _reply(update, _(_locale(context, update), key))
+            return
+        await _reply(
+            update,
+            _(
+                linked.locale,
+                "Welcome, {name}! You are now linked to {organization}. "
+                "Your tasks will arrive here.",
+                name=linked.display_name,
+                organization=linked.organization,
+            ),
+        )
+        return
+    member = await onboarding.member_by_telegram(db, user.id)
+    if member is None:
+        await _reply(
+            update,
+            _(
+                _locale(context, update),
+                "To join, open the invite link your organization sent you.",
+            ),
+        )
+        return
+    if member.opted_out_at is not None:
+        await onboarding.set_opt_out(db, user.id, False)
+        await _reply(update, _(member.locale, "Welcome back! You will receive tasks again."))
+        return
+    await _reply(update, _(member.locale, "You are linked. Send /tasks to see your open tasks."))
+
+
+async def start_in_group(update: Update, context: Context) -> None:
+    chat = update.effective_chat
+    assert chat is not None
+    if not context.args:
+        return
+    try:
+        name = await onboarding.register_group(
+            _db(context), context.args[0], chat.id, chat.title or ""
+        )
+    except DomainError:
+        await _reply(
+            update, _(_locale(context, update), "This group link is not valid or has expired.")
+        )
+        return
+    await _reply(
+        update, _(_locale(context, update), "This group now receives tasks for {name}.", name=name)
+    )
+
+
+async def stop(update: Update, context: Context) -> None:
+    assert update.effective_user is not None
+    member = await onboarding.set_opt_out(_db(context), update.effective_user.id, True)
+    locale = _locale(context, update, member.locale if member else None)
+    await _reply(
+        update, _(locale, "You will no longer receive tasks. Send /start to receive them again.")
+    )
+
+
+async def language(update: Update, context: Context) -> None:
+    assert update.effective_user is not None
+    choice = (context.args or [""])[0].lower()
+    if choice not in ("vi", "en"):
+        await _reply(update, _(_locale(context, update), "Use /lang vi or /lang en."))
+        return
+    await onboarding.set_locale(_db(context), update.effective_user.id, choice)
+    await _reply(update, _(choice, "Language set to English."))
+
+
+async def help_command(update: Update, context: Context) -> None:
+    member = (
+        await onboarding.member_by_telegram(_db(context), update.effective_user.id)
+        if update.effective_user
+        else None
+    )
+    await _reply(
+        update,
+        _(
+            _locale(context, update, member.locale if member else None),
+            "/tasks: your open tasks\n/stop: stop receiving tasks\n"
+            "/start: receive them again\n/lang vi|en: language",
+        ),
+    )
+
+
+async def tasks(update: Update, context: Context) -> None:
+    assert update.effective_user is not None
+    db = _db(context)
+    member = await onboarding.member_by_telegram(db, update.effective_user.id)
+    if member is None:
+        await _reply(
+            update,
+            _(
+                _locale(context, update),
+                "To join, open the invite link your organization sent you.",
+            ),
+        )
+        return
+    open_tasks = await onboarding.open_tasks(db, member.id or 0)
+    if not open_tasks:
+        await _reply(update, _(member.locale, "You have no open tasks."))
+        return
+    tz = context.bot_data["timezone"]
+    lines = [_(member.locale, "Your open tasks:")]
+    for assignment, campaign in open_tasks:
+        deadline = campaign.deadline_at.astimezone(tz).strftime("%H:%M %d/%m")
+        status = _(member.locale, messages.STATUS_LABELS[assignment.status])
+        lines.append(f"• <b>{escape(campaign.title)}</b> ({deadline}): {status}")
+    await _reply(update, "\n".join(lines))
+
+
+async def press(update: Update, context: Context) -> None:
+    query = update.callback_query
+    assert query is not None and query.from_user is not None
+    parsed = messages.parse_callback(query.data or "")
+    db = _db(context)
+    member = await onboarding.member_by_telegram(db, query.from_user.id)
+    locale = _locale(context, update, member.locale if member else None)
+    if parsed is None or member is None:
+        await query.answer(
+            _(locale, "Link your account first: open your invite link."), show_alert=True
+        )
+        return
+    assignment_id, action = parsed
+    try:
+        outcome = await record_report(db, ReportRequest(assignment_id, member.id or 0, action))
+    except DomainError as exc:
+        await query.answer(
+            _(locale, REFUSALS.get(exc.code, "This cannot be recorded.")), show_alert=True
+        )
+        return
+    await query.answer(
+        _(locale, "Recorded: {status}", status=_(locale, messages.STATUS_LABELS[action]))
+    )
+    if query.message is None:
+        return
+    chat_id = query.message.chat.id
+    if chat_id < 0:
+        await outbox.queue_group_edit(db, assignment_id, chat_id)
+        return
+    if outcome.created:
+        await _refresh_private(context, assignment_id, chat_id, query.message.message_id)
+
+
+async def _refresh_private(
+    context: Context, assignment_id: int, chat_id: int, message_id: int
+) -> None:
+    views = await assignment_views(
+        _db(context), [assignment_id], context.bot_data.get("locale", "vi")
+    )
+    view, locale, _message_id = views[assignment_id]
+    markup = inline_keyboard(messages.buttons(view, locale))
+    await context.bot.edit_message_text(
+        messages.render(view, locale, context.bot_data["timezone"]),
+        chat_id=chat_id,
+        message_id=message_id,
+        parse_mode=ParseMode.HTML,
+        reply_markup=markup,
+    )
+
+
+async def migrated(update: Update, context: Context) -> None:
+    message = update.effective_message
+    if message is not None and message.migrate_to_chat_id:
+        await onboarding.migrate_group(_db(context), message.chat.id, message.migrate_to_chat_id)
+
+
+def install(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    private = filters.ChatType.PRIVATE
+    groups = filters.ChatType.GROUPS
+    application.add_handler(TypeHandler(Update, once), group=-1)
+    application.add_handlers(
+        [
+            CommandHandler("start", start, filters=private),
+            CommandHandler("start", start_in_group, filters=groups),
+            CommandHandler("stop", stop, filters=private),
+            CommandHandler("lang", language, filters=private),
+            CommandHandler("help", help_command, filters=private),
+            CommandHandler("tasks", tasks, filters=private),
+            CallbackQueryHandler(press, pattern=r"^t:"),
+            MessageHandler(filters.StatusUpdate.MIGRATE, migrated),
+        ]
+    )
+    application.add_handler(TypeHandler(Update, done_with), group=1)

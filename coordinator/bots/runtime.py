@@ -1,0 +1,79 @@
+"""Running the bot and the sender inside our own asyncio lifecycle (not run_polling)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import BotCommand
+from telegram.ext import Application
+
+from coordinator.bots import handlers
+from coordinator.bots.sender import Sender
+from coordinator.bots.telegram_client import make_bot
+from coordinator.db import Database
+from coordinator.settings import Settings
+
+logger = logging.getLogger("coordinator.bot")
+UPDATES = ["message", "callback_query", "my_chat_member"]
+COMMANDS = {
+    "vi": [
+        ("tasks", "Nhiệm vụ đang mở"),
+        ("stop", "Ngừng nhận nhiệm vụ"),
+        ("lang", "Đổi ngôn ngữ: /lang vi | /lang en"),
+        ("help", "Hướng dẫn"),
+    ],
+    "en": [
+        ("tasks", "Your open tasks"),
+        ("stop", "Stop receiving tasks"),
+        ("lang", "Language: /lang vi | /lang en"),
+        ("help", "Help"),
+    ],
+}
+
+
+@dataclass
+class Telegram:
+    application: Application[Any, Any, Any, Any, Any, Any]
+    sender: Sender
+
+
+def build(db: Database, settings: Settings, token: str, base_url: str | None) -> Telegram:
+    bot = make_bot(token, base_url)
+    application = Application.builder().bot(bot).build()
+    application.bot_data.update(db=db, timezone=settings.timezone, locale=settings.locale)
+    handlers.install(application)
+    sender = Sender(
+        db, bot, rate=settings.send_rate, timezone=settings.timezone, locale=settings.locale
+    )
+    return Telegram(application, sender)
+
+
+@contextlib.asynccontextmanager
+async def running(telegram: Telegram, *, polling: bool = True) -> AsyncIterator[Telegram]:
+    """Bot (polling, or fed by the webhook route) and sender, until the block ends."""
+    app = telegram.application
+    stop = asyncio.Event()
+    async with app:
+        for language, commands in COMMANDS.items():
+            await app.bot.set_my_commands(
+                [BotCommand(c, d) for c, d in commands], language_code=language
+            )
+        await app.start()
+        if polling and app.updater is not None:
+            await app.bot.delete_webhook()
+            await app.updater.start_polling(allowed_updates=UPDATES, timeout=20, poll_interval=0.0)
+        sending = asyncio.create_task(telegram.sender.run(stop))
+        try:
+            yield telegram
+        finally:
+            stop.set()
+            telegram.sender.wake.set()
+            await sending
+            if polling and app.updater is not None and app.updater.running:
+                await app.updater.stop()
+            await app.stop()

@@ -1,0 +1,155 @@
+"""Linking Telegram to the coordinator: members by invite, group chats by group link, opt-out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from coordinator.auth.audit import audit
+from coordinator.auth.passwords import token_digest
+from coordinator.base import utcnow
+from coordinator.campaigns.models import Assignment, Campaign
+from coordinator.campaigns.states import OPEN_ASSIGNMENT
+from coordinator.db import Database
+from coordinator.errors import Conflict, Invalid
+from coordinator.organizations.members import LOCALES
+from coordinator.organizations.models import GroupChat, Invite, Member, Organization
+
+
+@dataclass
+class Linked:
+    member_id: int
+    display_name: str
+    organization: str
+    locale: str
+
+
+async def _invite(session: AsyncSession, secret: str, kind: str, now: datetime) -> Invite:
+    invite = await session.scalar(select(Invite).where(Invite.token_hash == token_digest(secret)))
+    if (
+        invite is None
+        or invite.kind != kind
+        or invite.used_at is not None
+        or invite.expires_at < now
+    ):
+        raise Invalid("This invite link is not valid or has expired.", code="invite_invalid")
+    return invite
+
+
+async def link_member(db: Database, secret: str, telegram_user_id: int) -> Linked:
+    """Bind the member of a single-use invite to this Telegram account."""
+    now = utcnow()
+    async with db.write() as session:
+        invite = await _invite(session, secret, "member", now)
+        member = await session.get(Member, invite.member_id)
+        if member is None or member.deactivated_at is not None:
+            raise Invalid("This invite link is not valid or has expired.", code="invite_invalid")
+        other = await session.scalar(
+            select(Member.id).where(
+                Member.telegram_user_id == telegram_user_id, Member.id != member.id
+            )
+        )
+        if other is not None:
+            raise Conflict(
+                "This Telegram account is already linked to another member.", code="account_taken"
+            )
+        member.telegram_user_id = telegram_user_id
+        member.opted_out_at = member.unreachable_at = None
+        invite.used_at = now
+        org = await session.get(Organization, member.organization_id)
+        audit(
+            session,
+            None,
+            "member.linked",
+            "member",
+            member.id,
+            organization_id=member.organization_id,
+        )
+        return Linked(member.id or 0, member.display_name, org.name if org else "", member.locale)
+
+
+async def register_group(db: Database, secret: str, chat_id: int, title: str) -> str:
+    """Register a group chat for the invite's organization or club; returns who it serves."""
+    now = utcnow()
+    async with db.write() as session:
+        invite = await _invite(session, secret, "group", now)
+        group = await session.scalar(select(GroupChat).where(GroupChat.telegram_chat_id == chat_id))
+        if group is None:
+            group = GroupChat(
+                telegram_chat_id=chat_id, title=title[:255], organization_id=invite.organization_id
+            )
+            session.add(group)
+        group.organization_id, group.club_id = invite.organization_id, invite.club_id
+        group.title, group.unreachable_at = title[:255], None
+        invite.used_at = now
+        org = await session.get(Organization, invite.organization_id)
+        await session.flush()
+        audit(
+            session,
+            None,
+            "group.registered",
+            "group_chat",
+            group.id,
+            organization_id=invite.organization_id,
+            club_id=invite.club_id,
+        )
+        return org.name if org else ""
+
+
+async def member_by_telegram(db: Database, telegram_user_id: int) -> Member | None:
+    async with db.read() as session:
+        return await session.scalar(
+            select(Member).where(
+                Member.telegram_user_id == telegram_user_id, col(Member.deactivated_at).is_(None)
+            )
+        )
+
+
+async def set_opt_out(db: Database, telegram_user_id: int, opted_out: bool) -> Member | None:
+    """/stop and /start again: the member's own choice, kept with its time."""
+    async with db.write() as session:
+        member = await session.scalar(
+            select(Member).where(Member.telegram_user_id == telegram_user_id)
+        )
+        if member is not None:
+            member.opted_out_at = utcnow() if opted_out else None
+            member.unreachable_at = None
+        return member
+
+
+async def set_locale(db: Database, telegram_user_id: int, locale: str) -> None:
+    if locale not in LOCALES:
+        raise Invalid("Unknown language.", code="locale")
+    async with db.write() as session:
+        member = await session.scalar(
+            select(Member).where(Member.telegram_user_id == telegram_user_id)
+        )
+        if member is not None:
+            member.locale = locale
+
+
+async def migrate_group(db: Database, old_chat_id: int, new_chat_id: int) -> None:
+    async with db.write() as session:
+        group = await session.scalar(
+            select(GroupChat).where(GroupChat.telegram_chat_id == old_chat_id)
+        )
+        if group is not None:
+            group.telegram_chat_id = new_chat_id
+
+
+async def open_tasks(db: Database, member_id: int) -> list[tuple[Assignment, Campaign]]:
+    async with db.read() as session:
+        rows = await session.execute(
+            select(Assignment, Campaign)
+            .join(Campaign, col(Campaign.id) == Assignment.campaign_id)
+            .where(
+                Assignment.member_id == member_id,
+                col(Assignment.status).in_(OPEN_ASSIGNMENT),
+                Campaign.status == "active",
+            )
+            .order_by(col(Campaign.deadline_at))
+        )
+        return [(a, c) for a, c in rows.all()]

@@ -120,9 +120,8 @@ async def test_it_onboards_a_member_by_invite_once(world, live):
     await stranger.say(f"/start {secret}")
     await eventually(lambda: stranger.bot_said("không hợp lệ"))
     # And an account already linked cannot take another member's invite.
-    await phone.say(
-        f"/start {(await invites.member_invite(world.db, world.actor['lead'], world.member['d3'])).link.split('start=')[1]}"
-    )
+    other = await invites.member_invite(world.db, world.actor["lead"], world.member["d3"])
+    await phone.say(f"/start {other.link.split('start=')[1]}")
     await eventually(lambda: phone.bot_said("đã được liên kết"))
 
 

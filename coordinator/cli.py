@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -70,17 +71,45 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--sandbox-port",
+    default=8081,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Where the built-in Bot API sandbox listens when no bot token is set.",
+)
 @friendly
-def serve(host: str, port: int) -> None:
-    """Run the web UI and JSON API (the bot and sender join with the Telegram issue)."""
-    import uvicorn
+def serve(host: str, port: int, sandbox_port: int) -> None:
+    """Run everything in one process: web UI + JSON API, the Telegram bot and the sender.
 
-    from coordinator.app import create_app
+    Without COORDINATOR_TELEGRAM_TOKEN the bot talks to a built-in Bot API sandbox.
+    """
+    from coordinator.serve import run as run_all
     from coordinator.settings import get_settings
 
     settings = get_settings()
     click.echo(f"Coordinator on http://{host}:{port}/  (database: {settings.database_url})")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    _until_stopped(run_all(settings, web=(host, port), sandbox_port=sandbox_port))
+
+
+@main.command()
+@click.option("--sandbox-port", default=8081, show_default=True, type=click.IntRange(1, 65535))
+@friendly
+def worker(sandbox_port: int) -> None:
+    """Run the Telegram bot and the outbox sender without the web (scale-out deployments)."""
+    from coordinator.serve import run as run_all
+    from coordinator.settings import get_settings
+
+    _until_stopped(run_all(get_settings(), web=None, sandbox_port=sandbox_port))
+
+
+def _until_stopped(main_loop: Coroutine[Any, Any, None]) -> None:
+    """Run until done or stopped: Ctrl+C and SIGTERM both end it cleanly, with status 0."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        asyncio.run(main_loop)
+    except KeyboardInterrupt:
+        click.echo("Stopped.")
 
 
 @main.command()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import col, select, update
 
 from coordinator.base import utcnow
@@ -82,51 +83,80 @@ class Outcome:
 
 
 async def record(db: Database, outcomes: Sequence[Outcome], now: datetime | None = None) -> None:
-    """Apply a batch of outcomes in one transaction."""
+    """Apply a batch of outcomes in one transaction; the common case, sent, in bulk."""
     now = now or utcnow()
     if not outcomes:
         return
+    sent = [o for o in outcomes if o.status == "sent"]
     async with db.write() as session:
+        if sent:
+            await _record_sent(session, sent, now)
         for o in outcomes:
-            values: dict[str, Any] = {"status": o.status, "lease_until": None, "error": o.error}
-            if o.status == "sent":
-                values |= {"sent_at": now, "telegram_message_id": o.message_id}
-            if o.retry_at is not None:
-                values["next_attempt_at"] = o.retry_at
-            if o.refund_attempt:
-                values["attempts"] = OutboxMessage.attempts - 1
-            if o.new_chat_id is not None:
-                values["chat_id"] = o.new_chat_id
-            if o.payload is not None:
-                values["payload"] = o.payload
-            # Only a row still leased by us is ours to settle (the reaper may have taken it).
-            await session.execute(
-                update(OutboxMessage)
-                .where(col(OutboxMessage.id) == o.row.id, col(OutboxMessage.status) == "sending")
-                .values(**values)
-            )
-            if o.status == "sent" and o.row.kind == "assignment" and o.row.assignment_id:
-                await _mark_delivered(session, o.row.assignment_id, o.message_id, now)
-            if o.unreachable:
-                await _mark_unreachable(session, o.row, now)
-            if o.new_chat_id is not None:
-                await session.execute(
-                    update(GroupChat)
-                    .where(col(GroupChat.telegram_chat_id) == o.row.chat_id)
-                    .values(telegram_chat_id=o.new_chat_id)
-                )
+            if o.status != "sent":
+                await _record_one(session, o, now)
 
 
-async def _mark_delivered(
-    session: Any, assignment_id: int, message_id: int | None, now: datetime
-) -> None:
-    assignment = await session.get(Assignment, assignment_id)
-    if assignment is None:
+async def _record_sent(session: Any, sent: Sequence[Outcome], now: datetime) -> None:
+    outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
+    assignments = Assignment.__table__  # type: ignore[attr-defined]
+    # Only a row still leased by us is ours to settle (the reaper may have taken it).
+    await session.execute(
+        update(outbox)
+        .where(outbox.c.id == bindparam("row_id"), outbox.c.status == "sending")
+        .values(
+            status="sent",
+            sent_at=now,
+            lease_until=None,
+            error=None,
+            telegram_message_id=bindparam("message_id"),
+        ),
+        [{"row_id": o.row.id, "message_id": o.message_id} for o in sent],
+    )
+    delivered = [
+        {"task": o.row.assignment_id, "message_id": o.message_id}
+        for o in sent
+        if o.row.kind == "assignment" and o.row.assignment_id
+    ]
+    if not delivered:
         return
-    assignment.telegram_message_id = message_id
-    if assignment.status == "pending":  # a resend must not move delivered_at
-        assignment.status = "delivered"
-        assignment.delivered_at = now
+    await session.execute(
+        update(assignments)
+        .where(assignments.c.id == bindparam("task"))
+        .values(telegram_message_id=bindparam("message_id")),
+        delivered,
+    )
+    # A resend must not move delivered_at: only a pending task becomes delivered.
+    await session.execute(
+        update(assignments)
+        .where(assignments.c.id == bindparam("task"), assignments.c.status == "pending")
+        .values(status="delivered", delivered_at=now),
+        [{"task": d["task"]} for d in delivered],
+    )
+
+
+async def _record_one(session: Any, o: Outcome, now: datetime) -> None:
+    values: dict[str, Any] = {"status": o.status, "lease_until": None, "error": o.error}
+    if o.retry_at is not None:
+        values["next_attempt_at"] = o.retry_at
+    if o.refund_attempt:
+        values["attempts"] = OutboxMessage.attempts - 1
+    if o.new_chat_id is not None:
+        values["chat_id"] = o.new_chat_id
+    if o.payload is not None:
+        values["payload"] = o.payload
+    await session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id) == o.row.id, col(OutboxMessage.status) == "sending")
+        .values(**values)
+    )
+    if o.unreachable:
+        await _mark_unreachable(session, o.row, now)
+    if o.new_chat_id is not None:
+        await session.execute(
+            update(GroupChat)
+            .where(col(GroupChat.telegram_chat_id) == o.row.chat_id)
+            .values(telegram_chat_id=o.new_chat_id)
+        )
 
 
 async def _mark_unreachable(session: Any, row: Leased, now: datetime) -> None:

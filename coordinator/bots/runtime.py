@@ -44,7 +44,8 @@ class Telegram:
 
 def build(db: Database, settings: Settings, token: str, base_url: str | None) -> Telegram:
     bot = make_bot(token, base_url)
-    application = Application.builder().bot(bot).build()
+    # Updates are handled concurrently; each press locks its own task row, so order per task holds.
+    application = Application.builder().bot(bot).concurrent_updates(32).build()
     application.bot_data.update(db=db, timezone=settings.timezone, locale=settings.locale)
     handlers.install(application)
     sender = Sender(

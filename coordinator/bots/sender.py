@@ -59,7 +59,7 @@ class Pacer:
         self.paused_until = 0.0
 
     def reserve(self, chat_id: int) -> float | None:
-        """Seconds to wait before sending to `chat_id`; None if the chat should wait its turn."""
+        """The monotonic time to send to `chat_id` at; None if the chat should wait its turn."""
         now = time.monotonic()
         chat_ready = self.next_chat.get(chat_id, 0.0)
         if chat_ready - now > HOLD_LIMIT:
@@ -67,7 +67,7 @@ class Pacer:
         slot = max(now, self.next_global, chat_ready, self.paused_until)
         self.next_global = slot + self.interval
         self.next_chat[chat_id] = slot + (PRIVATE_INTERVAL if chat_id > 0 else GROUP_INTERVAL)
-        return slot - now
+        return slot
 
     def chat_ready_in(self, chat_id: int) -> float:
         return max(0.0, self.next_chat.get(chat_id, 0.0) - time.monotonic())
@@ -124,11 +124,14 @@ class Sender:
         return len(rows)
 
     async def _send(self, row: Leased, views: dict[int, Any]) -> Outcome:
-        wait = self.pacer.reserve(row.chat_id)
-        if wait is None:
+        slot = self.pacer.reserve(row.chat_id)
+        if slot is None:
             ready = utcnow() + timedelta(seconds=self.pacer.chat_ready_in(row.chat_id))
             return Outcome(row, "pending", retry_at=ready, refund_attempt=True)
         async with self.slots:
+            # The slot is a moment, not a duration: time spent waiting for a free connection
+            # counts towards it.
+            wait = slot - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
             try:

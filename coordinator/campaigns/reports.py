@@ -138,7 +138,9 @@ async def record_report(
     now = now or utcnow()
     _check_request(req)
     async with db.write() as session:
-        assignment = await session.get(Assignment, req.assignment_id)
+        # Lock the task: two presses at once must not both pass the checks (PostgreSQL; SQLite's
+        # BEGIN IMMEDIATE already serializes writers).
+        assignment = await session.get(Assignment, req.assignment_id, with_for_update=True)
         member = await session.get(Member, req.member_id)
         if assignment is None or member is None:
             raise NotFound("No such task or member.")

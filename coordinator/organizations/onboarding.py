@@ -28,7 +28,10 @@ class Linked:
 
 
 async def _invite(session: AsyncSession, secret: str, kind: str, now: datetime) -> Invite:
-    invite = await session.scalar(select(Invite).where(Invite.token_hash == token_digest(secret)))
+    # Locked: two /start presses at once must not both use a single-use link.
+    invite = await session.scalar(
+        select(Invite).where(Invite.token_hash == token_digest(secret)).with_for_update()
+    )
     if (
         invite is None
         or invite.kind != kind

@@ -106,7 +106,7 @@ async def get_updates(world: World, params: dict[str, Any]) -> list[dict[str, An
         async with world.new_update:
             try:
                 await asyncio.wait_for(
-                    world.new_update.wait_for(lambda: bool(world.updates)), timeout
+                    world.new_update.wait_for(lambda: bool(world.updates) or world.closing), timeout
                 )
             except TimeoutError:
                 return []

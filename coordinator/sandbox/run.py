@@ -65,5 +65,6 @@ async def running_sandbox(
             await asyncio.sleep(0.01)
         yield RunningSandbox(app, host, port)
     finally:
+        await app.world.close()  # long polls answer now instead of holding the shutdown
         server.should_exit = True
         await task

@@ -109,6 +109,7 @@ class World:
         self._group_ids = itertools.count(1)
         self._query_ids = itertools.count(1)
         self.sent = 0
+        self.closing = False
         self._delay = 0.0
         self.undelayed = asyncio.Event()
         self.undelayed.set()
@@ -143,6 +144,20 @@ class World:
         self.people[person.id] = person
         self.chats[person.id] = Chat(person.id, "private")
         return person
+
+    def add_known_person(
+        self, person_id: int, first_name: str, language_code: str | None
+    ) -> Person:
+        """Someone who already talks to the bot (an existing member when the sandbox starts)."""
+        person = Person(person_id, first_name, None, language_code)
+        self.people[person.id] = person
+        self.chats[person.id] = Chat(person.id, "private")
+        return person
+
+    def add_known_group(self, chat_id: int, title: str) -> Chat:
+        chat = Chat(chat_id, "supergroup" if chat_id < -1_000_000_000_000 else "group", title)
+        self.chats[chat_id] = chat
+        return chat
 
     def add_group(self, title: str, member_ids: list[int], supergroup: bool = False) -> Chat:
         n = next(self._group_ids)
@@ -216,6 +231,12 @@ class World:
             self.updates.append(update)
             self.new_update.notify_all()
         return update
+
+    async def close(self) -> None:
+        """Wake every long poll: the server is going away."""
+        self.closing = True
+        async with self.new_update:
+            self.new_update.notify_all()
 
     def confirm(self, offset: int) -> None:
         """getUpdates with an offset confirms every update before it."""

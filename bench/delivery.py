@@ -1,0 +1,268 @@
+"""Benchmark: delivery through the Bot API sandbox, in one run.
+
+    .venv/bin/python -m bench.delivery [--fast 10000] [--limited 3000] [--presses 2000]
+
+(a) limits off: messages/s one sender sustains over --fast assignments;
+(b) Telegram's limits on: achieved rate / allowed rate (30/s) over --limited DM assignments,
+    and how many 429s the sandbox had to give (target: none);
+(c) button presses handled per second end to end (sandbox -> bot -> database -> answer).
+
+The sandbox runs in a separate process (`coordinator sandbox`), as Telegram would be; the
+database is a fresh SQLite file (or --postgres URL). Prints the machine's conditions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+from sqlalchemy import insert, select, update
+
+from bench.launch import _province
+from coordinator.auth.scope import SYSTEM
+from coordinator.base import utcnow
+from coordinator.bots import runtime
+from coordinator.bots.models import OutboxMessage
+from coordinator.bots.sender import Sender, send_all
+from coordinator.bots.telegram_client import make_bot
+from coordinator.campaigns import service as campaigns
+from coordinator.campaigns.models import Assignment, Report
+from coordinator.db import Database
+from coordinator.organizations import agreements
+from coordinator.organizations.models import Member
+from coordinator.sandbox.run import free_port
+from coordinator.settings import read_settings
+from tests import dbtools
+
+TOKEN = "1000:sandbox"
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+async def _people(sandbox: httpx.AsyncClient, count: int) -> list[int]:
+    ids: list[int] = []
+    for start in range(0, count, 200):
+        batch = await asyncio.gather(
+            *(
+                sandbox.post("/sandbox/users", json={"first_name": f"v{n}"})
+                for n in range(start, min(count, start + 200))
+            )
+        )
+        ids += [r.json()["result"]["id"] for r in batch]
+    return ids
+
+
+async def _campaign(db: Database, root: int, agreement: int) -> int:
+    now = utcnow()
+    c = await campaigns.create_campaign(
+        db,
+        SYSTEM,
+        campaigns.CampaignDraft(
+            agreement_id=agreement,
+            title=f"Bench {uuid.uuid4().hex[:6]}",
+            launch_at=now,
+            deadline_at=now + timedelta(days=3),
+        ),
+    )
+    assert c.id is not None
+    await campaigns.add_content_item(
+        db, SYSTEM, c.id, url="https://facebook.com/tinh/posts/1", kind="post", actions=["share"]
+    )
+    await campaigns.set_targets(db, SYSTEM, c.id, organization_ids=[root], club_ids=[])
+    return c.id
+
+
+async def _relink(db: Database, telegram_ids: list[int]) -> None:
+    """Point the first len(telegram_ids) members at real sandbox accounts; the rest opt out."""
+    async with db.write() as session:
+        member_ids = (await session.scalars(select(Member.id).order_by(Member.id))).all()
+        await session.execute(update(Member).values(opted_out_at=utcnow()))
+        for member_id, telegram_id in zip(member_ids, telegram_ids, strict=False):
+            await session.execute(
+                update(Member)
+                .where(Member.id == member_id)
+                .values(telegram_user_id=telegram_id, opted_out_at=None)
+            )
+
+
+async def run(url: str, sandbox_url: str, fast: int, limited: int, presses: int) -> None:
+    db = Database(url)
+    http = httpx.AsyncClient(base_url=sandbox_url, timeout=30)
+    try:
+        root = await _province(db, 0)
+        created = await agreements.create_agreement(
+            db,
+            None,
+            title="Quy chế",
+            lead_organization_id=root,
+            party_ids=[],
+            signed_on=utcnow().date(),
+            valid_from=utcnow().date(),
+            valid_until=utcnow().date() + timedelta(days=365),
+        )
+        await agreements.create_channel(
+            db,
+            None,
+            organization_id=root,
+            platform="facebook",
+            url="https://facebook.com/tinh",
+            name="Trang",
+        )
+        agreement = created.id or 0
+        people = await _people(http, max(fast, limited, presses))
+        async with db.write() as session:
+            await session.execute(
+                insert(Member),
+                [
+                    {
+                        "organization_id": root,
+                        "display_name": f"v{n}",
+                        "telegram_user_id": p,
+                        "locale": "vi",
+                        "created_at": utcnow(),
+                    }
+                    for n, p in enumerate(people)
+                ],
+            )
+        async with make_bot(TOKEN, f"{sandbox_url}/bot") as bot:
+            # (a) limits off
+            await _relink(db, people[:fast])
+            await campaigns.launch_campaign(db, SYSTEM, await _campaign(db, root, agreement))
+            sender = Sender(db, bot, rate=100_000, timezone=TZ, batch=500, concurrency=64)
+            started = time.perf_counter()
+            sent = await send_all(sender)
+            elapsed = time.perf_counter() - started
+            rate_a = sent / elapsed
+            print(f"(a) limits off     {sent} messages in {elapsed:.1f} s = {rate_a:,.0f} msg/s")
+            # (b) Telegram's limits on, the sender at its configured rate
+            await http.put("/sandbox/limits", json={"enabled": True})
+            before = (await http.get("/sandbox/stats")).json()["result"]
+            await _relink(db, people[:limited])
+            await campaigns.launch_campaign(db, SYSTEM, await _campaign(db, root, agreement))
+            rate = float(os.environ.get("COORDINATOR_SEND_RATE", "29"))
+            sender = Sender(db, bot, rate=rate, timezone=TZ, batch=100, concurrency=16)
+            started = time.perf_counter()
+            while True:
+                await sender.run_once()
+                async with db.read() as session:
+                    left = await session.scalar(
+                        select(OutboxMessage.id)
+                        .where(OutboxMessage.status.in_(["pending", "sending"]))
+                        .limit(1)
+                    )
+                if left is None:
+                    break
+            elapsed = time.perf_counter() - started
+            after = (await http.get("/sandbox/stats")).json()["result"]
+            achieved = (after["sent"] - before["sent"]) / elapsed
+            print(
+                f"(b) limits on      {after['sent'] - before['sent']} messages in {elapsed:.1f} s "
+                f"= {achieved:.2f} msg/s; achieved/allowed = {achieved / 30:.3f}; "
+                f"429s: {after['refused_429'] - before['refused_429']} (sender rate {rate:g}/s)"
+            )
+            await http.put("/sandbox/limits", json={"enabled": False})
+        # (c) presses end to end
+        settings = read_settings({**os.environ, "COORDINATOR_DATABASE_URL": url})
+        telegram = runtime.build(db, settings, TOKEN, f"{sandbox_url}/bot")
+        async with runtime.running(telegram):
+            async with db.read() as session:
+                targets = (
+                    await session.execute(
+                        select(
+                            Assignment.id, Assignment.telegram_message_id, Member.telegram_user_id
+                        )
+                        .join(Member, Member.id == Assignment.member_id)
+                        .where(Assignment.status == "delivered")
+                        .limit(presses)
+                    )
+                ).all()
+            started = time.perf_counter()
+            for start in range(0, len(targets), 100):
+                await asyncio.gather(
+                    *(
+                        http.post(
+                            "/sandbox/presses",
+                            json={
+                                "user_id": chat,
+                                "chat_id": chat,
+                                "message_id": message,
+                                "data": f"t:{assignment}:ack",
+                            },
+                        )
+                        for assignment, message, chat in targets[start : start + 100]
+                    )
+                )
+            while True:
+                async with db.read() as session:
+                    done = len((await session.scalars(select(Report.id))).all())
+                if done >= len(targets):
+                    break
+                await asyncio.sleep(0.05)
+            elapsed = time.perf_counter() - started
+            print(
+                f"(c) presses        {len(targets)} presses in {elapsed:.1f} s = "
+                f"{len(targets) / elapsed:,.0f} presses/s"
+            )
+    finally:
+        await http.aclose()
+        await db.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--fast", type=int, default=10_000)
+    parser.add_argument("--limited", type=int, default=3_000)
+    parser.add_argument("--presses", type=int, default=2_000)
+    parser.add_argument("--postgres", help="server URL; a scratch database is created and dropped")
+    args = parser.parse_args()
+    print(
+        f"machine            {platform.platform()}, {os.cpu_count()} cpus, "
+        f"Python {platform.python_version()}"
+    )
+    port = free_port()
+    sandbox = subprocess.Popen(
+        [sys.executable, "-m", "coordinator", "sandbox", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        sandbox_url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(f"{sandbox_url}/bot{TOKEN}/getMe")
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        with tempfile.TemporaryDirectory() as tmp:
+            if args.postgres:
+                url = asyncio.run(
+                    dbtools.create_pg_database(args.postgres, f"coord_bench_{uuid.uuid4().hex[:8]}")
+                )
+            else:
+                url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+            dbtools.upgrade(url)
+            print(f"database           {url.split(':')[0]}")
+            try:
+                asyncio.run(run(url, sandbox_url, args.fast, args.limited, args.presses))
+            finally:
+                if args.postgres:
+                    asyncio.run(dbtools.drop_pg_database(url))
+    finally:
+        sandbox.terminate()
+        sandbox.wait(10)
+
+
+if __name__ == "__main__":
+    main()

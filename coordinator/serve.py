@@ -1,0 +1,70 @@
+"""The processes: `serve` (web + bot + sender) and `worker` (bot + sender), one event loop each.
+
+With no COORDINATOR_TELEGRAM_TOKEN the Bot API sandbox runs in-process and the bot talks to it,
+so a fresh install shows the whole flow without a real bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import uvicorn
+from sqlmodel import col, select
+
+from coordinator.bots import runtime
+from coordinator.db import Database
+from coordinator.organizations.models import GroupChat, Member
+from coordinator.sandbox.run import running_sandbox
+from coordinator.sandbox.state import World
+from coordinator.settings import Settings
+
+logger = logging.getLogger("coordinator")
+SANDBOX_TOKEN = "1000:sandbox"
+
+
+async def _sandbox_world(db: Database) -> World:
+    """A sandbox that already knows the linked members and registered groups."""
+    world = World(SANDBOX_TOKEN)
+    async with db.read() as session:
+        members = (
+            await session.execute(
+                select(Member.telegram_user_id, Member.display_name, Member.locale).where(
+                    col(Member.telegram_user_id).is_not(None)
+                )
+            )
+        ).all()
+        groups = (await session.execute(select(GroupChat.telegram_chat_id, GroupChat.title))).all()
+    for telegram_id, name, locale in members:
+        world.add_known_person(int(telegram_id), name, locale)
+    for chat_id, title in groups:
+        world.add_known_group(int(chat_id), title)
+    return world
+
+
+async def run(settings: Settings, *, web: tuple[str, int] | None, sandbox_port: int) -> None:
+    db = Database(settings.database_url)
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(db.dispose)
+        token, base_url = settings.telegram_token, settings.telegram_api_url
+        if token is None:
+            sandbox = await stack.enter_async_context(
+                running_sandbox(await _sandbox_world(db), port=sandbox_port)
+            )
+            token, base_url = SANDBOX_TOKEN, sandbox.base_url
+            print(f"No COORDINATOR_TELEGRAM_TOKEN: Bot API sandbox at {sandbox.url}", flush=True)
+        telegram = runtime.build(db, settings, token, base_url)
+        await stack.enter_async_context(
+            runtime.running(telegram, polling=settings.telegram_mode == "polling")
+        )
+        if web is not None:
+            from coordinator.app import create_app
+
+            server = uvicorn.Server(
+                uvicorn.Config(create_app(settings), host=web[0], port=web[1], log_level="info")
+            )
+            await server.serve()  # returns on SIGINT/SIGTERM
+            return
+        print("Worker running: bot and sender. Stop with Ctrl+C.", flush=True)
+        await asyncio.Event().wait()  # until Ctrl+C or SIGTERM cancels the run

@@ -16,6 +16,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from coordinator.auth.api import CONTROLLERS as AUTH_API
+from coordinator.bots.webhook import telegram_webhook
 from coordinator.campaigns.api import CONTROLLERS as CAMPAIGN_API
 from coordinator.db import Database
 from coordinator.errors import DomainError
@@ -60,7 +61,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         }
     )
     return Litestar(
-        route_handlers=[api, *PAGES, create_static_files_router("/static", [ROOT / "static"])],
+        route_handlers=[
+            api,
+            telegram_webhook,
+            *PAGES,
+            create_static_files_router("/static", [ROOT / "static"]),
+        ],
         dependencies={"db": Provide(provide_db)},
         lifespan=[lifespan],
         plugins=[ProblemDetailsPlugin(problems)],

@@ -55,9 +55,10 @@ async def run(settings: Settings, *, web: tuple[str, int] | None, sandbox_port: 
             token, base_url = SANDBOX_TOKEN, sandbox.base_url
             print(f"No COORDINATOR_TELEGRAM_TOKEN: Bot API sandbox at {sandbox.url}", flush=True)
         telegram = runtime.build(db, settings, token, base_url)
-        await stack.enter_async_context(
-            runtime.running(telegram, polling=settings.telegram_mode == "polling")
-        )
+        webhook = None
+        if settings.telegram_mode == "webhook":
+            webhook = (settings.webhook_url or "", settings.webhook_secret or "")
+        await stack.enter_async_context(runtime.running(telegram, webhook=webhook))
         if web is not None:
             from coordinator.app import create_app
 

@@ -107,6 +107,9 @@ def read_settings(env: dict[str, str] | None = None) -> Settings:
     webhook_url = _raw("WEBHOOK_URL", env)
     if mode == "webhook" and not webhook_url:
         raise SettingsError(f"{PREFIX}TELEGRAM_MODE=webhook needs {PREFIX}WEBHOOK_URL")
+    webhook_secret = _raw("WEBHOOK_SECRET", env, secret=True)
+    if mode == "webhook" and not webhook_secret:
+        raise SettingsError(f"{PREFIX}TELEGRAM_MODE=webhook needs {PREFIX}WEBHOOK_SECRET")
     return Settings(
         database_url=database_url,
         secret_key=_secret_key(_raw("SECRET_KEY", env, secret=True), var_dir),
@@ -114,7 +117,7 @@ def read_settings(env: dict[str, str] | None = None) -> Settings:
         telegram_api_url=_raw("TELEGRAM_API_URL", env),
         telegram_mode=mode,
         webhook_url=webhook_url,
-        webhook_secret=_raw("WEBHOOK_SECRET", env, secret=True),
+        webhook_secret=webhook_secret,
         locale=_choice("LOCALE", _raw("LOCALE", env), "vi", ("vi", "en")),
         send_rate=_positive_float("SEND_RATE", _raw("SEND_RATE", env), 25.0),
         timezone=_timezone(_raw("TIMEZONE", env)),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from html import escape
 from typing import Any
@@ -42,16 +42,34 @@ class AssignmentView:
     counts: dict[str, int] | None = None  # group mode: how many members did what
 
 
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def render(view: AssignmentView, locale: str, tz: ZoneInfo) -> str:
-    lines = [f"<b>{escape(view.title)}</b>"]
-    if view.brief:
-        lines.append(escape(view.brief))
+    """The message text. Free text is clipped *before* it is escaped and wrapped in tags, so the
+    HTML stays balanced and the deadline and status lines are always there."""
+    for brief_limit, caption_limit in ((1500, 500), (600, 150), (200, 0)):
+        text = _render(view, locale, tz, brief_limit, caption_limit)
+        if len(text) <= MAX_TEXT:
+            return text
+    # Only with dozens of items: show the first ten, never broken HTML.
+    return _render(replace(view, items=view.items[:10]), locale, tz, 0, 0)
+
+
+def _render(
+    view: AssignmentView, locale: str, tz: ZoneInfo, brief_limit: int, caption_limit: int
+) -> str:
+    lines = [f"<b>{escape(_clip(view.title, 200))}</b>"]
+    if view.brief and brief_limit:
+        lines.append(escape(_clip(view.brief, brief_limit)))
     for n, item in enumerate(view.items, start=1):
         actions = ", ".join(_(locale, ACTION_LABELS[a]) for a in item.actions)
         lines.append(f'\n{n}. <a href="{escape(item.url, quote=True)}">{escape(item.url)}</a>')
         lines.append(f"   {_(locale, 'Please')}: {escape(actions)}")
-        if item.caption:
-            lines.append(f"   {_(locale, 'Suggested caption')}: <i>{escape(item.caption)}</i>")
+        if item.caption and caption_limit:
+            caption = escape(_clip(item.caption, caption_limit))
+            lines.append(f"   {_(locale, 'Suggested caption')}: <i>{caption}</i>")
     deadline = view.deadline_at.astimezone(tz).strftime("%H:%M %d/%m/%Y")
     lines.append(f"\n⏰ {_(locale, 'Deadline')}: {deadline}")
     if view.counts is not None:
@@ -66,8 +84,7 @@ def render(view: AssignmentView, locale: str, tz: ZoneInfo) -> str:
         )
     else:
         lines.append(f"{_(locale, 'Your status')}: <b>{_(locale, STATUS_LABELS[view.status])}</b>")
-    text = "\n".join(lines)
-    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+    return "\n".join(lines)
 
 
 def buttons(view: AssignmentView, locale: str) -> dict[str, Any] | None:

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import BotCommand
+from telegram import BotCommand, Update
 from telegram.ext import Application
 
-from coordinator.bots import handlers
+from coordinator.bots import handlers, updates
 from coordinator.bots.sender import Sender
 from coordinator.bots.telegram_client import make_bot
 from coordinator.db import Database
@@ -54,9 +54,28 @@ def build(db: Database, settings: Settings, token: str, base_url: str | None) ->
     return Telegram(application, sender)
 
 
+async def handle_inbox(telegram: Telegram, stop: asyncio.Event, idle: float = 0.2) -> None:
+    """Webhook mode: handle the updates the web route stored, oldest first, each once."""
+    app = telegram.application
+    db: Database = app.bot_data["db"]
+    while not stop.is_set():
+        pending = await updates.unprocessed(db)
+        for payload in pending:
+            try:
+                await app.process_update(Update.de_json(payload, app.bot))
+            finally:  # a failing update must not block the ones behind it
+                await updates.mark_processed_id(db, int(payload["update_id"]))
+        if not pending:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), idle)
+
+
 @contextlib.asynccontextmanager
-async def running(telegram: Telegram, *, polling: bool = True) -> AsyncIterator[Telegram]:
-    """Bot (polling, or fed by the webhook route) and sender, until the block ends."""
+async def running(
+    telegram: Telegram, *, webhook: tuple[str, str] | None = None
+) -> AsyncIterator[Telegram]:
+    """The bot and the sender until the block ends. The bot polls, or with `webhook`
+    (url, secret) registers it and handles the inbox the web route fills."""
     app = telegram.application
     stop = asyncio.Event()
     async with app:
@@ -65,16 +84,19 @@ async def running(telegram: Telegram, *, polling: bool = True) -> AsyncIterator[
                 [BotCommand(c, d) for c, d in commands], language_code=language
             )
         await app.start()
-        if polling and app.updater is not None:
+        tasks = [asyncio.create_task(telegram.sender.run(stop))]
+        if webhook is not None:
+            await app.bot.set_webhook(webhook[0], secret_token=webhook[1], allowed_updates=UPDATES)
+            tasks.append(asyncio.create_task(handle_inbox(telegram, stop)))
+        elif app.updater is not None:
             await app.bot.delete_webhook()
             await app.updater.start_polling(allowed_updates=UPDATES, timeout=20, poll_interval=0.0)
-        sending = asyncio.create_task(telegram.sender.run(stop))
         try:
             yield telegram
         finally:
             stop.set()
             telegram.sender.wake.set()
-            await sending
-            if polling and app.updater is not None and app.updater.running:
+            await asyncio.gather(*tasks)
+            if app.updater is not None and app.updater.running:
                 await app.updater.stop()
             await app.stop()

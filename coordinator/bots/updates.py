@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
 from telegram import Update
 
 from coordinator.base import utcnow
@@ -36,4 +37,23 @@ async def mark_processed(db: Database, update: Update) -> None:
     async with db.write() as session:
         row = await session.get(TelegramUpdate, update.update_id)
         if row is not None:
+            row.processed_at = utcnow()
+
+
+async def unprocessed(db: Database, limit: int = 100) -> list[dict[str, Any]]:
+    """Stored updates not handled yet, oldest first (the webhook inbox)."""
+    async with db.read() as session:
+        rows = await session.scalars(
+            select(TelegramUpdate)
+            .where(col(TelegramUpdate.processed_at).is_(None))
+            .order_by(col(TelegramUpdate.update_id))
+            .limit(limit)
+        )
+        return [row.payload for row in rows]
+
+
+async def mark_processed_id(db: Database, update_id: int) -> None:
+    async with db.write() as session:
+        row = await session.get(TelegramUpdate, update_id)
+        if row is not None and row.processed_at is None:
             row.processed_at = utcnow()

@@ -36,6 +36,10 @@ def test_it_reads_secrets_from_files(tmp_path: Path):
         ({"COORDINATOR_SEND_RATE": "0"}, "greater than 0"),
         ({"COORDINATOR_LOCALE": "fr"}, "LOCALE must be one of vi, en"),
         ({"COORDINATOR_TELEGRAM_MODE": "webhook"}, "needs COORDINATOR_WEBHOOK_URL"),
+        (
+            {"COORDINATOR_TELEGRAM_MODE": "webhook", "COORDINATOR_WEBHOOK_URL": "https://x/hook"},
+            "needs COORDINATOR_WEBHOOK_SECRET",
+        ),
         ({"COORDINATOR_TIMEZONE": "Mars/Base"}, "unknown time zone"),
         ({"COORDINATOR_DATABASE_URL": "mysql://x"}, "must start with"),
         ({"COORDINATOR_SECRET_KEY": "short"}, "at least 32"),

@@ -1,0 +1,29 @@
+"""The Telegram webhook: check the secret, keep the update, answer 200 at once.
+
+The update is stored in the inbox (telegram_update) and handled by the bot's inbox loop, in this
+process or a worker, so Telegram never waits on our handling and never has to retry.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from litestar import Request, post
+from litestar.exceptions import NotAuthorizedException, ValidationException
+
+from coordinator.bots import updates
+from coordinator.http import DB
+
+
+@post("/telegram/webhook", status_code=200, include_in_schema=False)
+async def telegram_webhook(request: Request[Any, Any, Any], db: DB) -> dict[str, bool]:
+    expected = request.app.state.settings.webhook_secret or ""
+    given = request.headers.get("x-telegram-bot-api-secret-token", "")
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise NotAuthorizedException("Wrong or missing secret token.")
+    payload = await request.json()
+    if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
+        raise ValidationException("An update needs an integer update_id.")
+    await updates.store(db, payload)
+    return {"ok": True}

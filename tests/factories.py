@@ -45,6 +45,7 @@ class World:
         launch_at: datetime | None = None,
         deadline_at: datetime | None = None,
         items: int = 1,
+        proof: bool = False,
     ) -> int:
         now = utcnow()
         actor = self.actor[who]
@@ -58,6 +59,7 @@ class World:
                 launch_at=launch_at or now + timedelta(hours=1),
                 deadline_at=deadline_at or now + timedelta(days=7),
                 delivery_mode=mode,
+                proof_requested=proof,
             ),
         )
         assert c.id is not None

@@ -20,7 +20,7 @@ from sqlmodel import col, select
 from coordinator.auth.models import User
 from coordinator.campaigns.models import Assignment, Campaign, CampaignTarget
 from coordinator.errors import Forbidden, NotFound
-from coordinator.organizations.models import AgreementParty, Club, GroupChat, Member
+from coordinator.organizations.models import Agreement, AgreementParty, Club, GroupChat, Member
 from coordinator.organizations.tree import ancestor_ids, subtree_ids
 
 S = TypeVar("S", bound=Select[Any])
@@ -121,8 +121,6 @@ def campaigns(actor: Actor, stmt: S) -> S:
 
 def agreements(actor: Actor, stmt: S) -> S:
     """Agreements are internal documents: parties' people (up and down the tree) and leadership."""
-    from coordinator.organizations.models import Agreement
-
     if actor.role in ("admin", "leadership"):
         return stmt
     return stmt.where(

@@ -1,1 +1,1 @@
-"""The Telegram side: outbox, sender, handlers (the bot itself arrives with the Telegram issue)."""
+"""The Telegram side: the bot's handlers, the outbox and its sender, updates, message texts."""

@@ -23,7 +23,12 @@ from coordinator.bots import messages, outbox
 from coordinator.bots.telegram_client import inline_keyboard
 from coordinator.bots.updates import mark_processed, seen_before
 from coordinator.bots.views import assignment_views
-from coordinator.campaigns.reports import ReportRequest, record_report
+from coordinator.campaigns.reports import (
+    ReportRequest,
+    attach_proof,
+    proof_wanted,
+    record_report,
+)
 from coordinator.db import Database
 from coordinator.errors import DomainError
 from coordinator.i18n import translate as _
@@ -215,6 +220,12 @@ async def press(update: Update, context: Context) -> None:
     await query.answer(
         _(locale, "Recorded: {status}", status=_(locale, messages.STATUS_LABELS[action]))
     )
+    if action == "done" and outcome.created and await proof_wanted(db, assignment_id):
+        # Optional, so kept in memory only: the next link this person sends is the proof.
+        context.user_data["proof_report"] = outcome.report.id  # type: ignore[index]
+        await context.bot.send_message(
+            query.from_user.id, _(locale, "If you like, send the link to your post as proof.")
+        )
     if query.message is None:
         return
     chat_id = query.message.chat.id
@@ -242,6 +253,26 @@ async def _refresh_private(
     )
 
 
+async def proof(update: Update, context: Context) -> None:
+    """A plain message after a Done that asked for proof: keep it if it is a link."""
+    report_id = (context.user_data or {}).get("proof_report")
+    message, user = update.effective_message, update.effective_user
+    if report_id is None or message is None or user is None or not message.text:
+        return
+    member = await onboarding.member_by_telegram(_db(context), user.id)
+    if member is None:
+        return
+    try:
+        await attach_proof(_db(context), report_id, member.id or 0, message.text.strip())
+    except DomainError:
+        await _reply(
+            update, _(member.locale, "That is not a link. Send one that starts with https://")
+        )
+        return
+    context.user_data.pop("proof_report", None)  # type: ignore[union-attr]
+    await _reply(update, _(member.locale, "Thank you, the link is saved."))
+
+
 async def migrated(update: Update, context: Context) -> None:
     message = update.effective_message
     if message is not None and message.migrate_to_chat_id:
@@ -262,6 +293,7 @@ def install(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CommandHandler("tasks", tasks, filters=private),
             CallbackQueryHandler(press, pattern=r"^t:"),
             MessageHandler(filters.StatusUpdate.MIGRATE, migrated),
+            MessageHandler(private & filters.TEXT & ~filters.COMMAND, proof),
         ]
     )
     application.add_handler(TypeHandler(Update, done_with), group=1)

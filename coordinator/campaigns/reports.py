@@ -181,6 +181,27 @@ async def record_report(
     return ReportOutcome(report, True, assignment.status)
 
 
+async def attach_proof(db: Database, report_id: int, member_id: int, url: str) -> Report:
+    """A volunteer's link to what they did, added to their own Done report."""
+    url = check_url(url, "proof_url")
+    async with db.write() as session:
+        report = await session.get(Report, report_id)
+        if report is None or report.member_id != member_id or report.action != "done":
+            raise NotFound("No such report of yours.")
+        report.proof_url = url
+    return report
+
+
+async def proof_wanted(db: Database, assignment_id: int) -> bool:
+    async with db.read() as session:
+        campaign = await session.scalar(
+            select(Campaign)
+            .join(Assignment, col(Assignment.campaign_id) == Campaign.id)
+            .where(col(Assignment.id) == assignment_id)
+        )
+    return bool(campaign and campaign.proof_requested)
+
+
 async def list_reports(
     db: Database, actor: Actor, campaign_id: int | None, limit: int, offset: int
 ) -> Page[Report]:

@@ -150,6 +150,22 @@ async def test_it_delivers_a_task_and_records_every_button(world, live):
     assert assignment.status == "done"
 
 
+async def test_it_takes_an_optional_proof_link_after_done(world, live):
+    phone = await onboard(world, live, "d1")
+    cid = await world.campaign(targets=("district",), proof=True)
+    await campaigns.launch_campaign(world.db, world.actor["coordinator"], cid)
+    task = await eventually(lambda: phone.bot_said("Cảnh giác lừa đảo"))
+    await phone.press(task, "done")
+    await eventually(lambda: phone.bot_said("minh chứng"))
+    await phone.say("không phải link")
+    await eventually(lambda: phone.bot_said("Đây không phải đường dẫn"))
+    await phone.say("https://facebook.com/me/posts/42")
+    await eventually(lambda: phone.bot_said("đã được lưu"))
+    async with world.db.read() as session:
+        report = await session.scalar(select(Report).where(Report.action == "done"))
+    assert report.proof_url == "https://facebook.com/me/posts/42"
+
+
 async def test_it_stops_and_restarts_on_request_and_switches_language(world, live):
     phone = await onboard(world, live, "d1")
     await phone.say("/stop")

@@ -51,6 +51,26 @@ async def link_members(world, sandbox) -> dict[str, int]:
     return ids
 
 
+async def add_volunteers(world, sandbox, org: str, count: int) -> list:
+    """`count` more linked members of `org`, each with a sandbox account."""
+    people = [sandbox.world.add_person(f"v{n}", None, "vi") for n in range(count)]
+    async with world.db.write() as session:
+        await session.execute(
+            insert(Member),
+            [
+                {
+                    "organization_id": world.org[org],
+                    "display_name": p.first_name,
+                    "telegram_user_id": p.id,
+                    "locale": "vi",
+                    "created_at": utcnow(),
+                }
+                for p in people
+            ],
+        )
+    return people
+
+
 async def drain(sender: Sender, db, seconds: float = 20.0) -> None:
     """Run the sender until nothing is pending or sending, polling with a deadline."""
     deadline = time.monotonic() + seconds
@@ -108,21 +128,7 @@ async def test_it_delivers_each_assignment_once_with_its_buttons(world, sandbox,
 async def test_it_rides_out_a_429_storm_without_counting_failures(world, sandbox, bot):
     """With Telegram's limits on and a sender told to go too fast, 429s slow it, nothing fails."""
     ids = await link_members(world, sandbox)
-    async with world.db.write() as session:
-        extra = [sandbox.world.add_person(f"v{n}", None, "vi") for n in range(45)]
-        await session.execute(
-            insert(Member),
-            [
-                {
-                    "organization_id": world.org["district"],
-                    "display_name": p.first_name,
-                    "telegram_user_id": p.id,
-                    "locale": "vi",
-                    "created_at": utcnow(),
-                }
-                for p in extra
-            ],
-        )
+    extra = await add_volunteers(world, sandbox, "district", 45)
     sandbox.world.limits.enabled = True
     cid = await world.campaign(targets=("district",))
     await campaigns.launch_campaign(world.db, world.actor["coordinator"], cid)
@@ -242,21 +248,7 @@ async def test_it_resends_once_flagged_after_a_sender_dies_mid_send(world, sandb
 
 async def test_it_sends_each_message_exactly_once_with_two_senders(world, sandbox, bot):
     await link_members(world, sandbox)
-    async with world.db.write() as session:
-        people = [sandbox.world.add_person(f"v{n}", None, "vi") for n in range(1000)]
-        await session.execute(
-            insert(Member),
-            [
-                {
-                    "organization_id": world.org["commune"],
-                    "display_name": p.first_name,
-                    "telegram_user_id": p.id,
-                    "locale": "vi",
-                    "created_at": utcnow(),
-                }
-                for p in people
-            ],
-        )
+    people = await add_volunteers(world, sandbox, "commune", 1000)
     cid = await world.campaign(targets=("commune",))
     result = await campaigns.launch_campaign(world.db, world.actor["coordinator"], cid)
     assert result.created == 1001  # c1 as well

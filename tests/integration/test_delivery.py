@@ -210,7 +210,7 @@ async def test_it_resends_once_flagged_after_a_sender_dies_mid_send(world, sandb
     doomed_bot = make_bot(TOKEN, sandbox.base_url)
     await doomed_bot.initialize()
     sandbox.world.delay = 30  # Telegram hangs; the sender is killed while waiting
-    doomed = Sender(world.db, doomed_bot, rate=1000, timezone=TZ, lease_for=timedelta(seconds=0.5))
+    doomed = Sender(world.db, doomed_bot, rate=1000, timezone=TZ, lease_for=timedelta(seconds=3))
     task = asyncio.create_task(doomed.run_once())
 
     async def leased() -> bool:
@@ -226,7 +226,7 @@ async def test_it_resends_once_flagged_after_a_sender_dies_mid_send(world, sandb
     await doomed_bot.shutdown()
     sandbox.world.delay = 0
     assert await outbox.reap(world.db) == 0  # the lease has not expired yet
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 10
     while not await outbox.reap(world.db):
         assert time.monotonic() < deadline
         await asyncio.sleep(0.05)

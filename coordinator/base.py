@@ -43,6 +43,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def one_of(column: str, values: tuple[str, ...]) -> str:
+    """SQL for a CHECK constraint that keeps `column` to the allowed values."""
+    return f"{column} IN ({','.join(repr(v) for v in values)})"
+
+
 def row_id(row: SQLModel) -> int:
     """The primary key of a row that has been flushed (typed as int, not int | None)."""
     value = getattr(row, "id", None)

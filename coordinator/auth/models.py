@@ -8,15 +8,13 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Integer
 from sqlmodel import Field, SQLModel
 
-from coordinator.base import UTCDateTime, utcnow
+from coordinator.base import UTCDateTime, one_of, utcnow
 
 ROLES = ("admin", "coordinator", "lead", "leadership")
 
 
 class User(SQLModel, table=True):
-    __table_args__ = (
-        CheckConstraint("role IN ('admin','coordinator','lead','leadership')", name="role"),
-    )
+    __table_args__ = (CheckConstraint(one_of("role", ROLES), name="role"),)
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=64, unique=True)
     password_hash: str = Field(max_length=255)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, ForeignKey, Index, Integer, Text
 from sqlmodel import Field, SQLModel
 
-from coordinator.base import UTCDateTime, utcnow
+from coordinator.base import UTCDateTime, one_of, utcnow
 
 OUTBOX_STATUSES = ("pending", "sending", "sent", "uncertain", "failed", "cancelled")
 
@@ -17,7 +17,7 @@ class OutboxMessage(SQLModel, table=True):
     __tablename__ = "outbox_message"
     __table_args__ = (
         CheckConstraint(
-            "status IN ('pending','sending','sent','uncertain','failed','cancelled')",
+            one_of("status", OUTBOX_STATUSES),
             name="status",
         ),
         Index("ix_outbox_due", "status", "next_attempt_at"),

@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from coordinator.base import UTCDateTime, utcnow
+from coordinator.base import UTCDateTime, one_of, utcnow
 
 
 def _fk(target: str, *, nullable: bool = False, cascade: bool = False) -> Column:
@@ -86,7 +86,7 @@ class Assignment(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("(member_id IS NULL) <> (group_chat_id IS NULL)", name="one_recipient"),
         CheckConstraint(
-            "status IN ('pending','delivered','acknowledged','done','declined','expired')",
+            one_of("status", ASSIGNMENT_STATUSES),
             name="status",
         ),
         UniqueConstraint("campaign_id", "member_id"),

@@ -10,10 +10,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import insert
 from sqlmodel import col, select, update
+from telegram.error import BadRequest
 
 from coordinator.base import utcnow
 from coordinator.bots import outbox
 from coordinator.bots.models import OutboxMessage
+from coordinator.bots.outbox import Leased
 from coordinator.bots.sender import Sender
 from coordinator.bots.telegram_client import make_bot
 from coordinator.campaigns import service as campaigns
@@ -166,12 +168,8 @@ async def test_it_marks_a_blocked_member_unreachable_and_carries_on(world, sandb
 
 
 async def test_it_does_not_disable_anyone_on_an_unknown_refusal(world, sandbox, bot):
-    from telegram.error import BadRequest
 
-    from coordinator.bots.outbox import Leased
-    from coordinator.bots.sender import Sender as _Sender
-
-    s = _Sender(world.db, bot, rate=100, timezone=TZ)
+    s = Sender(world.db, bot, rate=100, timezone=TZ)
     row = Leased(1, "text", 42, None, {}, 1)
     outcome = s._classify(row, BadRequest("Bad Request: something new and strange"))
     assert outcome.status == "failed" and not outcome.unreachable

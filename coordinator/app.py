@@ -7,12 +7,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from litestar import Litestar, Router
+from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi.config import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
 from litestar.static_files import create_static_files_router
+from litestar.stores.file import FileStore
 from litestar.template.config import TemplateConfig
 
 from coordinator.auth.api import CONTROLLERS as AUTH_API
@@ -30,12 +32,15 @@ from coordinator.http import (
 from coordinator.organizations.api import CONTROLLERS as ORGANIZATION_API
 from coordinator.organizations.members_api import CONTROLLERS as MEMBER_API
 from coordinator.settings import Settings, get_settings
-from coordinator.web.pages import PAGES
+from coordinator.web import filters
+from coordinator.web.pages import PAGES, PUBLIC_PAGES
+from coordinator.web.security import csrf_config, security_headers, session_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
+def create_app(settings: Settings | None = None, *, sandbox_url: str | None = None) -> Litestar:
+    """The web app; `sandbox_url` (the in-process Bot API sandbox) enables the simulator."""
     settings = settings or get_settings()
     db = Database(settings.database_url)
 
@@ -43,6 +48,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.db = db
         app.state.settings = settings
+        app.state.sandbox_url = sandbox_url
         try:
             yield
         finally:
@@ -64,13 +70,23 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             api,
             telegram_webhook,
-            *PAGES,
-            create_static_files_router("/static", [ROOT / "static"]),
+            PAGES,
+            *PUBLIC_PAGES,
+            create_static_files_router(
+                "/static", [ROOT / "static"], cache_control=CacheControlHeader(max_age=3600)
+            ),
         ],
         dependencies={"db": Provide(provide_db)},
         lifespan=[lifespan],
         plugins=[ProblemDetailsPlugin(problems)],
-        template_config=TemplateConfig(directory=ROOT / "templates", engine=JinjaTemplateEngine),
+        middleware=[security_headers, session_config(settings.https).middleware],
+        csrf_config=csrf_config(settings.secret_key, settings.https),
+        stores={"sessions": FileStore(settings.var_dir / "sessions", create_directories=True)},
+        template_config=TemplateConfig(
+            directory=ROOT / "templates",
+            engine=JinjaTemplateEngine,
+            engine_callback=lambda engine: filters.install(engine.engine, settings),
+        ),
         openapi_config=OpenAPIConfig(
             title="Coordinator API", version="1", path="/schema", render_plugins=[]
         ),

@@ -48,11 +48,12 @@ async def run(settings: Settings, *, web: tuple[str, int] | None, sandbox_port: 
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(db.dispose)
         token, base_url = settings.telegram_token, settings.telegram_api_url
+        sandbox_url = None
         if token is None:
             sandbox = await stack.enter_async_context(
                 running_sandbox(await _sandbox_world(db), port=sandbox_port)
             )
-            token, base_url = SANDBOX_TOKEN, sandbox.base_url
+            token, base_url, sandbox_url = SANDBOX_TOKEN, sandbox.base_url, sandbox.url
             print(f"No COORDINATOR_TELEGRAM_TOKEN: Bot API sandbox at {sandbox.url}", flush=True)
         telegram = runtime.build(db, settings, token, base_url)
         webhook = None
@@ -63,7 +64,12 @@ async def run(settings: Settings, *, web: tuple[str, int] | None, sandbox_port: 
             from coordinator.app import create_app
 
             server = uvicorn.Server(
-                uvicorn.Config(create_app(settings), host=web[0], port=web[1], log_level="info")
+                uvicorn.Config(
+                    create_app(settings, sandbox_url=sandbox_url),
+                    host=web[0],
+                    port=web[1],
+                    log_level="info",
+                )
             )
             await server.serve()  # returns on SIGINT/SIGTERM
             return

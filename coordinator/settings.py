@@ -88,10 +88,16 @@ class Settings:
     send_rate: float
     timezone: ZoneInfo
     var_dir: Path
+    public_url: str | None = None
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def https(self) -> bool:
+        """Served over HTTPS (behind a proxy): cookies are then marked Secure."""
+        return bool(self.public_url and self.public_url.startswith("https://"))
 
 
 def read_settings(env: dict[str, str] | None = None) -> Settings:
@@ -122,6 +128,7 @@ def read_settings(env: dict[str, str] | None = None) -> Settings:
         send_rate=_positive_float("SEND_RATE", _raw("SEND_RATE", env), 25.0),
         timezone=_timezone(_raw("TIMEZONE", env)),
         var_dir=var_dir,
+        public_url=_raw("PUBLIC_URL", env),
     )
 
 

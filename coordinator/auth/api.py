@@ -8,13 +8,9 @@ from typing import Any
 import msgspec
 from litestar import Controller, get, patch, post
 from litestar.params import FromPath, JSONBody
-from sqlmodel import col, select
 
-from coordinator.auth import scope
 from coordinator.auth import service as auth
-from coordinator.auth.models import AuditEvent, User
 from coordinator.http import DB, CurrentActor, Limit, Offset, PageOut, out, page_out
-from coordinator.pagination import paginate
 
 
 class UserIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -73,10 +69,7 @@ class UserController(Controller):
     async def list_users(
         self, db: DB, actor: CurrentActor, limit: Limit = 100, offset: Offset = 0
     ) -> PageOut[UserOut]:
-        scope.require_role(actor)
-        async with db.read() as session:
-            page = await paginate(session, select(User).order_by(col(User.id)), limit, offset)
-        return page_out(UserOut, page)
+        return page_out(UserOut, await auth.list_users(db, actor, None, limit, offset))
 
     @post("/users")
     async def create_user(self, db: DB, actor: CurrentActor, data: JSONBody[UserIn]) -> UserOut:
@@ -106,11 +99,7 @@ class UserController(Controller):
     async def audit_events(
         self, db: DB, actor: CurrentActor, limit: Limit = 100, offset: Offset = 0
     ) -> PageOut[AuditOut]:
-        scope.require_role(actor)
-        stmt = select(AuditEvent).order_by(col(AuditEvent.id).desc())
-        async with db.read() as session:
-            page = await paginate(session, stmt, limit, offset)
-        return page_out(AuditOut, page)
+        return page_out(AuditOut, await auth.list_audit(db, actor, None, limit, offset))
 
 
 CONTROLLERS = [UserController]

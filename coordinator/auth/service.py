@@ -7,7 +7,7 @@ import re
 from sqlmodel import col, select
 
 from coordinator.auth.audit import audit
-from coordinator.auth.models import ROLES, ApiToken, User
+from coordinator.auth.models import ROLES, ApiToken, AuditEvent, User
 from coordinator.auth.passwords import (
     MIN_PASSWORD_LENGTH,
     hash_password,
@@ -16,9 +16,11 @@ from coordinator.auth.passwords import (
     verify_password,
 )
 from coordinator.auth.scope import Actor, actor_for, require_role
+from coordinator.base import utcnow
 from coordinator.db import Database
 from coordinator.errors import Conflict, Invalid, NotFound, field_error
 from coordinator.organizations.models import Organization
+from coordinator.pagination import Page, paginate
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 TOKEN_PREFIX = "coord"
@@ -128,3 +130,75 @@ async def actor_from_token(db: Database, token: str) -> Actor | None:
         if found is None or not found[1].active:
             return None
         return await actor_for(session, found[1])
+
+
+async def list_users(
+    db: Database, actor: Actor, search: str | None, limit: int, offset: int
+) -> Page[User]:
+    require_role(actor)
+    stmt = select(User).order_by(col(User.username))
+    if search:
+        stmt = stmt.where(col(User.username).contains(search.strip().lower(), autoescape=True))
+    async with db.read() as session:
+        return await paginate(session, stmt, limit, offset)
+
+
+async def set_active(db: Database, actor: Actor, user_id: int, active: bool) -> User:
+    """Deactivate (or reactivate) a user; their sessions and tokens stop working at once."""
+    require_role(actor)
+    if user_id == actor.user_id and not active:
+        raise Conflict("You cannot deactivate yourself.")
+    async with db.write() as session:
+        user = await session.get(User, user_id)
+        if user is None:
+            raise NotFound(f"User {user_id} not found.")
+        user.active = active
+        audit(session, actor, "user.activate" if active else "user.deactivate", "user", user_id)
+    return user
+
+
+async def reset_password(db: Database, actor: Actor, user_id: int, password: str) -> None:
+    require_role(actor)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid(
+            "The password is too short.",
+            errors=[field_error("password", f"must be at least {MIN_PASSWORD_LENGTH} characters")],
+        )
+    async with db.write() as session:
+        user = await session.get(User, user_id)
+        if user is None:
+            raise NotFound(f"User {user_id} not found.")
+        user.password_hash = hash_password(password)
+        audit(session, actor, "user.password_reset", "user", user_id)
+
+
+async def list_tokens(db: Database, actor: Actor) -> list[ApiToken]:
+    """The actor's own tokens (never their secrets, which are not kept)."""
+    async with db.read() as session:
+        rows = await session.scalars(
+            select(ApiToken)
+            .where(ApiToken.user_id == actor.user_id)
+            .order_by(col(ApiToken.id).desc())
+        )
+        return list(rows.all())
+
+
+async def revoke_token(db: Database, actor: Actor, token_id: int) -> None:
+    async with db.write() as session:
+        token = await session.get(ApiToken, token_id)
+        if token is None or (token.user_id != actor.user_id and not actor.is_admin):
+            raise NotFound(f"Token {token_id} not found.")
+        if token.revoked_at is None:
+            token.revoked_at = utcnow()
+            audit(session, actor, "token.revoke", "api_token", token_id)
+
+
+async def list_audit(
+    db: Database, actor: Actor, action: str | None, limit: int, offset: int
+) -> Page[AuditEvent]:
+    require_role(actor)
+    stmt = select(AuditEvent).order_by(col(AuditEvent.id).desc())
+    if action:
+        stmt = stmt.where(col(AuditEvent.action).startswith(action.strip(), autoescape=True))
+    async with db.read() as session:
+        return await paginate(session, stmt, limit, offset)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String, cast, exists, insert, literal, or_
+from sqlalchemy import JSON, String, cast, exists, func, insert, literal, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -29,6 +29,36 @@ async def _targets(session: AsyncSession, campaign_id: int) -> tuple[set[int], s
     return orgs, {c for _, c in rows if c is not None}
 
 
+def eligible_members(orgs: set[int], clubs: set[int]) -> tuple[Any, ...]:
+    """Who receives a DM campaign: active, linked to Telegram, not opted out, in a target."""
+    in_club = select(MemberClub.member_id).where(col(MemberClub.club_id).in_(clubs))
+    return (
+        or_(col(Member.organization_id).in_(orgs), col(Member.id).in_(in_club)),
+        col(Member.deactivated_at).is_(None),
+        col(Member.telegram_user_id).is_not(None),
+        col(Member.opted_out_at).is_(None),
+    )
+
+
+def eligible_groups(orgs: set[int], clubs: set[int]) -> tuple[Any, ...]:
+    """Which group chats receive a group-mode campaign: reachable ones of a target."""
+    return (
+        or_(col(GroupChat.organization_id).in_(orgs), col(GroupChat.club_id).in_(clubs)),
+        col(GroupChat.unreachable_at).is_(None),
+    )
+
+
+async def audience(session: AsyncSession, campaign: Campaign) -> tuple[int, int]:
+    """(volunteers, group chats) a launch would reach now, for the confirmation question."""
+    assert campaign.id is not None
+    orgs, clubs = await _targets(session, campaign.id)
+    members = select(func.count()).select_from(Member).where(*eligible_members(orgs, clubs))
+    groups = select(func.count()).select_from(GroupChat).where(*eligible_groups(orgs, clubs))
+    if campaign.delivery_mode == "group":
+        return 0, int(await session.scalar(groups) or 0)
+    return int(await session.scalar(members) or 0), 0
+
+
 async def write_assignments(session: AsyncSession, campaign: Campaign, now: datetime) -> int:
     """Insert the missing assignments and their outbox rows; return how many were new."""
     assert campaign.id is not None
@@ -50,8 +80,7 @@ async def write_assignments(session: AsyncSession, campaign: Campaign, now: date
 async def _insert_member_assignments(
     session: AsyncSession, campaign_id: int, orgs: set[int], clubs: set[int], now: datetime
 ) -> int:
-    """One per eligible member: active, linked to Telegram, not opted out, not yet assigned."""
-    in_club = select(MemberClub.member_id).where(col(MemberClub.club_id).in_(clubs))
+    """One per eligible member not yet assigned."""
     already = exists().where(
         col(Assignment.campaign_id) == campaign_id, col(Assignment.member_id) == Member.id
     )
@@ -60,13 +89,7 @@ async def _insert_member_assignments(
         Member.id,
         literal("pending"),
         literal(now, UTCDateTime()),
-    ).where(
-        or_(col(Member.organization_id).in_(orgs), col(Member.id).in_(in_club)),
-        col(Member.deactivated_at).is_(None),
-        col(Member.telegram_user_id).is_not(None),
-        col(Member.opted_out_at).is_(None),
-        ~already,
-    )
+    ).where(*eligible_members(orgs, clubs), ~already)
     result = await session.execute(
         insert(Assignment).from_select(
             ["campaign_id", "member_id", "status", "created_at"], eligible
@@ -87,11 +110,7 @@ async def _insert_group_assignments(
         GroupChat.id,
         literal("pending"),
         literal(now, UTCDateTime()),
-    ).where(
-        or_(col(GroupChat.organization_id).in_(orgs), col(GroupChat.club_id).in_(clubs)),
-        col(GroupChat.unreachable_at).is_(None),
-        ~already,
-    )
+    ).where(*eligible_groups(orgs, clubs), ~already)
     result = await session.execute(
         insert(Assignment).from_select(
             ["campaign_id", "group_chat_id", "status", "created_at"], eligible

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import date
 from urllib.parse import urlsplit
 
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -48,30 +49,10 @@ async def create_agreement(
 ) -> Agreement:
     if actor is not None:
         scope.require_role(actor)
-    errors = []
-    if not 1 <= len(title.strip()) <= 300:
-        errors.append(field_error("title", "1-300 characters"))
-    if valid_until < valid_from:
-        errors.append(field_error("valid_until", "must not be before valid_from"))
-    if signed_on > valid_until:
-        errors.append(field_error("signed_on", "must not be after valid_until"))
-    if errors:
-        raise Invalid("The agreement cannot be saved.", errors=errors)
-    if document_url:
-        document_url = check_url(document_url, "document_url")
+    document_url = _check_agreement(title, signed_on, valid_from, valid_until, document_url)
     parties = sorted({lead_organization_id, *party_ids})
     async with db.write() as session:
-        found = set(
-            (
-                await session.scalars(
-                    select(Organization.id).where(col(Organization.id).in_(parties))
-                )
-            ).all()
-        )
-        if missing := sorted(set(parties) - found):
-            raise Invalid(
-                "Unknown organizations.", errors=[field_error("party_ids", f"not found: {missing}")]
-            )
+        await _check_parties(session, parties)
         agreement = Agreement(
             title=title.strip(),
             lead_organization_id=lead_organization_id,
@@ -86,6 +67,67 @@ async def create_agreement(
             AgreementParty(agreement_id=row_id(agreement), organization_id=p) for p in parties
         )
         audit(session, actor, "agreement.create", "agreement", agreement.id, parties=parties)
+    return agreement
+
+
+def _check_agreement(
+    title: str, signed_on: date, valid_from: date, valid_until: date, document_url: str | None
+) -> str | None:
+    errors = []
+    if not 1 <= len(title.strip()) <= 300:
+        errors.append(field_error("title", "1-300 characters"))
+    if valid_until < valid_from:
+        errors.append(field_error("valid_until", "must not be before valid_from"))
+    if signed_on > valid_until:
+        errors.append(field_error("signed_on", "must not be after valid_until"))
+    if errors:
+        raise Invalid("The agreement cannot be saved.", errors=errors)
+    return check_url(document_url, "document_url") if document_url else None
+
+
+async def _check_parties(session: AsyncSession, parties: Sequence[int]) -> None:
+    found = set(
+        (
+            await session.scalars(select(Organization.id).where(col(Organization.id).in_(parties)))
+        ).all()
+    )
+    if missing := sorted(set(parties) - found):
+        raise Invalid(
+            "Unknown organizations.", errors=[field_error("party_ids", f"not found: {missing}")]
+        )
+
+
+async def update_agreement(
+    db: Database,
+    actor: Actor,
+    agreement_id: int,
+    *,
+    title: str,
+    party_ids: Sequence[int],
+    signed_on: date,
+    valid_from: date,
+    valid_until: date,
+    document_url: str | None = None,
+) -> Agreement:
+    """Correct an agreement; the lead organization stays a party."""
+    scope.require_role(actor)
+    document_url = _check_agreement(title, signed_on, valid_from, valid_until, document_url)
+    async with db.write() as session:
+        agreement = await session.get(Agreement, agreement_id)
+        if agreement is None:
+            raise NotFound(f"Agreement {agreement_id} not found.")
+        parties = sorted({agreement.lead_organization_id, *party_ids})
+        await _check_parties(session, parties)
+        agreement.title = title.strip()
+        agreement.signed_on, agreement.valid_from = signed_on, valid_from
+        agreement.valid_until, agreement.document_url = valid_until, document_url
+        await session.execute(
+            delete(AgreementParty).where(col(AgreementParty.agreement_id) == agreement_id)
+        )
+        session.add_all(
+            AgreementParty(agreement_id=agreement_id, organization_id=p) for p in parties
+        )
+        audit(session, actor, "agreement.update", "agreement", agreement_id, parties=parties)
     return agreement
 
 

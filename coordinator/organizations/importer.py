@@ -128,9 +128,18 @@ def parse_table(data: bytes, filename: str) -> list[ParsedRow]:
 
 
 async def import_members(
-    db: Database, actor: Actor, organization_id: int, data: bytes, filename: str
+    db: Database,
+    actor: Actor,
+    organization_id: int,
+    data: bytes,
+    filename: str,
+    *,
+    dry_run: bool = False,
 ) -> ImportResult:
-    """Import into `organization_id` (rows may name a sub-organization by id or exact name)."""
+    """Import into `organization_id` (rows may name a sub-organization by id or exact name).
+
+    `dry_run` checks every row and counts new and known members without saving anything:
+    the preview people see before they confirm."""
     scope.require_org(actor, organization_id)
     rows = parse_table(data, filename)
     async with db.write() as session:
@@ -154,6 +163,9 @@ async def import_members(
                 f"Nothing was imported: {len(plan.errors)} row(s) have errors.",
                 errors=plan.errors[:MAX_ERRORS],
             )
+        if dry_run:
+            known = sum(1 for p in plan.rows if p.existing is not None)
+            return ImportResult(created=len(plan.rows) - known, updated=known)
         result = await _apply(session, plan)
         audit(
             session,

@@ -102,3 +102,43 @@ async def list_group_chats(
         stmt = stmt.where(GroupChat.organization_id == organization_id)
     async with db.read() as session:
         return await paginate(session, stmt, limit, offset)
+
+
+MAX_SHEET = 200
+
+
+async def organization_invites(
+    db: Database, actor: Actor, organization_id: int, bot_username: str = DEFAULT_BOT_USERNAME
+) -> list[tuple[Member, InviteLink]]:
+    """Fresh links for the organization's active members not yet in Telegram (a print sheet)."""
+    scope.require_org(actor, organization_id)
+    out: list[tuple[Member, InviteLink]] = []
+    async with db.write() as session:
+        members = (
+            await session.scalars(
+                select(Member)
+                .where(
+                    Member.organization_id == organization_id,
+                    col(Member.telegram_user_id).is_(None),
+                    col(Member.deactivated_at).is_(None),
+                )
+                .order_by(col(Member.display_name))
+                .limit(MAX_SHEET)
+            )
+        ).all()
+        expires = utcnow() + INVITE_LIFETIME
+        for member in members:
+            token = new_token("m")
+            session.add(
+                Invite(
+                    token_hash=token_digest(token.split("_", 1)[1]),
+                    kind="member",
+                    member_id=member.id,
+                    organization_id=organization_id,
+                    created_by_user_id=actor.user_id,
+                    expires_at=expires,
+                )
+            )
+            out.append((member, InviteLink(_deep_link(bot_username, "start", token), expires)))
+        audit(session, actor, "invite.sheet", "organization", organization_id, count=len(out))
+    return out

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -198,6 +199,21 @@ async def get_member(db: Database, actor: Actor, member_id: int) -> tuple[Member
         return member, (await club_ids_of(session, [member_id]))[member_id]
 
 
+# The filters people ask for: who can be reached in Telegram, and who cannot and why.
+MEMBER_STATES: dict[str, tuple[Any, ...]] = {
+    "linked": (
+        col(Member.telegram_user_id).is_not(None),
+        col(Member.opted_out_at).is_(None),
+        col(Member.unreachable_at).is_(None),
+        col(Member.deactivated_at).is_(None),
+    ),
+    "not_linked": (col(Member.telegram_user_id).is_(None), col(Member.deactivated_at).is_(None)),
+    "opted_out": (col(Member.opted_out_at).is_not(None),),
+    "unreachable": (col(Member.unreachable_at).is_not(None),),
+    "deactivated": (col(Member.deactivated_at).is_not(None),),
+}
+
+
 async def list_members(
     db: Database,
     actor: Actor,
@@ -206,8 +222,22 @@ async def list_members(
     club_id: int | None,
     limit: int,
     offset: int,
+    state: str | None = None,
+    search: str | None = None,
 ) -> tuple[Page[Member], dict[int, list[int]]]:
     stmt = scope.members(actor, select(Member).order_by(col(Member.id)))
+    if state is not None:
+        if state not in MEMBER_STATES:
+            raise Invalid("Unknown state.", errors=[field_error("state", ", ".join(MEMBER_STATES))])
+        stmt = stmt.where(*MEMBER_STATES[state])
+    if search and search.strip():
+        needle = search.strip()
+        stmt = stmt.where(
+            or_(
+                col(Member.display_name).icontains(needle, autoescape=True),
+                col(Member.code).icontains(needle, autoescape=True),
+            )
+        )
     if organization_id is not None:
         stmt = stmt.where(Member.organization_id == organization_id)
     if club_id is not None:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func
 from sqlmodel import col, select
 
 from coordinator.auth import scope
 from coordinator.auth.audit import audit
 from coordinator.auth.scope import Actor
+from coordinator.base import row_id
 from coordinator.db import Database
 from coordinator.errors import Invalid, NotFound, field_error
-from coordinator.organizations.models import Club, Organization
+from coordinator.organizations.models import Club, GroupChat, Member, Organization
 from coordinator.organizations.tree import subtree_ids
 from coordinator.pagination import Page, paginate
 
@@ -148,3 +153,71 @@ async def rename_club(db: Database, actor: Actor, club_id: int, name: str) -> Cl
         club.name = name
         audit(session, actor, "club.update", "club", club_id)
     return club
+
+
+@dataclass
+class OrganizationLine:
+    """One organization in the tree view, with the counts a lead acts on."""
+
+    organization: Organization
+    depth: int
+    clubs: list[Club]
+    members: int = 0
+    linked: int = 0
+    groups: int = 0
+    manageable: bool = False
+
+
+async def organization_tree(db: Database, actor: Actor) -> list[OrganizationLine]:
+    """Every organization in tree order; member counts only where the actor may see members."""
+    async with db.read() as session:
+        orgs = (await session.scalars(select(Organization).order_by(col(Organization.name)))).all()
+        clubs = (await session.scalars(select(Club).order_by(col(Club.name)))).all()
+        counted: Any = select(
+            Member.organization_id,
+            func.count(),
+            func.count(col(Member.telegram_user_id)),
+        ).where(col(Member.deactivated_at).is_(None))
+        counts = {
+            org_id: (total, linked)
+            for org_id, total, linked in (
+                await session.execute(
+                    scope.members(actor, counted).group_by(col(Member.organization_id))
+                )
+                if actor.role != "leadership"
+                else []
+            )
+        }
+        groups = dict(
+            (
+                await session.execute(
+                    select(GroupChat.organization_id, func.count()).group_by(
+                        col(GroupChat.organization_id)
+                    )
+                )
+            )
+            .tuples()
+            .all()
+        )
+    children: dict[int | None, list[Organization]] = {}
+    for org in orgs:
+        children.setdefault(org.parent_id, []).append(org)
+    by_org: dict[int, list[Club]] = {}
+    for club in clubs:
+        by_org.setdefault(club.organization_id, []).append(club)
+    lines: list[OrganizationLine] = []
+
+    def walk(parent: int | None, depth: int) -> None:
+        for org in children.get(parent, []):
+            oid = row_id(org)
+            total, linked = counts.get(oid, (0, 0))
+            manageable = actor.is_admin or (actor.role == "lead" and oid in actor.subtree)
+            lines.append(
+                OrganizationLine(
+                    org, depth, by_org.get(oid, []), total, linked, groups.get(oid, 0), manageable
+                )
+            )
+            walk(oid, depth + 1)
+
+    walk(None, 0)
+    return lines

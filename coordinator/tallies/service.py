@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import case, func
 from sqlmodel import col, select
 
 from coordinator.auth import scope
 from coordinator.auth.scope import Actor
-from coordinator.campaigns.models import ASSIGNMENT_STATUSES, Assignment, Report
+from coordinator.campaigns.models import ASSIGNMENT_STATUSES, Assignment, Campaign, Report
 from coordinator.db import Database
+from coordinator.organizations.models import Club, GroupChat, Member, MemberClub, Organization
 
 
 @dataclass
@@ -44,3 +47,116 @@ async def campaign_tally(db: Database, actor: Actor, campaign_id: int) -> Campai
             .group_by(Report.action)
         )
     return CampaignTally(campaign_id, sum(by_status.values()), by_status, dict(actions.all()))
+
+
+async def progress_of(
+    db: Database, actor: Actor, campaign_ids: Sequence[int]
+) -> dict[int, dict[str, int]]:
+    """Assignment counts by status for several campaigns in one query (the dashboard list)."""
+    if not campaign_ids:
+        return {}
+    visible = scope.campaigns(actor, select(Campaign.id).where(col(Campaign.id).in_(campaign_ids)))
+    async with db.read() as session:
+        rows = await session.execute(
+            select(Assignment.campaign_id, Assignment.status, func.count())
+            .where(col(Assignment.campaign_id).in_(visible))
+            .group_by(col(Assignment.campaign_id), col(Assignment.status))
+        )
+    out: dict[int, dict[str, int]] = {}
+    for campaign_id, status, count in rows.all():
+        out.setdefault(campaign_id, dict.fromkeys(ASSIGNMENT_STATUSES, 0))[status] = count
+    for counts in out.values():
+        counts["assigned"] = sum(counts[s] for s in ASSIGNMENT_STATUSES)
+    return out
+
+
+@dataclass
+class ProgressRow:
+    """One organization's or club's line on the campaign status page."""
+
+    key: int
+    name: str
+    counts: dict[str, int]
+    unreachable: int = 0
+
+    @property
+    def assigned(self) -> int:
+        return sum(self.counts.get(s, 0) for s in ASSIGNMENT_STATUSES)
+
+    @property
+    def delivered(self) -> int:
+        """Reached the volunteer: everything past pending."""
+        return self.assigned - self.counts.get("pending", 0)
+
+    @property
+    def done_rate(self) -> float:
+        return self.counts.get("done", 0) / self.assigned if self.assigned else 0.0
+
+
+@dataclass
+class Breakdown:
+    total: ProgressRow
+    by_organization: list[ProgressRow]
+    by_club: list[ProgressRow]
+    laggards: set[int]  # organization ids well behind the rest (or the quota)
+
+
+async def campaign_breakdown(db: Database, actor: Actor, campaign_id: int) -> Breakdown:
+    """Progress by organization and by club. Leads see only their own subtree's lines."""
+    async with db.read() as session:
+        campaign = await scope.visible_campaign(session, actor, campaign_id)
+        if campaign.delivery_mode == "group":
+            org_col, club_col = col(GroupChat.organization_id), col(GroupChat.club_id)
+            unreachable = col(GroupChat.unreachable_at).is_not(None)
+            base = select(Assignment.status).join(
+                GroupChat, col(GroupChat.id) == Assignment.group_chat_id
+            )
+        else:
+            org_col, club_col = col(Member.organization_id), col(MemberClub.club_id)
+            unreachable = col(Member.unreachable_at).is_not(None)
+            base = select(Assignment.status).join(Member, col(Member.id) == Assignment.member_id)
+        base = base.where(Assignment.campaign_id == campaign_id)
+        flag = func.sum(case((unreachable, 1), else_=0))
+        org_rows = (
+            await session.execute(
+                base.add_columns(org_col, func.count(), flag).group_by(org_col, Assignment.status)
+            )
+        ).all()
+        club_stmt = base.add_columns(club_col, func.count(), flag).group_by(
+            club_col, Assignment.status
+        )
+        if campaign.delivery_mode != "group":
+            club_stmt = club_stmt.join(MemberClub, col(MemberClub.member_id) == Member.id)
+        club_rows = (await session.execute(club_stmt.where(club_col.is_not(None)))).all()
+        org_names: dict[int, str] = dict(
+            (await session.execute(select(Organization.id, Organization.name))).tuples().all()
+        )
+        clubs = (await session.execute(select(Club.id, Club.name, Club.organization_id))).all()
+    own = actor.subtree if actor.role == "lead" else None
+    club_org = {club_id: org_id for club_id, _, org_id in clubs}
+    by_org = _rows(org_rows, org_names, lambda key: own is None or key in own)
+    club_names = {club_id: name for club_id, name, _ in clubs}
+    by_club = _rows(club_rows, club_names, lambda key: own is None or club_org.get(key) in own)
+    total = ProgressRow(0, "", dict.fromkeys(ASSIGNMENT_STATUSES, 0))
+    for row in by_org:
+        for status, count in row.counts.items():
+            total.counts[status] += count
+        total.unreachable += row.unreachable
+    bar = (campaign.quota_percent / 100) if campaign.quota_percent else total.done_rate / 2
+    laggards = {r.key for r in by_org if r.assigned and r.done_rate < bar}
+    return Breakdown(total, by_org, by_club, laggards)
+
+
+def _rows(
+    rows: Sequence[Any], names: dict[int, str], keep: Callable[[int], bool]
+) -> list[ProgressRow]:
+    lines: dict[int, ProgressRow] = {}
+    for status, key, count, unreachable in rows:
+        if not keep(key):
+            continue
+        line = lines.setdefault(
+            key, ProgressRow(key, names.get(key, str(key)), dict.fromkeys(ASSIGNMENT_STATUSES, 0))
+        )
+        line.counts[status] += count
+        line.unreachable += int(unreachable or 0)
+    return sorted(lines.values(), key=lambda r: r.name)

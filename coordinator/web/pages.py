@@ -1,19 +1,43 @@
-"""The landing page and a health check."""
+"""The browser pages: one router with the signed-in actor, plus the public pages."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from litestar import get
+from litestar import Request, Router, get
+from litestar.di import Provide
 from litestar.response import Template
 from sqlalchemy import text
 
-from coordinator.http import DB
+from coordinator.campaigns import service as campaigns
+from coordinator.errors import DomainError
+from coordinator.http import DB, CurrentActor
+from coordinator.i18n import translate
+from coordinator.tallies.service import progress_of
+from coordinator.web import account, campaign_pages, org_pages, simulator
+from coordinator.web.context import (
+    SignInRequired,
+    domain_error_page,
+    locale_of,
+    page,
+    provide_web_actor,
+    sign_in_required,
+)
 
 
-@get("/", include_in_schema=False)
-async def home() -> Template:
-    return Template("pages/home.html")
+@get("/")
+async def dashboard(request: Request[Any, Any, Any], db: DB, actor: CurrentActor) -> Template:
+    lang = locale_of(request)
+    recent = await campaigns.list_campaigns(db, actor, None, 10, 0)
+    progress = await progress_of(db, actor, [c.id for c in recent.items if c.id is not None])
+    return page(
+        request,
+        "pages/dashboard.html",
+        title=translate(lang, "Dashboard"),
+        actor=actor,
+        campaigns=recent,
+        progress=progress,
+    )
 
 
 @get("/health", include_in_schema=False)
@@ -23,4 +47,20 @@ async def health(db: DB) -> dict[str, Any]:
     return {"status": "ok", "database": db.dialect}
 
 
-PAGES = [home, health]
+PAGES = Router(
+    path="/",
+    route_handlers=[
+        dashboard,
+        *account.PAGES,
+        *org_pages.PAGES,
+        *campaign_pages.PAGES,
+        *simulator.PAGES,
+    ],
+    dependencies={"actor": Provide(provide_web_actor)},
+    exception_handlers={
+        SignInRequired: sign_in_required,
+        DomainError: domain_error_page,
+    },
+    include_in_schema=False,
+)
+PUBLIC_PAGES = [health, *account.PUBLIC]

@@ -1,0 +1,303 @@
+"""Sign-in, sign-out, language, and the admin pages: users, audit log, API tokens."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+from litestar import Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from coordinator.auth import service as auth
+from coordinator.auth.models import ROLES
+from coordinator.auth.scope import require_role
+from coordinator.errors import Conflict, Invalid
+from coordinator.http import DB, CurrentActor
+from coordinator.i18n import LOCALES, translate
+from coordinator.organizations.service import list_organizations
+from coordinator.web.context import FORM_ERROR, field_errors, flash, locale_of, page, redirect
+from coordinator.web.security import Throttle
+
+Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+AnyRequest = Request[Any, Any, Any]
+PAGE = 50
+# Five wrong passwords per account and twenty per address in 15 minutes, then a pause.
+ACCOUNT_THROTTLE = Throttle(limit=5, window=15 * 60)
+ADDRESS_THROTTLE = Throttle(limit=20, window=15 * 60)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only paths on this site: never an open redirect."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+@get("/signin", name="signin")
+async def signin_form(request: AnyRequest, next: FromQuery[str | None] = None) -> Template:
+    if request.session.get("user_id"):
+        return redirect(_safe_next(next))  # type: ignore[return-value]
+    lang = locale_of(request)
+    return page(request, "pages/signin.html", title=translate(lang, "Sign in"), next=next or "/")
+
+
+@post("/signin")
+async def signin(request: AnyRequest, db: DB, data: Form) -> Template | Redirect:
+    lang = locale_of(request)
+    username = str(data.get("username", "")).strip().lower()[:64]
+    password = str(data.get("password", ""))
+    target = _safe_next(data.get("next"))
+    address = request.client.host if request.client else "?"
+    wait = max(
+        ACCOUNT_THROTTLE.retry_after("u:" + username), ADDRESS_THROTTLE.retry_after("a:" + address)
+    )
+    if wait > 0:
+        error = translate(
+            lang, "Too many attempts. Try again in {minutes} minutes.", minutes=math.ceil(wait / 60)
+        )
+        return _signin_again(request, lang, username, target, error, FORM_ERROR)
+    user = await auth.sign_in(db, username, password) if username and password else None
+    if user is None:
+        ACCOUNT_THROTTLE.failed("u:" + username)
+        ADDRESS_THROTTLE.failed("a:" + address)
+        error = translate(lang, "Wrong username or password.")
+        return _signin_again(request, lang, username, target, error, FORM_ERROR)
+    ACCOUNT_THROTTLE.reset("u:" + username)
+    request.set_session(
+        {
+            "user_id": user.id,
+            "username": user.username,
+            "lang": request.session.get("lang") or user.locale,
+            "_rotate": True,
+        }
+    )
+    return redirect(target)
+
+
+def _signin_again(
+    request: AnyRequest, lang: str, username: str, target: str, error: str, status: int
+) -> Template:
+    return page(
+        request,
+        "pages/signin.html",
+        title=translate(lang, "Sign in"),
+        status_code=status,
+        username=username,
+        next=target,
+        error=error,
+    )
+
+
+@post("/signout")
+async def signout(request: AnyRequest) -> Redirect:
+    lang = request.session.get("lang")
+    request.clear_session()
+    request.set_session({"lang": lang, "_rotate": True} if lang else {"_rotate": True})
+    flash(request, "You are signed out.")
+    return redirect("/signin")
+
+
+@post("/language")
+async def language(request: AnyRequest, data: Form) -> Redirect:
+    lang = data.get("lang")
+    if lang in LOCALES:
+        request.session["lang"] = lang
+    return redirect(_safe_next(data.get("next")))
+
+
+# ---- admin: users -------------------------------------------------------------------------
+
+
+@get("/users")
+async def users_page(
+    request: AnyRequest,
+    db: DB,
+    actor: CurrentActor,
+    q: FromQuery[str | None] = None,
+    offset: FromQuery[int] = 0,
+) -> Template:
+    require_role(actor)
+    return await _users(request, db, actor, q, offset, {}, {})
+
+
+async def _users(
+    request: AnyRequest,
+    db: DB,
+    actor: CurrentActor,
+    q: str | None,
+    offset: int,
+    errors: dict[str, str],
+    values: dict[str, Any],
+    status: int = 200,
+) -> Template:
+    lang = locale_of(request)
+    users = await auth.list_users(db, actor, q, PAGE, max(offset, 0))
+    orgs = await list_organizations(db, actor, 500, 0)
+    return page(
+        request,
+        "pages/users.html",
+        title=translate(lang, "Users"),
+        actor=actor,
+        status_code=status,
+        users=users,
+        q=q or "",
+        roles=ROLES,
+        role_options=[(r, translate(lang, r)) for r in ROLES],
+        org_options=[(o.id, o.name) for o in orgs.items],
+        org_names={o.id: o.name for o in orgs.items},
+        errors=errors,
+        values=values,
+    )
+
+
+@post("/users")
+async def create_user(request: AnyRequest, db: DB, actor: CurrentActor, data: Form) -> Any:
+    lang = locale_of(request)
+    try:
+        user = await auth.create_user(
+            db,
+            actor,
+            username=str(data.get("username", "")).strip().lower(),
+            password=str(data.get("password", "")),
+            role=str(data.get("role", "")),
+            organization_id=_int(data.get("organization_id")),
+        )
+    except Invalid as exc:
+        return await _users(request, db, actor, None, 0, field_errors(exc, lang), data, FORM_ERROR)
+    except Conflict as exc:
+        errors = {"username": translate(lang, "This username is taken.")}
+        del exc
+        return await _users(request, db, actor, None, 0, errors, data, FORM_ERROR)
+    flash(request, "User {name} created.", name=user.username)
+    return redirect("/users")
+
+
+@post("/users/{user_id:int}/role")
+async def change_role(
+    request: AnyRequest, db: DB, actor: CurrentActor, user_id: FromPath[int], data: Form
+) -> Redirect:
+    user = await auth.set_role(db, actor, user_id, str(data.get("role", "")))
+    flash(request, "{name} is now {role}.", name=user.username, role=user.role)
+    return redirect("/users")
+
+
+@post("/users/{user_id:int}/active")
+async def change_active(
+    request: AnyRequest, db: DB, actor: CurrentActor, user_id: FromPath[int], data: Form
+) -> Redirect:
+    active = data.get("active") == "1"
+    user = await auth.set_active(db, actor, user_id, active)
+    flash(
+        request,
+        "{name} can sign in again." if active else "{name} can no longer sign in.",
+        name=user.username,
+    )
+    return redirect("/users")
+
+
+@post("/users/{user_id:int}/password")
+async def change_password(
+    request: AnyRequest, db: DB, actor: CurrentActor, user_id: FromPath[int], data: Form
+) -> Redirect:
+    try:
+        await auth.reset_password(db, actor, user_id, str(data.get("password", "")))
+    except Invalid:
+        flash(request, "The password must be at least 10 characters.", "error")
+        return redirect("/users")
+    flash(request, "The password was changed.")
+    return redirect("/users")
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+# ---- admin: audit log ---------------------------------------------------------------------
+
+
+@get("/audit")
+async def audit_page(
+    request: AnyRequest,
+    db: DB,
+    actor: CurrentActor,
+    action: FromQuery[str | None] = None,
+    offset: FromQuery[int] = 0,
+) -> Template:
+    lang = locale_of(request)
+    events = await auth.list_audit(db, actor, action, PAGE, max(offset, 0))
+    return page(
+        request,
+        "pages/audit.html",
+        title=translate(lang, "Audit log"),
+        actor=actor,
+        events=events,
+        action=action or "",
+    )
+
+
+# ---- API tokens ---------------------------------------------------------------------------
+
+
+@get("/tokens")
+async def tokens_page(request: AnyRequest, db: DB, actor: CurrentActor) -> Template:
+    return await _tokens(request, db, actor, new_token=None)
+
+
+async def _tokens(
+    request: AnyRequest,
+    db: DB,
+    actor: CurrentActor,
+    new_token: str | None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Template:
+    lang = locale_of(request)
+    return page(
+        request,
+        "pages/tokens.html",
+        title=translate(lang, "API tokens"),
+        actor=actor,
+        status_code=status,
+        tokens=await auth.list_tokens(db, actor),
+        new_token=new_token,
+        errors=errors or {},
+    )
+
+
+@post("/tokens")
+async def create_token(request: AnyRequest, db: DB, actor: CurrentActor, data: Form) -> Template:
+    assert actor.user_id is not None
+    try:
+        token = await auth.create_token(db, actor, actor.user_id, str(data.get("name", "")))
+    except Invalid as exc:
+        errors = field_errors(exc, locale_of(request))
+        return await _tokens(request, db, actor, None, errors, FORM_ERROR)
+    return await _tokens(request, db, actor, token)
+
+
+@post("/tokens/{token_id:int}/revoke")
+async def revoke_token(
+    request: AnyRequest, db: DB, actor: CurrentActor, token_id: FromPath[int]
+) -> Redirect:
+    await auth.revoke_token(db, actor, token_id)
+    flash(request, "The token was revoked.")
+    return redirect("/tokens")
+
+
+PUBLIC = [signin_form, signin, signout, language]
+PAGES = [
+    users_page,
+    create_user,
+    change_role,
+    change_active,
+    change_password,
+    audit_page,
+    tokens_page,
+    create_token,
+    revoke_token,
+]

@@ -1,0 +1,506 @@
+"""Organizations, clubs, channels, members (import, invites) and agreements in the browser."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date
+from typing import Annotated, Any
+
+import segno
+from litestar import Request, get, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, FromQuery, QueryParameter
+from litestar.response import Redirect, Template
+
+from coordinator.auth import scope
+from coordinator.errors import Invalid
+from coordinator.http import DB, CurrentActor
+from coordinator.i18n import translate
+from coordinator.organizations import agreements as agreement_service
+from coordinator.organizations import importer, invites, members
+from coordinator.organizations import service as organizations
+from coordinator.organizations.agreements import PLATFORMS
+from coordinator.organizations.members import MEMBER_STATES
+from coordinator.web.context import FORM_ERROR, field_errors, flash, locale_of, page, redirect
+
+AnyRequest = Request[Any, Any, Any]
+Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+PAGE = 50
+
+
+def qr_svg(link: str) -> str:
+    """An inline SVG QR code (no inline styles, so the CSP allows it)."""
+    return str(segno.make(link, error="m").svg_inline(scale=4, border=2, title=link))
+
+
+def _opt_int(value: Any) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _ints(value: Any) -> list[int]:
+    values = value if isinstance(value, list) else [value]
+    return [n for n in (_opt_int(v) for v in values) if n is not None]
+
+
+# ---- organizations ------------------------------------------------------------------------
+
+
+@get("/organizations")
+async def organizations_page(request: AnyRequest, db: DB, actor: CurrentActor) -> Template:
+    scope.require_role(actor, "coordinator", "lead")
+    lang = locale_of(request)
+    return page(
+        request,
+        "pages/organizations.html",
+        title=translate(lang, "Organizations"),
+        actor=actor,
+        lines=await organizations.organization_tree(db, actor),
+    )
+
+
+@get("/organizations/{org_id:int}")
+async def organization_page(
+    request: AnyRequest, db: DB, actor: CurrentActor, org_id: FromPath[int]
+) -> Template:
+    return await _organization(request, db, actor, org_id, {}, {})
+
+
+async def _organization(
+    request: AnyRequest,
+    db: DB,
+    actor: CurrentActor,
+    org_id: FromPath[int],
+    errors: dict[str, str],
+    values: dict[str, Any],
+    status: int = 200,
+) -> Template:
+    scope.require_role(actor, "coordinator", "lead")
+    lang = locale_of(request)
+    org = await organizations.get_organization(db, actor, org_id)
+    clubs = await organizations.list_clubs(db, actor, org_id, 500, 0)
+    channels = await agreement_service.list_channels(db, actor, org_id, 500, 0)
+    manageable = actor.is_admin or (actor.role == "lead" and org_id in actor.subtree)
+    groups = await invites.list_group_chats(db, actor, org_id, 500, 0) if manageable else None
+    return page(
+        request,
+        "pages/organization.html",
+        title=org.name,
+        actor=actor,
+        status_code=status,
+        crumbs=[("/organizations", translate(lang, "Organizations"))],
+        org=org,
+        clubs=clubs.items,
+        channels=channels.items,
+        groups=groups.items if groups else [],
+        manageable=manageable,
+        platforms=[(p, p) for p in PLATFORMS],
+        errors=errors,
+        values=values,
+    )
+
+
+@post("/organizations/{org_id:int}/clubs")
+async def add_club(
+    request: AnyRequest, db: DB, actor: CurrentActor, org_id: FromPath[int], data: Form
+) -> Template | Redirect:
+    try:
+        club = await organizations.create_club(
+            db, actor, organization_id=org_id, name=str(data.get("name", ""))
+        )
+    except Invalid as exc:
+        errors = {f"club_{k}": v for k, v in field_errors(exc, locale_of(request)).items()}
+        return await _organization(request, db, actor, org_id, errors, data, FORM_ERROR)
+    flash(request, "Club {name} added.", name=club.name)
+    return redirect(f"/organizations/{org_id}")
+
+
+@post("/organizations/{org_id:int}/channels")
+async def add_channel(
+    request: AnyRequest, db: DB, actor: CurrentActor, org_id: FromPath[int], data: Form
+) -> Template | Redirect:
+    try:
+        channel = await agreement_service.create_channel(
+            db,
+            actor,
+            organization_id=org_id,
+            platform=str(data.get("platform", "")),
+            url=str(data.get("url", "")),
+            name=str(data.get("name", "")),
+        )
+    except Invalid as exc:
+        errors = {f"channel_{k}": v for k, v in field_errors(exc, locale_of(request)).items()}
+        return await _organization(request, db, actor, org_id, errors, data, FORM_ERROR)
+    flash(request, "Channel {name} registered.", name=channel.name)
+    return redirect(f"/organizations/{org_id}")
+
+
+@post("/organizations/{org_id:int}/group-link")
+async def group_link(
+    request: AnyRequest, db: DB, actor: CurrentActor, org_id: FromPath[int], data: Form
+) -> Template:
+    lang = locale_of(request)
+    club_id = _opt_int(data.get("club_id"))
+    link = await invites.group_invite(db, actor, org_id, club_id)
+    org = await organizations.get_organization(db, actor, org_id)
+    return page(
+        request,
+        "pages/invite.html",
+        title=translate(lang, "Group chat link"),
+        actor=actor,
+        crumbs=[(f"/organizations/{org_id}", org.name)],
+        sheet=[(org.name, link, qr_svg(link.link))],
+        group=True,
+    )
+
+
+@post("/organizations/{org_id:int}/invites")
+async def invite_sheet(
+    request: AnyRequest, db: DB, actor: CurrentActor, org_id: FromPath[int]
+) -> Template:
+    lang = locale_of(request)
+    org = await organizations.get_organization(db, actor, org_id)
+    links = await invites.organization_invites(db, actor, org_id)
+    return page(
+        request,
+        "pages/invite.html",
+        title=translate(lang, "Invitations to print"),
+        actor=actor,
+        crumbs=[(f"/organizations/{org_id}", org.name)],
+        sheet=[(m.display_name, link, qr_svg(link.link)) for m, link in links],
+        group=False,
+    )
+
+
+# ---- members ------------------------------------------------------------------------------
+
+
+@get("/members")
+async def members_page(
+    request: AnyRequest,
+    db: DB,
+    actor: CurrentActor,
+    organization_id: FromQuery[str | None] = None,
+    club_id: FromQuery[str | None] = None,
+    member_state: Annotated[str | None, QueryParameter(query="state")] = None,
+    q: FromQuery[str | None] = None,
+    offset: FromQuery[int] = 0,
+) -> Template:
+    lang = locale_of(request)
+    org, club = _opt_int(organization_id), _opt_int(club_id)
+    state = member_state if member_state in MEMBER_STATES else None
+    found, club_map = await members.list_members(
+        db,
+        actor,
+        organization_id=org,
+        club_id=club,
+        limit=PAGE,
+        offset=max(offset, 0),
+        state=state,
+        search=q,
+    )
+    tree = await organizations.organization_tree(db, actor)
+    mine = [line for line in tree if actor.is_admin or line.organization.id in actor.subtree]
+    club_names = {c.id: c.name for line in mine for c in line.clubs}
+    query = f"organization_id={org or ''}&club_id={club or ''}&state={state or ''}&q={q or ''}&"
+    return page(
+        request,
+        "pages/members.html",
+        title=translate(lang, "Members"),
+        actor=actor,
+        members=found,
+        member_clubs={
+            member_id: ", ".join(club_names.get(c, str(c)) for c in ids)
+            for member_id, ids in club_map.items()
+        },
+        org_names={line.organization.id: line.organization.name for line in tree},
+        org_options=[
+            (line.organization.id, "· " * line.depth + line.organization.name) for line in mine
+        ],
+        club_options=[(c.id, c.name) for line in mine for c in line.clubs],
+        states=list(MEMBER_STATES),
+        filters={"organization_id": org, "club_id": club, "state": state, "q": q or ""},
+        query=query,
+        can_manage=actor.is_admin or actor.role == "lead",
+    )
+
+
+@post("/members/{member_id:int}/invite")
+async def member_invite(
+    request: AnyRequest, db: DB, actor: CurrentActor, member_id: FromPath[int]
+) -> Template:
+    lang = locale_of(request)
+    member, _ = await members.get_member(db, actor, member_id)
+    link = await invites.member_invite(db, actor, member_id)
+    return page(
+        request,
+        "pages/invite.html",
+        title=translate(lang, "Invitation"),
+        actor=actor,
+        crumbs=[("/members", translate(lang, "Members"))],
+        sheet=[(member.display_name, link, qr_svg(link.link))],
+        group=False,
+    )
+
+
+def _uploads(request: AnyRequest) -> Any:
+    folder = request.app.state.settings.var_dir / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@get("/members/import")
+async def import_form(request: AnyRequest, db: DB, actor: CurrentActor) -> Template:
+    return await _import_page(request, db, actor)
+
+
+async def _import_page(
+    request: AnyRequest,
+    db: DB,
+    actor: CurrentActor,
+    status: int = 200,
+    **context: Any,
+) -> Template:
+    if not (actor.is_admin or actor.role == "lead"):
+        scope.require_role(actor)
+    lang = locale_of(request)
+    tree = await organizations.organization_tree(db, actor)
+    return page(
+        request,
+        "pages/import.html",
+        title=translate(lang, "Import members"),
+        actor=actor,
+        status_code=status,
+        crumbs=[("/members", translate(lang, "Members"))],
+        org_options=[
+            (line.organization.id, "· " * line.depth + line.organization.name)
+            for line in tree
+            if line.manageable
+        ],
+        **context,
+    )
+
+
+@post("/members/import")
+async def import_preview(
+    request: AnyRequest,
+    db: DB,
+    actor: CurrentActor,
+    data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
+) -> Template:
+    """Check the whole file and show what would change; nothing is saved yet."""
+    lang = locale_of(request)
+    org_id = _opt_int(data.get("organization_id")) or 0
+    upload = data.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return await _import_page(
+            request,
+            db,
+            actor,
+            FORM_ERROR,
+            errors={"file": translate(lang, "Choose a file.")},
+            org=org_id,
+        )
+    content = await upload.read()
+    try:
+        preview = await importer.import_members(
+            db, actor, org_id, content, upload.filename, dry_run=True
+        )
+    except Invalid as exc:
+        return await _import_page(
+            request,
+            db,
+            actor,
+            FORM_ERROR,
+            problem=translate(lang, exc.title),
+            row_errors=exc.errors or [],
+            org=org_id,
+        )
+    key = secrets.token_urlsafe(16)
+    (_uploads(request) / key).write_bytes(content)
+    request.session["import"] = {"key": key, "filename": upload.filename, "org": org_id}
+    return await _import_page(
+        request, db, actor, preview=preview, filename=upload.filename, org=org_id
+    )
+
+
+@post("/members/import/confirm")
+async def import_confirm(request: AnyRequest, db: DB, actor: CurrentActor) -> Redirect:
+    pending = request.session.pop("import", None)
+    if not pending:
+        flash(request, "Nothing to import: upload the file again.", "error")
+        return redirect("/members/import")
+    path = _uploads(request) / pending["key"]
+    try:
+        content = path.read_bytes()
+    except OSError:
+        flash(request, "Nothing to import: upload the file again.", "error")
+        return redirect("/members/import")
+    try:
+        result = await importer.import_members(
+            db, actor, pending["org"], content, pending["filename"]
+        )
+    except Invalid:
+        flash(request, "The file no longer fits the data; check it again.", "error")
+        return redirect("/members/import")
+    finally:
+        path.unlink(missing_ok=True)
+    flash(
+        request,
+        "Imported: {created} new, {updated} updated, {unchanged} unchanged.",
+        created=result.created,
+        updated=result.updated,
+        unchanged=result.unchanged,
+    )
+    return redirect(f"/members?organization_id={pending['org']}")
+
+
+# ---- agreements ---------------------------------------------------------------------------
+
+
+@get("/agreements")
+async def agreements_page(
+    request: AnyRequest, db: DB, actor: CurrentActor, offset: FromQuery[int] = 0
+) -> Template:
+    return await _agreements(request, db, actor, offset, {}, {})
+
+
+async def _agreements(
+    request: AnyRequest,
+    db: DB,
+    actor: CurrentActor,
+    offset: int,
+    errors: dict[str, str],
+    values: dict[str, Any],
+    status: int = 200,
+) -> Template:
+    lang = locale_of(request)
+    found, parties = await agreement_service.list_agreements(db, actor, PAGE, max(offset, 0))
+    tree = await organizations.organization_tree(db, actor)
+    return page(
+        request,
+        "pages/agreements.html",
+        title=translate(lang, "Agreements"),
+        actor=actor,
+        status_code=status,
+        agreements=found,
+        parties=parties,
+        org_names={line.organization.id: line.organization.name for line in tree},
+        org_options=[
+            (line.organization.id, "· " * line.depth + line.organization.name) for line in tree
+        ],
+        today=date.today(),
+        errors=errors,
+        values=values,
+    )
+
+
+def _agreement_fields(data: dict[str, Any]) -> dict[str, Any]:
+    def day(name: str) -> date:
+        try:
+            return date.fromisoformat(str(data.get(name, "")))
+        except ValueError:
+            raise Invalid(
+                "Check the dates.", errors=[{"field": name, "message": "a date is needed"}]
+            ) from None
+
+    return {
+        "title": str(data.get("title", "")),
+        "party_ids": _ints(data.get("party_ids", [])),
+        "signed_on": day("signed_on"),
+        "valid_from": day("valid_from"),
+        "valid_until": day("valid_until"),
+        "document_url": str(data.get("document_url", "")).strip() or None,
+    }
+
+
+@post("/agreements")
+async def create_agreement(
+    request: AnyRequest, db: DB, actor: CurrentActor, data: Form
+) -> Template | Redirect:
+    try:
+        scope.require_role(actor)
+        agreement = await agreement_service.create_agreement(
+            db,
+            actor,
+            lead_organization_id=_opt_int(data.get("lead_organization_id")) or 0,
+            **_agreement_fields(data),
+        )
+    except Invalid as exc:
+        errors = field_errors(exc, locale_of(request))
+        return await _agreements(request, db, actor, 0, errors, data, FORM_ERROR)
+    flash(request, "Agreement {title} saved.", title=agreement.title)
+    return redirect("/agreements")
+
+
+@get("/agreements/{agreement_id:int}/edit")
+async def edit_agreement_page(
+    request: AnyRequest, db: DB, actor: CurrentActor, agreement_id: FromPath[int]
+) -> Template:
+    scope.require_role(actor)
+    agreement, party_ids = await agreement_service.get_agreement(db, actor, agreement_id)
+    values = {**agreement.model_dump(), "party_ids": party_ids}
+    return await _edit_agreement(request, db, actor, agreement_id, values, {})
+
+
+async def _edit_agreement(
+    request: AnyRequest,
+    db: DB,
+    actor: CurrentActor,
+    agreement_id: FromPath[int],
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status: int = 200,
+) -> Template:
+    lang = locale_of(request)
+    tree = await organizations.organization_tree(db, actor)
+    return page(
+        request,
+        "pages/agreement_edit.html",
+        title=translate(lang, "Edit agreement"),
+        actor=actor,
+        status_code=status,
+        crumbs=[("/agreements", translate(lang, "Agreements"))],
+        agreement_id=agreement_id,
+        org_options=[
+            (line.organization.id, "· " * line.depth + line.organization.name) for line in tree
+        ],
+        values=values,
+        errors=errors,
+    )
+
+
+@post("/agreements/{agreement_id:int}")
+async def update_agreement(
+    request: AnyRequest, db: DB, actor: CurrentActor, agreement_id: FromPath[int], data: Form
+) -> Template | Redirect:
+    try:
+        await agreement_service.update_agreement(db, actor, agreement_id, **_agreement_fields(data))
+    except Invalid as exc:
+        values = {**data, "party_ids": _ints(data.get("party_ids", []))}
+        errors = field_errors(exc, locale_of(request))
+        return await _edit_agreement(request, db, actor, agreement_id, values, errors, FORM_ERROR)
+    flash(request, "The agreement was updated.")
+    return redirect("/agreements")
+
+
+PAGES = [
+    organizations_page,
+    organization_page,
+    add_club,
+    add_channel,
+    group_link,
+    invite_sheet,
+    members_page,
+    member_invite,
+    import_form,
+    import_preview,
+    import_confirm,
+    agreements_page,
+    create_agreement,
+    edit_agreement_page,
+    update_agreement,
+]

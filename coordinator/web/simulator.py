@@ -1,0 +1,205 @@
+"""The volunteer simulator: a staff member sees a demo volunteer's Telegram chat (in the Bot API
+sandbox) and acts as them. Only there when the sandbox runs in-process (no real Telegram)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import httpx
+from litestar import Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, FromQuery
+from litestar.response import Template
+from sqlmodel import col, select
+
+from coordinator.auth import scope
+from coordinator.auth.scope import Actor
+from coordinator.errors import Invalid, NotFound
+from coordinator.http import DB, CurrentActor
+from coordinator.i18n import translate
+from coordinator.organizations.models import GroupChat, Member
+from coordinator.web.context import locale_of, page, sandbox_url
+
+AnyRequest = Request[Any, Any, Any]
+Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+LISTED = 40
+
+
+def _sandbox(request: AnyRequest) -> str:
+    url = sandbox_url(request)
+    if url is None:
+        raise NotFound("The simulator needs the built-in Telegram sandbox.")
+    return url
+
+
+async def _call(request: AnyRequest, method: str, path: str, body: Any = None) -> Any:
+    async with httpx.AsyncClient(base_url=_sandbox(request), timeout=5) as client:
+        response = await client.request(method, "/sandbox/" + path, json=body)
+    payload = response.json()
+    if not payload.get("ok"):
+        raise Invalid(str(payload.get("description", "The sandbox refused.")))
+    return payload["result"]
+
+
+async def _volunteer(db: DB, actor: Actor, telegram_id: FromPath[int]) -> Member:
+    """A linked member the actor may see (the scoping helper decides)."""
+    async with db.read() as session:
+        member = await session.scalar(
+            scope.members(actor, select(Member).where(Member.telegram_user_id == telegram_id))
+        )
+    if member is None:
+        raise NotFound("No such volunteer.")
+    return member
+
+
+@get("/simulator")
+async def simulator_page(
+    request: AnyRequest, db: DB, actor: CurrentActor, q: FromQuery[str | None] = None
+) -> Template:
+    _sandbox(request)
+    lang = locale_of(request)
+    stmt = scope.members(
+        actor,
+        select(Member)
+        .where(col(Member.telegram_user_id).is_not(None), col(Member.deactivated_at).is_(None))
+        .order_by(col(Member.display_name))
+        .limit(LISTED),
+    )
+    if q:
+        stmt = stmt.where(col(Member.display_name).icontains(q.strip(), autoescape=True))
+    async with db.read() as session:
+        volunteers = (await session.scalars(stmt)).all()
+        groups = (
+            await session.scalars(
+                scope.group_chats(actor, select(GroupChat).order_by(col(GroupChat.title)))
+            )
+        ).all()
+    return page(
+        request,
+        "pages/simulator.html",
+        title=translate(lang, "Volunteer simulator"),
+        actor=actor,
+        volunteers=volunteers,
+        groups=groups,
+        q=q or "",
+    )
+
+
+@get("/simulator/chat/{telegram_id:int}")
+async def chat_page(
+    request: AnyRequest,
+    db: DB,
+    actor: CurrentActor,
+    telegram_id: FromPath[int],
+    group: FromQuery[int | None] = None,
+) -> Template:
+    lang = locale_of(request)
+    member = await _volunteer(db, actor, telegram_id)
+    return page(
+        request,
+        "pages/simulator_chat.html",
+        title=translate(lang, "Telegram chat of {name}", name=member.display_name),
+        actor=actor,
+        crumbs=[("/simulator", translate(lang, "Volunteer simulator"))],
+        member=member,
+        group=group,
+        **await _chat(request, db, actor, telegram_id, group),
+    )
+
+
+async def _chat(
+    request: AnyRequest, db: DB, actor: Actor, telegram_id: FromPath[int], group: int | None
+) -> dict[str, Any]:
+    chat_id = telegram_id
+    if group is not None:
+        async with db.read() as session:
+            found = await session.scalar(
+                scope.group_chats(
+                    actor, select(GroupChat).where(GroupChat.telegram_chat_id == group)
+                )
+            )
+        if found is None:
+            raise NotFound("No such group chat.")
+        chat_id = group
+    messages = await _call(request, "GET", f"chats/{chat_id}/messages")
+    return {"messages": messages, "chat_id": chat_id, "telegram_id": telegram_id}
+
+
+@get("/simulator/chat/{telegram_id:int}/messages")
+async def messages_partial(
+    request: AnyRequest,
+    db: DB,
+    actor: CurrentActor,
+    telegram_id: FromPath[int],
+    group: FromQuery[int | None] = None,
+) -> Template:
+    await _volunteer(db, actor, telegram_id)
+    return page(
+        request,
+        "partials/chat.html",
+        title="",
+        actor=actor,
+        group=group,
+        **await _chat(request, db, actor, telegram_id, group),
+    )
+
+
+@post("/simulator/chat/{telegram_id:int}/press")
+async def press(
+    request: AnyRequest, db: DB, actor: CurrentActor, telegram_id: FromPath[int], data: Form
+) -> Template:
+    """Press an inline button as the volunteer; the bot's answer shows as a toast."""
+    await _volunteer(db, actor, telegram_id)
+    group = int(data["group"]) if str(data.get("group", "")).lstrip("-").isdigit() else None
+    chat_id = group if group is not None else telegram_id
+    if group is not None:
+        await _chat(request, db, actor, telegram_id, group)  # checks the group is in scope
+        await _call(request, "POST", f"groups/{group}/members", {"user_id": telegram_id})
+    pressed = await _call(
+        request,
+        "POST",
+        "presses",
+        {
+            "user_id": telegram_id,
+            "chat_id": chat_id,
+            "message_id": int(data.get("message_id", 0)),
+            "data": str(data.get("data", "")),
+        },
+    )
+    return page(
+        request,
+        "partials/pressed.html",
+        title="",
+        query_id=pressed["callback_query_id"],
+        telegram_id=telegram_id,
+    )
+
+
+@get("/simulator/answers/{query_id:str}")
+async def answer_partial(
+    request: AnyRequest, actor: CurrentActor, query_id: FromPath[str]
+) -> Template:
+    """The bot's callback answer ("Recorded: Done"), polled until it arrives."""
+    answer = await _call(request, "GET", f"callback-answers/{query_id}")
+    return page(request, "partials/pressed.html", title="", query_id=query_id, answer=answer)
+
+
+@post("/simulator/chat/{telegram_id:int}/send")
+async def send(
+    request: AnyRequest, db: DB, actor: CurrentActor, telegram_id: FromPath[int], data: Form
+) -> Template:
+    await _volunteer(db, actor, telegram_id)
+    text = str(data.get("text", "")).strip()[:4096]
+    if text:
+        await _call(request, "POST", "messages", {"user_id": telegram_id, "text": text})
+    return page(
+        request,
+        "partials/chat.html",
+        title="",
+        actor=actor,
+        group=None,
+        **await _chat(request, db, actor, telegram_id, None),
+    )
+
+
+PAGES = [simulator_page, chat_page, messages_partial, press, answer_partial, send]

@@ -79,7 +79,8 @@ def create_app(settings: Settings | None = None, *, sandbox_url: str | None = No
         dependencies={"db": Provide(provide_db)},
         lifespan=[lifespan],
         plugins=[ProblemDetailsPlugin(problems)],
-        middleware=[security_headers, session_config(settings.https).middleware],
+        middleware=[session_config(settings.https).middleware],
+        before_send=[security_headers],
         csrf_config=csrf_config(settings.secret_key, settings.https),
         stores={"sessions": FileStore(settings.var_dir / "sessions", create_directories=True)},
         template_config=TemplateConfig(

@@ -178,9 +178,9 @@ async def create_campaign(
 def _form_errors(exc: Invalid, lang: str) -> dict[str, str]:
     errors = field_errors(exc, lang)
     if not errors:
-        errors[""] = translate(lang, exc.title)
+        errors[""] = translate(lang, exc.detail)
     elif exc.code == "agreement_not_valid":
-        errors["agreement_id"] = exc.title
+        errors["agreement_id"] = exc.detail
     return errors
 
 
@@ -270,8 +270,8 @@ async def add_item(
         )
     except Invalid as exc:
         errors = {f"item_{k}": v for k, v in _form_errors(exc, lang).items()}
-        if exc.code != "validation" and "item_url" not in errors:
-            errors["item_url"] = translate(lang, exc.title)
+        if "item_" in errors:
+            errors["item_url"] = errors.pop("item_")
         return await _edit(request, db, actor, campaign_id, errors=errors, status=FORM_ERROR)
     flash(request, "Content added.")
     return redirect(f"/campaigns/{campaign_id}/edit#content")
@@ -291,7 +291,7 @@ async def set_targets(
             club_ids=_ints(data.get("club_ids", [])),
         )
     except Invalid as exc:
-        errors = {"targets": translate(lang, exc.title)}
+        errors = {"targets": translate(lang, exc.detail)}
         return await _edit(request, db, actor, campaign_id, errors=errors, status=FORM_ERROR)
     flash(request, "Targets saved.")
     return redirect(f"/campaigns/{campaign_id}/edit#targets")
@@ -314,7 +314,7 @@ async def check_url(request: AnyRequest, db: DB, actor: CurrentActor, data: Form
             channel, org = await campaigns.check_content_url(db, actor, agreement_id, url)
             ok, text = True, translate(lang, "On {channel} of {org}.", channel=channel, org=org)
         except Invalid as exc:
-            text = translate(lang, exc.title)
+            text = translate(lang, exc.detail)
     return page(request, "partials/url_check.html", title="", ok=ok, text=text, url=url)
 
 
@@ -398,7 +398,7 @@ async def _guarded(
             request,
             "{problem} {details}",
             "error",
-            problem=translate(lang, exc.title),
+            problem=translate(lang, exc.detail),
             details=details,
         )
         return redirect(f"/campaigns/{campaign_id}")
@@ -459,7 +459,7 @@ async def remind(
     try:
         queued = await reminders.remind_not_done(db, actor, campaign_id, step)
     except Conflict as exc:
-        flash(request, exc.title, "error")
+        flash(request, exc.detail, "error")
         return redirect(f"/campaigns/{campaign_id}")
     flash(request, "Reminders queued for {n} volunteers not done yet.", n=queued)
     return redirect(f"/campaigns/{campaign_id}")

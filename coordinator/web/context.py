@@ -166,7 +166,7 @@ def domain_error_page(request: AnyRequest, exc: DomainError) -> Response[Any]:
     if isinstance(exc, NotFound | Forbidden):
         message = translate(lang, ERROR_TEXT[404 if isinstance(exc, NotFound) else 403])
     else:
-        message = translate(lang, exc.title)
+        message = translate(lang, exc.detail)
     template = "partials/error.html" if is_htmx(request) else "pages/error.html"
     return page(
         request,

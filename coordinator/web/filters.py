@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from html import escape
+from html.parser import HTMLParser
 from typing import Any
 
 from jinja2 import Environment
+from markupsafe import Markup
 
 from coordinator.settings import Settings
 
@@ -23,5 +26,43 @@ def install(env: Environment, settings: Settings) -> None:
         """Leadership sees "<5" instead of a count below five (identity protection)."""
         return "<5" if hide and 0 < count < 5 else count
 
-    env.filters.update(localtime=localtime, percent=percent, small=small)
+    env.filters.update(
+        localtime=localtime, percent=percent, small=small, telegram_html=telegram_html
+    )
     env.globals["timezone"] = str(tz)
+
+
+KEPT_TAGS = {"b", "strong", "i", "em", "u", "s", "code", "pre"}
+
+
+class _Sanitizer(HTMLParser):
+    """Rebuilds Telegram-style HTML keeping only simple formatting and http(s) links."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in KEPT_TAGS:
+            self.out.append(f"<{tag}>")
+        elif tag == "a":
+            href = dict(attrs).get("href") or ""
+            if href.startswith(("https://", "http://")):
+                self.out.append(f'<a href="{escape(href)}" rel="noopener noreferrer">')
+            else:
+                self.out.append("<a>")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in KEPT_TAGS or tag == "a":
+            self.out.append(f"</{tag}>")
+
+    def handle_data(self, data: str) -> None:
+        self.out.append(escape(data))
+
+
+def telegram_html(text: str) -> Markup:
+    """A bot message as the volunteer sees it in Telegram, safe to put in our page."""
+    parser = _Sanitizer()
+    parser.feed(text or "")
+    parser.close()
+    return Markup("".join(parser.out))  # rebuilt above from escaped parts only

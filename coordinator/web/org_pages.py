@@ -315,7 +315,7 @@ async def import_preview(
             db,
             actor,
             FORM_ERROR,
-            problem=translate(lang, exc.title),
+            problem=translate(lang, exc.detail),
             row_errors=exc.errors or [],
             org=org_id,
         )

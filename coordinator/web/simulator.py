@@ -33,9 +33,12 @@ def _sandbox(request: AnyRequest) -> str:
 
 
 async def _call(request: AnyRequest, method: str, path: str, body: Any = None) -> Any:
-    async with httpx.AsyncClient(base_url=_sandbox(request), timeout=5) as client:
-        response = await client.request(method, "/sandbox/" + path, json=body)
-    payload = response.json()
+    try:
+        async with httpx.AsyncClient(base_url=_sandbox(request), timeout=5) as client:
+            response = await client.request(method, "/sandbox/" + path, json=body)
+        payload = response.json()
+    except (httpx.HTTPError, ValueError):
+        raise Invalid("The Telegram sandbox did not answer; try again.") from None
     if not payload.get("ok"):
         raise Invalid(str(payload.get("description", "The sandbox refused.")))
     return payload["result"]

@@ -17,7 +17,7 @@ from coordinator.web.context import ERROR_TEXT, NAV
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_CALL = re.compile(r"""_\(\s*(["'])(.+?)\1\s*[,)]""")
 # Python calls whose second argument (or first for flash) is a message id.
-CALLS = {"translate": 1, "flash": 1}
+CALLS = {"translate": 1, "flash": 1, "_guarded": 3}
 
 
 def template_ids() -> set[str]:

@@ -1,4 +1,5 @@
-"""The processes: `serve` (web + bot + sender) and `worker` (bot + sender), one event loop each.
+"""The processes: `serve` (web + bot + sender + scheduler) and `worker` (bot + sender +
+scheduler), one event loop each.
 
 With no COORDINATOR_TELEGRAM_TOKEN the Bot API sandbox runs in-process and the bot talks to it,
 so a fresh install shows the whole flow without a real bot.
@@ -13,6 +14,7 @@ import logging
 import uvicorn
 from sqlmodel import col, select
 
+from coordinator import scheduler
 from coordinator.bots import runtime
 from coordinator.db import Database
 from coordinator.organizations.models import GroupChat, Member
@@ -60,6 +62,7 @@ async def run(settings: Settings, *, web: tuple[str, int] | None, sandbox_port: 
         if settings.telegram_mode == "webhook":
             webhook = (settings.webhook_url or "", settings.webhook_secret or "")
         await stack.enter_async_context(runtime.running(telegram, webhook=webhook))
+        await stack.enter_async_context(scheduler.running(db, settings))
         if web is not None:
             from coordinator.app import create_app
 

@@ -23,6 +23,8 @@ class CampaignIn(msgspec.Struct, forbid_unknown_fields=True):
     quota_percent: int | None = None
     delivery_mode: str = "dm"
     proof_requested: bool = False
+    reminder_hours: list[int] = msgspec.field(default_factory=lambda: [24, 2])
+    remind_in_quiet_hours: bool = False
 
 
 class CampaignOut(msgspec.Struct):
@@ -36,6 +38,8 @@ class CampaignOut(msgspec.Struct):
     quota_percent: int | None
     delivery_mode: str
     proof_requested: bool
+    reminder_hours: list[int]
+    remind_in_quiet_hours: bool
     launched_at: datetime | None
     closed_at: datetime | None
 

@@ -44,6 +44,11 @@ class Campaign(SQLModel, table=True):
     quota_percent: int | None = None
     delivery_mode: str = Field(default="dm", max_length=5)
     proof_requested: bool = False
+    # Hours before the deadline at which those not done are reminded, e.g. [24, 2].
+    reminder_hours: list[int] = Field(
+        default_factory=lambda: [24, 2], sa_column=Column(JSON, nullable=False)
+    )
+    remind_in_quiet_hours: bool = False  # 22:00-07:00 local is quiet unless this is set
     created_by_user_id: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     launched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import and_, case, delete, func, update
@@ -51,6 +51,8 @@ class CampaignDraft:
     quota_percent: int | None = None
     delivery_mode: str = "dm"
     proof_requested: bool = False
+    reminder_hours: list[int] = field(default_factory=lambda: [24, 2])
+    remind_in_quiet_hours: bool = False
 
 
 def _check_draft(d: CampaignDraft) -> None:
@@ -65,6 +67,8 @@ def _check_draft(d: CampaignDraft) -> None:
         errors.append(field_error("deadline_at", "must be after launch_at"))
     if d.quota_percent is not None and not 1 <= d.quota_percent <= 100:
         errors.append(field_error("quota_percent", "between 1 and 100"))
+    if len(d.reminder_hours) > 5 or any(not 1 <= h <= 168 for h in d.reminder_hours):
+        errors.append(field_error("reminder_hours", "up to 5 values, each 1-168 hours"))
     if d.delivery_mode not in ("dm", "group"):
         errors.append(field_error("delivery_mode", "dm or group"))
     if errors:
@@ -111,6 +115,8 @@ async def create_campaign(db: Database, actor: Actor, draft: CampaignDraft) -> C
             quota_percent=draft.quota_percent,
             delivery_mode=draft.delivery_mode,
             proof_requested=draft.proof_requested,
+            reminder_hours=sorted(set(draft.reminder_hours), reverse=True),
+            remind_in_quiet_hours=draft.remind_in_quiet_hours,
             created_by_user_id=actor.user_id,
         )
         session.add(campaign)
@@ -142,8 +148,10 @@ async def update_campaign(
             "quota_percent",
             "delivery_mode",
             "proof_requested",
+            "remind_in_quiet_hours",
         ):
             setattr(campaign, name, getattr(draft, name))
+        campaign.reminder_hours = sorted(set(draft.reminder_hours), reverse=True)
         campaign.title = draft.title.strip()
         audit(session, actor, "campaign.update", "campaign", campaign_id)
     return campaign

@@ -66,6 +66,9 @@ def _draft(request: AnyRequest, data: dict[str, Any]) -> CampaignDraft:
             deadline_at = parsed
     if quota and not quota.isdigit():
         errors.append({"field": "quota_percent", "message": "between 1 and 100"})
+    hours = str(data.get("reminder_hours", "")).replace(",", " ").split()
+    if not all(h.isdigit() for h in hours):
+        errors.append({"field": "reminder_hours", "message": "up to 5 values, each 1-168 hours"})
     if errors:
         raise Invalid("The campaign cannot be saved.", errors=errors)
     return CampaignDraft(
@@ -79,6 +82,8 @@ def _draft(request: AnyRequest, data: dict[str, Any]) -> CampaignDraft:
         quota_percent=int(quota) if quota else None,
         delivery_mode=str(data.get("delivery_mode", "dm")),
         proof_requested=data.get("proof_requested") == "on",
+        reminder_hours=[int(h) for h in hours],
+        remind_in_quiet_hours=data.get("remind_in_quiet_hours") == "on",
     )
 
 
@@ -92,6 +97,8 @@ def _values(request: AnyRequest, campaign: Campaign) -> dict[str, Any]:
         "quota_percent": campaign.quota_percent or "",
         "delivery_mode": campaign.delivery_mode,
         "proof_requested": "on" if campaign.proof_requested else "",
+        "reminder_hours": ", ".join(str(h) for h in campaign.reminder_hours),
+        "remind_in_quiet_hours": "on" if campaign.remind_in_quiet_hours else "",
     }
 
 
@@ -133,6 +140,7 @@ async def new_campaign_page(request: AnyRequest, db: DB, actor: CurrentActor) ->
         "launch_at": _local(request, now + timedelta(minutes=30)),
         "deadline_at": _local(request, now + timedelta(days=2)),
         "delivery_mode": "dm",
+        "reminder_hours": "24, 2",
     }
     return await _new(request, db, actor, values, {})
 

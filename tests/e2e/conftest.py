@@ -11,8 +11,10 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -73,9 +75,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         database_url = f"sqlite+aiosqlite:///{home}/e2e.db"
     else:
         base = os.environ["COORDINATOR_TEST_POSTGRES_URL"]
-        database_url = asyncio.run(
-            dbtools.create_pg_database(base, f"coord_e2e_{uuid.uuid4().hex[:10]}")
-        )
+        database_url = _run(dbtools.create_pg_database(base, f"coord_e2e_{uuid.uuid4().hex[:10]}"))
     env = {
         **os.environ,
         "COORDINATOR_DATABASE_URL": database_url,
@@ -112,10 +112,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             process.kill()
         if BACKEND == "postgres":
-            asyncio.run(dbtools.drop_pg_database(database_url))
+            _run(dbtools.drop_pg_database(database_url))
 
 
-@pytest.fixture(scope="session")
+def _run(coroutine: Any) -> Any:
+    """asyncio.run in a thread of its own: Playwright's sync API keeps a loop running here."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+@pytest.fixture(scope="module")  # closed with the module, so later tests find no loop running
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install chromium (make test does)")

@@ -1,0 +1,103 @@
+"""APScheduler (3.11) running the campaign sweeps, once per deployment.
+
+On PostgreSQL several processes may run `serve` or `worker`; a session-level advisory lock
+elects one leader, and only the leader sweeps. Followers try again every tick, so if the
+leader dies (its connection closes, the lock goes) another takes over within a tick. On SQLite
+there is one process by design. Either way the sweeps are idempotent, so a duplicate tick is
+harmless: the lock keeps the work from being done twice, not correctness.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from coordinator.base import utcnow
+from coordinator.campaigns.sweeps import sweep
+from coordinator.db import Database
+from coordinator.settings import Settings
+
+logger = logging.getLogger("coordinator.scheduler")
+LOCK_KEY = 0x636F6F7264  # "coord": the advisory lock every Coordinator process asks for
+TICK_SECONDS = 30
+
+
+class Leader:
+    """Holds the advisory lock on a connection of its own while this process leads."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._connection: AsyncConnection | None = None
+
+    @property
+    def leading(self) -> bool:
+        return self.db.dialect != "postgresql" or self._connection is not None
+
+    async def try_lead(self) -> bool:
+        if self.leading:
+            return True
+        connection = await self.db.engine.connect()
+        got = await connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY})
+        if got:
+            await connection.commit()  # end the implicit transaction; the lock is per session
+            self._connection = connection
+            logger.info("this process now runs the scheduler")
+            return True
+        await connection.close()
+        return False
+
+    async def step_down(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                await self._connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY}
+                )
+            await self._connection.close()
+            self._connection = None
+
+
+async def tick(
+    db: Database, settings: Settings, leader: Leader, now: datetime | None = None
+) -> None:
+    if not await leader.try_lead():
+        return
+    try:
+        report = await sweep(db, now or utcnow(), settings.timezone)
+    except Exception:
+        logger.exception("scheduler sweep failed; the next tick tries again")
+        return
+    if report.launched or report.reminded or report.closed:
+        logger.info(
+            "sweep: launched %s, reminded %s, closed %s",
+            report.launched,
+            report.reminded,
+            report.closed,
+        )
+
+
+@contextlib.asynccontextmanager
+async def running(db: Database, settings: Settings) -> AsyncIterator[AsyncIOScheduler]:
+    """The scheduler until the block ends; its first tick runs at once."""
+    leader = Leader(db)
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    scheduler.add_job(
+        tick,
+        "interval",
+        seconds=TICK_SECONDS,
+        args=(db, settings, leader),
+        max_instances=1,
+        coalesce=True,
+        next_run_time=datetime.now(UTC),
+    )
+    scheduler.start()
+    try:
+        yield scheduler
+    finally:
+        scheduler.shutdown(wait=False)
+        await leader.step_down()

@@ -64,7 +64,7 @@ def test_it_explains_itself(url):
 
 def test_it_sets_up_a_database_a_user_and_a_token(url):
     assert _cli(url, "db", "upgrade").returncode == 0
-    assert "0001" in _cli(url, "db", "current").stdout
+    assert "(head)" in _cli(url, "db", "current").stdout
     org = _cli(url, "orgs", "create", "--name", "Tỉnh đoàn")
     assert org.returncode == 0 and "organization 1" in org.stdout
     user = _create_user(url, "a long password here")

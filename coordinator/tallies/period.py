@@ -1,0 +1,251 @@
+"""Participation over a period, by organization (rolled up through the tree), by club and by
+week: the numbers leadership asks for, counted in the database and honest about their base.
+
+Definitions (the same on the status page, the dashboards and the exports):
+- assigned: tasks given; delivered: all past `pending`; acknowledged: acknowledged or done;
+- done, declined, expired: final statuses; unreachable: tasks whose member (or group chat)
+  can no longer be reached in Telegram;
+- participation rate = done / assigned. Clubs compare rates, never raw counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, func
+from sqlalchemy import select as sa_select
+from sqlmodel import col, select
+
+from coordinator.auth import scope
+from coordinator.auth.scope import Actor
+from coordinator.campaigns.models import Assignment, Campaign
+from coordinator.db import Database
+from coordinator.organizations.models import Club, GroupChat, Member, MemberClub, Organization
+
+
+@dataclass
+class Counts:
+    assigned: int = 0
+    delivered: int = 0
+    acknowledged: int = 0
+    done: int = 0
+    declined: int = 0
+    expired: int = 0
+    unreachable: int = 0
+
+    def add_status(self, status: str, count: int, unreachable: int) -> None:
+        self.assigned += count
+        self.delivered += 0 if status == "pending" else count
+        self.acknowledged += count if status in ("acknowledged", "done") else 0
+        if status in ("done", "declined", "expired"):
+            setattr(self, status, getattr(self, status) + count)
+        self.unreachable += unreachable
+
+    def add(self, other: Counts) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.assigned if self.assigned else 0.0
+
+
+COLUMNS = tuple(f.name for f in fields(Counts))
+
+
+@dataclass
+class Line:
+    key: int
+    name: str
+    counts: Counts
+    depth: int = 0
+    previous_rate: float | None = None  # the same line in the period before, for trend arrows
+
+    @property
+    def trend(self) -> str:
+        if self.previous_rate is None or not self.counts.assigned:
+            return ""
+        delta = self.counts.rate - self.previous_rate
+        return "up" if delta > 0.02 else "down" if delta < -0.02 else "flat"
+
+
+@dataclass
+class PeriodTally:
+    start: datetime
+    end: datetime
+    total: Counts
+    organizations: list[Line]  # rolled up: each line counts its whole subtree
+    clubs: list[Line]
+    weeks: list[Line]  # key = week number, name = first day of the week
+    campaigns: int = 0
+    members: dict[int, int] = field(default_factory=dict)  # organization -> active members
+
+
+def _recipient(mode: str) -> tuple[Any, Any, Any]:
+    """(organization column, unreachable flag, join) for member or group-chat tasks."""
+    if mode == "group":
+        return (
+            col(GroupChat.organization_id),
+            col(GroupChat.unreachable_at).is_not(None),
+            (GroupChat, col(GroupChat.id) == Assignment.group_chat_id),
+        )
+    return (
+        col(Member.organization_id),
+        col(Member.unreachable_at).is_not(None),
+        (Member, col(Member.id) == Assignment.member_id),
+    )
+
+
+async def period_tally(
+    db: Database, actor: Actor, start: datetime, end: datetime, tz: ZoneInfo
+) -> PeriodTally:
+    """Campaigns launched in [start, end) that the actor may see; leads get their subtree."""
+    visible = scope.campaigns(
+        actor,
+        select(Campaign.id).where(
+            col(Campaign.launched_at) >= start, col(Campaign.launched_at) < end
+        ),
+    )
+    async with db.read() as session:
+        campaign_weeks = {
+            cid: launched
+            for cid, launched in (
+                await session.execute(
+                    select(Campaign.id, Campaign.launched_at).where(col(Campaign.id).in_(visible))
+                )
+            ).all()
+        }
+        direct: dict[int, Counts] = {}
+        by_week: dict[int, Counts] = {}
+        clubs: dict[int, Counts] = {}
+        for mode in ("dm", "group"):
+            org_col, unreachable, join = _recipient(mode)
+            flag = func.sum(case((unreachable, 1), else_=0))
+            base: Any = (
+                sa_select(
+                    col(Assignment.campaign_id), org_col, col(Assignment.status), func.count(), flag
+                )
+                .join(*join)
+                .where(col(Assignment.campaign_id).in_(visible))
+                .group_by(col(Assignment.campaign_id), org_col, col(Assignment.status))
+            )
+            for campaign_id, org_id, status, count, unreach in (await session.execute(base)).all():
+                direct.setdefault(org_id, Counts()).add_status(status, count, int(unreach or 0))
+                week = _week_key(campaign_weeks[campaign_id], tz)
+                by_week.setdefault(week, Counts()).add_status(status, count, int(unreach or 0))
+            club_col = col(GroupChat.club_id) if mode == "group" else col(MemberClub.club_id)
+            club_stmt = (
+                select(club_col, Assignment.status, func.count(), flag)
+                .select_from(Assignment)
+                .join(*join)
+                .where(col(Assignment.campaign_id).in_(visible), club_col.is_not(None))
+                .group_by(club_col, col(Assignment.status))
+            )
+            if mode == "dm":
+                club_stmt = club_stmt.join(MemberClub, col(MemberClub.member_id) == Member.id)
+            for club_id, status, count, unreach in (await session.execute(club_stmt)).all():
+                clubs.setdefault(club_id, Counts()).add_status(status, count, int(unreach or 0))
+        orgs = (
+            await session.execute(
+                select(Organization.id, Organization.name, Organization.parent_id)
+            )
+        ).all()
+        club_rows = (await session.execute(select(Club.id, Club.name, Club.organization_id))).all()
+        members = dict(
+            (
+                await session.execute(
+                    select(Member.organization_id, func.count())
+                    .where(col(Member.deactivated_at).is_(None))
+                    .group_by(col(Member.organization_id))
+                )
+            ).all()
+        )
+    own = actor.subtree if actor.role == "lead" else None
+    lines = rolled_up(((o, n, p) for o, n, p in orgs), direct, own)
+    total = Counts()
+    for counts in direct.values():
+        total.add(counts)
+    club_lines = sorted(
+        (
+            Line(cid, name, clubs[cid])
+            for cid, name, org_id in club_rows
+            if cid in clubs and (own is None or org_id in own)
+        ),
+        key=lambda line: (-line.counts.rate, line.name),
+    )
+    weeks = [
+        Line(key, _week_start(key, tz).strftime("%d/%m"), counts)
+        for key, counts in sorted(by_week.items())
+    ]
+    return PeriodTally(
+        start, end, total, lines, club_lines, weeks, len(campaign_weeks), dict(members)
+    )
+
+
+def rolled_up(
+    orgs: Iterable[tuple[int, str, int | None]],
+    direct: dict[int, Counts],
+    keep: frozenset[int] | set[int] | None = None,
+) -> list[Line]:
+    """Tree order, each organization's counts including everything below it."""
+    children: dict[int | None, list[tuple[int, str]]] = {}
+    for org_id, name, parent in orgs:
+        children.setdefault(parent, []).append((org_id, name))
+    out: list[Line] = []
+
+    def walk(parent: int | None, depth: int) -> Counts:
+        subtotal = Counts()
+        for org_id, name in sorted(children.get(parent, []), key=lambda c: c[1]):
+            at = len(out)
+            out.append(Line(org_id, name, Counts(), depth))
+            below = walk(org_id, depth + 1)
+            out[at].counts.add(direct.get(org_id, Counts()))
+            out[at].counts.add(below)
+            subtotal.add(out[at].counts)
+        return subtotal
+
+    walk(None, 0)
+    return [line for line in out if keep is None or line.key in keep]
+
+
+def _week_key(moment: datetime | None, tz: ZoneInfo) -> int:
+    """Monday-based week number since 2000-01-03 (a Monday), in local time."""
+    local = (moment or datetime.now(tz)).astimezone(tz).date()
+    return (local - datetime(2000, 1, 3).date()).days // 7
+
+
+def _week_start(key: int, tz: ZoneInfo) -> datetime:
+    return datetime(2000, 1, 3, tzinfo=tz) + timedelta(weeks=key)
+
+
+def with_trends(current: PeriodTally, previous: PeriodTally) -> PeriodTally:
+    """Mark each line with the rate of the same line in the previous period."""
+    before = {line.key: line.counts for line in previous.organizations}
+    for line in current.organizations:
+        if line.key in before and before[line.key].assigned:
+            line.previous_rate = before[line.key].rate
+    clubs_before = {line.key: line.counts for line in previous.clubs}
+    for line in current.clubs:
+        if line.key in clubs_before and clubs_before[line.key].assigned:
+            line.previous_rate = clubs_before[line.key].rate
+    return current
+
+
+def hide_small(value: int) -> str:
+    """Leadership never sees a count of one to four people: "<5"."""
+    return "<5" if 0 < value < 5 else str(value)
+
+
+def export_rows(tally: PeriodTally, small_hidden: bool) -> Sequence[list[Any]]:
+    """Aggregate rows for the period export: one per organization, rolled up."""
+    rows = []
+    for line in tally.organizations:
+        values: list[Any] = [getattr(line.counts, c) for c in COLUMNS]
+        if small_hidden:
+            values = [hide_small(v) for v in values]
+        rows.append(["  " * line.depth + line.name, *values, round(line.counts.rate * 100, 1)])
+    return rows

@@ -32,6 +32,7 @@ from coordinator.http import (
 from coordinator.organizations.api import CONTROLLERS as ORGANIZATION_API
 from coordinator.organizations.members_api import CONTROLLERS as MEMBER_API
 from coordinator.settings import Settings, get_settings
+from coordinator.tallies.api import CONTROLLERS as TALLY_API
 from coordinator.web import filters
 from coordinator.web.pages import PAGES, PUBLIC_PAGES
 from coordinator.web.security import csrf_config, security_headers, session_config
@@ -56,7 +57,7 @@ def create_app(settings: Settings | None = None, *, sandbox_url: str | None = No
 
     api = Router(
         path="/api/v1",
-        route_handlers=[*ORGANIZATION_API, *MEMBER_API, *CAMPAIGN_API, *AUTH_API],
+        route_handlers=[*ORGANIZATION_API, *MEMBER_API, *CAMPAIGN_API, *AUTH_API, *TALLY_API],
         dependencies={"actor": Provide(provide_actor)},
     )
     problems = ProblemDetailsConfig(

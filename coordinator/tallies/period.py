@@ -10,10 +10,10 @@ Definitions (the same on the status page, the dashboards and the exports):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func
@@ -186,30 +186,50 @@ async def period_tally(
     )
 
 
+class Addable(Protocol):
+    def add(self, other: Any, /) -> None: ...
+
+
+C = TypeVar("C", bound=Addable)
+
+
+def roll_up(
+    orgs: Iterable[tuple[int, str, int | None]],
+    direct: dict[int, C],
+    make: Callable[[], C],
+    keep: frozenset[int] | set[int] | None = None,
+) -> list[tuple[int, str, int, C]]:
+    """(organization, name, depth, totals) in tree order, each total including everything
+    below it; `keep` limits the lines shown (a lead's subtree), not what is summed."""
+    children: dict[int | None, list[tuple[int, str]]] = {}
+    for org_id, name, parent in orgs:
+        children.setdefault(parent, []).append((org_id, name))
+    out: list[tuple[int, str, int, C]] = []
+
+    def walk(parent: int | None, depth: int) -> C:
+        subtotal = make()
+        for org_id, name in sorted(children.get(parent, []), key=lambda c: c[1]):
+            line = (org_id, name, depth, make())
+            out.append(line)
+            if org_id in direct:
+                line[3].add(direct[org_id])
+            line[3].add(walk(org_id, depth + 1))
+            subtotal.add(line[3])
+        return subtotal
+
+    walk(None, 0)
+    return [line for line in out if keep is None or line[0] in keep]
+
+
 def rolled_up(
     orgs: Iterable[tuple[int, str, int | None]],
     direct: dict[int, Counts],
     keep: frozenset[int] | set[int] | None = None,
 ) -> list[Line]:
-    """Tree order, each organization's counts including everything below it."""
-    children: dict[int | None, list[tuple[int, str]]] = {}
-    for org_id, name, parent in orgs:
-        children.setdefault(parent, []).append((org_id, name))
-    out: list[Line] = []
-
-    def walk(parent: int | None, depth: int) -> Counts:
-        subtotal = Counts()
-        for org_id, name in sorted(children.get(parent, []), key=lambda c: c[1]):
-            at = len(out)
-            out.append(Line(org_id, name, Counts(), depth))
-            below = walk(org_id, depth + 1)
-            out[at].counts.add(direct.get(org_id, Counts()))
-            out[at].counts.add(below)
-            subtotal.add(out[at].counts)
-        return subtotal
-
-    walk(None, 0)
-    return [line for line in out if keep is None or line.key in keep]
+    return [
+        Line(key, name, counts, depth)
+        for key, name, depth, counts in roll_up(orgs, direct, Counts, keep)
+    ]
 
 
 def _week_key(moment: datetime | None, tz: ZoneInfo) -> int:
@@ -235,17 +255,23 @@ def with_trends(current: PeriodTally, previous: PeriodTally) -> PeriodTally:
     return current
 
 
-def hide_small(value: int) -> str:
-    """Leadership never sees a count of one to four people: "<5"."""
-    return "<5" if 0 < value < 5 else str(value)
+def hide_small(value: int, base: int | None = None) -> str:
+    """Leadership never sees a count of one to four people, nor any count of a group of
+    fewer than five (`base`, the group's size): "<5"."""
+    if 0 < value < 5 or (base is not None and 0 < base < 5):
+        return "<5"
+    return str(value)
 
 
 def export_rows(tally: PeriodTally, small_hidden: bool) -> Sequence[list[Any]]:
     """Aggregate rows for the period export: one per organization, rolled up."""
     rows = []
     for line in tally.organizations:
-        values: list[Any] = [getattr(line.counts, c) for c in COLUMNS]
+        c = line.counts
+        values: list[Any] = [getattr(c, name) for name in COLUMNS]
+        rate: Any = round(c.rate * 100, 1)
         if small_hidden:
-            values = [hide_small(v) for v in values]
-        rows.append(["  " * line.depth + line.name, *values, round(line.counts.rate * 100, 1)])
+            values = [hide_small(v, c.assigned) for v in values]
+            rate = "–" if 0 < c.assigned < 5 else rate
+        rows.append(["  " * line.depth + line.name, *values, rate])
     return rows

@@ -40,6 +40,7 @@ ALL = ("admin", "coordinator", "lead", "leadership")
 NAV = (
     NavItem("/", "Dashboard", ALL),
     NavItem("/campaigns", "Campaigns", ALL),
+    NavItem("/participation", "Participation", ALL),
     NavItem("/organizations", "Organizations", ("admin", "coordinator", "lead")),
     NavItem("/members", "Members", ("admin", "coordinator", "lead")),
     NavItem("/agreements", "Agreements", ALL),

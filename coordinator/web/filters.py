@@ -11,6 +11,7 @@ from jinja2 import Environment
 from markupsafe import Markup
 
 from coordinator.settings import Settings
+from coordinator.tallies.period import hide_small
 
 
 def install(env: Environment, settings: Settings) -> None:
@@ -22,9 +23,9 @@ def install(env: Environment, settings: Settings) -> None:
     def percent(part: float, whole: float) -> str:
         return f"{100 * part / whole:.0f}%" if whole else "–"
 
-    def small(count: int, hide: bool) -> Any:
-        """Leadership sees "<5" instead of a count below five (identity protection)."""
-        return "<5" if hide and 0 < count < 5 else count
+    def small(count: int, hide: bool, base: int | None = None) -> Any:
+        """Leadership sees "<5" for small counts and small groups (identity protection)."""
+        return hide_small(count, base) if hide else count
 
     env.filters.update(
         localtime=localtime, percent=percent, small=small, telegram_html=telegram_html

@@ -14,7 +14,7 @@ from coordinator.errors import DomainError
 from coordinator.http import DB, CurrentActor
 from coordinator.i18n import translate
 from coordinator.tallies.service import progress_of
-from coordinator.web import account, campaign_pages, org_pages, simulator
+from coordinator.web import account, campaign_pages, org_pages, simulator, tally_pages
 from coordinator.web.context import (
     SignInRequired,
     domain_error_page,
@@ -55,6 +55,7 @@ PAGES = Router(
         *org_pages.PAGES,
         *campaign_pages.PAGES,
         *simulator.PAGES,
+        *tally_pages.PAGES,
     ],
     dependencies={"actor": Provide(provide_web_actor)},
     exception_handlers={

@@ -144,5 +144,10 @@ def test_a_campaign_from_import_to_two_volunteers_done(pages: Pages, tmp_path: P
     assert reloads == []
     expect(status.locator("#by-org")).to_contain_text("Thành đoàn Bình Minh")
     screenshot(status, "campaign-status")
+    leadership = pages.signed_in("leadership", phone=True)
+    leadership.goto("/participation")
+    expect(leadership.locator("#period-orgs")).to_contain_text("Thành đoàn Bình Minh")
+    expect(leadership.locator("#period-orgs")).not_to_contain_text("Dương")  # no names here
+    screenshot(leadership, "participation-leadership-phone")
     status.get_by_role("button", name="Đăng xuất").click()
     expect(status).to_have_url(re.compile("/signin"))

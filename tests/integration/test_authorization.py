@@ -46,6 +46,8 @@ CAMPAIGN_BODY = {
 }
 ROUTES = [
     Route("GET", "/api/v1/me", ALL),
+    Route("GET", "/api/v1/tallies", ALL),
+    Route("GET", "/api/v1/tallies?start=2026-01-01&end=2026-12-31", ALL),
     Route("GET", "/api/v1/organizations", ALL),
     Route("POST", "/api/v1/organizations", frozenset({"admin"}), {"name": "Đoàn mới"}),
     Route("GET", "/api/v1/organizations/{district}", ALL),

@@ -171,3 +171,15 @@ def test_leadership_exports_hide_counts_below_five():
     assert hidden[1:8] == ["12", "12", "<5", "<5", "0", "5", "0"]
     assert shown[1:8] == [12, 12, 4, 3, 0, 5, 0]
     assert hidden[8] == shown[8] == 25.0
+    few = Counts(assigned=3, delivered=3, done=0)
+    tiny = PeriodTally(START, END, few, [Line(2, "CLB nhỏ", few)], [], [])
+    assert export_rows(tiny, small_hidden=True)[0][1:] == [
+        "<5",
+        "<5",
+        "<5",
+        "<5",
+        "<5",
+        "<5",
+        "<5",
+        "–",
+    ]

@@ -89,6 +89,10 @@ PAGES = [
     Page("POST", "/campaigns/{campaign}/remind", CAMPAIGN_EDITORS, {}),
     Page("POST", "/campaigns/{campaign}/close", CAMPAIGN_EDITORS, {}),
     Page("POST", "/campaigns/{campaign}/cancel", CAMPAIGN_EDITORS, {}),
+    Page("GET", "/participation", ALL),
+    Page("GET", "/participation/export/csv", ALL),
+    Page("GET", "/participation/export/xlsx", ALL),
+    Page("GET", "/campaigns/{campaign}/export/csv", SEES_CAMPAIGN),
     Page("GET", "/organizations", NAMED),
     Page("GET", "/organizations/{district}", NAMED),
     Page("POST", "/organizations/{district}/clubs", LEADS, {"name": "CLB mới"}),
@@ -335,7 +339,8 @@ def test_it_covers_every_page():
             path = path.replace(placeholder, name)
         return path
 
-    walked = {(p.method, template(p.path)) for p in PAGES}
+    walked = {(p.method, template(p.path).replace("/csv", "/{fmt:str}")) for p in PAGES}
+    walked = {(m, path.replace("/xlsx", "/{fmt:str}")) for m, path in walked}
     assert served == walked | PUBLIC | NOT_WALKED
 
 

@@ -1,0 +1,117 @@
+"""Participation dashboards (leadership: counts only; leads: their subtree) and exports."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from litestar import Request, get
+from litestar.params import FromPath, FromQuery
+from litestar.response import Stream, Template
+
+from coordinator.campaigns import service as campaigns
+from coordinator.errors import Invalid
+from coordinator.http import DB, CurrentActor
+from coordinator.i18n import translate
+from coordinator.tallies import exports
+from coordinator.tallies.funnel import activation_funnel
+from coordinator.tallies.period import period_tally, with_trends
+from coordinator.web.context import locale_of, page
+
+AnyRequest = Request[Any, Any, Any]
+FORMATS = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def period(
+    request: AnyRequest, start: str | None, end: str | None, days: int | None
+) -> tuple[datetime, datetime]:
+    """[start, end) in UTC from local dates; the last 30 days by default."""
+    tz = request.app.state.settings.timezone
+    try:
+        last = date.fromisoformat(end) if end else date.today()
+        first = date.fromisoformat(start) if start else last - timedelta(days=(days or 30) - 1)
+    except ValueError:
+        raise Invalid("Dates look like 2026-11-30.") from None
+    if first > last or (last - first).days > 366:
+        raise Invalid("Pick a period of one day to one year.")
+    return (
+        datetime.combine(first, time(), tz),
+        datetime.combine(last + timedelta(days=1), time(), tz),
+    )
+
+
+@get("/participation")
+async def participation_page(
+    request: AnyRequest,
+    db: DB,
+    actor: CurrentActor,
+    start: FromQuery[str | None] = None,
+    end: FromQuery[str | None] = None,
+    days: FromQuery[int | None] = None,
+) -> Template:
+    lang = locale_of(request)
+    tz = request.app.state.settings.timezone
+    first, after = period(request, start, end, days)
+    tally = await period_tally(db, actor, first, after, tz)
+    previous = await period_tally(db, actor, first - (after - first), first, tz)
+    funnel = await activation_funnel(db, actor)
+    query = f"start={first.date().isoformat()}&end={(after - timedelta(days=1)).date().isoformat()}"
+    return page(
+        request,
+        "pages/participation.html",
+        title=translate(lang, "Participation"),
+        actor=actor,
+        tally=with_trends(tally, previous),
+        previous=previous.total,
+        funnel=funnel,
+        first=first.date(),
+        last=(after - timedelta(days=1)).date(),
+        query=query,
+        hide_small=actor.role == "leadership",
+        max_week=max([w.counts.assigned for w in tally.weeks] or [1]),
+    )
+
+
+@get("/participation/export/{fmt:str}")
+async def participation_export(
+    request: AnyRequest,
+    db: DB,
+    actor: CurrentActor,
+    fmt: FromPath[str],
+    start: FromQuery[str | None] = None,
+    end: FromQuery[str | None] = None,
+) -> Stream:
+    lang = locale_of(request)
+    tz = request.app.state.settings.timezone
+    first, after = period(request, start, end, None)
+    head, rows = await exports.period_export(db, actor, first, after, tz, lang)
+    name = f"participation-{first.date()}-{(after - timedelta(days=1)).date()}"
+    return _download(fmt, name, head, exports.rows_of(rows))
+
+
+@get("/campaigns/{campaign_id:int}/export/{fmt:str}")
+async def campaign_export(
+    request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: FromPath[int], fmt: FromPath[str]
+) -> Stream:
+    lang = locale_of(request)
+    tz = request.app.state.settings.timezone
+    await campaigns.get_campaign(db, actor, campaign_id)  # NotFound before any byte is sent
+    head, rows = await exports.campaign_export(db, actor, campaign_id, tz, lang)
+    return _download(fmt, f"campaign-{campaign_id}", head, rows)
+
+
+def _download(fmt: str, name: str, head: list[str], rows: Any) -> Stream:
+    if fmt not in FORMATS:
+        raise Invalid("Export as csv or xlsx.")
+    body = exports.csv_stream(head, rows) if fmt == "csv" else exports.xlsx_stream(head, rows, name)
+    return Stream(
+        body,
+        media_type=FORMATS[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'},
+    )
+
+
+PAGES = [participation_page, participation_export, campaign_export]

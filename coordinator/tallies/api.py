@@ -10,6 +10,7 @@ from litestar.params import FromQuery
 
 from coordinator.errors import Invalid
 from coordinator.http import DB, CurrentActor
+from coordinator.tallies.cache import TALLIES, audience_key
 from coordinator.tallies.period import COLUMNS, Line, hide_small, period_tally
 
 
@@ -60,7 +61,10 @@ class TallyController(Controller):
             raise Invalid("Pick a period of one day to one year.")
         begin = datetime.combine(first, time(), tz)
         after = datetime.combine(last + timedelta(days=1), time(), tz)
-        tally = await period_tally(db, actor, begin, after, tz)
+        tally, _ = await TALLIES.get(
+            ("api", db.url, audience_key(actor), begin, after),
+            lambda: period_tally(db, actor, begin, after, tz),
+        )
         hide = actor.role == "leadership"
         return PeriodOut(
             begin,

@@ -39,6 +39,7 @@ class FunnelLine:
     key: int
     name: str
     depth: int
+    parent: int | None
     counts: Funnel
 
 
@@ -74,8 +75,8 @@ async def activation_funnel(
     direct = {org_id: Funnel(int(a), int(b), int(c), int(d)) for org_id, a, b, c, d in rows}
     own = actor.subtree if actor.role == "lead" else None
     return [
-        FunnelLine(key, name, depth, counts)
-        for key, name, depth, counts in roll_up(
+        FunnelLine(key, name, depth, parent, counts)
+        for key, name, depth, parent, counts in roll_up(
             ((o, n, p) for o, n, p in orgs), direct, Funnel, own
         )
     ]

@@ -63,6 +63,7 @@ class Line:
     name: str
     counts: Counts
     depth: int = 0
+    parent: int | None = None
     previous_rate: float | None = None  # the same line in the period before, for trend arrows
 
     @property
@@ -198,23 +199,23 @@ def roll_up(
     direct: dict[int, C],
     make: Callable[[], C],
     keep: frozenset[int] | set[int] | None = None,
-) -> list[tuple[int, str, int, C]]:
-    """(organization, name, depth, totals) in tree order, each total including everything
+) -> list[tuple[int, str, int, int | None, C]]:
+    """(organization, name, depth, parent, totals) in tree order, each total including everything
     below it; `keep` limits the lines shown (a lead's subtree), not what is summed."""
     children: dict[int | None, list[tuple[int, str]]] = {}
     for org_id, name, parent in orgs:
         children.setdefault(parent, []).append((org_id, name))
-    out: list[tuple[int, str, int, C]] = []
+    out: list[tuple[int, str, int, int | None, C]] = []
 
     def walk(parent: int | None, depth: int) -> C:
         subtotal = make()
         for org_id, name in sorted(children.get(parent, []), key=lambda c: c[1]):
-            line = (org_id, name, depth, make())
+            line = (org_id, name, depth, parent, make())
             out.append(line)
             if org_id in direct:
-                line[3].add(direct[org_id])
-            line[3].add(walk(org_id, depth + 1))
-            subtotal.add(line[3])
+                line[4].add(direct[org_id])
+            line[4].add(walk(org_id, depth + 1))
+            subtotal.add(line[4])
         return subtotal
 
     walk(None, 0)
@@ -227,8 +228,8 @@ def rolled_up(
     keep: frozenset[int] | set[int] | None = None,
 ) -> list[Line]:
     return [
-        Line(key, name, counts, depth)
-        for key, name, depth, counts in roll_up(orgs, direct, Counts, keep)
+        Line(key, name, counts, depth, parent)
+        for key, name, depth, parent, counts in roll_up(orgs, direct, Counts, keep)
     ]
 
 

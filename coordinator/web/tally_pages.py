@@ -14,6 +14,7 @@ from coordinator.errors import Invalid
 from coordinator.http import DB, CurrentActor
 from coordinator.i18n import translate
 from coordinator.tallies import exports
+from coordinator.tallies.cache import TALLIES, audience_key
 from coordinator.tallies.funnel import activation_funnel
 from coordinator.tallies.period import period_tally, with_trends
 from coordinator.web.context import locale_of, page
@@ -23,6 +24,18 @@ FORMATS = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
+
+
+CLUBS_SHOWN = 10
+
+
+def _focus(lines: list[Any], org: int | None) -> list[Any]:
+    """One level at a time: the top of the tree and what is right below it, or one chosen
+    organization and its direct children (the export has every line)."""
+    if org is not None and any(line.key == org for line in lines):
+        return [line for line in lines if line.key == org or line.parent == org]
+    top = min((line.depth for line in lines), default=0)
+    return [line for line in lines if line.depth <= top + 1]
 
 
 def period(
@@ -51,22 +64,34 @@ async def participation_page(
     start: FromQuery[str | None] = None,
     end: FromQuery[str | None] = None,
     days: FromQuery[int | None] = None,
+    org: FromQuery[int | None] = None,
 ) -> Template:
     lang = locale_of(request)
     tz = request.app.state.settings.timezone
     first, after = period(request, start, end, days)
-    tally = await period_tally(db, actor, first, after, tz)
-    previous = await period_tally(db, actor, first - (after - first), first, tz)
-    funnel = await activation_funnel(db, actor)
+    key = (db.url, audience_key(actor), first, after)
+
+    async def count() -> tuple[Any, Any, Any]:
+        tally = await period_tally(db, actor, first, after, tz)
+        previous = await period_tally(db, actor, first - (after - first), first, tz)
+        return with_trends(tally, previous), previous.total, await activation_funnel(db, actor)
+
+    (tally, previous, funnel), counted_at = await TALLIES.get(("page", key), count)
     query = f"start={first.date().isoformat()}&end={(after - timedelta(days=1)).date().isoformat()}"
     return page(
         request,
         "pages/participation.html",
         title=translate(lang, "Participation"),
         actor=actor,
-        tally=with_trends(tally, previous),
-        previous=previous.total,
-        funnel=funnel,
+        tally=tally,
+        org_lines=_focus(tally.organizations, org),
+        funnel_lines=_focus(funnel, org),
+        with_children={line.parent for line in tally.organizations},
+        club_lines=tally.clubs if len(tally.clubs) <= 2 * CLUBS_SHOWN else None,
+        best_clubs=tally.clubs[:CLUBS_SHOWN],
+        last_clubs=tally.clubs[-CLUBS_SHOWN:],
+        previous=previous,
+        counted_at=datetime.fromtimestamp(counted_at, tz),
         first=first.date(),
         last=(after - timedelta(days=1)).date(),
         query=query,

@@ -1,5 +1,8 @@
 """campaign reminders: hours before the deadline, and whether quiet hours may be used
 
+Plain ADD/DROP COLUMN, not batch mode: on SQLite batch mode rebuilds the table, and dropping a
+table that other rows reference fails with foreign keys on.
+
 Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-23 12:10:00
@@ -17,18 +20,18 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("campaign") as batch:
-        batch.add_column(
-            sa.Column("reminder_hours", sa.JSON(), nullable=False, server_default="[24, 2]")
-        )
-        batch.add_column(
-            sa.Column(
-                "remind_in_quiet_hours", sa.Boolean(), nullable=False, server_default=sa.false()
-            )
-        )
+    op.add_column(
+        "campaign",
+        sa.Column("reminder_hours", sa.JSON(), nullable=False, server_default="[24, 2]"),
+    )
+    op.add_column(
+        "campaign",
+        sa.Column(
+            "remind_in_quiet_hours", sa.Boolean(), nullable=False, server_default=sa.false()
+        ),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("campaign") as batch:
-        batch.drop_column("remind_in_quiet_hours")
-        batch.drop_column("reminder_hours")
+    op.drop_column("campaign", "remind_in_quiet_hours")
+    op.drop_column("campaign", "reminder_hours")

@@ -72,3 +72,49 @@ def test_it_upgrades_downgrades_and_upgrades_again(tmp_path):
     finally:
         if BACKEND == "postgres":
             asyncio.run(dbtools.drop_pg_database(url))
+
+
+FIRST_ROWS = [
+    "INSERT INTO organization (id, name, kind, created_at) VALUES (1, 'Tỉnh', 'province', :now)",
+    "INSERT INTO agreement (id, title, lead_organization_id, signed_on, valid_from, valid_until, "
+    "created_at) VALUES (1, 'Quy chế', 1, '2026-01-01', '2026-01-01', '2027-01-01', :now)",
+    "INSERT INTO campaign (id, agreement_id, title, brief, status, launch_at, deadline_at, "
+    "delivery_mode, proof_requested, created_at) VALUES (1, 1, 'C', '', 'active', :now, :now, "
+    "'dm', false, :now)",
+    "INSERT INTO member (id, organization_id, display_name, locale, created_at) "
+    "VALUES (1, 1, 'An', 'vi', :now)",
+    "INSERT INTO assignment (campaign_id, member_id, status, created_at) "
+    "VALUES (1, 1, 'done', :now)",
+]
+
+
+def test_every_revision_upgrades_a_database_that_holds_data(tmp_path):
+    """Rows referencing the tables a revision changes must survive it (foreign keys on)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    url = _fresh_url(tmp_path)
+    try:
+        dbtools.upgrade(url, "0001")
+
+        def fill(conn):
+            for statement in FIRST_ROWS:
+                conn.execute(text(statement), {"now": datetime(2026, 11, 1, tzinfo=UTC)})
+            conn.commit()
+
+        _inspect(url, fill)
+        dbtools.upgrade(url)
+        hours = _inspect(
+            url, lambda c: c.execute(text("SELECT reminder_hours FROM campaign")).scalar()
+        )
+        assert hours in ([24, 2], "[24, 2]")
+        dbtools.downgrade(url, "0001")
+        dbtools.upgrade(url)
+        assert (
+            _inspect(url, lambda c: c.execute(text("SELECT count(*) FROM assignment")).scalar())
+            == 1
+        )
+    finally:
+        if BACKEND == "postgres":
+            asyncio.run(dbtools.drop_pg_database(url))

@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlalchemy import JSON, String, cast, exists, func, insert, literal, or_
 from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -122,10 +124,9 @@ async def _insert_group_assignments(
 async def _insert_outbox(
     session: AsyncSession, campaign_id: int, recipient: Any, now: datetime
 ) -> None:
-    """One outbox row per assignment that has none; the dedupe key makes a repeat impossible."""
-    has_row = exists().where(
-        col(OutboxMessage.assignment_id) == Assignment.id, col(OutboxMessage.kind) == "assignment"
-    )
+    """One outbox row per assignment that has none: the dedupe key's unique index skips the
+    rest. (Not NOT EXISTS: PostgreSQL plans it as a nested loop over the outbox pages this very
+    statement is filling, 64 s for 90,000 rows in a populated database.)"""
     when = literal(now, UTCDateTime())
     rows = sa_select(
         literal("assignment:") + cast(col(Assignment.id), String),
@@ -137,9 +138,11 @@ async def _insert_outbox(
         literal(0),
         when,
         when,
-    ).where(col(Assignment.campaign_id) == campaign_id, ~has_row)
+    ).where(col(Assignment.campaign_id) == campaign_id)
+    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     await session.execute(
-        insert(OutboxMessage).from_select(
+        dialect_insert(OutboxMessage)
+        .from_select(
             [
                 "dedupe_key",
                 "chat_id",
@@ -153,6 +156,7 @@ async def _insert_outbox(
             ],
             rows,
         )
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
     )
 
 

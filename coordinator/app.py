@@ -34,6 +34,7 @@ from coordinator.organizations.members_api import CONTROLLERS as MEMBER_API
 from coordinator.settings import Settings, get_settings
 from coordinator.tallies.api import CONTROLLERS as TALLY_API
 from coordinator.web import filters
+from coordinator.web.account import throttles
 from coordinator.web.pages import PAGES, PUBLIC_PAGES
 from coordinator.web.security import csrf_config, security_headers, session_config
 
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, *, sandbox_url: str | None = No
         app.state.db = db
         app.state.settings = settings
         app.state.sandbox_url = sandbox_url
+        app.state.signin_throttles = throttles()
         try:
             yield
         finally:

@@ -23,9 +23,15 @@ from coordinator.web.security import Throttle
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 AnyRequest = Request[Any, Any, Any]
 PAGE = 50
-# Five wrong passwords per account and twenty per address in 15 minutes, then a pause.
-ACCOUNT_THROTTLE = Throttle(limit=5, window=15 * 60)
-ADDRESS_THROTTLE = Throttle(limit=20, window=15 * 60)
+
+
+def throttles() -> dict[str, Throttle]:
+    """Five wrong passwords per account and twenty per address in 15 minutes, then a pause.
+    One set per app (kept in its state), so separate apps never share counts."""
+    return {
+        "account": Throttle(limit=5, window=15 * 60),
+        "address": Throttle(limit=20, window=15 * 60),
+    }
 
 
 def _safe_next(target: str | None) -> str:
@@ -50,9 +56,8 @@ async def signin(request: AnyRequest, db: DB, data: Form) -> Template | Redirect
     password = str(data.get("password", ""))
     target = _safe_next(data.get("next"))
     address = request.client.host if request.client else "?"
-    wait = max(
-        ACCOUNT_THROTTLE.retry_after("u:" + username), ADDRESS_THROTTLE.retry_after("a:" + address)
-    )
+    limits: dict[str, Throttle] = request.app.state.signin_throttles
+    wait = max(limits["account"].retry_after(username), limits["address"].retry_after(address))
     if wait > 0:
         error = translate(
             lang, "Too many attempts. Try again in {minutes} minutes.", minutes=math.ceil(wait / 60)
@@ -60,11 +65,11 @@ async def signin(request: AnyRequest, db: DB, data: Form) -> Template | Redirect
         return _signin_again(request, lang, username, target, error, FORM_ERROR)
     user = await auth.sign_in(db, username, password) if username and password else None
     if user is None:
-        ACCOUNT_THROTTLE.failed("u:" + username)
-        ADDRESS_THROTTLE.failed("a:" + address)
+        limits["account"].failed(username)
+        limits["address"].failed(address)
         error = translate(lang, "Wrong username or password.")
         return _signin_again(request, lang, username, target, error, FORM_ERROR)
-    ACCOUNT_THROTTLE.reset("u:" + username)
+    limits["account"].reset(username)
     request.set_session(
         {
             "user_id": user.id,

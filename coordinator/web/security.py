@@ -19,6 +19,7 @@ from litestar.types.empty import Empty
 from litestar.utils.dataclass import extract_dataclass_items
 
 ROTATE = "_rotate"
+LOADED = "coordinator.session_loaded"  # the session as read, to skip writing it back unchanged
 # No inline scripts or styles anywhere: htmx is configured (base.html) not to inject its own.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -49,6 +50,8 @@ class RotatingSessionBackend(ServerSideSessionBackend):
         ):
             return  # nothing to keep for an anonymous visitor: no cookie, no file per request
         if scope_session is Empty or not scope_session.pop(ROTATE, False):
+            if scope_session is not Empty and self._unchanged(scope_session, connection):
+                return  # the cookie is still right and the stored session the same: no write
             await super().store_in_message(scope_session, message, connection)
             return
         store = self.config.get_store_from_app(connection.scope["app"])
@@ -62,6 +65,22 @@ class RotatingSessionBackend(ServerSideSessionBackend):
         )
         cookie = Cookie(value=session_id, key=self.config.key, **params)
         MutableScopeHeaders.from_message(message).add("Set-Cookie", cookie.to_header(header=""))
+
+    def _unchanged(
+        self, scope_session: Any, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> bool:
+        loaded = connection.scope.get("state", {}).get(LOADED)
+        return loaded is not None and loaded == self.serialize_data(scope_session, connection.scope)
+
+    async def load_from_connection(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> dict[str, Any]:
+        data = await super().load_from_connection(connection)
+        if data:
+            connection.scope.setdefault("state", {})[LOADED] = self.serialize_data(
+                data, connection.scope
+            )
+        return data
 
 
 @dataclass

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import exists, func, or_
 from sqlmodel import col, select
 
 from coordinator.auth import scope
@@ -49,30 +48,38 @@ async def activation_funnel(
     """Rolled up through the tree; leads get their subtree, leadership counts only."""
     scope.require_role(actor, "coordinator", "lead", "leadership")
     now = now or utcnow()
-    invited = select(Invite.member_id).where(col(Invite.member_id).is_not(None))
-    active = select(Report.member_id).where(col(Report.created_at) >= now - RECENT)
-    columns = {
-        "members": func.count(),
-        "invited": func.count().filter(
-            (col(Member.id).in_(invited)) | col(Member.telegram_user_id).is_not(None)
-        ),
-        "linked": func.count(col(Member.telegram_user_id)),
-        "active": func.count().filter(col(Member.id).in_(active)),
-    }
+    # Correlated EXISTS, one count per query: PostgreSQL turns `IN (subquery)` inside an
+    # aggregate FILTER into a per-row scan once the subquery no longer fits in work_mem.
+    invited = exists().where(col(Invite.member_id) == Member.id)
+    recent = exists().where(
+        col(Report.member_id) == Member.id, col(Report.created_at) >= now - RECENT
+    )
+    current = col(Member.deactivated_at).is_(None)
+    by_org = col(Member.organization_id)
+    direct: dict[int, Funnel] = {}
     async with db.read() as session:
-        rows: Any = (
+        for org_id, members, linked in (
             await session.execute(
-                select(Member.organization_id, *columns.values())
-                .where(col(Member.deactivated_at).is_(None))
-                .group_by(col(Member.organization_id))
+                select(by_org, func.count(), func.count(col(Member.telegram_user_id)))
+                .where(current)
+                .group_by(by_org)
             )
-        ).all()
+        ).all():
+            direct[org_id] = Funnel(members=int(members), linked=int(linked))
+        for field_name, condition in (
+            ("invited", or_(invited, col(Member.telegram_user_id).is_not(None))),
+            ("active", recent),
+        ):
+            counted = await session.execute(
+                select(by_org, func.count()).where(current, condition).group_by(by_org)
+            )
+            for org_id, count in counted.all():
+                setattr(direct[org_id], field_name, int(count))
         orgs = (
             await session.execute(
                 select(Organization.id, Organization.name, Organization.parent_id)
             )
         ).all()
-    direct = {org_id: Funnel(int(a), int(b), int(c), int(d)) for org_id, a, b, c, d in rows}
     own = actor.subtree if actor.role == "lead" else None
     return [
         FunnelLine(key, name, depth, parent, counts)

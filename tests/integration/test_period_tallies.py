@@ -183,3 +183,35 @@ def test_leadership_exports_hide_counts_below_five():
         "<5",
         "–",
     ]
+
+
+async def test_the_activation_funnel_counts_members_invited_linked_and_active(db):
+    from coordinator.campaigns.reports import ReportRequest, record_report
+    from coordinator.organizations.invites import member_invite
+    from coordinator.tallies.funnel import activation_funnel
+
+    world = await build_world(db)
+    await member_invite(db, world.actor["admin"], world.member["c_unlinked"])
+    campaign_id = await world.campaign(launch_at=NOW, deadline_at=NOW + timedelta(days=3))
+    await campaigns.launch_campaign(db, world.actor["coordinator"], campaign_id, NOW)
+    async with db.read() as session:
+        task = await session.scalar(
+            select(Assignment).where(Assignment.member_id == world.member["d1"])
+        )
+    assert task is not None
+    await record_report(
+        db,
+        ReportRequest(assignment_id=task.id, member_id=world.member["d1"], action="done"),
+        now=NOW + timedelta(hours=1),
+    )
+    lines = {
+        line.key: line
+        for line in await activation_funnel(db, world.actor["lead"], now=NOW + timedelta(days=2))
+    }
+    assert set(lines) == {world.org["district"], world.org["commune"]}  # the lead's subtree
+    district = lines[world.org["district"]].counts
+    assert (district.members, district.invited, district.linked, district.active) == (5, 5, 4, 1)
+    commune = lines[world.org["commune"]].counts
+    assert (commune.members, commune.invited, commune.linked, commune.active) == (2, 2, 1, 0)
+    later = await activation_funnel(db, world.actor["leadership"], now=NOW + timedelta(days=40))
+    assert all(line.counts.active == 0 for line in later)  # 30 days on, nobody is "active"

@@ -312,13 +312,17 @@ def measure_server(url: str, var_dir: Path, campaign_id: int, token: str) -> Non
             "(cached 60 s; target p95 <= 100 ms)",
         )
         admin = signed_in(base, "admin")
-        _, median, p95 = timed(admin, f"/campaigns/{campaign_id}", 30)
-        say(
-            "status page, 100k-task campaign",
-            f"median {median:.0f} ms, p95 {p95:.0f} ms (target p95 <= 200 ms)",
-        )
-        _, median, p95 = timed(admin, f"/campaigns/{campaign_id}/progress", 30)
-        say("status page htmx partial", f"median {median:.0f} ms, p95 {p95:.0f} ms")
+        for label, path in (
+            ("status page, 100k-task campaign", f"/campaigns/{campaign_id}"),
+            ("status page htmx partial (polled)", f"/campaigns/{campaign_id}/progress"),
+        ):
+            time.sleep(2.5)  # let the 2 s progress cache expire: the first request counts
+            cold, median, p95 = timed(admin, path, 30)
+            say(
+                label,
+                f"first {cold:.0f} ms (counted), then median {median:.0f} ms, p95 {p95:.0f} ms "
+                "(target p95 <= 200 ms)",
+            )
         for label, path in (
             ("XLSX export, 90-day period", f"/participation/export/xlsx?{period}"),
             ("XLSX export, 100k-row campaign (names)", f"/campaigns/{campaign_id}/export/xlsx"),

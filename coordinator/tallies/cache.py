@@ -52,3 +52,5 @@ def audience_key(actor: Actor) -> Hashable:
 
 
 TALLIES = TtlCache()
+# Status pages poll every 3 s, often several people on the same campaign: 2 s keeps them live.
+PROGRESS = TtlCache(ttl=2.0)

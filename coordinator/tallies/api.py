@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 
 import msgspec
 from litestar import Controller, Request, get
 from litestar.params import FromQuery
 
-from coordinator.errors import Invalid
 from coordinator.http import DB, CurrentActor
 from coordinator.tallies.cache import TALLIES, audience_key
-from coordinator.tallies.period import COLUMNS, Line, hide_small, period_tally
+from coordinator.tallies.period import COLUMNS, Line, hide_small, local_period, period_tally
 
 
 class LineOut(msgspec.Struct):
@@ -55,12 +54,7 @@ class TallyController(Controller):
         """Campaigns launched from `start` to `end` (local dates, both included; default the
         last 30 days), by organization rolled up through the tree and by club."""
         tz = request.app.state.settings.timezone
-        last = end or date.today()
-        first = start or last - timedelta(days=29)
-        if first > last or (last - first).days > 366:
-            raise Invalid("Pick a period of one day to one year.")
-        begin = datetime.combine(first, time(), tz)
-        after = datetime.combine(last + timedelta(days=1), time(), tz)
+        begin, after = local_period(start, end, None, tz)
         tally, _ = await TALLIES.get(
             ("api", db.url, audience_key(actor), begin, after),
             lambda: period_tally(db, actor, begin, after, tz),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -24,6 +24,7 @@ from coordinator.auth import scope
 from coordinator.auth.scope import Actor
 from coordinator.campaigns.models import Assignment, Campaign
 from coordinator.db import Database
+from coordinator.errors import Invalid
 from coordinator.organizations.models import Club, GroupChat, Member, MemberClub, Organization
 
 
@@ -231,6 +232,20 @@ def rolled_up(
         Line(key, name, counts, depth, parent)
         for key, name, depth, parent, counts in roll_up(orgs, direct, Counts, keep)
     ]
+
+
+def local_period(
+    first: date | None, last: date | None, days: int | None, tz: ZoneInfo
+) -> tuple[datetime, datetime]:
+    """[start, end) for local dates `first`..`last` (both included); by default the `days` (30)
+    days up to today. One day to one year."""
+    last = last or datetime.now(tz).date()
+    first = first or last - timedelta(days=(days or 30) - 1)
+    if first > last or (last - first).days > 366:
+        raise Invalid("Pick a period of one day to one year.")
+    return datetime.combine(first, time(), tz), datetime.combine(
+        last + timedelta(days=1), time(), tz
+    )
 
 
 def _week_key(moment: datetime | None, tz: ZoneInfo) -> int:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import Any
 
-from litestar import Request, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, FromQuery
+from litestar import get, post
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from coordinator.auth import service as auth
@@ -17,11 +16,18 @@ from coordinator.errors import Conflict, Invalid
 from coordinator.http import DB, CurrentActor
 from coordinator.i18n import LOCALES, translate
 from coordinator.organizations.service import list_organizations
-from coordinator.web.context import FORM_ERROR, field_errors, flash, locale_of, page, redirect
+from coordinator.web.context import (
+    FORM_ERROR,
+    AnyRequest,
+    Form,
+    field_errors,
+    flash,
+    locale_of,
+    page,
+    redirect,
+)
 from coordinator.web.security import Throttle
 
-Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
-AnyRequest = Request[Any, Any, Any]
 PAGE = 50
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from litestar import Request, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, FromQuery
+from litestar import get, post
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from coordinator.auth import scope
@@ -24,10 +23,19 @@ from coordinator.i18n import LOCALES, translate
 from coordinator.organizations.agreements import list_agreements
 from coordinator.tallies.cache import PROGRESS, audience_key
 from coordinator.tallies.service import campaign_breakdown
-from coordinator.web.context import FORM_ERROR, field_errors, flash, locale_of, page, redirect
+from coordinator.web.context import (
+    FORM_ERROR,
+    AnyRequest,
+    Form,
+    field_errors,
+    flash,
+    form_int,
+    form_ints,
+    locale_of,
+    page,
+    redirect,
+)
 
-AnyRequest = Request[Any, Any, Any]
-Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 STATUSES = ("draft", "scheduled", "active", "closed", "cancelled")
 PAGE = 25
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"
@@ -53,19 +61,15 @@ def _parse_local(request: AnyRequest, value: Any, field: str) -> datetime:
 
 
 def _draft(request: AnyRequest, data: dict[str, Any]) -> CampaignDraft:
+    """The form's fields as a draft; every unreadable field is reported at once."""
     quota = str(data.get("quota_percent", "")).strip()
     errors = []
-    launch_at = deadline_at = utcnow()
+    times = {}
     for name in ("launch_at", "deadline_at"):
         try:
-            parsed = _parse_local(request, data.get(name), name)
+            times[name] = _parse_local(request, data.get(name), name)
         except Invalid as exc:
             errors += exc.errors or []
-            continue
-        if name == "launch_at":
-            launch_at = parsed
-        else:
-            deadline_at = parsed
     if quota and not quota.isdigit():
         errors.append({"field": "quota_percent", "message": "between 1 and 100"})
     hours = str(data.get("reminder_hours", "")).replace(",", " ").split()
@@ -74,13 +78,11 @@ def _draft(request: AnyRequest, data: dict[str, Any]) -> CampaignDraft:
     if errors:
         raise Invalid("The campaign cannot be saved.", errors=errors)
     return CampaignDraft(
-        agreement_id=int(str(data.get("agreement_id", "0")) or 0)
-        if str(data.get("agreement_id", "0")).isdigit()
-        else 0,
+        agreement_id=form_int(data.get("agreement_id")) or 0,
         title=str(data.get("title", "")),
         brief=str(data.get("brief", "")),
-        launch_at=launch_at,
-        deadline_at=deadline_at,
+        launch_at=times["launch_at"],
+        deadline_at=times["deadline_at"],
         quota_percent=int(quota) if quota else None,
         delivery_mode=str(data.get("delivery_mode", "dm")),
         proof_requested=data.get("proof_requested") == "on",
@@ -297,8 +299,8 @@ async def set_targets(
             db,
             actor,
             campaign_id,
-            organization_ids=_ints(data.get("organization_ids", [])),
-            club_ids=_ints(data.get("club_ids", [])),
+            organization_ids=form_ints(data.get("organization_ids", [])),
+            club_ids=form_ints(data.get("club_ids", [])),
         )
     except Invalid as exc:
         errors = {"targets": translate(lang, exc.detail)}
@@ -307,17 +309,12 @@ async def set_targets(
     return redirect(f"/campaigns/{campaign_id}/edit#targets")
 
 
-def _ints(value: Any) -> list[int]:
-    values = value if isinstance(value, list) else [value]
-    return [int(v) for v in values if str(v).isdigit()]
-
-
 @post("/campaigns/check-url")
 async def check_url(request: AnyRequest, db: DB, actor: CurrentActor, data: Form) -> Template:
     """htmx, as the coordinator types a content URL: is it on a party's official channel?"""
     lang = locale_of(request)
     url = str(data.get("url", "")).strip()
-    agreement_id = int(data["agreement_id"]) if str(data.get("agreement_id", "")).isdigit() else 0
+    agreement_id = form_int(data.get("agreement_id")) or 0
     ok, text = False, ""
     if url:
         try:

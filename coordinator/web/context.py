@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from litestar import Request, Response
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
 from litestar.response import Redirect, Template
 
 from coordinator.auth.models import User
@@ -17,6 +19,7 @@ from coordinator.http import DB
 from coordinator.i18n import LOCALES, translate
 
 AnyRequest = Request[Any, Any, Any]
+Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
 # A form shown again with its errors next to the fields is a normal page: browsers log a 4xx
@@ -123,6 +126,20 @@ def page(
 
 def redirect(path: str) -> Redirect:
     return Redirect(path=path, status_code=303)
+
+
+def form_int(value: Any) -> int | None:
+    """A whole number from a form field, or None when it is empty or not a number."""
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def form_ints(value: Any) -> list[int]:
+    """Every number of a repeated field (checkboxes); one value arrives as a plain string."""
+    values = value if isinstance(value, list) else [value]
+    return [n for n in (form_int(v) for v in values) if n is not None]
 
 
 def field_errors(exc: Invalid, lang: str) -> dict[str, str]:

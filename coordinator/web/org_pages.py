@@ -7,7 +7,7 @@ from datetime import date
 from typing import Annotated, Any
 
 import segno
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery, QueryParameter
@@ -22,28 +22,25 @@ from coordinator.organizations import importer, invites, members
 from coordinator.organizations import service as organizations
 from coordinator.organizations.agreements import PLATFORMS
 from coordinator.organizations.members import MEMBER_STATES
-from coordinator.web.context import FORM_ERROR, field_errors, flash, locale_of, page, redirect
+from coordinator.web.context import (
+    FORM_ERROR,
+    AnyRequest,
+    Form,
+    field_errors,
+    flash,
+    form_int,
+    form_ints,
+    locale_of,
+    page,
+    redirect,
+)
 
-AnyRequest = Request[Any, Any, Any]
-Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 PAGE = 50
 
 
 def qr_svg(link: str) -> str:
     """An inline SVG QR code (no inline styles, so the CSP allows it)."""
     return str(segno.make(link, error="m").svg_inline(scale=4, border=2, title=link))
-
-
-def _opt_int(value: Any) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _ints(value: Any) -> list[int]:
-    values = value if isinstance(value, list) else [value]
-    return [n for n in (_opt_int(v) for v in values) if n is not None]
 
 
 # ---- organizations ------------------------------------------------------------------------
@@ -143,7 +140,7 @@ async def group_link(
     request: AnyRequest, db: DB, actor: CurrentActor, org_id: FromPath[int], data: Form
 ) -> Template:
     lang = locale_of(request)
-    club_id = _opt_int(data.get("club_id"))
+    club_id = form_int(data.get("club_id"))
     link = await invites.group_invite(db, actor, org_id, club_id)
     org = await organizations.get_organization(db, actor, org_id)
     return page(
@@ -190,7 +187,7 @@ async def members_page(
     offset: FromQuery[int] = 0,
 ) -> Template:
     lang = locale_of(request)
-    org, club = _opt_int(organization_id), _opt_int(club_id)
+    org, club = form_int(organization_id), form_int(club_id)
     state = member_state if member_state in MEMBER_STATES else None
     found, club_map = await members.list_members(
         db,
@@ -293,7 +290,7 @@ async def import_preview(
 ) -> Template:
     """Check the whole file and show what would change; nothing is saved yet."""
     lang = locale_of(request)
-    org_id = _opt_int(data.get("organization_id")) or 0
+    org_id = form_int(data.get("organization_id")) or 0
     upload = data.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
         return await _import_page(
@@ -409,7 +406,7 @@ def _agreement_fields(data: dict[str, Any]) -> dict[str, Any]:
 
     return {
         "title": str(data.get("title", "")),
-        "party_ids": _ints(data.get("party_ids", [])),
+        "party_ids": form_ints(data.get("party_ids", [])),
         "signed_on": day("signed_on"),
         "valid_from": day("valid_from"),
         "valid_until": day("valid_until"),
@@ -426,7 +423,7 @@ async def create_agreement(
         agreement = await agreement_service.create_agreement(
             db,
             actor,
-            lead_organization_id=_opt_int(data.get("lead_organization_id")) or 0,
+            lead_organization_id=form_int(data.get("lead_organization_id")) or 0,
             **_agreement_fields(data),
         )
     except Invalid as exc:
@@ -480,7 +477,7 @@ async def update_agreement(
     try:
         await agreement_service.update_agreement(db, actor, agreement_id, **_agreement_fields(data))
     except Invalid as exc:
-        values = {**data, "party_ids": _ints(data.get("party_ids", []))}
+        values = {**data, "party_ids": form_ints(data.get("party_ids", []))}
         errors = field_errors(exc, locale_of(request))
         return await _edit_agreement(request, db, actor, agreement_id, values, errors, FORM_ERROR)
     flash(request, "The agreement was updated.")

@@ -3,12 +3,11 @@ sandbox) and acts as them. Only there when the sandbox runs in-process (no real 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import httpx
-from litestar import Request, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, FromQuery
+from litestar import get, post
+from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 from sqlmodel import col, select
 
@@ -18,10 +17,8 @@ from coordinator.errors import Invalid, NotFound
 from coordinator.http import DB, CurrentActor
 from coordinator.i18n import translate
 from coordinator.organizations.models import GroupChat, Member
-from coordinator.web.context import locale_of, page, sandbox_url
+from coordinator.web.context import AnyRequest, Form, locale_of, page, sandbox_url
 
-AnyRequest = Request[Any, Any, Any]
-Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 LISTED = 40
 
 

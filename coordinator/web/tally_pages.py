@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from litestar import Request, get
+from litestar import get
 from litestar.params import FromPath, FromQuery
 from litestar.response import Stream, Template
 
@@ -16,10 +16,9 @@ from coordinator.i18n import translate
 from coordinator.tallies import exports
 from coordinator.tallies.cache import TALLIES, audience_key
 from coordinator.tallies.funnel import activation_funnel
-from coordinator.tallies.period import period_tally, with_trends
-from coordinator.web.context import locale_of, page
+from coordinator.tallies.period import local_period, period_tally, with_trends
+from coordinator.web.context import AnyRequest, locale_of, page
 
-AnyRequest = Request[Any, Any, Any]
 FORMATS = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -41,19 +40,13 @@ def _focus(lines: list[Any], org: int | None) -> list[Any]:
 def period(
     request: AnyRequest, start: str | None, end: str | None, days: int | None
 ) -> tuple[datetime, datetime]:
-    """[start, end) in UTC from local dates; the last 30 days by default."""
-    tz = request.app.state.settings.timezone
+    """[start, end) in UTC from the query's local dates; the last 30 days by default."""
     try:
-        last = date.fromisoformat(end) if end else date.today()
-        first = date.fromisoformat(start) if start else last - timedelta(days=(days or 30) - 1)
+        first = date.fromisoformat(start) if start else None
+        last = date.fromisoformat(end) if end else None
     except ValueError:
         raise Invalid("Dates look like 2026-11-30.") from None
-    if first > last or (last - first).days > 366:
-        raise Invalid("Pick a period of one day to one year.")
-    return (
-        datetime.combine(first, time(), tz),
-        datetime.combine(last + timedelta(days=1), time(), tz),
-    )
+    return local_period(first, last, days, request.app.state.settings.timezone)
 
 
 @get("/participation")

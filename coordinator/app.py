@@ -29,6 +29,7 @@ from coordinator.http import (
     provide_actor,
     provide_db,
 )
+from coordinator.logs import quiet_libraries
 from coordinator.organizations.api import CONTROLLERS as ORGANIZATION_API
 from coordinator.organizations.members_api import CONTROLLERS as MEMBER_API
 from coordinator.settings import Settings, get_settings
@@ -44,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def create_app(settings: Settings | None = None, *, sandbox_url: str | None = None) -> Litestar:
     """The web app; `sandbox_url` (the in-process Bot API sandbox) enables the simulator."""
     settings = settings or get_settings()
+    quiet_libraries()
     db = Database(settings.database_url)
 
     @asynccontextmanager

@@ -17,6 +17,7 @@ from sqlmodel import col, select
 from coordinator import scheduler
 from coordinator.bots import runtime
 from coordinator.db import Database
+from coordinator.logs import quiet_libraries
 from coordinator.organizations.models import GroupChat, Member
 from coordinator.sandbox.run import running_sandbox
 from coordinator.sandbox.state import World
@@ -46,6 +47,7 @@ async def _sandbox_world(db: Database) -> World:
 
 
 async def run(settings: Settings, *, web: tuple[str, int] | None, sandbox_port: int) -> None:
+    quiet_libraries()
     db = Database(settings.database_url)
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(db.dispose)

@@ -1,6 +1,7 @@
 """python-telegram-bot talks to the sandbox over HTTP on loopback, as it would to Telegram."""
 
 import asyncio
+import logging
 import time
 
 import httpx
@@ -146,3 +147,17 @@ async def test_it_delivers_webhooks_with_the_secret_and_retries_failures(sandbox
     finally:
         server.should_exit = True
         await task
+
+
+async def test_the_bot_token_never_reaches_the_logs(sandbox, caplog):
+    """httpx logs request URLs at INFO, and Bot API URLs hold the token."""
+    from coordinator.bots.telegram_client import make_bot
+    from coordinator.logs import quiet_libraries
+
+    quiet_libraries()
+    caplog.set_level(logging.DEBUG, logger="coordinator")
+    caplog.set_level(logging.INFO)
+    bot = make_bot(TOKEN, sandbox.base_url)
+    async with bot:
+        await bot.get_me()
+    assert TOKEN not in caplog.text

@@ -88,6 +88,10 @@ class TallyOut(msgspec.Struct):
     by_status: dict[str, int]
     reports_by_action: dict[str, int]
     participation_rate: float
+    median_minutes_to_acknowledge: float | None
+    median_minutes_to_done: float | None
+    quota_percent: int | None
+    quota_met: bool | None
 
 
 class AssignmentOut(msgspec.Struct):

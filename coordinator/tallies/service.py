@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,16 +23,26 @@ class CampaignTally:
     assigned: int
     by_status: dict[str, int]
     reports_by_action: dict[str, int] = field(default_factory=dict)
+    median_minutes_to_acknowledge: float | None = None  # from delivery; None: nobody yet
+    median_minutes_to_done: float | None = None
+    quota_percent: int | None = None
 
     @property
     def participation_rate(self) -> float:
         done = self.by_status.get("done", 0)
         return round(done / self.assigned, 4) if self.assigned else 0.0
 
+    @property
+    def quota_met(self) -> bool | None:
+        """None when the campaign sets no quota."""
+        if self.quota_percent is None:
+            return None
+        return self.participation_rate * 100 >= self.quota_percent
+
 
 async def campaign_tally(db: Database, actor: Actor, campaign_id: int) -> CampaignTally:
     async with db.read() as session:
-        await scope.visible_campaign(session, actor, campaign_id)
+        campaign = await scope.visible_campaign(session, actor, campaign_id)
         rows = await session.execute(
             select(Assignment.status, func.count())
             .where(Assignment.campaign_id == campaign_id)
@@ -46,7 +57,29 @@ async def campaign_tally(db: Database, actor: Actor, campaign_id: int) -> Campai
             .where(Assignment.campaign_id == campaign_id, col(Report.content_item_id).is_(None))
             .group_by(Report.action)
         )
-    return CampaignTally(campaign_id, sum(by_status.values()), by_status, dict(actions.all()))
+        times = (
+            await session.execute(
+                select(Assignment.delivered_at, Assignment.acknowledged_at, Assignment.done_at)
+                .where(Assignment.campaign_id == campaign_id)
+                .where(col(Assignment.delivered_at).is_not(None))
+            )
+        ).all()
+    return CampaignTally(
+        campaign_id,
+        sum(by_status.values()),
+        by_status,
+        dict(actions.all()),
+        _median_minutes([(d, a or done) for d, a, done in times]),
+        _median_minutes([(d, done) for d, _, done in times]),
+        campaign.quota_percent,
+    )
+
+
+def _median_minutes(pairs: Sequence[tuple[Any, Any]]) -> float | None:
+    """Median minutes from the first moment to the second, over those who got that far (a
+    press straight to Done counts its own time for both acknowledge and done)."""
+    spans = [(later - first).total_seconds() / 60 for first, later in pairs if later and first]
+    return round(statistics.median(spans), 1) if spans else None
 
 
 async def progress_of(

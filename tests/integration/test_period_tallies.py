@@ -215,3 +215,37 @@ async def test_the_activation_funnel_counts_members_invited_linked_and_active(db
     assert (commune.members, commune.invited, commune.linked, commune.active) == (2, 2, 1, 0)
     later = await activation_funnel(db, world.actor["leadership"], now=NOW + timedelta(days=40))
     assert all(line.counts.active == 0 for line in later)  # 30 days on, nobody is "active"
+
+
+async def test_a_campaign_tally_has_median_times_and_whether_the_quota_is_met(db):
+    from coordinator.tallies.service import campaign_tally
+
+    world = await build_world(db)
+    campaign_id = await world.campaign(launch_at=NOW, deadline_at=NOW + timedelta(days=3))
+    async with db.write() as session:
+        campaign = await session.get(Campaign, campaign_id)
+        assert campaign is not None
+        campaign.quota_percent = 50
+    await campaigns.launch_campaign(db, world.actor["coordinator"], campaign_id, NOW)
+    async with db.write() as session:
+        tasks = (
+            await session.scalars(
+                select(Assignment)
+                .where(Assignment.campaign_id == campaign_id)
+                .order_by(col(Assignment.id))
+            )
+        ).all()
+        minute = timedelta(minutes=1)
+        for task in tasks:
+            task.status, task.delivered_at = "delivered", NOW
+        tasks[0].status, tasks[0].acknowledged_at, tasks[0].done_at = (
+            "done",
+            NOW + 10 * minute,
+            NOW + 30 * minute,
+        )
+        tasks[1].status, tasks[1].done_at = "done", NOW + 20 * minute  # straight to Done
+    tally = await campaign_tally(db, world.actor["coordinator"], campaign_id)
+    assert tally.assigned == 4 and tally.participation_rate == 0.5
+    assert tally.median_minutes_to_acknowledge == 15.0  # 10 and 20
+    assert tally.median_minutes_to_done == 25.0  # 30 and 20
+    assert tally.quota_met is True

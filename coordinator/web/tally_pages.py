@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from litestar import get
@@ -71,11 +72,16 @@ async def participation_page(
 
     (tally, previous, funnel), counted_at = await TALLIES.get(("page", key), count)
     query = f"start={first.date().isoformat()}&end={(after - timedelta(days=1)).date().isoformat()}"
-    return page(
-        request,
-        "pages/participation.html",
-        title=translate(lang, "Participation"),
-        actor=actor,
+
+    async def render() -> str:
+        """The tables, rendered once per tally, audience, level and language: under load the
+        rendering, not the counting, was the cost of this page."""
+        engine = request.app.template_engine
+        assert engine is not None  # create_app configures Jinja
+        body = engine.get_template("partials/participation_body.html")
+        return str(body.render(_=partial(translate, lang), lang=lang, **context))
+
+    context = dict(
         tally=tally,
         org_lines=_focus(tally.organizations, org),
         funnel_lines=_focus(funnel, org),
@@ -89,7 +95,14 @@ async def participation_page(
         last=(after - timedelta(days=1)).date(),
         query=query,
         hide_small=actor.role == "leadership",
-        max_week=max([w.counts.assigned for w in tally.weeks] or [1]),
+    )
+    body, _ = await TALLIES.get(("html", key, counted_at, org, lang), render)
+    return page(
+        request,
+        "pages/participation.html",
+        title=translate(lang, "Participation"),
+        actor=actor,
+        body=body,
     )
 
 

@@ -35,13 +35,13 @@ class Leader:
         self.db = db
         self._connection: AsyncConnection | None = None
 
-    @property
-    def leading(self) -> bool:
-        return self.db.dialect != "postgresql" or self._connection is not None
-
     async def try_lead(self) -> bool:
-        if self.leading:
+        if self.db.dialect != "postgresql":
             return True
+        if self._connection is not None:
+            if await self._still_held():
+                return True
+            logger.warning("lost the scheduler lock's connection; trying to lead again")
         connection = await self.db.engine.connect()
         got = await connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY})
         if got:
@@ -51,6 +51,19 @@ class Leader:
             return True
         await connection.close()
         return False
+
+    async def _still_held(self) -> bool:
+        """The lock lives as long as its connection: check the connection is still there."""
+        assert self._connection is not None
+        try:
+            await self._connection.scalar(text("SELECT 1"))
+            await self._connection.commit()
+            return True
+        except Exception:
+            with contextlib.suppress(Exception):
+                await self._connection.invalidate()
+            self._connection = None
+            return False
 
     async def step_down(self) -> None:
         if self._connection is not None:

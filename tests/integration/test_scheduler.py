@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlmodel import col, func, select
 
 from coordinator.bots.models import OutboxMessage
@@ -164,6 +164,18 @@ async def test_two_workers_on_postgresql_elect_one_leader(db):
         assert await one.try_lead() is True  # still leading
         await one.step_down()
         assert await two.try_lead() is True
+        assert await one.try_lead() is False
+        # The leader's connection dies (server restart, network): the lock goes with it, the
+        # old leader notices on its next tick, and one of them leads again.
+        async with db.write() as session:
+            await session.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND database = "
+                    "(SELECT oid FROM pg_database WHERE datname = current_database())"
+                )
+            )
+        assert await two.try_lead() is True  # reconnects and takes the free lock again
         assert await one.try_lead() is False
     finally:
         await one.step_down()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from datetime import date
 from typing import Annotated, Any
 
@@ -22,6 +23,7 @@ from coordinator.organizations import importer, invites, members
 from coordinator.organizations import service as organizations
 from coordinator.organizations.agreements import PLATFORMS
 from coordinator.organizations.members import MEMBER_STATES
+from coordinator.organizations.service import OrganizationLine
 from coordinator.web.context import (
     FORM_ERROR,
     AnyRequest,
@@ -41,6 +43,11 @@ PAGE = 50
 def qr_svg(link: str) -> str:
     """An inline SVG QR code (no inline styles, so the CSP allows it)."""
     return str(segno.make(link, error="m").svg_inline(scale=4, border=2, title=link))
+
+
+def _options(lines: Iterable[OrganizationLine]) -> list[tuple[int | None, str]]:
+    """(id, name) for a select, indented by depth so the tree shows in the list."""
+    return [(line.organization.id, "· " * line.depth + line.organization.name) for line in lines]
 
 
 # ---- organizations ------------------------------------------------------------------------
@@ -214,9 +221,7 @@ async def members_page(
             for member_id, ids in club_map.items()
         },
         org_names={line.organization.id: line.organization.name for line in tree},
-        org_options=[
-            (line.organization.id, "· " * line.depth + line.organization.name) for line in mine
-        ],
+        org_options=_options(mine),
         club_options=[(c.id, c.name) for line in mine for c in line.clubs],
         states=list(MEMBER_STATES),
         filters={"organization_id": org, "club_id": club, "state": state, "q": q or ""},
@@ -272,11 +277,7 @@ async def _import_page(
         actor=actor,
         status_code=status,
         crumbs=[("/members", translate(lang, "Members"))],
-        org_options=[
-            (line.organization.id, "· " * line.depth + line.organization.name)
-            for line in tree
-            if line.manageable
-        ],
+        org_options=_options(line for line in tree if line.manageable),
         **context,
     )
 
@@ -386,9 +387,7 @@ async def _agreements(
         agreements=found,
         parties=parties,
         org_names={line.organization.id: line.organization.name for line in tree},
-        org_options=[
-            (line.organization.id, "· " * line.depth + line.organization.name) for line in tree
-        ],
+        org_options=_options(tree),
         today=date.today(),
         errors=errors,
         values=values,
@@ -462,9 +461,7 @@ async def _edit_agreement(
         status_code=status,
         crumbs=[("/agreements", translate(lang, "Agreements"))],
         agreement_id=agreement_id,
-        org_options=[
-            (line.organization.id, "· " * line.depth + line.organization.name) for line in tree
-        ],
+        org_options=_options(tree),
         values=values,
         errors=errors,
     )

@@ -19,7 +19,7 @@ from coordinator.campaigns.models import Assignment
 from coordinator.db import Database
 from coordinator.i18n import translate
 from coordinator.organizations.models import GroupChat, Member, Organization
-from coordinator.tallies.period import COLUMNS, export_rows, hide_small, period_tally
+from coordinator.tallies.period import COLUMNS, aggregate_row, export_rows, period_tally
 from coordinator.tallies.service import campaign_breakdown
 
 BATCH = 2_000
@@ -60,21 +60,7 @@ async def campaign_export(
     people they may see (the scoping helper filters), streamed from the database in batches."""
     if actor.role == "leadership":
         breakdown = await campaign_breakdown(db, actor, campaign_id)
-        rows = []
-        for line in breakdown.by_organization:
-            c = line.counts
-            values = [
-                line.assigned,
-                line.delivered,
-                c["acknowledged"] + c["done"],
-                c["done"],
-                c["declined"],
-                c["expired"],
-                line.unreachable,
-            ]
-            hidden = [hide_small(v, line.assigned) for v in values]
-            rate = "–" if 0 < line.assigned < 5 else round(line.done_rate * 100, 1)
-            rows.append([line.name, *hidden, rate])
+        rows = [aggregate_row(line.name, line.counts, True) for line in breakdown.by_organization]
         return header(lang, ["organization", *COLUMNS, "rate"]), rows_of(rows)
     async with db.read() as session:
         await scope.visible_campaign(session, actor, campaign_id)

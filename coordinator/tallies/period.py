@@ -87,7 +87,7 @@ class PeriodTally:
     members: dict[int, int] = field(default_factory=dict)  # organization -> active members
 
 
-def _recipient(mode: str) -> tuple[Any, Any, Any]:
+def recipient_columns(mode: str) -> tuple[Any, Any, Any]:
     """(organization column, unreachable flag, join) for member or group-chat tasks."""
     if mode == "group":
         return (
@@ -125,7 +125,7 @@ async def period_tally(
         by_week: dict[int, Counts] = {}
         clubs: dict[int, Counts] = {}
         for mode in ("dm", "group"):
-            org_col, unreachable, join = _recipient(mode)
+            org_col, unreachable, join = recipient_columns(mode)
             flag = func.sum(case((unreachable, 1), else_=0))
             base: Any = (
                 sa_select(
@@ -279,15 +279,20 @@ def hide_small(value: int, base: int | None = None) -> str:
     return str(value)
 
 
+def aggregate_row(name: str, c: Counts, small_hidden: bool) -> list[Any]:
+    """One export line: name, the counts of COLUMNS and the rate in percent; "<5" for
+    leadership (and no rate for a group under five)."""
+    values: list[Any] = [getattr(c, column) for column in COLUMNS]
+    rate: Any = round(c.rate * 100, 1)
+    if small_hidden:
+        values = [hide_small(v, c.assigned) for v in values]
+        rate = "–" if 0 < c.assigned < 5 else rate
+    return [name, *values, rate]
+
+
 def export_rows(tally: PeriodTally, small_hidden: bool) -> Sequence[list[Any]]:
     """Aggregate rows for the period export: one per organization, rolled up."""
-    rows = []
-    for line in tally.organizations:
-        c = line.counts
-        values: list[Any] = [getattr(c, name) for name in COLUMNS]
-        rate: Any = round(c.rate * 100, 1)
-        if small_hidden:
-            values = [hide_small(v, c.assigned) for v in values]
-            rate = "–" if 0 < c.assigned < 5 else rate
-        rows.append(["  " * line.depth + line.name, *values, rate])
-    return rows
+    return [
+        aggregate_row("  " * line.depth + line.name, line.counts, small_hidden)
+        for line in tally.organizations
+    ]

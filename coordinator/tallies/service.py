@@ -15,6 +15,7 @@ from coordinator.auth.scope import Actor
 from coordinator.campaigns.models import ASSIGNMENT_STATUSES, Assignment, Campaign, Report
 from coordinator.db import Database
 from coordinator.organizations.models import Club, GroupChat, Member, MemberClub, Organization
+from coordinator.tallies.period import Counts, Line, recipient_columns
 
 
 @dataclass
@@ -104,33 +105,12 @@ async def progress_of(
 
 
 @dataclass
-class ProgressRow:
-    """One organization's or club's line on the campaign status page."""
-
-    key: int
-    name: str
-    counts: dict[str, int]
-    unreachable: int = 0
-
-    @property
-    def assigned(self) -> int:
-        return sum(self.counts.get(s, 0) for s in ASSIGNMENT_STATUSES)
-
-    @property
-    def delivered(self) -> int:
-        """Reached the volunteer: everything past pending."""
-        return self.assigned - self.counts.get("pending", 0)
-
-    @property
-    def done_rate(self) -> float:
-        return self.counts.get("done", 0) / self.assigned if self.assigned else 0.0
-
-
-@dataclass
 class Breakdown:
-    total: ProgressRow
-    by_organization: list[ProgressRow]
-    by_club: list[ProgressRow]
+    """A campaign's status page: the definitions of `Counts` (tallies/period.py) per line."""
+
+    total: Counts
+    by_organization: list[Line]
+    by_club: list[Line]
     laggards: set[int]  # organization ids well behind the rest (or the quota)
 
 
@@ -138,18 +118,13 @@ async def campaign_breakdown(db: Database, actor: Actor, campaign_id: int) -> Br
     """Progress by organization and by club. Leads see only their own subtree's lines."""
     async with db.read() as session:
         campaign = await scope.visible_campaign(session, actor, campaign_id)
-        if campaign.delivery_mode == "group":
-            org_col, club_col = col(GroupChat.organization_id), col(GroupChat.club_id)
-            unreachable = col(GroupChat.unreachable_at).is_not(None)
-            base = select(Assignment.status).join(
-                GroupChat, col(GroupChat.id) == Assignment.group_chat_id
-            )
-        else:
-            org_col, club_col = col(Member.organization_id), col(MemberClub.club_id)
-            unreachable = col(Member.unreachable_at).is_not(None)
-            base = select(Assignment.status).join(Member, col(Member.id) == Assignment.member_id)
-        base = base.where(Assignment.campaign_id == campaign_id)
+        org_col, unreachable, join = recipient_columns(campaign.delivery_mode)
+        group_mode = campaign.delivery_mode == "group"
+        club_col = col(GroupChat.club_id) if group_mode else col(MemberClub.club_id)
         flag = func.sum(case((unreachable, 1), else_=0))
+        base: Any = (
+            select(Assignment.status).join(*join).where(Assignment.campaign_id == campaign_id)
+        )
         org_rows = (
             await session.execute(
                 base.add_columns(org_col, func.count(), flag).group_by(org_col, Assignment.status)
@@ -158,7 +133,7 @@ async def campaign_breakdown(db: Database, actor: Actor, campaign_id: int) -> Br
         club_stmt = base.add_columns(club_col, func.count(), flag).group_by(
             club_col, Assignment.status
         )
-        if campaign.delivery_mode != "group":
+        if not group_mode:
             club_stmt = club_stmt.join(MemberClub, col(MemberClub.member_id) == Member.id)
         club_rows = (await session.execute(club_stmt.where(club_col.is_not(None)))).all()
         org_names: dict[int, str] = dict(
@@ -167,29 +142,21 @@ async def campaign_breakdown(db: Database, actor: Actor, campaign_id: int) -> Br
         clubs = (await session.execute(select(Club.id, Club.name, Club.organization_id))).all()
     own = actor.subtree if actor.role == "lead" else None
     club_org = {club_id: org_id for club_id, _, org_id in clubs}
-    by_org = _rows(org_rows, org_names, lambda key: own is None or key in own)
+    by_org = _lines(org_rows, org_names, lambda key: own is None or key in own)
     club_names = {club_id: name for club_id, name, _ in clubs}
-    by_club = _rows(club_rows, club_names, lambda key: own is None or club_org.get(key) in own)
-    total = ProgressRow(0, "", dict.fromkeys(ASSIGNMENT_STATUSES, 0))
-    for row in by_org:
-        for status, count in row.counts.items():
-            total.counts[status] += count
-        total.unreachable += row.unreachable
-    bar = (campaign.quota_percent / 100) if campaign.quota_percent else total.done_rate / 2
-    laggards = {r.key for r in by_org if r.assigned and r.done_rate < bar}
+    by_club = _lines(club_rows, club_names, lambda key: own is None or club_org.get(key) in own)
+    total = Counts()
+    for line in by_org:
+        total.add(line.counts)
+    bar = (campaign.quota_percent / 100) if campaign.quota_percent else total.rate / 2
+    laggards = {line.key for line in by_org if line.counts.assigned and line.counts.rate < bar}
     return Breakdown(total, by_org, by_club, laggards)
 
 
-def _rows(
-    rows: Sequence[Any], names: dict[int, str], keep: Callable[[int], bool]
-) -> list[ProgressRow]:
-    lines: dict[int, ProgressRow] = {}
+def _lines(rows: Sequence[Any], names: dict[int, str], keep: Callable[[int], bool]) -> list[Line]:
+    lines: dict[int, Line] = {}
     for status, key, count, unreachable in rows:
-        if not keep(key):
-            continue
-        line = lines.setdefault(
-            key, ProgressRow(key, names.get(key, str(key)), dict.fromkeys(ASSIGNMENT_STATUSES, 0))
-        )
-        line.counts[status] += count
-        line.unreachable += int(unreachable or 0)
-    return sorted(lines.values(), key=lambda r: r.name)
+        if keep(key):
+            line = lines.setdefault(key, Line(key, names.get(key, str(key)), Counts()))
+            line.counts.add_status(status, count, int(unreachable or 0))
+    return sorted(lines.values(), key=lambda line: line.name)

@@ -71,31 +71,33 @@ async def participation_page(
         return with_trends(tally, previous), previous.total, await activation_funnel(db, actor)
 
     (tally, previous, funnel), counted_at = await TALLIES.get(("page", key), count)
-    query = f"start={first.date().isoformat()}&end={(after - timedelta(days=1)).date().isoformat()}"
 
     async def render() -> str:
         """The tables, rendered once per tally, audience, level and language: under load the
-        rendering, not the counting, was the cost of this page."""
+        rendering, not the counting, was the cost of this page. Only a cache miss gets here."""
+        last = (after - timedelta(days=1)).date()
         engine = request.app.template_engine
         assert engine is not None  # create_app configures Jinja
-        body = engine.get_template("partials/participation_body.html")
-        return str(body.render(_=partial(translate, lang), lang=lang, **context))
+        return str(
+            engine.get_template("partials/participation_body.html").render(
+                _=partial(translate, lang),
+                lang=lang,
+                tally=tally,
+                org_lines=_focus(tally.organizations, org),
+                funnel_lines=_focus(funnel, org),
+                with_children={line.parent for line in tally.organizations},
+                club_lines=tally.clubs if len(tally.clubs) <= 2 * CLUBS_SHOWN else None,
+                best_clubs=tally.clubs[:CLUBS_SHOWN],
+                last_clubs=tally.clubs[-CLUBS_SHOWN:],
+                previous=previous,
+                counted_at=datetime.fromtimestamp(counted_at, tz),
+                first=first.date(),
+                last=last,
+                query=f"start={first.date().isoformat()}&end={last.isoformat()}",
+                hide_small=actor.role == "leadership",
+            )
+        )
 
-    context = dict(
-        tally=tally,
-        org_lines=_focus(tally.organizations, org),
-        funnel_lines=_focus(funnel, org),
-        with_children={line.parent for line in tally.organizations},
-        club_lines=tally.clubs if len(tally.clubs) <= 2 * CLUBS_SHOWN else None,
-        best_clubs=tally.clubs[:CLUBS_SHOWN],
-        last_clubs=tally.clubs[-CLUBS_SHOWN:],
-        previous=previous,
-        counted_at=datetime.fromtimestamp(counted_at, tz),
-        first=first.date(),
-        last=(after - timedelta(days=1)).date(),
-        query=query,
-        hide_small=actor.role == "leadership",
-    )
     body, _ = await TALLIES.get(("html", key, counted_at, org, lang), render)
     return page(
         request,

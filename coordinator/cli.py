@@ -130,7 +130,14 @@ def sandbox(host: str, port: int, token: str) -> None:
     from coordinator.sandbox.state import World
 
     click.echo(f"Bot API sandbox on http://{host}:{port}/bot{token}/getMe")
-    uvicorn.run(Sandbox(World(token)), host=host, port=port, log_level="warning")
+    # Long polls would otherwise hold a shutdown for their whole timeout.
+    uvicorn.run(
+        Sandbox(World(token)),
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=1,
+    )
 
 
 def _alembic(url: str | None = None) -> Any:

@@ -19,13 +19,13 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from coordinator.base import utcnow
 from coordinator.bots import messages, outbox
+from coordinator.bots.aiohttp_request import NotSent
 from coordinator.bots.outbox import Leased, Outcome
 from coordinator.bots.telegram_client import inline_keyboard
 from coordinator.bots.views import assignment_views
@@ -199,9 +199,7 @@ class Sender:
             text = exc.message.lower()
             permanent = any(reason in text for reason in PERMANENT)
             return Outcome(row, "failed", error=exc.message[:500], unreachable=permanent)
-        if isinstance(exc, TimedOut) and not isinstance(
-            exc.__cause__, httpx.ConnectTimeout | httpx.PoolTimeout
-        ):
+        if isinstance(exc, TimedOut) and not isinstance(exc, NotSent):
             return Outcome(row, "uncertain", error="timed out after sending; not retried blindly")
         if isinstance(exc, NetworkError | TimedOut) and row.attempts < MAX_ATTEMPTS:
             backoff = min(MAX_BACKOFF, 2**row.attempts) * random.uniform(0.5, 1.0)

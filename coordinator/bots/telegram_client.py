@@ -8,12 +8,13 @@ from typing import Any
 os.environ.setdefault("PTB_TIMEDELTA", "1")  # durations as timedelta, as in the next major
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.request import HTTPXRequest
+
+from coordinator.bots.aiohttp_request import AiohttpRequest
 
 
 def make_bot(token: str, base_url: str | None = None, connections: int = 64) -> Bot:
     """A Bot with a connection pool sized for concurrent sends (the library's default is 1)."""
-    request = HTTPXRequest(
+    request = AiohttpRequest(
         connection_pool_size=connections,
         read_timeout=15,
         write_timeout=15,
@@ -22,7 +23,7 @@ def make_bot(token: str, base_url: str | None = None, connections: int = 64) -> 
     )
     # getUpdates long-polls on connections of its own, so it never waits behind the senders;
     # two, so that the final offset confirmation at shutdown need not wait for the long poll.
-    updates = HTTPXRequest(connection_pool_size=2, read_timeout=60)
+    updates = AiohttpRequest(connection_pool_size=2, read_timeout=60)
     return Bot(
         token,
         base_url=base_url or "https://api.telegram.org/bot",

@@ -273,7 +273,7 @@ async def test_it_delivers_everything_after_telegram_comes_back(world, bot, sand
     outbox_rows = await rows(world.db)
     assert {r.status for r in outbox_rows} == {"pending"}
     assert all(r.next_attempt_at > utcnow() for r in outbox_rows), "backing off"
-    assert all(r.error.startswith("httpx.ConnectError") for r in outbox_rows)
+    assert all(r.error.startswith("aiohttp.ClientConnectorError") for r in outbox_rows)
     async with world.db.write() as session:  # skip the backoff wait in this test
         await session.execute(update(OutboxMessage).values(next_attempt_at=utcnow()))
     async with running_sandbox(state, port=port):

@@ -19,16 +19,11 @@ from telegram.ext import (
     filters,
 )
 
-from coordinator.bots import messages, outbox
+from coordinator.bots import messages
+from coordinator.bots.presses import Press, PressQueue
 from coordinator.bots.telegram_client import inline_keyboard
 from coordinator.bots.updates import mark_processed, seen_before
-from coordinator.bots.views import assignment_views
-from coordinator.campaigns.reports import (
-    ReportRequest,
-    attach_proof,
-    proof_wanted,
-    record_report,
-)
+from coordinator.campaigns.reports import attach_proof
 from coordinator.db import Database
 from coordinator.errors import DomainError
 from coordinator.i18n import translate as _
@@ -64,13 +59,15 @@ async def _reply(update: Update, text: str) -> None:
 
 
 async def once(update: Update, context: Context) -> None:
-    """Runs first: an update seen and handled before changes nothing."""
-    if await seen_before(_db(context), update):
+    """Runs first: an update seen and handled before changes nothing. (Button presses are
+    checked in their batch's commit instead: `presses.record_presses`.)"""
+    if update.callback_query is None and await seen_before(_db(context), update):
         raise ApplicationHandlerStop
 
 
 async def done_with(update: Update, context: Context) -> None:
-    await mark_processed(_db(context), update)
+    if update.callback_query is None:
+        await mark_processed(_db(context), update)
 
 
 async def start(update: Update, context: Context) -> None:
@@ -79,7 +76,7 @@ async def start(update: Update, context: Context) -> None:
     db = _db(context)
     if context.args:
         try:
-            linked = await onboarding.link_member(db, context.args[0], user.id)
+            linked = await onboarding.link_account(db, context.args[0], user.id)
         except DomainError as exc:
             key = (
                 "This Telegram account is already linked to another member."
@@ -89,14 +86,24 @@ async def start(update: Update, context: Context) -> None:
             )
             await _reply(update, _(_locale(context, update), key))
             return
+        if isinstance(linked, onboarding.LinkedUser):
+            await _reply(
+                update,
+                _(
+                    linked.locale,
+                    "Connected, {username}. Your digests will arrive here.",
+                    username=escape(linked.username),
+                ),
+            )
+            return
         await _reply(
             update,
             _(
                 linked.locale,
                 "Welcome, {name}! You are now linked to {organization}. "
                 "Your tasks will arrive here.",
-                name=linked.display_name,
-                organization=linked.organization,
+                name=escape(linked.display_name),
+                organization=escape(linked.organization),
             ),
         )
         return
@@ -198,59 +205,51 @@ async def tasks(update: Update, context: Context) -> None:
 
 
 async def press(update: Update, context: Context) -> None:
+    """A button: recorded with the other presses waiting, then answered and shown."""
     query = update.callback_query
     assert query is not None and query.from_user is not None
-    parsed = messages.parse_callback(query.data or "")
-    db = _db(context)
-    member = await onboarding.member_by_telegram(db, query.from_user.id)
-    locale = _locale(context, update, member.locale if member else None)
-    if parsed is None or member is None:
+    queue: PressQueue = context.bot_data["presses"]
+    message = query.message
+    result = await queue.submit(
+        Press(
+            update.update_id,
+            query.from_user.id,
+            query.data or "",
+            message.chat.id if message is not None else None,
+            update.to_dict(),
+        )
+    )
+    if result.repeat:
+        return
+    locale = _locale(context, update, result.locale)
+    if result.refusal == "not_linked":
         await query.answer(
             _(locale, "Link your account first: open your invite link."), show_alert=True
         )
         return
-    assignment_id, action = parsed
-    try:
-        outcome = await record_report(db, ReportRequest(assignment_id, member.id or 0, action))
-    except DomainError as exc:
-        await query.answer(
-            _(locale, REFUSALS.get(exc.code, "This cannot be recorded.")), show_alert=True
-        )
+    if result.refusal is not None or result.outcome is None:
+        refusal = REFUSALS.get(result.refusal or "", "This cannot be recorded.")
+        await query.answer(_(locale, refusal), show_alert=True)
         return
+    step = result.outcome.report.action
     await query.answer(
-        _(locale, "Recorded: {status}", status=_(locale, messages.STATUS_LABELS[action]))
+        _(locale, "Recorded: {status}", status=_(locale, messages.STATUS_LABELS[step]))
     )
-    if action == "done" and outcome.created and await proof_wanted(db, assignment_id):
+    if result.ask_proof:
         # Optional, so kept in memory only: the next link this person sends is the proof.
-        context.user_data["proof_report"] = outcome.report.id  # type: ignore[index]
+        context.user_data["proof_report"] = result.outcome.report.id  # type: ignore[index]
         await context.bot.send_message(
             query.from_user.id, _(locale, "If you like, send the link to your post as proof.")
         )
-    if query.message is None:
-        return
-    chat_id = query.message.chat.id
-    if chat_id < 0:
-        await outbox.queue_group_edit(db, assignment_id, chat_id)
-        return
-    if outcome.created:
-        await _refresh_private(context, assignment_id, chat_id, query.message.message_id)
-
-
-async def _refresh_private(
-    context: Context, assignment_id: int, chat_id: int, message_id: int
-) -> None:
-    views = await assignment_views(
-        _db(context), [assignment_id], context.bot_data.get("locale", "vi")
-    )
-    view, locale, _message_id = views[assignment_id]
-    markup = inline_keyboard(messages.buttons(view, locale))
-    await context.bot.edit_message_text(
-        messages.render(view, locale, context.bot_data["timezone"]),
-        chat_id=chat_id,
-        message_id=message_id,
-        parse_mode=ParseMode.HTML,
-        reply_markup=markup,
-    )
+    if result.view is not None and message is not None:
+        view, reader_locale, _sent_as = result.view
+        await context.bot.edit_message_text(
+            messages.render(view, reader_locale, context.bot_data["timezone"]),
+            chat_id=message.chat.id,
+            message_id=message.message_id,
+            parse_mode=ParseMode.HTML,
+            reply_markup=inline_keyboard(messages.buttons(view, reader_locale)),
+        )
 
 
 async def proof(update: Update, context: Context) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select, update
 
 from coordinator.base import utcnow
@@ -211,6 +212,27 @@ async def reap(db: Database, now: datetime | None = None) -> int:
         return len(stale)
 
 
+async def queue_text(
+    session: AsyncSession, chat_id: int, dedupe_key: str, text: str, now: datetime
+) -> bool:
+    """Queue a plain HTML message once per dedupe key; False if it was queued before."""
+    exists = await session.scalar(
+        select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
+    )
+    if exists is not None:
+        return False
+    session.add(
+        OutboxMessage(
+            dedupe_key=dedupe_key,
+            chat_id=chat_id,
+            kind="text",
+            payload={"text": text},
+            next_attempt_at=now,
+        )
+    )
+    return True
+
+
 EDIT_WINDOW = 5  # seconds: at most one edit of a group message per window
 
 
@@ -218,23 +240,28 @@ async def queue_group_edit(
     db: Database, assignment_id: int, chat_id: int, now: datetime | None = None
 ) -> bool:
     """Ask for the group message to show fresh counts, coalesced to one edit per window."""
-    now = now or utcnow()
+    async with db.write() as session:
+        return await queue_group_edit_in(session, assignment_id, chat_id, now or utcnow())
+
+
+async def queue_group_edit_in(
+    session: AsyncSession, assignment_id: int, chat_id: int, now: datetime
+) -> bool:
+    """The same, in the caller's transaction; False when an edit in this window is queued."""
     window = int(now.timestamp()) // EDIT_WINDOW
     key = f"edit:{assignment_id}:{window}"
     due = datetime.fromtimestamp((window + 1) * EDIT_WINDOW, tz=now.tzinfo)
-    async with db.write() as session:
-        exists = await session.scalar(
-            select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)
+    exists = await session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key))
+    if exists is not None:
+        return False
+    session.add(
+        OutboxMessage(
+            dedupe_key=key,
+            chat_id=chat_id,
+            kind="edit",
+            assignment_id=assignment_id,
+            next_attempt_at=due,
         )
-        if exists is not None:
-            return False
-        session.add(
-            OutboxMessage(
-                dedupe_key=key,
-                chat_id=chat_id,
-                kind="edit",
-                assignment_id=assignment_id,
-                next_attempt_at=due,
-            )
-        )
+    )
+    await session.flush()  # the next press in the same batch must see it
     return True

@@ -13,6 +13,7 @@ from telegram import BotCommand, Update
 from telegram.ext import Application
 
 from coordinator.bots import handlers, updates
+from coordinator.bots.presses import PressQueue
 from coordinator.bots.sender import Sender
 from coordinator.bots.telegram_client import make_bot
 from coordinator.db import Database
@@ -44,9 +45,15 @@ class Telegram:
 
 def build(db: Database, settings: Settings, token: str, base_url: str | None) -> Telegram:
     bot = make_bot(token, base_url)
-    # Updates are handled concurrently; each press locks its own task row, so order per task holds.
-    application = Application.builder().bot(bot).concurrent_updates(32).build()
-    application.bot_data.update(db=db, timezone=settings.timezone, locale=settings.locale)
+    # Updates are handled concurrently: the more presses in flight, the more each commit of the
+    # press queue records at once. Each press locks its own task row, so order per task holds.
+    application = Application.builder().bot(bot).concurrent_updates(256).build()
+    application.bot_data.update(
+        db=db,
+        timezone=settings.timezone,
+        locale=settings.locale,
+        presses=PressQueue(db, settings.locale),
+    )
     handlers.install(application)
     sender = Sender(
         db, bot, rate=settings.send_rate, timezone=settings.timezone, locale=settings.locale

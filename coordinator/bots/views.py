@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, func, select
 
 from coordinator.base import row_id
@@ -12,44 +13,50 @@ from coordinator.campaigns.models import Assignment, Campaign, ContentItem, Repo
 from coordinator.db import Database
 from coordinator.organizations.models import Member
 
+View = tuple[AssignmentView, str, int | None]  # the view, the reader's locale, the message id
+Views = dict[int, View]
+
 
 async def assignment_views(
     db: Database, assignment_ids: Sequence[int], default_locale: str
-) -> dict[int, tuple[AssignmentView, str, int | None]]:
+) -> Views:
     """For each assignment: its view, the reader's locale, and the message id it was sent as."""
     if not assignment_ids:
         return {}
     async with db.read() as session:
-        rows = (
-            await session.execute(
-                select(Assignment, Campaign, Member.locale)
-                .join(Campaign, col(Campaign.id) == Assignment.campaign_id)
-                .outerjoin(Member, col(Member.id) == Assignment.member_id)
-                .where(col(Assignment.id).in_(assignment_ids))
-            )
-        ).all()
-        campaign_ids = {c.id for _, c, _ in rows}
-        items = (
-            await session.scalars(
-                select(ContentItem)
-                .where(col(ContentItem.campaign_id).in_(campaign_ids))
-                .order_by(col(ContentItem.position))
-            )
-        ).all()
-        group_ids = [a.id for a, _, _ in rows if a.group_chat_id is not None]
-        counts: dict[int, dict[str, int]] = {}
-        if group_ids:
-            tallies = await session.execute(
-                select(
-                    Report.assignment_id, Report.action, func.count(func.distinct(Report.member_id))
-                )
-                .where(
-                    col(Report.assignment_id).in_(group_ids), col(Report.content_item_id).is_(None)
-                )
-                .group_by(col(Report.assignment_id), col(Report.action))
-            )
-            for assignment_id, action, count in tallies.all():
-                counts.setdefault(assignment_id, {})[action] = count
+        return await assignment_views_in(session, assignment_ids, default_locale)
+
+
+async def assignment_views_in(
+    session: AsyncSession, assignment_ids: Sequence[int], default_locale: str
+) -> Views:
+    """The same, in the caller's session (and so seeing its uncommitted changes)."""
+    rows = (
+        await session.execute(
+            select(Assignment, Campaign, Member.locale)
+            .join(Campaign, col(Campaign.id) == Assignment.campaign_id)
+            .outerjoin(Member, col(Member.id) == Assignment.member_id)
+            .where(col(Assignment.id).in_(assignment_ids))
+        )
+    ).all()
+    campaign_ids = {c.id for _, c, _ in rows}
+    items = (
+        await session.scalars(
+            select(ContentItem)
+            .where(col(ContentItem.campaign_id).in_(campaign_ids))
+            .order_by(col(ContentItem.position))
+        )
+    ).all()
+    group_ids = [a.id for a, _, _ in rows if a.group_chat_id is not None]
+    counts: dict[int, dict[str, int]] = {}
+    if group_ids:
+        tallies = await session.execute(
+            select(Report.assignment_id, Report.action, func.count(func.distinct(Report.member_id)))
+            .where(col(Report.assignment_id).in_(group_ids), col(Report.content_item_id).is_(None))
+            .group_by(col(Report.assignment_id), col(Report.action))
+        )
+        for assignment_id, action, count in tallies.all():
+            counts.setdefault(assignment_id, {})[action] = count
     by_campaign: dict[int, list[ItemView]] = {}
     for item in items:
         by_campaign.setdefault(item.campaign_id, []).append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,7 +12,7 @@ from sqlmodel import col, select
 from coordinator.auth import scope
 from coordinator.auth.audit import audit
 from coordinator.auth.scope import Actor
-from coordinator.base import utcnow
+from coordinator.base import row_id, utcnow
 from coordinator.campaigns.models import (
     CONTENT_ACTIONS,
     REPORT_STATUS_ACTIONS,
@@ -22,7 +23,7 @@ from coordinator.campaigns.models import (
 )
 from coordinator.campaigns.states import assignment_move
 from coordinator.db import Database
-from coordinator.errors import Conflict, Invalid, NotFound, field_error
+from coordinator.errors import Conflict, DomainError, Invalid, NotFound, field_error
 from coordinator.organizations.agreements import check_url
 from coordinator.organizations.models import GroupChat, Member, MemberClub
 from coordinator.organizations.tree import subtree_ids
@@ -93,20 +94,11 @@ async def _check_reporter(session: AsyncSession, assignment: Assignment, member:
         )
 
 
-async def _existing(session: AsyncSession, req: ReportRequest) -> Report | None:
-    item = (
-        col(Report.content_item_id).is_(None)
-        if req.content_item_id is None
-        else Report.content_item_id == req.content_item_id
-    )
-    return await session.scalar(
-        select(Report).where(
-            Report.assignment_id == req.assignment_id,
-            Report.member_id == req.member_id,
-            Report.action == req.action,
-            item,
-        )
-    )
+ReportKey = tuple[int, int, str, int | None]  # assignment, member, action, content item
+
+
+def _key(req: ReportRequest) -> ReportKey:
+    return (req.assignment_id, req.member_id, req.action, req.content_item_id)
 
 
 async def _advance(assignment: Assignment, req: ReportRequest, now: datetime) -> None:
@@ -127,6 +119,117 @@ async def _advance(assignment: Assignment, req: ReportRequest, now: datetime) ->
         setattr(assignment, f"{new}_at", now)
 
 
+@dataclass
+class _Loaded:
+    """The rows a batch of reports is checked against, read once for the whole batch."""
+
+    assignments: dict[int, Assignment]
+    members: dict[int, Member]
+    campaigns: dict[int, Campaign]
+    reports: dict[ReportKey, Report]
+
+
+async def _load(session: AsyncSession, reqs: Sequence[ReportRequest]) -> _Loaded:
+    task_ids = sorted({r.assignment_id for r in reqs})
+    member_ids = {r.member_id for r in reqs}
+    # Lock the tasks, in id order so that two batches cannot deadlock: two presses at once must
+    # not both pass the checks (PostgreSQL; SQLite's BEGIN IMMEDIATE already serializes writers).
+    assignments = {
+        row_id(a): a
+        for a in await session.scalars(
+            select(Assignment)
+            .where(col(Assignment.id).in_(task_ids))
+            .order_by(col(Assignment.id))
+            .with_for_update()
+        )
+    }
+    members = {
+        row_id(m): m
+        for m in await session.scalars(select(Member).where(col(Member.id).in_(member_ids)))
+    }
+    campaign_ids = {a.campaign_id for a in assignments.values()}
+    campaigns = {
+        row_id(c): c
+        for c in await session.scalars(select(Campaign).where(col(Campaign.id).in_(campaign_ids)))
+    }
+    reports = await session.scalars(
+        select(Report).where(
+            col(Report.assignment_id).in_(task_ids), col(Report.member_id).in_(member_ids)
+        )
+    )
+    known = {(r.assignment_id, r.member_id, r.action, r.content_item_id): r for r in reports}
+    return _Loaded(assignments, members, campaigns, known)
+
+
+async def _record_one(
+    session: AsyncSession, req: ReportRequest, rows: _Loaded, actor: Actor | None, now: datetime
+) -> ReportOutcome:
+    """Every rule of one report, against rows loaded (and locked) by the caller."""
+    _check_request(req)
+    assignment = rows.assignments.get(req.assignment_id)
+    member = rows.members.get(req.member_id)
+    if assignment is None or member is None:
+        raise NotFound("No such task or member.")
+    if actor is not None:
+        scope.require_org(actor, member.organization_id)
+    await _check_reporter(session, assignment, member)
+    if (existing := rows.reports.get(_key(req))) is not None:
+        return ReportOutcome(existing, False, assignment.status)
+    campaign = rows.campaigns[assignment.campaign_id]
+    if campaign.status != "active" or assignment.status == "expired":
+        raise Conflict("This campaign is no longer running.", code="campaign_not_active")
+    if now > campaign.deadline_at:
+        raise Conflict(
+            "The deadline has passed; reports are closed for this task.", code="deadline_passed"
+        )
+    if req.content_item_id is not None:
+        item = await session.get(ContentItem, req.content_item_id)
+        if item is None or item.campaign_id != campaign.id or req.action not in item.actions:
+            raise Invalid(
+                "That action was not asked for this item.",
+                errors=[field_error("action", "not requested for this content item")],
+            )
+    await _advance(assignment, req, now)
+    report = Report(
+        assignment_id=req.assignment_id,
+        member_id=req.member_id,
+        content_item_id=req.content_item_id,
+        action=req.action,
+        proof_url=req.proof_url,
+        source=req.source,
+        created_at=now,
+    )
+    session.add(report)
+    rows.reports[_key(req)] = report
+    if actor is not None:
+        audit(session, actor, "report.record", "assignment", req.assignment_id, step=req.action)
+    return ReportOutcome(report, True, assignment.status)
+
+
+async def record_reports_in(
+    session: AsyncSession,
+    reqs: Sequence[ReportRequest],
+    *,
+    actor: Actor | None = None,
+    now: datetime | None = None,
+) -> list[ReportOutcome | DomainError]:
+    """Record several steps in the caller's transaction, in order, each judged as if alone.
+
+    A refused step is returned as its error and changes nothing; the others still count.
+    This is how the bot records a burst of button presses in one commit.
+    """
+    now = now or utcnow()
+    rows = await _load(session, reqs)
+    results: list[ReportOutcome | DomainError] = []
+    for req in reqs:
+        try:
+            results.append(await _record_one(session, req, rows, actor, now))
+        except DomainError as exc:
+            results.append(exc)
+    await session.flush()
+    return results
+
+
 async def record_report(
     db: Database, req: ReportRequest, *, actor: Actor | None = None, now: datetime | None = None
 ) -> ReportOutcome:
@@ -135,50 +238,12 @@ async def record_report(
     `actor=None` means the member reported it themselves (through the bot); an actor is an
     admin or the member's lead recording it for them.
     """
-    now = now or utcnow()
     _check_request(req)
     async with db.write() as session:
-        # Lock the task: two presses at once must not both pass the checks (PostgreSQL; SQLite's
-        # BEGIN IMMEDIATE already serializes writers).
-        assignment = await session.get(Assignment, req.assignment_id, with_for_update=True)
-        member = await session.get(Member, req.member_id)
-        if assignment is None or member is None:
-            raise NotFound("No such task or member.")
-        if actor is not None:
-            scope.require_org(actor, member.organization_id)
-        await _check_reporter(session, assignment, member)
-        if (existing := await _existing(session, req)) is not None:
-            return ReportOutcome(existing, False, assignment.status)
-        campaign = await session.get(Campaign, assignment.campaign_id)
-        assert campaign is not None
-        if campaign.status != "active" or assignment.status == "expired":
-            raise Conflict("This campaign is no longer running.", code="campaign_not_active")
-        if now > campaign.deadline_at:
-            raise Conflict(
-                "The deadline has passed; reports are closed for this task.", code="deadline_passed"
-            )
-        if req.content_item_id is not None:
-            item = await session.get(ContentItem, req.content_item_id)
-            if item is None or item.campaign_id != campaign.id or req.action not in item.actions:
-                raise Invalid(
-                    "That action was not asked for this item.",
-                    errors=[field_error("action", "not requested for this content item")],
-                )
-        await _advance(assignment, req, now)
-        report = Report(
-            assignment_id=req.assignment_id,
-            member_id=req.member_id,
-            content_item_id=req.content_item_id,
-            action=req.action,
-            proof_url=req.proof_url,
-            source=req.source,
-            created_at=now,
-        )
-        session.add(report)
-        await session.flush()
-        if actor is not None:
-            audit(session, actor, "report.record", "assignment", req.assignment_id, step=req.action)
-    return ReportOutcome(report, True, assignment.status)
+        (result,) = await record_reports_in(session, [req], actor=actor, now=now)
+        if isinstance(result, DomainError):
+            raise result
+    return result
 
 
 async def attach_proof(db: Database, report_id: int, member_id: int, url: str) -> Report:
@@ -190,16 +255,6 @@ async def attach_proof(db: Database, report_id: int, member_id: int, url: str) -
             raise NotFound("No such report of yours.")
         report.proof_url = url
     return report
-
-
-async def proof_wanted(db: Database, assignment_id: int) -> bool:
-    async with db.read() as session:
-        campaign = await session.scalar(
-            select(Campaign)
-            .join(Assignment, col(Assignment.campaign_id) == Campaign.id)
-            .where(col(Assignment.id) == assignment_id)
-        )
-    return bool(campaign and campaign.proof_requested)
 
 
 async def list_reports(

@@ -56,6 +56,9 @@ class _Checker(HTMLParser):
             self.stack.pop()
 
     def handle_data(self, data: str) -> None:
+        # Telegram wants every "<" that opens no tag written as &lt; (e.g. a bare "<5").
+        if "<" in data:
+            self._fail(f'Unsupported start tag "" at byte offset {self.getpos()[1]}')
         self.text.append(data)
 
     def handle_entityref(self, name: str) -> None:

@@ -194,6 +194,7 @@ async def edit_message_text(world: World, params: dict[str, Any]) -> dict[str, A
         )
     world.limits.check(message.chat_id)
     message.edits.append(message.text)
+    world.edited += 1
     message.text, message.parse_mode, message.reply_markup = text, parse_mode, markup
     message.edit_date = world.now()
     return world.render(message)
@@ -211,6 +212,7 @@ async def edit_message_reply_markup(world: World, params: dict[str, Any]) -> dic
     world.limits.check(message.chat_id)
     message.reply_markup = markup
     message.edit_date = world.now()
+    world.edited += 1
     return world.render(message)
 
 

@@ -12,7 +12,7 @@ The user side (JSON in, JSON out):
   POST /sandbox/users/<id>/<block|unblock|deactivate>
   GET  /sandbox/chats/<chat>/messages     the chat as its members see it
   PUT  /sandbox/limits                    {"enabled": true|false}  Telegram's flood limits
-  GET  /sandbox/stats                     messages sent, requests refused with 429
+  GET  /sandbox/stats                     messages sent and edited, callbacks answered, 429s
   PUT  /sandbox/delay                     {"seconds": n}  hold every Bot API call before handling it
 """
 
@@ -200,6 +200,8 @@ class Sandbox:
             case "GET", ["stats"]:
                 return {
                     "sent": w.sent,
+                    "edited": w.edited,
+                    "callback_answers": len(w.callback_answers),
                     "refused_429": w.limits.refused,
                     "pending_updates": len(w.updates),
                 }

@@ -109,6 +109,7 @@ class World:
         self._group_ids = itertools.count(1)
         self._query_ids = itertools.count(1)
         self.sent = 0
+        self.edited = 0
         self.closing = False
         self._delay = 0.0
         self.undelayed = asyncio.Event()

@@ -1,0 +1,197 @@
+"""Button presses, recorded in batches: every press waiting is written in one commit.
+
+A press used to cost six short transactions, and concurrent presses queued on SQLite's single
+writer lock. Now the handlers hand their presses to a `PressQueue`; while one commit runs, the
+next presses gather, and each commit records them all (group commit): the update ids, the
+reports under the task locks, the group-counter edits and the re-rendered DM messages.
+Each press is still judged on its own (`record_reports_in`), so one refusal never spoils another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from coordinator.base import row_id, utcnow
+from coordinator.bots import messages
+from coordinator.bots.models import TelegramUpdate
+from coordinator.bots.outbox import queue_group_edit_in
+from coordinator.bots.views import View, assignment_views_in
+from coordinator.campaigns.models import Assignment, Campaign
+from coordinator.campaigns.reports import ReportOutcome, ReportRequest, record_reports_in
+from coordinator.db import Database
+from coordinator.errors import DomainError
+from coordinator.organizations.models import Member
+
+logger = logging.getLogger("coordinator.bot")
+BATCH = 200
+
+
+@dataclass(frozen=True)
+class Press:
+    update_id: int
+    telegram_user_id: int
+    data: str
+    chat_id: int | None  # the chat of the message whose button was pressed
+    payload: dict[str, Any] = field(compare=False)  # the update, kept as received
+
+
+@dataclass
+class PressResult:
+    """What the handler answers. `repeat`: the update was handled before; say nothing."""
+
+    repeat: bool = False
+    locale: str | None = None  # the member's, when the presser is a linked member
+    refusal: str | None = None  # a report refusal's code, or "not_linked"
+    outcome: ReportOutcome | None = None
+    ask_proof: bool = False
+    view: View | None = None  # the DM message as it reads now, to edit in place
+
+
+Waiting = tuple[Press, "asyncio.Future[PressResult]"]
+
+
+async def _claim_updates(
+    session: AsyncSession, presses: Sequence[Press], now: datetime
+) -> list[bool]:
+    """Record the updates as handled; for each press, whether its update was handled before
+    (in an earlier commit, or earlier in this batch)."""
+    ids = [p.update_id for p in presses]
+    rows = {
+        r.update_id: r
+        for r in await session.scalars(
+            select(TelegramUpdate).where(col(TelegramUpdate.update_id).in_(ids))
+        )
+    }
+    repeats = []
+    for press in presses:
+        row = rows.get(press.update_id)
+        repeats.append(row is not None and row.processed_at is not None)
+        if row is None:
+            row = TelegramUpdate(update_id=press.update_id, payload=press.payload)
+            rows[press.update_id] = row
+            session.add(row)
+        row.processed_at = now
+    return repeats
+
+
+async def record_presses(
+    db: Database, presses: Sequence[Press], default_locale: str, now: datetime | None = None
+) -> list[PressResult]:
+    """Record a batch of presses in one transaction; one result per press, in order."""
+    now = now or utcnow()
+    async with db.write() as session:
+        repeats = await _claim_updates(session, presses, now)
+        telegram_ids = {p.telegram_user_id for p in presses}
+        members = {
+            m.telegram_user_id: m
+            for m in await session.scalars(
+                select(Member).where(
+                    col(Member.telegram_user_id).in_(telegram_ids),
+                    col(Member.deactivated_at).is_(None),
+                )
+            )
+        }
+        results = [PressResult(repeat=repeat) for repeat in repeats]
+        asked: list[tuple[int, ReportRequest]] = []
+        for n, press in enumerate(presses):
+            if results[n].repeat:
+                continue
+            member = members.get(press.telegram_user_id)
+            parsed = messages.parse_callback(press.data)
+            results[n].locale = member.locale if member else None
+            if member is None or parsed is None:
+                results[n].refusal = "not_linked"
+                continue
+            asked.append((n, ReportRequest(parsed[0], row_id(member), parsed[1])))
+        outcomes = await record_reports_in(session, [r for _, r in asked], now=now)
+        recorded = list(zip(asked, outcomes, strict=True))
+        await _follow_up(session, presses, results, recorded, default_locale, now)
+    return results
+
+
+async def _follow_up(
+    session: AsyncSession,
+    presses: Sequence[Press],
+    results: list[PressResult],
+    recorded: list[tuple[tuple[int, ReportRequest], ReportOutcome | DomainError]],
+    default_locale: str,
+    now: datetime,
+) -> None:
+    """Group counters to refresh, proof links to ask for, DM messages to re-render."""
+    to_render: list[tuple[int, int]] = []
+    done: list[tuple[int, int]] = []
+    for (n, req), outcome in recorded:
+        if isinstance(outcome, DomainError):
+            results[n].refusal = outcome.code
+            continue
+        results[n].outcome = outcome
+        chat_id = presses[n].chat_id
+        if chat_id is not None and chat_id < 0:
+            await queue_group_edit_in(session, req.assignment_id, chat_id, now)
+        elif chat_id is not None and outcome.created:
+            to_render.append((n, req.assignment_id))
+        if req.action == "done" and outcome.created:
+            done.append((n, req.assignment_id))
+    if done:
+        wanting = set(
+            await session.scalars(
+                select(Assignment.id)
+                .join(Campaign, col(Campaign.id) == Assignment.campaign_id)
+                .where(col(Assignment.id).in_([a for _, a in done]), col(Campaign.proof_requested))
+            )
+        )
+        for n, assignment_id in done:
+            results[n].ask_proof = assignment_id in wanting
+    if to_render:
+        views = await assignment_views_in(session, [a for _, a in to_render], default_locale)
+        for n, assignment_id in to_render:
+            results[n].view = views[assignment_id]
+
+
+class PressQueue:
+    """Hands presses to `record_presses`, as many per commit as are waiting (group commit)."""
+
+    def __init__(self, db: Database, default_locale: str, most: int = BATCH) -> None:
+        self.db, self.locale, self.most = db, default_locale, most
+        self._waiting: list[Waiting] = []
+        self._draining: asyncio.Task[None] | None = None
+
+    async def submit(self, press: Press) -> PressResult:
+        future: asyncio.Future[PressResult] = asyncio.get_running_loop().create_future()
+        self._waiting.append((press, future))
+        if self._draining is None or self._draining.done():
+            self._draining = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[: self.most], self._waiting[self.most :]
+            try:
+                await self._record(batch)
+            except Exception:
+                if len(batch) == 1:
+                    continue
+                logger.exception("a batch of %d presses failed; recording each alone", len(batch))
+                for one in batch:  # one bad press must not sink the others
+                    with contextlib.suppress(Exception):
+                        await self._record([one])
+
+    async def _record(self, batch: list[Waiting]) -> None:
+        try:
+            results = await record_presses(self.db, [p for p, _ in batch], self.locale)
+        except Exception as exc:
+            if len(batch) == 1 and not batch[0][1].done():
+                batch[0][1].set_exception(exc)
+            raise
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)

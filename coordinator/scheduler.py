@@ -22,6 +22,7 @@ from coordinator.base import utcnow
 from coordinator.campaigns.sweeps import sweep
 from coordinator.db import Database
 from coordinator.settings import Settings
+from coordinator.tallies.digests import queue_digests
 
 logger = logging.getLogger("coordinator.scheduler")
 LOCK_KEY = 0x636F6F7264  # "coord": the advisory lock every Coordinator process asks for
@@ -80,11 +81,15 @@ async def tick(
 ) -> None:
     if not await leader.try_lead():
         return
+    now = now or utcnow()
     try:
-        report = await sweep(db, now or utcnow(), settings.timezone)
+        report = await sweep(db, now, settings.timezone)
+        digests = await queue_digests(db, now, settings.timezone)
     except Exception:
         logger.exception("scheduler sweep failed; the next tick tries again")
         return
+    if digests:
+        logger.info("digests queued: %s", digests)
     if report.launched or report.reminded or report.closed:
         logger.info(
             "sweep: launched %s, reminded %s, closed %s",

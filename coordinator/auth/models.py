@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Integer
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, ForeignKey, Index, Integer
 from sqlmodel import Field, SQLModel
 
 from coordinator.base import UTCDateTime, one_of, utcnow
@@ -14,7 +14,11 @@ ROLES = ("admin", "coordinator", "lead", "leadership")
 
 
 class User(SQLModel, table=True):
-    __table_args__ = (CheckConstraint(one_of("role", ROLES), name="role"),)
+    __table_args__ = (
+        CheckConstraint(one_of("role", ROLES), name="role"),
+        # A unique index, not a constraint: SQLite cannot add a UNIQUE column to a table.
+        Index("uq_user_telegram_user_id", "telegram_user_id", unique=True),
+    )
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=64, unique=True)
     password_hash: str = Field(max_length=255)
@@ -23,6 +27,8 @@ class User(SQLModel, table=True):
         sa_column=Column(Integer, ForeignKey("organization.id"), nullable=False, index=True)
     )
     locale: str = Field(default="vi", max_length=5)
+    # The user's own Telegram, linked from the web for digests (leads, leadership); not a member.
+    telegram_user_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 

@@ -62,6 +62,30 @@ async def member_invite(
     return InviteLink(_deep_link(bot_username, "start", token), invite.expires_at)
 
 
+USER_INVITE_LIFETIME = timedelta(days=1)
+
+
+async def user_invite(
+    db: Database, actor: Actor, bot_username: str = DEFAULT_BOT_USERNAME
+) -> InviteLink:
+    """A single-use link that connects the signed-in user's own Telegram, for digests."""
+    if actor.user_id is None:
+        raise Invalid("Only a signed-in user can connect Telegram.")
+    token = new_token("u")
+    async with db.write() as session:
+        invite = Invite(
+            token_hash=token_digest(token.split("_", 1)[1]),
+            kind="user",
+            organization_id=actor.organization_id,
+            created_by_user_id=actor.user_id,  # and the user it links
+            expires_at=utcnow() + USER_INVITE_LIFETIME,
+        )
+        session.add(invite)
+        await session.flush()
+        audit(session, actor, "invite.create", "user", actor.user_id)
+    return InviteLink(_deep_link(bot_username, "start", token), invite.expires_at)
+
+
 async def group_invite(
     db: Database,
     actor: Actor,

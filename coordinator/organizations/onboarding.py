@@ -5,16 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from coordinator.auth.audit import audit
+from coordinator.auth.models import User
 from coordinator.auth.passwords import token_digest
 from coordinator.base import utcnow
 from coordinator.campaigns.models import Assignment, Campaign
 from coordinator.campaigns.states import OPEN_ASSIGNMENT
 from coordinator.db import Database
 from coordinator.errors import Conflict, Invalid
+from coordinator.organizations import notes
 from coordinator.organizations.members import LOCALES
 from coordinator.organizations.models import GroupChat, Invite, Member, Organization
 
@@ -27,14 +30,16 @@ class Linked:
     locale: str
 
 
-async def _invite(session: AsyncSession, secret: str, kind: str, now: datetime) -> Invite:
+async def _invite(
+    session: AsyncSession, secret: str, kinds: tuple[str, ...], now: datetime
+) -> Invite:
     # Locked: two /start presses at once must not both use a single-use link.
     invite = await session.scalar(
         select(Invite).where(Invite.token_hash == token_digest(secret)).with_for_update()
     )
     if (
         invite is None
-        or invite.kind != kind
+        or invite.kind not in kinds
         or invite.used_at is not None
         or invite.expires_at < now
     ):
@@ -42,43 +47,93 @@ async def _invite(session: AsyncSession, secret: str, kind: str, now: datetime) 
     return invite
 
 
-async def link_member(db: Database, secret: str, telegram_user_id: int) -> Linked:
-    """Bind the member of a single-use invite to this Telegram account."""
+@dataclass
+class LinkedUser:
+    username: str
+    locale: str
+
+
+async def link_account(db: Database, secret: str, telegram_user_id: int) -> Linked | LinkedUser:
+    """/start <invite>: a member's invite links a volunteer, a user's links a lead's digests."""
     now = utcnow()
+    try:
+        async with db.write() as session:
+            invite = await _invite(session, secret, ("member", "user"), now)
+            if invite.kind == "user":
+                return await _link_user(session, invite, telegram_user_id, now)
+            linked = await _link_member(session, invite, telegram_user_id, now)
+            await session.flush()  # a race with another invite for this account ends here
+            return linked
+    except IntegrityError as exc:  # PostgreSQL: two invites for one account at the same instant
+        raise Conflict(
+            "This Telegram account is already linked to another member.", code="account_taken"
+        ) from exc
+
+
+async def _link_member(
+    session: AsyncSession, invite: Invite, telegram_user_id: int, now: datetime
+) -> Linked:
+    """Bind the member of a single-use invite to this Telegram account, and tell their leads."""
+    member = await session.get(Member, invite.member_id)
+    if member is None or member.deactivated_at is not None:
+        raise Invalid("This invite link is not valid or has expired.", code="invite_invalid")
+    other = await session.scalar(
+        select(Member.id).where(Member.telegram_user_id == telegram_user_id, Member.id != member.id)
+    )
+    if other is not None:
+        raise Conflict(
+            "This Telegram account is already linked to another member.", code="account_taken"
+        )
+    member.telegram_user_id = telegram_user_id
+    member.opted_out_at = member.unreachable_at = None
+    invite.used_at = now
+    org = await session.get(Organization, member.organization_id)
+    audit(
+        session, None, "member.linked", "member", member.id, organization_id=member.organization_id
+    )
+    await notes.tell_leads_member_joined(session, member, org.name if org else "", invite.id, now)
+    return Linked(member.id or 0, member.display_name, org.name if org else "", member.locale)
+
+
+async def _link_user(
+    session: AsyncSession, invite: Invite, telegram_user_id: int, now: datetime
+) -> LinkedUser:
+    user = await session.get(User, invite.created_by_user_id)
+    if user is None or not user.active:
+        raise Invalid("This invite link is not valid or has expired.", code="invite_invalid")
+    other = await session.scalar(
+        select(User.id).where(User.telegram_user_id == telegram_user_id, User.id != user.id)
+    )
+    if other is not None:
+        raise Conflict(
+            "This Telegram account is already linked to another user.", code="account_taken"
+        )
+    user.telegram_user_id = telegram_user_id
+    invite.used_at = now
+    audit(session, None, "user.telegram_linked", "user", user.id)
+    return LinkedUser(user.username, user.locale)
+
+
+async def user_linked(db: Database, user_id: int) -> bool:
+    async with db.read() as session:
+        user = await session.get(User, user_id)
+    return user is not None and user.telegram_user_id is not None
+
+
+async def unlink_user(db: Database, user_id: int) -> None:
+    """The user stops getting digests: the link is dropped, Telegram keeps nothing of ours."""
     async with db.write() as session:
-        invite = await _invite(session, secret, "member", now)
-        member = await session.get(Member, invite.member_id)
-        if member is None or member.deactivated_at is not None:
-            raise Invalid("This invite link is not valid or has expired.", code="invite_invalid")
-        other = await session.scalar(
-            select(Member.id).where(
-                Member.telegram_user_id == telegram_user_id, Member.id != member.id
-            )
-        )
-        if other is not None:
-            raise Conflict(
-                "This Telegram account is already linked to another member.", code="account_taken"
-            )
-        member.telegram_user_id = telegram_user_id
-        member.opted_out_at = member.unreachable_at = None
-        invite.used_at = now
-        org = await session.get(Organization, member.organization_id)
-        audit(
-            session,
-            None,
-            "member.linked",
-            "member",
-            member.id,
-            organization_id=member.organization_id,
-        )
-        return Linked(member.id or 0, member.display_name, org.name if org else "", member.locale)
+        user = await session.get(User, user_id)
+        if user is not None and user.telegram_user_id is not None:
+            user.telegram_user_id = None
+            audit(session, None, "user.telegram_unlinked", "user", user.id)
 
 
 async def register_group(db: Database, secret: str, chat_id: int, title: str) -> str:
     """Register a group chat for the invite's organization or club; returns who it serves."""
     now = utcnow()
     async with db.write() as session:
-        invite = await _invite(session, secret, "group", now)
+        invite = await _invite(session, secret, ("group",), now)
         group = await session.scalar(select(GroupChat).where(GroupChat.telegram_chat_id == chat_id))
         if group is None:
             group = GroupChat(

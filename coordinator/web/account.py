@@ -15,6 +15,7 @@ from coordinator.auth.scope import require_role
 from coordinator.errors import Conflict, Invalid
 from coordinator.http import DB, CurrentActor
 from coordinator.i18n import LOCALES, translate
+from coordinator.organizations import invites, onboarding
 from coordinator.organizations.service import list_organizations
 from coordinator.web.context import (
     FORM_ERROR,
@@ -300,6 +301,44 @@ async def revoke_token(
     return redirect("/tokens")
 
 
+DIGEST_ROLES = ("lead", "leadership")
+
+
+@get("/digests")
+async def telegram_page(request: AnyRequest, db: DB, actor: CurrentActor) -> Template:
+    require_role(actor, *DIGEST_ROLES)
+    return await _telegram(request, db, actor, link=None)
+
+
+async def _telegram(
+    request: AnyRequest, db: DB, actor: CurrentActor, link: invites.InviteLink | None
+) -> Template:
+    assert actor.user_id is not None
+    return page(
+        request,
+        "pages/telegram.html",
+        title=translate(locale_of(request), "Telegram digests"),
+        actor=actor,
+        linked=await onboarding.user_linked(db, actor.user_id),
+        link=link,
+    )
+
+
+@post("/digests/link")
+async def telegram_link(request: AnyRequest, db: DB, actor: CurrentActor) -> Template:
+    require_role(actor, *DIGEST_ROLES)
+    return await _telegram(request, db, actor, await invites.user_invite(db, actor))
+
+
+@post("/digests/unlink")
+async def telegram_unlink(request: AnyRequest, db: DB, actor: CurrentActor) -> Redirect:
+    require_role(actor, *DIGEST_ROLES)
+    assert actor.user_id is not None
+    await onboarding.unlink_user(db, actor.user_id)
+    flash(request, "Telegram disconnected: no more digests.")
+    return redirect("/digests")
+
+
 PUBLIC = [signin_form, signin, signout, language]
 PAGES = [
     users_page,
@@ -311,4 +350,7 @@ PAGES = [
     tokens_page,
     create_token,
     revoke_token,
+    telegram_page,
+    telegram_link,
+    telegram_unlink,
 ]

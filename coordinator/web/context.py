@@ -51,6 +51,7 @@ NAV = (
     NavItem("/users", "Users", ("admin",)),
     NavItem("/audit", "Audit log", ("admin",)),
     NavItem("/tokens", "API tokens", ALL),
+    NavItem("/digests", "Telegram digests", ("admin", "lead", "leadership")),
 )
 
 

@@ -29,6 +29,7 @@ from tests.factories import PASSWORD, World, build_world
 
 PERSONAS = ("admin", "coordinator", "lead", "leadership", "outsider_coordinator", "outsider_lead")
 ALL = frozenset(PERSONAS)
+DIGESTS = frozenset({"admin", "lead", "leadership", "outsider_lead"})  # their own account
 NAMED = ALL - {"leadership"}
 ADMIN = frozenset({"admin"})
 CAMPAIGN_EDITORS = frozenset({"admin", "coordinator"})
@@ -164,6 +165,9 @@ PAGES = [
     Page("GET", "/tokens", ALL),
     Page("POST", "/tokens", ALL, {"name": "script"}),
     Page("POST", "/tokens/{lead_token}/revoke", frozenset({"admin", "lead"}), {}),
+    Page("GET", "/digests", DIGESTS),
+    Page("POST", "/digests/link", DIGESTS, {}),
+    Page("POST", "/digests/unlink", DIGESTS, {}),
 ]
 # Pages answered before a session is needed.
 PUBLIC = {("GET", "/signin"), ("POST", "/signin"), ("POST", "/signout"), ("POST", "/language")}

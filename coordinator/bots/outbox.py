@@ -212,25 +212,30 @@ async def reap(db: Database, now: datetime | None = None) -> int:
         return len(stale)
 
 
+async def _queue_once(session: AsyncSession, message: OutboxMessage) -> bool:
+    """Add `message` unless a row with its dedupe key exists; the session's autoflush makes a
+    row added earlier in the same transaction count too."""
+    exists = await session.scalar(
+        select(OutboxMessage.id).where(OutboxMessage.dedupe_key == message.dedupe_key)
+    )
+    if exists is not None:
+        return False
+    session.add(message)
+    return True
+
+
 async def queue_text(
     session: AsyncSession, chat_id: int, dedupe_key: str, text: str, now: datetime
 ) -> bool:
     """Queue a plain HTML message once per dedupe key; False if it was queued before."""
-    exists = await session.scalar(
-        select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
+    message = OutboxMessage(
+        dedupe_key=dedupe_key,
+        chat_id=chat_id,
+        kind="text",
+        payload={"text": text},
+        next_attempt_at=now,
     )
-    if exists is not None:
-        return False
-    session.add(
-        OutboxMessage(
-            dedupe_key=dedupe_key,
-            chat_id=chat_id,
-            kind="text",
-            payload={"text": text},
-            next_attempt_at=now,
-        )
-    )
-    return True
+    return await _queue_once(session, message)
 
 
 EDIT_WINDOW = 5  # seconds: at most one edit of a group message per window
@@ -251,17 +256,11 @@ async def queue_group_edit_in(
     window = int(now.timestamp()) // EDIT_WINDOW
     key = f"edit:{assignment_id}:{window}"
     due = datetime.fromtimestamp((window + 1) * EDIT_WINDOW, tz=now.tzinfo)
-    exists = await session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key))
-    if exists is not None:
-        return False
-    session.add(
-        OutboxMessage(
-            dedupe_key=key,
-            chat_id=chat_id,
-            kind="edit",
-            assignment_id=assignment_id,
-            next_attempt_at=due,
-        )
+    edit = OutboxMessage(
+        dedupe_key=key,
+        chat_id=chat_id,
+        kind="edit",
+        assignment_id=assignment_id,
+        next_attempt_at=due,
     )
-    await session.flush()  # the next press in the same batch must see it
-    return True
+    return await _queue_once(session, edit)

@@ -218,6 +218,8 @@ async def record_reports_in(
     A refused step is returned as its error and changes nothing; the others still count.
     This is how the bot records a burst of button presses in one commit.
     """
+    if not reqs:
+        return []  # e.g. a batch of presses that were all repeats
     now = now or utcnow()
     rows = await _load(session, reqs)
     results: list[ReportOutcome | DomainError] = []

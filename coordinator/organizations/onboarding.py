@@ -61,13 +61,29 @@ async def link_account(db: Database, secret: str, telegram_user_id: int) -> Link
             invite = await _invite(session, secret, ("member", "user"), now)
             if invite.kind == "user":
                 return await _link_user(session, invite, telegram_user_id, now)
-            linked = await _link_member(session, invite, telegram_user_id, now)
-            await session.flush()  # a race with another invite for this account ends here
-            return linked
-    except IntegrityError as exc:  # PostgreSQL: two invites for one account at the same instant
+            return await _link_member(session, invite, telegram_user_id, now)
+    # PostgreSQL: two invites for one account at the same instant; the commit ends the race.
+    except IntegrityError as exc:
         raise Conflict(
             "This Telegram account is already linked to another member.", code="account_taken"
         ) from exc
+
+
+async def _refuse_taken(
+    session: AsyncSession,
+    table: type[Member] | type[User],
+    own_id: int | None,
+    telegram_user_id: int,
+    who: str,
+) -> None:
+    """One Telegram account serves one member (and, separately, one user)."""
+    other = await session.scalar(
+        select(table.id).where(table.telegram_user_id == telegram_user_id, table.id != own_id)
+    )
+    if other is not None:
+        raise Conflict(
+            f"This Telegram account is already linked to another {who}.", code="account_taken"
+        )
 
 
 async def _link_member(
@@ -77,13 +93,7 @@ async def _link_member(
     member = await session.get(Member, invite.member_id)
     if member is None or member.deactivated_at is not None:
         raise Invalid("This invite link is not valid or has expired.", code="invite_invalid")
-    other = await session.scalar(
-        select(Member.id).where(Member.telegram_user_id == telegram_user_id, Member.id != member.id)
-    )
-    if other is not None:
-        raise Conflict(
-            "This Telegram account is already linked to another member.", code="account_taken"
-        )
+    await _refuse_taken(session, Member, member.id, telegram_user_id, "member")
     member.telegram_user_id = telegram_user_id
     member.opted_out_at = member.unreachable_at = None
     invite.used_at = now
@@ -101,13 +111,7 @@ async def _link_user(
     user = await session.get(User, invite.created_by_user_id)
     if user is None or not user.active:
         raise Invalid("This invite link is not valid or has expired.", code="invite_invalid")
-    other = await session.scalar(
-        select(User.id).where(User.telegram_user_id == telegram_user_id, User.id != user.id)
-    )
-    if other is not None:
-        raise Conflict(
-            "This Telegram account is already linked to another user.", code="account_taken"
-        )
+    await _refuse_taken(session, User, user.id, telegram_user_id, "user")
     user.telegram_user_id = telegram_user_id
     invite.used_at = now
     audit(session, None, "user.telegram_linked", "user", user.id)

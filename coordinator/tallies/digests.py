@@ -34,9 +34,7 @@ ORGANIZATIONS_SHOWN = 3
 
 
 def _key(user: User, local: datetime) -> str | None:
-    """The dedupe key of the digest due to `user` now, or None if none is due."""
-    if not DUE_FROM <= local.hour < DUE_UNTIL:
-        return None
+    """The dedupe key of the digest due to `user` today (within the window), or None."""
     if user.role == "lead":
         return f"digest:{user.id}:{local.date().isoformat()}"
     if user.role == "leadership" and local.weekday() == 0:

@@ -471,6 +471,7 @@ async def _edit_agreement(
 async def update_agreement(
     request: AnyRequest, db: DB, actor: CurrentActor, agreement_id: PathId, data: Form
 ) -> Template | Redirect:
+    scope.require_role(actor)  # before the form is read: no error details for those refused
     try:
         await agreement_service.update_agreement(db, actor, agreement_id, **_agreement_fields(data))
     except Invalid as exc:

@@ -3,11 +3,11 @@ sandbox) and acts as them. Only there when the sandbox runs in-process (no real 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 from litestar import get, post
-from litestar.params import FromPath
+from litestar.params import PathParameter
 from litestar.response import Template
 from sqlmodel import col, select
 
@@ -175,13 +175,28 @@ async def press(
     )
 
 
-@get("/simulator/answers/{query_id:str}")
+@get("/simulator/chat/{telegram_id:int}/answers/{query_id:str}")
 async def answer_partial(
-    request: AnyRequest, actor: CurrentActor, query_id: FromPath[str]
+    request: AnyRequest,
+    db: DB,
+    actor: CurrentActor,
+    telegram_id: PathId,
+    query_id: Annotated[str, PathParameter(max_length=40)],
 ) -> Template:
-    """The bot's callback answer ("Recorded: Done"), polled until it arrives."""
+    """The bot's callback answer ("Recorded: Done"), polled until it arrives; only for a
+    volunteer the actor may see, and only for that volunteer's own press."""
+    await _volunteer(db, actor, telegram_id)
     answer = await _call(request, "GET", f"callback-answers/{query_id}")
-    return page(request, "partials/pressed.html", title="", query_id=query_id, answer=answer)
+    if answer is not None and answer.get("user_id") != telegram_id:
+        raise NotFound("No such answer.")
+    return page(
+        request,
+        "partials/pressed.html",
+        title="",
+        query_id=query_id,
+        telegram_id=telegram_id,
+        answer=answer,
+    )
 
 
 @post("/simulator/chat/{telegram_id:int}/send")

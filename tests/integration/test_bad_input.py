@@ -93,3 +93,16 @@ def test_it_parses_any_callback_data_without_failing(data):
 @pytest.mark.parametrize("data", ["t:²:ack", "t:" + "9" * 4_400 + ":ack", f"t:{2**63}:done"])
 def test_it_ignores_callback_data_that_is_not_ours(data):
     assert parse_callback(data) is None
+
+
+async def test_it_refuses_an_agreement_edit_before_reading_the_form(db, world):
+    app = create_app(read_settings({**os.environ, "COORDINATOR_DATABASE_URL": db.url}))
+    async with AsyncTestClient(app=app) as client:
+        await sign_in(client, "coordinator")
+        answer = await client.post(
+            f"/agreements/{world.agreement['province']}",
+            data={"title": "", "signed_on": "not a date", "valid_from": "", "valid_until": ""},
+            headers={"x-csrftoken": client.cookies["coordinator_csrf"]},
+        )
+        assert answer.status_code == 403
+        assert "not a date" not in answer.text

@@ -99,6 +99,8 @@ class Settings:
     var_dir: Path
     public_url: str | None = None
     migration_database_url: str | None = None  # the owner role's, for `coordinator db upgrade`
+    # Admins must use a second factor; "optional" is for test suites and closed trainings only.
+    mfa_admins_required: bool = True
 
     @property
     def is_sqlite(self) -> bool:
@@ -137,6 +139,10 @@ def read_settings(env: dict[str, str] | None = None) -> Settings:
         var_dir=var_dir,
         public_url=_raw("PUBLIC_URL", env),
         migration_database_url=migration_database_url,
+        mfa_admins_required=_choice(
+            "MFA_ADMINS", _raw("MFA_ADMINS", env), "required", ("required", "optional")
+        )
+        == "required",
     )
 
 

@@ -9,6 +9,7 @@ from litestar import get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
+from coordinator.auth import mfa
 from coordinator.auth import service as auth
 from coordinator.auth.models import ROLES
 from coordinator.auth.scope import require_role
@@ -17,6 +18,7 @@ from coordinator.http import DB, CurrentActor, PageOffset, PathId, Search
 from coordinator.i18n import LOCALES, translate
 from coordinator.organizations import invites, onboarding
 from coordinator.organizations.service import list_organizations
+from coordinator.web import mfa_pages
 from coordinator.web.context import (
     FORM_ERROR,
     AnyRequest,
@@ -77,15 +79,21 @@ async def signin(request: AnyRequest, db: DB, data: Form) -> Template | Redirect
         error = translate(lang, "Wrong username or password.")
         return _signin_again(request, lang, username, target, error, FORM_ERROR)
     limits["account"].reset(username)
+    session_lang = request.session.get("lang") or user.locale
+    challenge = await mfa_pages.after_password(request, db, user, target, session_lang)
+    if challenge is not None:
+        return challenge
+    setup = await mfa_pages.must_set_up(request, db, user)
     request.set_session(
         {
             "user_id": user.id,
             "username": user.username,
-            "lang": request.session.get("lang") or user.locale,
+            "lang": session_lang,
             "_rotate": True,
+            **({"mfa_setup": True} if setup else {}),
         }
     )
-    return redirect(target)
+    return redirect("/account/mfa" if setup else target)
 
 
 def _signin_again(
@@ -161,6 +169,8 @@ async def _users(
         org_names={o.id: o.name for o in orgs.items},
         errors=errors,
         values=values,
+        mfa_users=await mfa.enrolled_among(db, [u.id for u in users.items if u.id]),
+        mfa_roles=await mfa_pages.required_roles(request, db),
     )
 
 

@@ -23,7 +23,9 @@ from coordinator.campaigns.api import CONTROLLERS as CAMPAIGN_API
 from coordinator.db import Database
 from coordinator.errors import DomainError
 from coordinator.http import (
+    document_problems,
     problem_from_crash,
+    problem_from_deep_json,
     problem_from_domain,
     problem_from_http,
     provide_actor,
@@ -68,15 +70,16 @@ def create_app(settings: Settings | None = None, *, sandbox_url: str | None = No
         exception_to_problem_detail_map={
             DomainError: problem_from_domain,
             HTTPException: problem_from_http,
+            RecursionError: problem_from_deep_json,
             Exception: problem_from_crash,
         }
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             api,
             telegram_webhook,
             PAGES,
-            *PUBLIC_PAGES,
+            Router(path="/", route_handlers=PUBLIC_PAGES, include_in_schema=False),
             create_static_files_router(
                 "/static", [ROOT / "static"], cache_control=CacheControlHeader(max_age=3600)
             ),
@@ -97,3 +100,5 @@ def create_app(settings: Settings | None = None, *, sandbox_url: str | None = No
             title="Coordinator API", version="1", path="/schema", render_plugins=[]
         ),
     )
+    document_problems(app)
+    return app

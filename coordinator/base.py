@@ -9,6 +9,9 @@ from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
+# Our keys are `integer` columns: no id outside this range can name a row.
+MAX_ROW_ID = 2**31 - 1
+
 # Stable constraint names so that Alembic can alter and drop them on both databases.
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(column_0_label)s",

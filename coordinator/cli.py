@@ -159,10 +159,44 @@ def db() -> None:
 @click.argument("revision", default="head")
 @friendly
 def upgrade(revision: str) -> None:
-    """Upgrade the schema to REVISION (default: head)."""
+    """Upgrade the schema to REVISION (default: head), as the owner role.
+
+    With COORDINATOR_MIGRATION_DATABASE_URL set (the owner) and the application connecting as
+    another role, that role then gets its grants: data rights, and only INSERT and SELECT on
+    the audit log.
+    """
     from alembic import command
 
-    command.upgrade(_alembic(), revision)
+    command.upgrade(_alembic(_owner_url()), revision)
+    _grant_app_role()
+
+
+def _owner_url() -> str:
+    from coordinator.settings import get_settings
+
+    settings = get_settings()
+    return settings.migration_database_url or settings.database_url
+
+
+def _grant_app_role() -> None:
+    from coordinator import dbroles
+    from coordinator.db import create_engine
+    from coordinator.settings import get_settings
+
+    role = dbroles.separate_app_role(get_settings().database_url, _owner_url())
+    if role is None:
+        return
+
+    async def grant() -> None:
+        engine = create_engine(_owner_url())
+        try:
+            async with engine.begin() as connection:
+                await dbroles.grant_app_role(connection, role)
+        finally:
+            await engine.dispose()
+
+    run(grant())
+    click.echo(f"Granted the application role {role} its rights (audit log: insert and read).")
 
 
 @db.command()
@@ -172,7 +206,7 @@ def downgrade(revision: str) -> None:
     """Downgrade the schema to REVISION (default: one step back; 'base' empties it)."""
     from alembic import command
 
-    command.downgrade(_alembic(), revision)
+    command.downgrade(_alembic(_owner_url()), revision)
 
 
 @db.command()
@@ -181,7 +215,45 @@ def current() -> None:
     """Show the schema revision the database is at."""
     from alembic import command
 
-    command.current(_alembic(), verbose=False)
+    command.current(_alembic(_owner_url()), verbose=False)
+
+
+@main.command()
+@click.argument("dest", type=click.Path(dir_okay=False, path_type=Path))
+@friendly
+def backup(dest: Path) -> None:
+    """Write a consistent backup of the database to DEST (mode 0600).
+
+    SQLite: the online backup API, safe while the product runs. PostgreSQL: pg_dump's custom
+    format, as the owner role when COORDINATOR_MIGRATION_DATABASE_URL is set.
+    """
+    from coordinator.backups import BackupError
+    from coordinator.backups import backup as write_backup
+
+    try:
+        size = write_backup(_owner_url(), dest)
+    except BackupError as exc:
+        _fail(str(exc))
+    click.echo(f"Backup written to {dest} ({size:,} bytes).")
+
+
+@main.command()
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask: the database is replaced.")
+@friendly
+def restore(source: Path, yes: bool) -> None:
+    """Replace the whole database with the backup in SOURCE. Stop web and workers first."""
+    from coordinator.backups import BackupError
+    from coordinator.backups import restore as read_backup
+
+    if not yes:
+        click.confirm("This replaces every row of the current database. Go on?", abort=True)
+    try:
+        read_backup(_owner_url(), source)
+    except BackupError as exc:
+        _fail(str(exc))
+    _grant_app_role()
+    click.echo(f"Restored from {source}. Run `coordinator db upgrade` if it is an older backup.")
 
 
 @main.group()

@@ -7,14 +7,16 @@ from http import HTTPStatus
 from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
-from litestar import Request
+from litestar import Litestar, Request
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
-from litestar.params import Parameter
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Parameter, PathParameter, QueryParameter
 from litestar.plugins.problem_details import ProblemDetailsException
 
 from coordinator.auth.scope import Actor
 from coordinator.auth.service import actor_from_token
+from coordinator.base import MAX_ROW_ID
 from coordinator.db import Database
 from coordinator.errors import DomainError
 from coordinator.pagination import MAX_LIMIT, Page
@@ -24,7 +26,55 @@ logger = logging.getLogger("coordinator")
 DB = NamedDependency[Database]
 CurrentActor = NamedDependency[Actor]
 Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="page size")]
-Offset = Annotated[int, Parameter(ge=0, description="rows to skip")]
+MAX_OFFSET = 10**9
+Offset = Annotated[int, Parameter(ge=0, le=MAX_OFFSET, description="rows to skip")]
+# Ids are bounded so that no number reaches the database that it cannot compare: on PostgreSQL
+# a larger number than an `integer` column holds is an error, not "not found".
+MAX_ID = MAX_ROW_ID
+PathId = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
+QueryId = Annotated[int, QueryParameter(ge=1, le=MAX_ID)]
+OptionalQueryId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]
+PageOffset = Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)]
+Search = Annotated[str | None, QueryParameter(max_length=100, description="text to look for")]
+Id = Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]
+OptionalId = Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)] | None
+SmallCount = Annotated[int, msgspec.Meta(ge=0, le=100_000)]
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    """RFC 9457 problem details, as every API error is answered."""
+
+    status: int
+    title: str
+    detail: str | None = None
+    type: str | None = None
+    code: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+PROBLEM_STATUSES = {
+    400: "The request is malformed or a parameter is out of range.",
+    401: "No valid API token.",
+    403: "The token's user may not do this.",
+    404: "No such object, or not one the user may see.",
+    409: "The object's current state does not allow this.",
+    413: "The request body is too large.",
+    422: "The request breaks a rule; `errors` lists what and where.",
+}
+
+
+def document_problems(app: Litestar, prefix: str = "/api/") -> None:
+    """Describe the problem answers on every API operation, in one place, so the OpenAPI
+    document promises exactly what the server can answer."""
+    responses = {
+        status: ResponseSpec(Problem, description=text, media_type="application/problem+json")
+        for status, text in PROBLEM_STATUSES.items()
+    }
+    for route in app.routes:
+        if not route.path.startswith(prefix):
+            continue
+        for handler in getattr(route, "route_handlers", []):
+            handler.responses = {**responses, **(handler.responses or {})}
 
 
 class PageOut(msgspec.Struct, Generic[T]):
@@ -74,6 +124,13 @@ def problem_from_http(exc: HTTPException) -> ProblemDetailsException:
         detail=exc.detail if status < 500 else "The server failed; the error has been logged.",
         headers=exc.headers,
         extra=extra or None,
+    )
+
+
+def problem_from_deep_json(exc: RecursionError) -> ProblemDetailsException:
+    """Only a body nested beyond the decoder's depth gets here: refused, not crashed on."""
+    return ProblemDetailsException(
+        status_code=400, title="Bad Request", detail="The JSON body is nested too deeply."
     )
 
 

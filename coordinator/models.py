@@ -2,7 +2,14 @@
 
 from sqlmodel import SQLModel
 
-from coordinator.auth.models import ApiToken, AuditEvent, User
+from coordinator.auth.models import (
+    ApiToken,
+    AuditEvent,
+    MfaRequiredRole,
+    RecoveryCode,
+    User,
+    UserTotp,
+)
 from coordinator.bots.models import OutboxMessage, TelegramUpdate
 from coordinator.campaigns.models import Assignment, Campaign, CampaignTarget, ContentItem, Report
 from coordinator.organizations.models import (
@@ -34,10 +41,13 @@ __all__ = [
     "Invite",
     "Member",
     "MemberClub",
+    "MfaRequiredRole",
     "Organization",
     "OutboxMessage",
+    "RecoveryCode",
     "Report",
     "TelegramUpdate",
     "User",
+    "UserTotp",
     "metadata",
 ]

@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from coordinator.base import utcnow
+from coordinator.bots.retention import purge_handled_updates
 from coordinator.campaigns.sweeps import sweep
 from coordinator.db import Database
 from coordinator.settings import Settings
@@ -85,6 +86,7 @@ async def tick(
     try:
         report = await sweep(db, now, settings.timezone)
         digests = await queue_digests(db, now, settings.timezone)
+        await purge_handled_updates(db, now)
     except Exception:
         logger.exception("scheduler sweep failed; the next tick tries again")
         return

@@ -75,6 +75,15 @@ def _secret_key(value: str | None, var_dir: Path) -> str:
     return key
 
 
+def _database_url(name: str, env: dict[str, str]) -> str | None:
+    url = _raw(name, env, secret=True)
+    if url is not None and not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise SettingsError(
+            f"{PREFIX}{name} must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
+        )
+    return url
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -89,6 +98,9 @@ class Settings:
     timezone: ZoneInfo
     var_dir: Path
     public_url: str | None = None
+    migration_database_url: str | None = None  # the owner role's, for `coordinator db upgrade`
+    # Admins must use a second factor; "optional" is for test suites and closed trainings only.
+    mfa_admins_required: bool = True
 
     @property
     def is_sqlite(self) -> bool:
@@ -104,11 +116,8 @@ def read_settings(env: dict[str, str] | None = None) -> Settings:
     """Parse settings from `env` (default: os.environ); raise SettingsError on bad values."""
     env = dict(os.environ if env is None else env)
     var_dir = Path(_raw("VAR_DIR", env) or "var")
-    database_url = _raw("DATABASE_URL", env, secret=True) or DEFAULT_DATABASE_URL
-    if not database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-        raise SettingsError(
-            f"{PREFIX}DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
-        )
+    database_url = _database_url("DATABASE_URL", env) or DEFAULT_DATABASE_URL
+    migration_database_url = _database_url("MIGRATION_DATABASE_URL", env)
     mode = _choice("TELEGRAM_MODE", _raw("TELEGRAM_MODE", env), "polling", ("polling", "webhook"))
     webhook_url = _raw("WEBHOOK_URL", env)
     if mode == "webhook" and not webhook_url:
@@ -129,6 +138,11 @@ def read_settings(env: dict[str, str] | None = None) -> Settings:
         timezone=_timezone(_raw("TIMEZONE", env)),
         var_dir=var_dir,
         public_url=_raw("PUBLIC_URL", env),
+        migration_database_url=migration_database_url,
+        mfa_admins_required=_choice(
+            "MFA_ADMINS", _raw("MFA_ADMINS", env), "required", ("required", "optional")
+        )
+        == "required",
     )
 
 

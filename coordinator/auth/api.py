@@ -7,17 +7,17 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, get, patch, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 
 from coordinator.auth import service as auth
-from coordinator.http import DB, CurrentActor, Limit, Offset, PageOut, out, page_out
+from coordinator.http import DB, CurrentActor, Id, Limit, Offset, PageOut, PathId, out, page_out
 
 
 class UserIn(msgspec.Struct, forbid_unknown_fields=True):
     username: str
     password: str
     role: str
-    organization_id: int
+    organization_id: Id
 
 
 class RolePatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -85,13 +85,13 @@ class UserController(Controller):
 
     @patch("/users/{user_id:int}")
     async def set_role(
-        self, db: DB, actor: CurrentActor, user_id: FromPath[int], data: JSONBody[RolePatch]
+        self, db: DB, actor: CurrentActor, user_id: PathId, data: JSONBody[RolePatch]
     ) -> UserOut:
         return out(UserOut, await auth.set_role(db, actor, user_id, data.role))
 
     @post("/users/{user_id:int}/tokens")
     async def create_token(
-        self, db: DB, actor: CurrentActor, user_id: FromPath[int], data: JSONBody[TokenIn]
+        self, db: DB, actor: CurrentActor, user_id: PathId, data: JSONBody[TokenIn]
     ) -> TokenOut:
         return TokenOut(await auth.create_token(db, actor, user_id, data.name))
 

@@ -59,3 +59,38 @@ class AuditEvent(SQLModel, table=True):
     object_type: str = Field(default="", max_length=40)
     object_id: int | None = None
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class UserTotp(SQLModel, table=True):
+    """A user's authenticator app: the seed (encrypted with the deployment's secret key), when
+    it was confirmed, and the last time step used, so that no code works twice."""
+
+    __tablename__ = "user_totp"
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("user.id", ondelete="CASCADE"), primary_key=True)
+    )
+    secret_encrypted: str = Field(max_length=255)
+    confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_step: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class RecoveryCode(SQLModel, table=True):
+    """One-time codes for a lost phone; only their digests are kept."""
+
+    __tablename__ = "recovery_code"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    code_hash: str = Field(max_length=64, unique=True)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class MfaRequiredRole(SQLModel, table=True):
+    """Roles an admin has made a second factor compulsory for (admins always need one)."""
+
+    __tablename__ = "mfa_required_role"
+    role: str = Field(max_length=12, primary_key=True)

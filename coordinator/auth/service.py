@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import func
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from coordinator.auth.audit import audit
@@ -79,9 +81,24 @@ async def set_role(db: Database, actor: Actor, user_id: int, role: str) -> User:
         user = await session.get(User, user_id)
         if user is None:
             raise NotFound(f"User {user_id} not found.")
+        if role != "admin":
+            await _keep_an_admin(session, user)
         audit(session, actor, "user.role", "user", user_id, old=user.role, new=role)
         user.role = role
     return user
+
+
+async def _keep_an_admin(session: AsyncSession, leaving: User) -> None:
+    """Refuse a change that would leave the deployment with no active administrator."""
+    if leaving.role != "admin" or not leaving.active:
+        return
+    others = await session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(User.role == "admin", col(User.active).is_(True), User.id != leaving.id)
+    )
+    if not others:
+        raise Conflict("This is the last active administrator: make another one first.")
 
 
 async def sign_in(db: Database, username: str, password: str) -> User | None:
@@ -152,6 +169,8 @@ async def set_active(db: Database, actor: Actor, user_id: int, active: bool) -> 
         user = await session.get(User, user_id)
         if user is None:
             raise NotFound(f"User {user_id} not found.")
+        if not active:
+            await _keep_an_admin(session, user)
         user.active = active
         audit(session, actor, "user.activate" if active else "user.deactivate", "user", user_id)
     return user

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from coordinator.base import MAX_ROW_ID
 from coordinator.i18n import translate as _
 
 MAX_TEXT = 4096
@@ -106,9 +108,16 @@ def buttons(view: AssignmentView, locale: str) -> dict[str, Any] | None:
     }
 
 
+# ASCII digits only: str.isdigit() accepts "²", and int() refuses more than 4,300 digits.
+_CALLBACK = re.compile(r"t:(?P<id>[0-9]{1,10}):(?P<step>[a-z]{1,8})", re.ASCII)
+
+
 def parse_callback(data: str) -> tuple[int, str] | None:
     """(assignment id, report action) from a button's callback data, or None if not ours."""
-    parts = data.split(":")
-    if len(parts) != 3 or parts[0] != "t" or parts[2] not in BUTTON_STEPS or not parts[1].isdigit():
+    found = _CALLBACK.fullmatch(data)
+    if found is None or found["step"] not in BUTTON_STEPS:
         return None
-    return int(parts[1]), BUTTON_STEPS[parts[2]]
+    assignment_id = int(found["id"])
+    if not 1 <= assignment_id <= MAX_ROW_ID:
+        return None
+    return assignment_id, BUTTON_STEPS[found["step"]]

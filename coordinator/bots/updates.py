@@ -10,6 +10,7 @@ from telegram import Update
 
 from coordinator.base import utcnow
 from coordinator.bots.models import TelegramUpdate
+from coordinator.bots.retention import redacted
 from coordinator.db import Database
 
 
@@ -28,7 +29,8 @@ async def seen_before(db: Database, update: Update) -> bool:
     async with db.write() as session:
         row = await session.get(TelegramUpdate, update.update_id)
         if row is None:
-            session.add(TelegramUpdate(update_id=update.update_id, payload=update.to_dict()))
+            payload = redacted(update.to_dict())  # handled from memory: keep no token
+            session.add(TelegramUpdate(update_id=update.update_id, payload=payload))
             return False
         return row.processed_at is not None
 
@@ -38,6 +40,7 @@ async def mark_processed(db: Database, update: Update) -> None:
         row = await session.get(TelegramUpdate, update.update_id)
         if row is not None:
             row.processed_at = utcnow()
+            row.payload = redacted(row.payload)
 
 
 async def unprocessed(db: Database, limit: int = 100) -> list[dict[str, Any]]:
@@ -57,3 +60,4 @@ async def mark_processed_id(db: Database, update_id: int) -> None:
         row = await session.get(TelegramUpdate, update_id)
         if row is not None and row.processed_at is None:
             row.processed_at = utcnow()
+            row.payload = redacted(row.payload)  # the inbox needed the token until now

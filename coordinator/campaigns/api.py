@@ -6,24 +6,37 @@ from datetime import datetime
 
 import msgspec
 from litestar import Controller, get, post, put
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody
 
 from coordinator.campaigns import reports
 from coordinator.campaigns import service as campaigns
-from coordinator.http import DB, CurrentActor, Limit, Offset, PageOut, out, page_out
+from coordinator.http import (
+    DB,
+    CurrentActor,
+    Id,
+    Limit,
+    Offset,
+    OptionalId,
+    OptionalQueryId,
+    PageOut,
+    PathId,
+    SmallCount,
+    out,
+    page_out,
+)
 from coordinator.tallies.service import campaign_tally
 
 
 class CampaignIn(msgspec.Struct, forbid_unknown_fields=True):
-    agreement_id: int
+    agreement_id: Id
     title: str
     launch_at: datetime
     deadline_at: datetime
     brief: str = ""
-    quota_percent: int | None = None
+    quota_percent: SmallCount | None = None
     delivery_mode: str = "dm"
     proof_requested: bool = False
-    reminder_hours: list[int] = msgspec.field(default_factory=lambda: [24, 2])
+    reminder_hours: list[SmallCount] = msgspec.field(default_factory=lambda: [24, 2])
     remind_in_quiet_hours: bool = False
 
 
@@ -62,8 +75,8 @@ class ContentItemOut(msgspec.Struct):
 
 
 class TargetsIn(msgspec.Struct, forbid_unknown_fields=True):
-    organization_ids: list[int] = []
-    club_ids: list[int] = []
+    organization_ids: list[Id] = []
+    club_ids: list[Id] = []
 
 
 class TargetOut(msgspec.Struct):
@@ -108,10 +121,10 @@ class AssignmentOut(msgspec.Struct):
 
 
 class ReportIn(msgspec.Struct, forbid_unknown_fields=True):
-    assignment_id: int
-    member_id: int
+    assignment_id: Id
+    member_id: Id
     action: str
-    content_item_id: int | None = None
+    content_item_id: OptionalId = None
     proof_url: str | None = None
 
 
@@ -161,7 +174,7 @@ class CampaignController(Controller):
 
     @get("/{campaign_id:int}")
     async def get_campaign(
-        self, db: DB, actor: CurrentActor, campaign_id: FromPath[int]
+        self, db: DB, actor: CurrentActor, campaign_id: PathId
     ) -> CampaignDetailOut:
         detail = await campaigns.get_campaign(db, actor, campaign_id)
         return CampaignDetailOut(
@@ -172,14 +185,14 @@ class CampaignController(Controller):
 
     @put("/{campaign_id:int}")
     async def update_campaign(
-        self, db: DB, actor: CurrentActor, campaign_id: FromPath[int], data: JSONBody[CampaignIn]
+        self, db: DB, actor: CurrentActor, campaign_id: PathId, data: JSONBody[CampaignIn]
     ) -> CampaignOut:
         campaign = await campaigns.update_campaign(db, actor, campaign_id, _draft(data))
         return out(CampaignOut, campaign)
 
     @post("/{campaign_id:int}/content-items")
     async def add_content_item(
-        self, db: DB, actor: CurrentActor, campaign_id: FromPath[int], data: JSONBody[ContentItemIn]
+        self, db: DB, actor: CurrentActor, campaign_id: PathId, data: JSONBody[ContentItemIn]
     ) -> ContentItemOut:
         item = await campaigns.add_content_item(
             db,
@@ -194,7 +207,7 @@ class CampaignController(Controller):
 
     @put("/{campaign_id:int}/targets")
     async def set_targets(
-        self, db: DB, actor: CurrentActor, campaign_id: FromPath[int], data: JSONBody[TargetsIn]
+        self, db: DB, actor: CurrentActor, campaign_id: PathId, data: JSONBody[TargetsIn]
     ) -> list[TargetOut]:
         targets = await campaigns.set_targets(
             db,
@@ -206,27 +219,25 @@ class CampaignController(Controller):
         return [out(TargetOut, t) for t in targets]
 
     @post("/{campaign_id:int}/schedule", status_code=200)
-    async def schedule(
-        self, db: DB, actor: CurrentActor, campaign_id: FromPath[int]
-    ) -> CampaignOut:
+    async def schedule(self, db: DB, actor: CurrentActor, campaign_id: PathId) -> CampaignOut:
         return out(CampaignOut, await campaigns.schedule_campaign(db, actor, campaign_id))
 
     @post("/{campaign_id:int}/launch", status_code=200)
-    async def launch(self, db: DB, actor: CurrentActor, campaign_id: FromPath[int]) -> LaunchOut:
+    async def launch(self, db: DB, actor: CurrentActor, campaign_id: PathId) -> LaunchOut:
         """Activate now and write assignments + outbox rows; repeating adds only new members."""
         result = await campaigns.launch_campaign(db, actor, campaign_id)
         return LaunchOut(out(CampaignOut, result.campaign), result.created)
 
     @post("/{campaign_id:int}/close", status_code=200)
-    async def close(self, db: DB, actor: CurrentActor, campaign_id: FromPath[int]) -> CampaignOut:
+    async def close(self, db: DB, actor: CurrentActor, campaign_id: PathId) -> CampaignOut:
         return out(CampaignOut, await campaigns.close_campaign(db, actor, campaign_id))
 
     @post("/{campaign_id:int}/cancel", status_code=200)
-    async def cancel(self, db: DB, actor: CurrentActor, campaign_id: FromPath[int]) -> CampaignOut:
+    async def cancel(self, db: DB, actor: CurrentActor, campaign_id: PathId) -> CampaignOut:
         return out(CampaignOut, await campaigns.cancel_campaign(db, actor, campaign_id))
 
     @get("/{campaign_id:int}/tally")
-    async def tally(self, db: DB, actor: CurrentActor, campaign_id: FromPath[int]) -> TallyOut:
+    async def tally(self, db: DB, actor: CurrentActor, campaign_id: PathId) -> TallyOut:
         t = await campaign_tally(db, actor, campaign_id)
         return out(TallyOut, t)
 
@@ -240,7 +251,7 @@ class AssignmentController(Controller):
         self,
         db: DB,
         actor: CurrentActor,
-        campaign_id: FromQuery[int | None] = None,
+        campaign_id: OptionalQueryId = None,
         status: FromQuery[str | None] = None,
         limit: Limit = 100,
         offset: Offset = 0,
@@ -258,7 +269,7 @@ class ReportController(Controller):
         self,
         db: DB,
         actor: CurrentActor,
-        campaign_id: FromQuery[int | None] = None,
+        campaign_id: OptionalQueryId = None,
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> PageOut[ReportOut]:

@@ -6,10 +6,22 @@ from datetime import date, datetime
 
 import msgspec
 from litestar import Controller, get, patch, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import JSONBody
 
 from coordinator.base import row_id
-from coordinator.http import DB, CurrentActor, Limit, Offset, PageOut, out, page_out
+from coordinator.http import (
+    DB,
+    CurrentActor,
+    Id,
+    Limit,
+    Offset,
+    OptionalId,
+    OptionalQueryId,
+    PageOut,
+    PathId,
+    out,
+    page_out,
+)
 from coordinator.organizations import agreements, invites
 from coordinator.organizations import service as orgs
 
@@ -17,12 +29,12 @@ from coordinator.organizations import service as orgs
 class OrganizationIn(msgspec.Struct, forbid_unknown_fields=True):
     name: str
     kind: str = "union"
-    parent_id: int | None = None
+    parent_id: OptionalId = None
 
 
 class OrganizationPatch(msgspec.Struct, forbid_unknown_fields=True):
     name: str | None = None
-    parent_id: int | msgspec.UnsetType | None = msgspec.UNSET
+    parent_id: Id | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class OrganizationOut(msgspec.Struct):
@@ -33,7 +45,7 @@ class OrganizationOut(msgspec.Struct):
 
 
 class ClubIn(msgspec.Struct, forbid_unknown_fields=True):
-    organization_id: int
+    organization_id: Id
     name: str
 
 
@@ -57,8 +69,8 @@ class GroupChatOut(msgspec.Struct):
 
 
 class GroupInviteIn(msgspec.Struct, forbid_unknown_fields=True):
-    organization_id: int
-    club_id: int | None = None
+    organization_id: Id
+    club_id: OptionalId = None
 
 
 class InviteOut(msgspec.Struct):
@@ -68,11 +80,11 @@ class InviteOut(msgspec.Struct):
 
 class AgreementIn(msgspec.Struct, forbid_unknown_fields=True):
     title: str
-    lead_organization_id: int
+    lead_organization_id: Id
     signed_on: date
     valid_from: date
     valid_until: date
-    party_ids: list[int] = []
+    party_ids: list[Id] = []
     document_url: str | None = None
 
 
@@ -88,7 +100,7 @@ class AgreementOut(msgspec.Struct):
 
 
 class ChannelIn(msgspec.Struct, forbid_unknown_fields=True):
-    organization_id: int
+    organization_id: Id
     platform: str
     url: str
     name: str
@@ -123,13 +135,13 @@ class OrganizationController(Controller):
 
     @get("/{org_id:int}")
     async def get_organization(
-        self, db: DB, actor: CurrentActor, org_id: FromPath[int]
+        self, db: DB, actor: CurrentActor, org_id: PathId
     ) -> OrganizationOut:
         return out(OrganizationOut, await orgs.get_organization(db, actor, org_id))
 
     @patch("/{org_id:int}")
     async def update_organization(
-        self, db: DB, actor: CurrentActor, org_id: FromPath[int], data: JSONBody[OrganizationPatch]
+        self, db: DB, actor: CurrentActor, org_id: PathId, data: JSONBody[OrganizationPatch]
     ) -> OrganizationOut:
         move = data.parent_id is not msgspec.UNSET
         parent = data.parent_id if isinstance(data.parent_id, int) else None
@@ -148,7 +160,7 @@ class ClubController(Controller):
         self,
         db: DB,
         actor: CurrentActor,
-        organization_id: FromQuery[int | None] = None,
+        organization_id: OptionalQueryId = None,
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> PageOut[ClubOut]:
@@ -163,7 +175,7 @@ class ClubController(Controller):
 
     @patch("/{club_id:int}")
     async def rename_club(
-        self, db: DB, actor: CurrentActor, club_id: FromPath[int], data: JSONBody[ClubPatch]
+        self, db: DB, actor: CurrentActor, club_id: PathId, data: JSONBody[ClubPatch]
     ) -> ClubOut:
         return out(ClubOut, await orgs.rename_club(db, actor, club_id, data.name))
 
@@ -177,7 +189,7 @@ class GroupChatController(Controller):
         self,
         db: DB,
         actor: CurrentActor,
-        organization_id: FromQuery[int | None] = None,
+        organization_id: OptionalQueryId = None,
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> PageOut[GroupChatOut]:
@@ -225,7 +237,7 @@ class AgreementController(Controller):
 
     @get("/{agreement_id:int}")
     async def get_agreement(
-        self, db: DB, actor: CurrentActor, agreement_id: FromPath[int]
+        self, db: DB, actor: CurrentActor, agreement_id: PathId
     ) -> AgreementOut:
         agreement, parties = await agreements.get_agreement(db, actor, agreement_id)
         return out(AgreementOut, agreement, party_ids=parties)
@@ -240,7 +252,7 @@ class ChannelController(Controller):
         self,
         db: DB,
         actor: CurrentActor,
-        organization_id: FromQuery[int | None] = None,
+        organization_id: OptionalQueryId = None,
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> PageOut[ChannelOut]:

@@ -14,7 +14,7 @@ from coordinator.auth.scope import Actor
 from coordinator.base import utcnow
 from coordinator.db import Database
 from coordinator.errors import Invalid, NotFound, field_error
-from coordinator.organizations.models import Club, GroupChat, Invite, Member
+from coordinator.organizations.models import Club, GroupChat, Invite, Member, Organization
 from coordinator.pagination import Page, paginate
 
 INVITE_LIFETIME = timedelta(days=14)
@@ -97,6 +97,8 @@ async def group_invite(
     scope.require_org(actor, organization_id)
     token = new_token("g")
     async with db.write() as session:
+        if await session.get(Organization, organization_id) is None:
+            raise NotFound("No such organization.")
         if club_id is not None:
             club = await session.get(Club, club_id)
             if club is None or club.organization_id != organization_id:

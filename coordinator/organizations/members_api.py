@@ -8,29 +8,41 @@ from typing import Any
 import msgspec
 from litestar import Controller, get, patch, post
 from litestar.datastructures import UploadFile
-from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
+from litestar.params import JSONBody, MultipartBody
 
 from coordinator.base import row_id
 from coordinator.errors import Invalid
-from coordinator.http import DB, CurrentActor, Limit, Offset, PageOut, out
+from coordinator.http import (
+    DB,
+    CurrentActor,
+    Id,
+    Limit,
+    Offset,
+    OptionalId,
+    OptionalQueryId,
+    PageOut,
+    PathId,
+    QueryId,
+    out,
+)
 from coordinator.organizations import importer, invites, members
 from coordinator.organizations.api import InviteOut
 
 
 class MemberIn(msgspec.Struct, forbid_unknown_fields=True):
-    organization_id: int
+    organization_id: Id
     display_name: str
     code: str | None = None
     locale: str = "vi"
-    club_ids: list[int] = []
+    club_ids: list[Id] = []
 
 
 class MemberPatch(msgspec.Struct, forbid_unknown_fields=True):
     display_name: str | None = None
     code: str | None = None
     locale: str | None = None
-    club_ids: list[int] | None = None
-    organization_id: int | None = None
+    club_ids: list[Id] | None = None
+    organization_id: OptionalId = None
 
 
 class MemberOut(msgspec.Struct):
@@ -71,8 +83,8 @@ class MemberController(Controller):
         self,
         db: DB,
         actor: CurrentActor,
-        organization_id: FromQuery[int | None] = None,
-        club_id: FromQuery[int | None] = None,
+        organization_id: OptionalQueryId = None,
+        club_id: OptionalQueryId = None,
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> PageOut[MemberOut]:
@@ -98,12 +110,12 @@ class MemberController(Controller):
         return member_out(member, data.club_ids)
 
     @get("/{member_id:int}")
-    async def get_member(self, db: DB, actor: CurrentActor, member_id: FromPath[int]) -> MemberOut:
+    async def get_member(self, db: DB, actor: CurrentActor, member_id: PathId) -> MemberOut:
         return member_out(*await members.get_member(db, actor, member_id))
 
     @patch("/{member_id:int}")
     async def update_member(
-        self, db: DB, actor: CurrentActor, member_id: FromPath[int], data: JSONBody[MemberPatch]
+        self, db: DB, actor: CurrentActor, member_id: PathId, data: JSONBody[MemberPatch]
     ) -> MemberOut:
         await members.update_member(
             db,
@@ -118,16 +130,12 @@ class MemberController(Controller):
         return member_out(*await members.get_member(db, actor, member_id))
 
     @post("/{member_id:int}/deactivate")
-    async def deactivate_member(
-        self, db: DB, actor: CurrentActor, member_id: FromPath[int]
-    ) -> MemberOut:
+    async def deactivate_member(self, db: DB, actor: CurrentActor, member_id: PathId) -> MemberOut:
         await members.deactivate_member(db, actor, member_id)
         return member_out(*await members.get_member(db, actor, member_id))
 
     @post("/{member_id:int}/invite")
-    async def invite_member(
-        self, db: DB, actor: CurrentActor, member_id: FromPath[int]
-    ) -> InviteOut:
+    async def invite_member(self, db: DB, actor: CurrentActor, member_id: PathId) -> InviteOut:
         """A single-use `start` deep link that links the member's own Telegram account."""
         return out(InviteOut, await invites.member_invite(db, actor, member_id))
 
@@ -136,7 +144,7 @@ class MemberController(Controller):
         self,
         db: DB,
         actor: CurrentActor,
-        organization_id: FromQuery[int],
+        organization_id: QueryId,
         data: MultipartBody[ImportForm],
     ) -> ImportOut:
         """Import a CSV or XLSX file: every row or none. Errors list the file's line numbers."""

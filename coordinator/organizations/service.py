@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from coordinator.auth import scope
@@ -13,7 +14,7 @@ from coordinator.auth.audit import audit
 from coordinator.auth.scope import Actor
 from coordinator.base import row_id
 from coordinator.db import Database
-from coordinator.errors import Invalid, NotFound, field_error
+from coordinator.errors import Conflict, Invalid, NotFound, field_error
 from coordinator.organizations.models import Club, GroupChat, Member, Organization
 from coordinator.organizations.tree import subtree_ids
 from coordinator.pagination import Page, paginate
@@ -129,9 +130,7 @@ async def create_club(
                 "No such organization.",
                 errors=[field_error("organization_id", "no such organization")],
             )
-        if await session.scalar(
-            select(Club.id).where(Club.organization_id == organization_id, Club.name == name)
-        ):
+        if await _club_named(session, organization_id, name):
             raise Invalid(
                 "The club exists.",
                 errors=[field_error("name", "already used in this organization")],
@@ -143,6 +142,13 @@ async def create_club(
     return club
 
 
+async def _club_named(session: AsyncSession, organization_id: int, name: str) -> bool:
+    found = await session.scalar(
+        select(Club.id).where(Club.organization_id == organization_id, Club.name == name)
+    )
+    return found is not None
+
+
 async def rename_club(db: Database, actor: Actor, club_id: int, name: str) -> Club:
     name = _check_name(name)
     async with db.write() as session:
@@ -150,6 +156,11 @@ async def rename_club(db: Database, actor: Actor, club_id: int, name: str) -> Cl
         if club is None:
             raise NotFound(f"Club {club_id} not found.")
         scope.require_org(actor, club.organization_id)
+        if name != club.name and await _club_named(session, club.organization_id, name):
+            raise Conflict(
+                "Another club of this organization has that name.",
+                errors=[field_error("name", "already used in this organization")],
+            )
         club.name = name
         audit(session, actor, "club.update", "club", club_id)
     return club

@@ -179,7 +179,11 @@ class Sandbox:
                 )
                 return {"callback_query_id": query_id}
             case "GET", ["callback-answers", query_id]:
-                return w.callback_answers.get(query_id)
+                answer = w.callback_answers.get(query_id)
+                query = w.callback_queries.get(query_id)
+                if answer is None or query is None:
+                    return None
+                return {**answer, "user_id": query["from"]["id"]}  # who pressed
             case "POST", ["users", user_id, action] if action in ("block", "unblock", "deactivate"):
                 person = w.person(int(user_id))
                 if action == "deactivate":

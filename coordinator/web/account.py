@@ -6,17 +6,19 @@ import math
 from typing import Any
 
 from litestar import get, post
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
+from coordinator.auth import mfa
 from coordinator.auth import service as auth
 from coordinator.auth.models import ROLES
 from coordinator.auth.scope import require_role
 from coordinator.errors import Conflict, Invalid
-from coordinator.http import DB, CurrentActor
+from coordinator.http import DB, CurrentActor, PageOffset, PathId, Search
 from coordinator.i18n import LOCALES, translate
 from coordinator.organizations import invites, onboarding
 from coordinator.organizations.service import list_organizations
+from coordinator.web import mfa_pages
 from coordinator.web.context import (
     FORM_ERROR,
     AnyRequest,
@@ -77,15 +79,21 @@ async def signin(request: AnyRequest, db: DB, data: Form) -> Template | Redirect
         error = translate(lang, "Wrong username or password.")
         return _signin_again(request, lang, username, target, error, FORM_ERROR)
     limits["account"].reset(username)
+    session_lang = request.session.get("lang") or user.locale
+    challenge = await mfa_pages.after_password(request, db, user, target, session_lang)
+    if challenge is not None:
+        return challenge
+    setup = await mfa_pages.must_set_up(request, db, user)
     request.set_session(
         {
             "user_id": user.id,
             "username": user.username,
-            "lang": request.session.get("lang") or user.locale,
+            "lang": session_lang,
             "_rotate": True,
+            **({"mfa_setup": True} if setup else {}),
         }
     )
-    return redirect(target)
+    return redirect("/account/mfa" if setup else target)
 
 
 def _signin_again(
@@ -127,8 +135,8 @@ async def users_page(
     request: AnyRequest,
     db: DB,
     actor: CurrentActor,
-    q: FromQuery[str | None] = None,
-    offset: FromQuery[int] = 0,
+    q: Search = None,
+    offset: PageOffset = 0,
 ) -> Template:
     require_role(actor)
     return await _users(request, db, actor, q, offset, {}, {})
@@ -161,6 +169,8 @@ async def _users(
         org_names={o.id: o.name for o in orgs.items},
         errors=errors,
         values=values,
+        mfa_users=await mfa.enrolled_among(db, [u.id for u in users.items if u.id]),
+        mfa_roles=await mfa_pages.required_roles(request, db),
     )
 
 
@@ -188,7 +198,7 @@ async def create_user(request: AnyRequest, db: DB, actor: CurrentActor, data: Fo
 
 @post("/users/{user_id:int}/role")
 async def change_role(
-    request: AnyRequest, db: DB, actor: CurrentActor, user_id: FromPath[int], data: Form
+    request: AnyRequest, db: DB, actor: CurrentActor, user_id: PathId, data: Form
 ) -> Redirect:
     user = await auth.set_role(db, actor, user_id, str(data.get("role", "")))
     flash(request, "{name} is now {role}.", name=user.username, role=user.role)
@@ -197,7 +207,7 @@ async def change_role(
 
 @post("/users/{user_id:int}/active")
 async def change_active(
-    request: AnyRequest, db: DB, actor: CurrentActor, user_id: FromPath[int], data: Form
+    request: AnyRequest, db: DB, actor: CurrentActor, user_id: PathId, data: Form
 ) -> Redirect:
     active = data.get("active") == "1"
     user = await auth.set_active(db, actor, user_id, active)
@@ -211,7 +221,7 @@ async def change_active(
 
 @post("/users/{user_id:int}/password")
 async def change_password(
-    request: AnyRequest, db: DB, actor: CurrentActor, user_id: FromPath[int], data: Form
+    request: AnyRequest, db: DB, actor: CurrentActor, user_id: PathId, data: Form
 ) -> Redirect:
     try:
         await auth.reset_password(db, actor, user_id, str(data.get("password", "")))
@@ -238,7 +248,7 @@ async def audit_page(
     db: DB,
     actor: CurrentActor,
     action: FromQuery[str | None] = None,
-    offset: FromQuery[int] = 0,
+    offset: PageOffset = 0,
 ) -> Template:
     lang = locale_of(request)
     events = await auth.list_audit(db, actor, action, PAGE, max(offset, 0))
@@ -294,7 +304,7 @@ async def create_token(request: AnyRequest, db: DB, actor: CurrentActor, data: F
 
 @post("/tokens/{token_id:int}/revoke")
 async def revoke_token(
-    request: AnyRequest, db: DB, actor: CurrentActor, token_id: FromPath[int]
+    request: AnyRequest, db: DB, actor: CurrentActor, token_id: PathId
 ) -> Redirect:
     await auth.revoke_token(db, actor, token_id)
     flash(request, "The token was revoked.")

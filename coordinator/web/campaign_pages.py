@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from litestar import get, post
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from coordinator.auth import scope
@@ -18,7 +18,7 @@ from coordinator.campaigns import service as campaigns
 from coordinator.campaigns.models import CONTENT_ACTIONS, Campaign
 from coordinator.campaigns.service import CONTENT_KINDS, CampaignDraft
 from coordinator.errors import Conflict, Invalid
-from coordinator.http import DB, CurrentActor
+from coordinator.http import DB, CurrentActor, PageOffset, PathId, Search
 from coordinator.i18n import LOCALES, translate
 from coordinator.organizations.agreements import list_agreements
 from coordinator.tallies.cache import PROGRESS, audience_key
@@ -115,8 +115,8 @@ async def campaigns_page(
     db: DB,
     actor: CurrentActor,
     status: FromQuery[str | None] = None,
-    q: FromQuery[str | None] = None,
-    offset: FromQuery[int] = 0,
+    q: Search = None,
+    offset: PageOffset = 0,
 ) -> Template:
     lang = locale_of(request)
     status = status if status in STATUSES else None
@@ -198,7 +198,7 @@ def _form_errors(exc: Invalid, lang: str) -> dict[str, str]:
 
 @get("/campaigns/{campaign_id:int}/edit")
 async def edit_campaign_page(
-    request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: FromPath[int]
+    request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: PathId
 ) -> Template:
     return await _edit(request, db, actor, campaign_id)
 
@@ -207,7 +207,7 @@ async def _edit(
     request: AnyRequest,
     db: DB,
     actor: Actor,
-    campaign_id: FromPath[int],
+    campaign_id: PathId,
     *,
     values: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
@@ -246,7 +246,7 @@ async def _edit(
 
 @post("/campaigns/{campaign_id:int}")
 async def update_campaign(
-    request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: FromPath[int], data: Form
+    request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: PathId, data: Form
 ) -> Template | Redirect:
     lang = locale_of(request)
     try:
@@ -265,7 +265,7 @@ async def update_campaign(
 
 @post("/campaigns/{campaign_id:int}/items")
 async def add_item(
-    request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: FromPath[int], data: Form
+    request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: PathId, data: Form
 ) -> Template | Redirect:
     lang = locale_of(request)
     actions = data.get("actions", [])
@@ -291,7 +291,7 @@ async def add_item(
 
 @post("/campaigns/{campaign_id:int}/targets")
 async def set_targets(
-    request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: FromPath[int], data: Form
+    request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: PathId, data: Form
 ) -> Template | Redirect:
     lang = locale_of(request)
     try:
@@ -369,7 +369,7 @@ def _button_labels(lang: str) -> list[str]:
 
 @get("/campaigns/{campaign_id:int}/launch")
 async def launch_page(
-    request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: FromPath[int]
+    request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: PathId
 ) -> Template:
     lang = locale_of(request)
     detail = await campaigns.get_campaign(db, actor, campaign_id)
@@ -392,9 +392,7 @@ async def launch_page(
     )
 
 
-async def _guarded(
-    request: AnyRequest, campaign_id: FromPath[int], action: Any, success: str
-) -> Redirect:
+async def _guarded(request: AnyRequest, campaign_id: PathId, action: Any, success: str) -> Redirect:
     """Run a campaign move; a refusal becomes a flash message on the status page."""
     try:
         await action
@@ -414,9 +412,7 @@ async def _guarded(
 
 
 @post("/campaigns/{campaign_id:int}/launch")
-async def launch(
-    request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: FromPath[int]
-) -> Redirect:
+async def launch(request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: PathId) -> Redirect:
     return await _guarded(
         request,
         campaign_id,
@@ -427,7 +423,7 @@ async def launch(
 
 @post("/campaigns/{campaign_id:int}/schedule")
 async def schedule(
-    request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: FromPath[int]
+    request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: PathId
 ) -> Redirect:
     return await _guarded(
         request,
@@ -438,18 +434,14 @@ async def schedule(
 
 
 @post("/campaigns/{campaign_id:int}/close")
-async def close(
-    request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: FromPath[int]
-) -> Redirect:
+async def close(request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: PathId) -> Redirect:
     return await _guarded(
         request, campaign_id, campaigns.close_campaign(db, actor, campaign_id), "Campaign closed."
     )
 
 
 @post("/campaigns/{campaign_id:int}/cancel")
-async def cancel(
-    request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: FromPath[int]
-) -> Redirect:
+async def cancel(request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: PathId) -> Redirect:
     return await _guarded(
         request,
         campaign_id,
@@ -459,9 +451,7 @@ async def cancel(
 
 
 @post("/campaigns/{campaign_id:int}/remind")
-async def remind(
-    request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: FromPath[int]
-) -> Redirect:
+async def remind(request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: PathId) -> Redirect:
     step = "manual-" + utcnow().strftime("%Y%m%d%H")  # at most one manual reminder an hour
     try:
         queued = await reminders.remind_not_done(db, actor, campaign_id, step)
@@ -485,7 +475,7 @@ async def _breakdown(db: DB, actor: Actor, campaign_id: int) -> Any:
 
 @get("/campaigns/{campaign_id:int}")
 async def status_page(
-    request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: FromPath[int]
+    request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: PathId
 ) -> Template:
     lang = locale_of(request)
     detail = await campaigns.get_campaign(db, actor, campaign_id)
@@ -505,7 +495,7 @@ async def status_page(
 
 @get("/campaigns/{campaign_id:int}/progress")
 async def progress_partial(
-    request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: FromPath[int]
+    request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: PathId
 ) -> Template:
     """htmx polls this while the campaign runs: the status page updates without a reload."""
     detail = await campaigns.get_campaign(db, actor, campaign_id)

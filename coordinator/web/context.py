@@ -31,6 +31,14 @@ class SignInRequired(Exception):
     """No signed-in user: pages answer with the sign-in page."""
 
 
+class SecondFactorSetupRequired(Exception):
+    """The user's role must use a second factor and they have none yet."""
+
+
+# What a user who must first set up a second factor may still open.
+SETUP_PATHS = ("/account/mfa", "/signout", "/language")
+
+
 @dataclass(frozen=True)
 class NavItem:
     path: str
@@ -162,6 +170,8 @@ async def provide_web_actor(request: AnyRequest, db: DB) -> Actor:
         if user is None or not user.active:
             request.clear_session()
             raise SignInRequired
+        if request.session.get("mfa_setup") and not request.url.path.startswith(SETUP_PATHS):
+            raise SecondFactorSetupRequired
         return await actor_for(session, user)
 
 
@@ -170,6 +180,12 @@ def sign_in_required(request: AnyRequest, exc: SignInRequired) -> Response[Any]:
     if is_htmx(request):
         return Response(content="", status_code=401, headers={"HX-Redirect": target})
     return redirect(target)
+
+
+def second_factor_setup(request: AnyRequest, exc: SecondFactorSetupRequired) -> Response[Any]:
+    if is_htmx(request):
+        return Response(content="", status_code=401, headers={"HX-Redirect": "/account/mfa"})
+    return redirect("/account/mfa")
 
 
 ERROR_TEXT = {

@@ -11,12 +11,12 @@ import segno
 from litestar import get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, FromQuery, QueryParameter
+from litestar.params import Body, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
 from coordinator.auth import scope
 from coordinator.errors import Invalid
-from coordinator.http import DB, CurrentActor
+from coordinator.http import DB, CurrentActor, PageOffset, PathId, Search
 from coordinator.i18n import translate
 from coordinator.organizations import agreements as agreement_service
 from coordinator.organizations import importer, invites, members
@@ -68,7 +68,7 @@ async def organizations_page(request: AnyRequest, db: DB, actor: CurrentActor) -
 
 @get("/organizations/{org_id:int}")
 async def organization_page(
-    request: AnyRequest, db: DB, actor: CurrentActor, org_id: FromPath[int]
+    request: AnyRequest, db: DB, actor: CurrentActor, org_id: PathId
 ) -> Template:
     return await _organization(request, db, actor, org_id, {}, {})
 
@@ -77,7 +77,7 @@ async def _organization(
     request: AnyRequest,
     db: DB,
     actor: CurrentActor,
-    org_id: FromPath[int],
+    org_id: PathId,
     errors: dict[str, str],
     values: dict[str, Any],
     status: int = 200,
@@ -109,7 +109,7 @@ async def _organization(
 
 @post("/organizations/{org_id:int}/clubs")
 async def add_club(
-    request: AnyRequest, db: DB, actor: CurrentActor, org_id: FromPath[int], data: Form
+    request: AnyRequest, db: DB, actor: CurrentActor, org_id: PathId, data: Form
 ) -> Template | Redirect:
     try:
         club = await organizations.create_club(
@@ -124,7 +124,7 @@ async def add_club(
 
 @post("/organizations/{org_id:int}/channels")
 async def add_channel(
-    request: AnyRequest, db: DB, actor: CurrentActor, org_id: FromPath[int], data: Form
+    request: AnyRequest, db: DB, actor: CurrentActor, org_id: PathId, data: Form
 ) -> Template | Redirect:
     try:
         channel = await agreement_service.create_channel(
@@ -144,7 +144,7 @@ async def add_channel(
 
 @post("/organizations/{org_id:int}/group-link")
 async def group_link(
-    request: AnyRequest, db: DB, actor: CurrentActor, org_id: FromPath[int], data: Form
+    request: AnyRequest, db: DB, actor: CurrentActor, org_id: PathId, data: Form
 ) -> Template:
     lang = locale_of(request)
     club_id = form_int(data.get("club_id"))
@@ -163,7 +163,7 @@ async def group_link(
 
 @post("/organizations/{org_id:int}/invites")
 async def invite_sheet(
-    request: AnyRequest, db: DB, actor: CurrentActor, org_id: FromPath[int]
+    request: AnyRequest, db: DB, actor: CurrentActor, org_id: PathId
 ) -> Template:
     lang = locale_of(request)
     org = await organizations.get_organization(db, actor, org_id)
@@ -190,8 +190,8 @@ async def members_page(
     organization_id: FromQuery[str | None] = None,
     club_id: FromQuery[str | None] = None,
     member_state: Annotated[str | None, QueryParameter(query="state")] = None,
-    q: FromQuery[str | None] = None,
-    offset: FromQuery[int] = 0,
+    q: Search = None,
+    offset: PageOffset = 0,
 ) -> Template:
     lang = locale_of(request)
     org, club = form_int(organization_id), form_int(club_id)
@@ -232,7 +232,7 @@ async def members_page(
 
 @post("/members/{member_id:int}/invite")
 async def member_invite(
-    request: AnyRequest, db: DB, actor: CurrentActor, member_id: FromPath[int]
+    request: AnyRequest, db: DB, actor: CurrentActor, member_id: PathId
 ) -> Template:
     lang = locale_of(request)
     member, _ = await members.get_member(db, actor, member_id)
@@ -361,7 +361,7 @@ async def import_confirm(request: AnyRequest, db: DB, actor: CurrentActor) -> Re
 
 @get("/agreements")
 async def agreements_page(
-    request: AnyRequest, db: DB, actor: CurrentActor, offset: FromQuery[int] = 0
+    request: AnyRequest, db: DB, actor: CurrentActor, offset: PageOffset = 0
 ) -> Template:
     return await _agreements(request, db, actor, offset, {}, {})
 
@@ -434,7 +434,7 @@ async def create_agreement(
 
 @get("/agreements/{agreement_id:int}/edit")
 async def edit_agreement_page(
-    request: AnyRequest, db: DB, actor: CurrentActor, agreement_id: FromPath[int]
+    request: AnyRequest, db: DB, actor: CurrentActor, agreement_id: PathId
 ) -> Template:
     scope.require_role(actor)
     agreement, party_ids = await agreement_service.get_agreement(db, actor, agreement_id)
@@ -446,7 +446,7 @@ async def _edit_agreement(
     request: AnyRequest,
     db: DB,
     actor: CurrentActor,
-    agreement_id: FromPath[int],
+    agreement_id: PathId,
     values: dict[str, Any],
     errors: dict[str, str],
     status: int = 200,
@@ -469,8 +469,9 @@ async def _edit_agreement(
 
 @post("/agreements/{agreement_id:int}")
 async def update_agreement(
-    request: AnyRequest, db: DB, actor: CurrentActor, agreement_id: FromPath[int], data: Form
+    request: AnyRequest, db: DB, actor: CurrentActor, agreement_id: PathId, data: Form
 ) -> Template | Redirect:
+    scope.require_role(actor)  # before the form is read: no error details for those refused
     try:
         await agreement_service.update_agreement(db, actor, agreement_id, **_agreement_fields(data))
     except Invalid as exc:

@@ -14,13 +14,15 @@ from coordinator.errors import DomainError
 from coordinator.http import DB, CurrentActor
 from coordinator.i18n import translate
 from coordinator.tallies.service import progress_of
-from coordinator.web import account, campaign_pages, org_pages, simulator, tally_pages
+from coordinator.web import account, campaign_pages, mfa_pages, org_pages, simulator, tally_pages
 from coordinator.web.context import (
+    SecondFactorSetupRequired,
     SignInRequired,
     domain_error_page,
     locale_of,
     page,
     provide_web_actor,
+    second_factor_setup,
     sign_in_required,
 )
 
@@ -52,6 +54,7 @@ PAGES = Router(
     route_handlers=[
         dashboard,
         *account.PAGES,
+        *mfa_pages.PAGES,
         *org_pages.PAGES,
         *campaign_pages.PAGES,
         *simulator.PAGES,
@@ -60,8 +63,9 @@ PAGES = Router(
     dependencies={"actor": Provide(provide_web_actor)},
     exception_handlers={
         SignInRequired: sign_in_required,
+        SecondFactorSetupRequired: second_factor_setup,
         DomainError: domain_error_page,
     },
     include_in_schema=False,
 )
-PUBLIC_PAGES = [health, *account.PUBLIC]
+PUBLIC_PAGES = [health, *account.PUBLIC, *mfa_pages.PUBLIC]

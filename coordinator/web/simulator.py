@@ -3,18 +3,18 @@ sandbox) and acts as them. Only there when the sandbox runs in-process (no real 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 from litestar import get, post
-from litestar.params import FromPath, FromQuery
+from litestar.params import PathParameter
 from litestar.response import Template
 from sqlmodel import col, select
 
 from coordinator.auth import scope
 from coordinator.auth.scope import Actor
 from coordinator.errors import Invalid, NotFound
-from coordinator.http import DB, CurrentActor
+from coordinator.http import DB, CurrentActor, OptionalQueryId, PathId, Search
 from coordinator.i18n import translate
 from coordinator.organizations.models import GroupChat, Member
 from coordinator.web.context import AnyRequest, Form, locale_of, page, sandbox_url
@@ -41,7 +41,7 @@ async def _call(request: AnyRequest, method: str, path: str, body: Any = None) -
     return payload["result"]
 
 
-async def _volunteer(db: DB, actor: Actor, telegram_id: FromPath[int]) -> Member:
+async def _volunteer(db: DB, actor: Actor, telegram_id: PathId) -> Member:
     """A linked member the actor may see (the scoping helper decides)."""
     async with db.read() as session:
         member = await session.scalar(
@@ -54,7 +54,7 @@ async def _volunteer(db: DB, actor: Actor, telegram_id: FromPath[int]) -> Member
 
 @get("/simulator")
 async def simulator_page(
-    request: AnyRequest, db: DB, actor: CurrentActor, q: FromQuery[str | None] = None
+    request: AnyRequest, db: DB, actor: CurrentActor, q: Search = None
 ) -> Template:
     _sandbox(request)
     lang = locale_of(request)
@@ -90,8 +90,8 @@ async def chat_page(
     request: AnyRequest,
     db: DB,
     actor: CurrentActor,
-    telegram_id: FromPath[int],
-    group: FromQuery[int | None] = None,
+    telegram_id: PathId,
+    group: OptionalQueryId = None,
 ) -> Template:
     lang = locale_of(request)
     member = await _volunteer(db, actor, telegram_id)
@@ -108,7 +108,7 @@ async def chat_page(
 
 
 async def _chat(
-    request: AnyRequest, db: DB, actor: Actor, telegram_id: FromPath[int], group: int | None
+    request: AnyRequest, db: DB, actor: Actor, telegram_id: PathId, group: int | None
 ) -> dict[str, Any]:
     chat_id = telegram_id
     if group is not None:
@@ -130,8 +130,8 @@ async def messages_partial(
     request: AnyRequest,
     db: DB,
     actor: CurrentActor,
-    telegram_id: FromPath[int],
-    group: FromQuery[int | None] = None,
+    telegram_id: PathId,
+    group: OptionalQueryId = None,
 ) -> Template:
     await _volunteer(db, actor, telegram_id)
     return page(
@@ -146,7 +146,7 @@ async def messages_partial(
 
 @post("/simulator/chat/{telegram_id:int}/press")
 async def press(
-    request: AnyRequest, db: DB, actor: CurrentActor, telegram_id: FromPath[int], data: Form
+    request: AnyRequest, db: DB, actor: CurrentActor, telegram_id: PathId, data: Form
 ) -> Template:
     """Press an inline button as the volunteer; the bot's answer shows as a toast."""
     await _volunteer(db, actor, telegram_id)
@@ -175,18 +175,33 @@ async def press(
     )
 
 
-@get("/simulator/answers/{query_id:str}")
+@get("/simulator/chat/{telegram_id:int}/answers/{query_id:str}")
 async def answer_partial(
-    request: AnyRequest, actor: CurrentActor, query_id: FromPath[str]
+    request: AnyRequest,
+    db: DB,
+    actor: CurrentActor,
+    telegram_id: PathId,
+    query_id: Annotated[str, PathParameter(max_length=40)],
 ) -> Template:
-    """The bot's callback answer ("Recorded: Done"), polled until it arrives."""
+    """The bot's callback answer ("Recorded: Done"), polled until it arrives; only for a
+    volunteer the actor may see, and only for that volunteer's own press."""
+    await _volunteer(db, actor, telegram_id)
     answer = await _call(request, "GET", f"callback-answers/{query_id}")
-    return page(request, "partials/pressed.html", title="", query_id=query_id, answer=answer)
+    if answer is not None and answer.get("user_id") != telegram_id:
+        raise NotFound("No such answer.")
+    return page(
+        request,
+        "partials/pressed.html",
+        title="",
+        query_id=query_id,
+        telegram_id=telegram_id,
+        answer=answer,
+    )
 
 
 @post("/simulator/chat/{telegram_id:int}/send")
 async def send(
-    request: AnyRequest, db: DB, actor: CurrentActor, telegram_id: FromPath[int], data: Form
+    request: AnyRequest, db: DB, actor: CurrentActor, telegram_id: PathId, data: Form
 ) -> Template:
     await _volunteer(db, actor, telegram_id)
     text = str(data.get("text", "")).strip()[:4096]

@@ -12,7 +12,7 @@ from litestar.response import Stream, Template
 
 from coordinator.campaigns import service as campaigns
 from coordinator.errors import Invalid
-from coordinator.http import DB, CurrentActor
+from coordinator.http import DB, CurrentActor, OptionalQueryId, PathId
 from coordinator.i18n import translate
 from coordinator.tallies import exports
 from coordinator.tallies.cache import TALLIES, audience_key
@@ -57,8 +57,8 @@ async def participation_page(
     actor: CurrentActor,
     start: FromQuery[str | None] = None,
     end: FromQuery[str | None] = None,
-    days: FromQuery[int | None] = None,
-    org: FromQuery[int | None] = None,
+    days: OptionalQueryId = None,
+    org: OptionalQueryId = None,
 ) -> Template:
     lang = locale_of(request)
     tz = request.app.state.settings.timezone
@@ -127,7 +127,7 @@ async def participation_export(
 
 @get("/campaigns/{campaign_id:int}/export/{fmt:str}")
 async def campaign_export(
-    request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: FromPath[int], fmt: FromPath[str]
+    request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: PathId, fmt: FromPath[str]
 ) -> Stream:
     lang = locale_of(request)
     tz = request.app.state.settings.timezone

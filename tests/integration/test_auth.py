@@ -91,3 +91,20 @@ async def test_it_audits_role_changes(world):
     assert event.detail == {"old": "lead", "new": "coordinator"}
     with pytest.raises(Forbidden):
         await auth.set_role(world.db, world.actor["lead"], world.user_id["lead"], "admin")
+
+
+async def test_it_never_leaves_the_deployment_without_an_active_admin(world):
+    admin, me = world.actor["admin"], world.user_id["admin"]
+    with pytest.raises(Conflict, match="last active administrator"):
+        await auth.set_role(world.db, admin, me, "coordinator")
+    second = await auth.create_user(
+        world.db,
+        admin,
+        username="hai",
+        password=PASSWORD,
+        role="admin",
+        organization_id=world.org["province"],
+    )
+    await auth.set_role(world.db, admin, me, "coordinator")  # another admin remains
+    with pytest.raises(Conflict, match="last active administrator"):
+        await auth.set_active(world.db, world.actor["admin"], second.id, False)

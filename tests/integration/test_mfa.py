@@ -1,0 +1,119 @@
+"""The second factor: enrolment, codes used once, recovery codes, who must have one."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from typing import Any
+
+import pyotp
+import pytest
+from litestar.testing import AsyncTestClient
+from sqlmodel import select
+
+from coordinator.app import create_app
+from coordinator.auth import mfa
+from coordinator.auth.models import AuditEvent
+from coordinator.errors import Invalid
+from coordinator.settings import read_settings
+from tests.factories import PASSWORD
+
+KEY = "k" * 48
+
+
+def _app(db_url: str) -> Any:
+    env = {**os.environ, "COORDINATOR_DATABASE_URL": db_url, "COORDINATOR_MFA_ADMINS": "required"}
+    return create_app(read_settings(env))
+
+
+async def _password(client: AsyncTestClient[Any], username: str) -> str:
+    """Sign in with the password; returns where the site sends the browser next."""
+    await client.get("/signin")
+    answer = await client.post(
+        "/signin",
+        data={"username": username, "password": PASSWORD, "_csrf_token": _csrf(client)},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    return answer.headers["location"]
+
+
+def _csrf(client: AsyncTestClient[Any]) -> str:
+    return client.cookies["coordinator_csrf"]
+
+
+async def _actions(world) -> list[str]:
+    async with world.db.read() as session:
+        return list(await session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+
+
+async def test_it_accepts_each_code_once_and_each_recovery_code_once(world):
+    user_id, seed, now = world.user_id["coordinator"], mfa.new_seed(), time.time()
+    totp = pyotp.TOTP(seed)
+    near = {totp.at(now + drift) for drift in (-30, 0, 30)}
+    wrong = next(c for c in ("000000", "111111", "222222", "333333") if c not in near)
+    with pytest.raises(Invalid):
+        await mfa.confirm(world.db, user_id, seed, wrong, KEY, now)
+    codes = await mfa.confirm(world.db, user_id, seed, pyotp.TOTP(seed).at(now), KEY, now)
+    assert len(codes) == 10 and len(set(codes)) == 10
+    later = now + 60
+    current = pyotp.TOTP(seed).at(later)
+    assert await mfa.verify(world.db, user_id, current, KEY, later)
+    assert not await mfa.verify(world.db, user_id, current, KEY, later)  # replayed
+    assert await mfa.verify(world.db, user_id, codes[0], KEY, later)
+    assert not await mfa.verify(world.db, user_id, codes[0], KEY, later)  # used up
+    assert not await mfa.verify(world.db, user_id, current, "another key" * 4, later + 30)
+    assert {"mfa.enrol", "mfa.recovery_used"} <= set(await _actions(world))
+
+
+async def test_an_admin_must_set_up_a_second_factor_then_signs_in_with_it(world):
+    async with AsyncTestClient(app=_app(world.db.url)) as client:
+        assert await _password(client, "admin") == "/account/mfa"
+        held = await client.get("/users", follow_redirects=False)
+        assert held.status_code in (302, 303) and held.headers["location"] == "/account/mfa"
+        setup = await client.get("/account/mfa")
+        seed = re.search(r'id="mfa-seed">([A-Z2-7]+)<', setup.text).group(1)  # type: ignore[union-attr]
+        assert "<svg" in setup.text
+        done = await client.post(
+            "/account/mfa", data={"code": pyotp.TOTP(seed).now(), "_csrf_token": _csrf(client)}
+        )
+        codes = re.findall(r'<code class="secret">(\d{5}) (\d{5})</code>', done.text)
+        assert len(codes) == 10
+        assert (await client.get("/users")).status_code == 200  # set up: let through
+
+        await client.post("/signout", data={"_csrf_token": _csrf(client)})
+        assert await _password(client, "admin") == "/signin/code"
+        assert (await client.get("/users", follow_redirects=False)).status_code in (302, 303)
+        wrong = await client.post(
+            "/signin/code", data={"code": "12345", "_csrf_token": _csrf(client)}
+        )
+        assert "not right" in wrong.text or "chưa đúng" in wrong.text
+        recovery = "".join(codes[0])
+        right = await client.post(
+            "/signin/code",
+            data={"code": recovery, "_csrf_token": _csrf(client)},
+            follow_redirects=False,
+        )
+        assert right.status_code == 303
+        assert (await client.get("/users")).status_code == 200
+
+
+async def test_other_roles_need_one_only_when_an_admin_says_so(world):
+    async with AsyncTestClient(app=_app(world.db.url)) as client:
+        assert await _password(client, "coordinator") == "/"
+    await mfa.set_required_roles(world.db, world.actor["admin"], {"coordinator"})
+    async with AsyncTestClient(app=_app(world.db.url)) as client:
+        assert await _password(client, "coordinator") == "/account/mfa"
+        refused = await client.post("/account/mfa/remove", data={"_csrf_token": _csrf(client)})
+        assert refused.status_code == 200  # back on the page, with the reason
+    assert "mfa.policy" in await _actions(world)
+
+
+async def test_an_admin_removes_a_lost_second_factor(world):
+    user_id, seed, now = world.user_id["lead"], mfa.new_seed(), time.time()
+    await mfa.confirm(world.db, user_id, seed, pyotp.TOTP(seed).at(now), KEY, now)
+    assert await mfa.enrolled(world.db, user_id)
+    await mfa.remove(world.db, world.actor["admin"], user_id)
+    assert not await mfa.enrolled(world.db, user_id)
+    assert "mfa.remove" in await _actions(world)

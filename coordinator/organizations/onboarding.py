@@ -7,12 +7,13 @@ from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 
 from coordinator.auth.audit import audit
 from coordinator.auth.models import User
 from coordinator.auth.passwords import token_digest
 from coordinator.base import utcnow
+from coordinator.bots.models import OutboxMessage
 from coordinator.campaigns.models import Assignment, Campaign
 from coordinator.campaigns.states import OPEN_ASSIGNMENT
 from coordinator.db import Database
@@ -220,6 +221,34 @@ async def mark_reachable_in(session: AsyncSession, member: Member, now: datetime
     )
     org = await session.get(Organization, member.organization_id)
     await notes.tell_leads_member_back(session, member, org.name if org else "", since, now)
+    await _resend_refused_cards(session, member, now)
+
+
+async def _resend_refused_cards(session: AsyncSession, member: Member, now: datetime) -> None:
+    """Their running tasks whose card Telegram refused (so never delivered) go out again."""
+    undelivered = (
+        select(Assignment.id)
+        .join(Campaign, col(Campaign.id) == Assignment.campaign_id)
+        .where(
+            Assignment.member_id == member.id,
+            Assignment.status == "pending",
+            Campaign.status == "active",
+        )
+    )
+    await session.execute(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.kind) == "assignment",
+            col(OutboxMessage.status) == "failed",
+            col(OutboxMessage.assignment_id).in_(undelivered),
+        )
+        .values(
+            status="pending",
+            next_attempt_at=now,
+            chat_id=member.telegram_user_id,
+            error="resent: the member can be reached again",
+        )
+    )
 
 
 async def group_came_back(db: Database, chat_id: int) -> bool:

@@ -100,9 +100,14 @@ async def test_it_skips_a_refused_member_until_start_brings_them_back_and_tells_
     tally = await campaign_tally(world.db, world.actor["coordinator"], second)
     assert tally.delivery.unreachable == 0
 
+    async def cards(count: int):
+        said = [m for m in await phone.chat() if "Cảnh giác lừa đảo" in m.get("text", "")]
+        return len(said) == count
+
+    await eventually(lambda: cards(1))  # the first campaign's refused card goes out again
     again = await campaigns.launch_campaign(world.db, world.actor["coordinator"], second)
     assert again.created == 1
-    await eventually(lambda: phone.bot_said("Cảnh giác lừa đảo"))
+    await eventually(lambda: cards(2))  # and the second campaign's, now that they are assigned
 
 
 async def test_a_press_in_their_own_chat_brings_a_refused_member_back(world):

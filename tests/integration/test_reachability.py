@@ -274,3 +274,22 @@ async def test_a_group_press_before_the_sent_record_dates_delivery_too(world):
     async with world.db.read() as session:
         after = await session.get(Assignment, task.id)
     assert (after.status, after.delivered_at) == ("delivered", pressed_at)
+
+
+async def test_a_lead_hears_of_each_return_once(world):
+    async with world.db.write() as session:
+        user = await session.get(User, world.user_id["lead"])
+        user.telegram_user_id = 8_000_001
+    since = utcnow() - timedelta(days=1)
+    for _ in range(2):  # the same return, reported twice (a replayed update, two presses)
+        async with world.db.write() as session:
+            member = await session.get(Member, world.member["d1"])
+            member.unreachable_at = since
+            await onboarding.mark_reachable_in(session, member, utcnow())
+    [note] = await _notes_to(world.db, 8_000_001, "back:")
+    assert "Đoàn viên d1" in note.payload["text"] and "liên lạc lại" in note.payload["text"]
+    async with world.db.write() as session:  # refused again later, back again: a new note
+        member = await session.get(Member, world.member["d1"])
+        member.unreachable_at = utcnow()
+        await onboarding.mark_reachable_in(session, member, utcnow())
+    assert len(await _notes_to(world.db, 8_000_001, "back:")) == 2

@@ -2,6 +2,10 @@
 
     .venv/bin/python -m bench.launch --members 100000                      # SQLite in a temp dir
     .venv/bin/python -m bench.launch --members 100000 --postgres postgresql+asyncpg://postgres@127.0.0.1:5432/test
+    .venv/bin/python -m bench.launch --members 100000 --postgres ... --analyze   # stale statistics
+
+`--analyze` runs ANALYZE once the members exist and before the first launch, so the planner
+has seen an empty `assignment` table: the first launch on a fresh deployment.
 
 Prints the time to launch, the rows written, and the machine's conditions.
 """
@@ -55,10 +59,12 @@ async def _province(db: Database, members: int) -> int:
     return root.id
 
 
-async def run(url: str, members: int) -> None:
+async def run(url: str, members: int, analyze: bool = False) -> None:
     db = Database(url)
     try:
         root = await _province(db, members)
+        if analyze:
+            await _analyze(db)
         agreement = await agreements.create_agreement(
             db,
             None,
@@ -112,10 +118,20 @@ async def run(url: str, members: int) -> None:
         await db.dispose()
 
 
+async def _analyze(db: Database) -> None:
+    """Statistics as autovacuum leaves them on a fresh database: members counted, tasks empty."""
+    if db.dialect != "postgresql":
+        return
+    async with db.engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.exec_driver_sql("ANALYZE")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--postgres", help="server URL; a scratch database is created and dropped")
+    parser.add_argument("--analyze", action="store_true", help="ANALYZE before the first launch")
     args = parser.parse_args()
     python = platform.python_version()
     print(f"machine        {platform.platform()}, {os.cpu_count()} cpus, Python {python}")
@@ -125,14 +141,14 @@ def main() -> None:
         )
         try:
             dbtools.upgrade(url)
-            asyncio.run(run(url, args.members))
+            asyncio.run(run(url, args.members, args.analyze))
         finally:
             asyncio.run(dbtools.drop_pg_database(url))
         return
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
         dbtools.upgrade(url)
-        asyncio.run(run(url, args.members))
+        asyncio.run(run(url, args.members, args.analyze))
 
 
 if __name__ == "__main__":

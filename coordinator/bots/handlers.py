@@ -70,6 +70,18 @@ async def done_with(update: Update, context: Context) -> None:
         await mark_processed(_db(context), update)
 
 
+async def came_back(update: Update, context: Context) -> None:
+    """Runs before the others: a private message from a member Telegram refused means they
+    unblocked the bot; a message from a refused group means the bot is back in it."""
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None or user is None:
+        return
+    if chat.type == "private":
+        await onboarding.came_back(_db(context), user.id)
+    else:
+        await onboarding.group_came_back(_db(context), chat.id)
+
+
 async def start(update: Update, context: Context) -> None:
     user = update.effective_user
     assert user is not None
@@ -281,6 +293,9 @@ async def migrated(update: Update, context: Context) -> None:
 def install(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     private = filters.ChatType.PRIVATE
     groups = filters.ChatType.GROUPS
+    # /stop is not a return; /start <invite> (re)links and tells the leads itself.
+    not_back = filters.Regex(r"^/stop\b") | filters.Regex(r"^/start\s+\S")
+    application.add_handler(MessageHandler(~not_back, came_back), group=-2)
     application.add_handler(TypeHandler(Update, once), group=-1)
     application.add_handlers(
         [

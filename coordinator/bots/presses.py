@@ -30,6 +30,7 @@ from coordinator.campaigns.reports import ReportOutcome, ReportRequest, record_r
 from coordinator.db import Database
 from coordinator.errors import DomainError
 from coordinator.organizations.models import Member
+from coordinator.organizations.onboarding import mark_reachable_in
 
 logger = logging.getLogger("coordinator.bot")
 BATCH = 200
@@ -112,6 +113,8 @@ async def record_presses(
                 results[n].refusal = "not_linked"
                 continue
             asked.append((n, ReportRequest(parsed[0], row_id(member), parsed[1])))
+            if member.unreachable_at is not None and (press.chat_id or 0) > 0:
+                await mark_reachable_in(session, member, now)  # pressed in their own chat
         outcomes = await record_reports_in(session, [r for _, r in asked], now=now)
         recorded = list(zip(asked, outcomes, strict=True))
         await _follow_up(session, presses, results, recorded, default_locale, now)

@@ -105,6 +105,11 @@ class TallyOut(msgspec.Struct):
     median_minutes_to_done: float | None
     quota_percent: int | None
     quota_met: bool | None
+    # tallies/service.py defines these; "<5" for leadership under five.
+    unreachable: int | str
+    unreachable_skipped: int | str
+    resent: int | str
+    uncertain: int | str
 
 
 class AssignmentOut(msgspec.Struct):
@@ -239,7 +244,7 @@ class CampaignController(Controller):
     @get("/{campaign_id:int}/tally")
     async def tally(self, db: DB, actor: CurrentActor, campaign_id: PathId) -> TallyOut:
         t = await campaign_tally(db, actor, campaign_id)
-        return out(TallyOut, t)
+        return out(TallyOut, t, **t.delivery.shown(actor.role == "leadership", t.assigned))
 
 
 class AssignmentController(Controller):

@@ -101,8 +101,20 @@ def _key(req: ReportRequest) -> ReportKey:
     return (req.assignment_id, req.member_id, req.action, req.content_item_id)
 
 
+def _prove_delivery(assignment: Assignment, req: ReportRequest, now: datetime) -> None:
+    """A press in Telegram proves the message arrived, even when it comes before the sender has
+    recorded its batch: the first proof sets `delivered_at`, and the sent-record, which only
+    moves a `pending` task, leaves it be. A report entered on the web proves nothing."""
+    if req.source != "telegram" or assignment.delivered_at is not None:
+        return
+    assignment.delivered_at = now
+    if assignment.status == "pending":
+        assignment.status = "delivered"
+
+
 async def _advance(assignment: Assignment, req: ReportRequest, now: datetime) -> None:
     """Move a DM assignment forward; item actions count as an acknowledgement."""
+    _prove_delivery(assignment, req, now)
     if assignment.member_id is None:
         return  # a group message has no single status; its members' reports are the record
     target = req.action if req.action in REPORT_STATUS_ACTIONS else "acknowledged"

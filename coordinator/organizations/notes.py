@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from html import escape
 
@@ -30,18 +31,53 @@ async def leads_over(session: AsyncSession, organization_id: int) -> list[User]:
     )
 
 
+async def _tell_leads(
+    session: AsyncSession,
+    member: Member,
+    key: str,
+    text: Callable[[str], str],
+    now: datetime,
+) -> int:
+    """Queue `text(locale)` to each lead over the member, once per lead for `key`."""
+    told = 0
+    for lead in await leads_over(session, member.organization_id):
+        chat_id = int(lead.telegram_user_id or 0)
+        told += await queue_text(session, chat_id, f"{key}:{lead.id}", text(lead.locale), now)
+    return told
+
+
 async def tell_leads_member_joined(
     session: AsyncSession, member: Member, organization: str, invite_id: int | None, now: datetime
 ) -> int:
     """A member of theirs linked Telegram: each lead over them hears it once per invite."""
-    told = 0
-    for lead in await leads_over(session, member.organization_id):
-        text = _(
-            lead.locale,
+    return await _tell_leads(
+        session,
+        member,
+        f"joined:{member.id}:{invite_id}",
+        lambda locale: _(
+            locale,
             "{name} ({organization}) joined the bot and will receive tasks in Telegram.",
             name=f"<b>{escape(member.display_name)}</b>",
             organization=escape(organization),
-        )
-        key = f"joined:{member.id}:{invite_id}:{lead.id}"
-        told += await queue_text(session, int(lead.telegram_user_id or 0), key, text, now)
-    return told
+        ),
+        now,
+    )
+
+
+async def tell_leads_member_back(
+    session: AsyncSession, member: Member, organization: str, since: datetime, now: datetime
+) -> int:
+    """A member Telegram refused (blocked bot) wrote again: each lead hears it once for each
+    time they were unreachable (`since` tells those times apart)."""
+    return await _tell_leads(
+        session,
+        member,
+        f"back:{member.id}:{int(since.timestamp())}",
+        lambda locale: _(
+            locale,
+            "{name} ({organization}) can be reached in Telegram again and will receive new tasks.",
+            name=f"<b>{escape(member.display_name)}</b>",
+            organization=escape(organization),
+        ),
+        now,
+    )

@@ -7,12 +7,13 @@ from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 
 from coordinator.auth.audit import audit
 from coordinator.auth.models import User
 from coordinator.auth.passwords import token_digest
 from coordinator.base import utcnow
+from coordinator.bots.models import OutboxMessage
 from coordinator.campaigns.models import Assignment, Campaign
 from coordinator.campaigns.states import OPEN_ASSIGNMENT
 from coordinator.db import Database
@@ -172,14 +173,101 @@ async def member_by_telegram(db: Database, telegram_user_id: int) -> Member | No
 
 async def set_opt_out(db: Database, telegram_user_id: int, opted_out: bool) -> Member | None:
     """/stop and /start again: the member's own choice, kept with its time."""
+    now = utcnow()
     async with db.write() as session:
         member = await session.scalar(
             select(Member).where(Member.telegram_user_id == telegram_user_id)
         )
         if member is not None:
-            member.opted_out_at = utcnow() if opted_out else None
+            member.opted_out_at = now if opted_out else None
+            if member.unreachable_at is not None and not opted_out:
+                await mark_reachable_in(session, member, now)
             member.unreachable_at = None
         return member
+
+
+async def came_back(db: Database, telegram_user_id: int) -> bool:
+    """A private message proves the member no longer blocks the bot: if Telegram had refused
+    them, they are reachable again (and assigned at the next launch). True if they were not."""
+    async with db.read() as session:  # the common case, a reachable member, writes nothing
+        refused = await session.scalar(
+            select(Member.id).where(
+                Member.telegram_user_id == telegram_user_id, col(Member.unreachable_at).is_not(None)
+            )
+        )
+    if refused is None:
+        return False
+    async with db.write() as session:
+        member = await session.get(Member, refused, with_for_update=True)
+        if member is None or member.unreachable_at is None:
+            return False  # another update got here first
+        await mark_reachable_in(session, member, utcnow())
+    return True
+
+
+async def mark_reachable_in(session: AsyncSession, member: Member, now: datetime) -> None:
+    """The one rule for coming back: clear `unreachable_at`, record it, tell the leads once."""
+    since = member.unreachable_at
+    if since is None:
+        return
+    member.unreachable_at = None
+    audit(
+        session,
+        None,
+        "member.reachable_again",
+        "member",
+        member.id,
+        organization_id=member.organization_id,
+    )
+    org = await session.get(Organization, member.organization_id)
+    await notes.tell_leads_member_back(session, member, org.name if org else "", since, now)
+    await _resend_refused_cards(session, member, now)
+
+
+async def _resend_refused_cards(session: AsyncSession, member: Member, now: datetime) -> None:
+    """Their running tasks whose card Telegram refused (so never delivered) go out again."""
+    undelivered = (
+        select(Assignment.id)
+        .join(Campaign, col(Campaign.id) == Assignment.campaign_id)
+        .where(
+            Assignment.member_id == member.id,
+            Assignment.status == "pending",
+            Campaign.status == "active",
+        )
+    )
+    await session.execute(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.kind) == "assignment",
+            col(OutboxMessage.status) == "failed",
+            col(OutboxMessage.assignment_id).in_(undelivered),
+        )
+        .values(
+            status="pending",
+            next_attempt_at=now,
+            chat_id=member.telegram_user_id,
+            error="resent: the member can be reached again",
+        )
+    )
+
+
+async def group_came_back(db: Database, chat_id: int) -> bool:
+    """Any update from a group chat means the bot is in it again (re-added after a kick)."""
+    async with db.read() as session:
+        refused = await session.scalar(
+            select(GroupChat.id).where(
+                GroupChat.telegram_chat_id == chat_id, col(GroupChat.unreachable_at).is_not(None)
+            )
+        )
+    if refused is None:
+        return False
+    async with db.write() as session:
+        group = await session.get(GroupChat, refused, with_for_update=True)
+        if group is None or group.unreachable_at is None:
+            return False
+        group.unreachable_at = None
+        audit(session, None, "group.reachable_again", "group_chat", group.id)
+    return True
 
 
 async def set_locale(db: Database, telegram_user_id: int, locale: str) -> None:

@@ -1,4 +1,16 @@
-"""Campaign tallies counted in the database (the dashboards and exports grow from here)."""
+"""Campaign tallies counted in the database (the dashboards and exports grow from here).
+
+Besides the statuses, a campaign reports how honest its reach is (`DeliveryFigures`):
+- unreachable: recipients of the campaign's targets that Telegram will not let us reach now,
+  counted once each: its tasks whose member (group chat) is marked unreachable (a send was
+  refused for good: blocked, deactivated, chat not found, kicked), plus `unreachable_skipped`,
+  the targeted members (groups) marked unreachable that a launch skipped and so have no task.
+  Both are counted now: someone who comes back (`/start`) leaves the figure, and the next
+  launch gives them their task. Before the first launch nobody has been skipped.
+- resent: task messages sent a second time because the first send's outcome was unknown.
+- uncertain: task messages whose send may or may not have reached Telegram, not resent (yet).
+Leadership sees any of these under five as "<5", like every other count, and no rate of them.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +19,100 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import case, func
+from sqlalchemy import case, exists, func
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from coordinator.auth import scope
 from coordinator.auth.scope import Actor
+from coordinator.bots.models import OutboxMessage
+from coordinator.campaigns.launch import campaign_targets, targeted_groups, targeted_members
 from coordinator.campaigns.models import ASSIGNMENT_STATUSES, Assignment, Campaign, Report
 from coordinator.db import Database
 from coordinator.organizations.models import Club, GroupChat, Member, MemberClub, Organization
-from coordinator.tallies.period import Counts, Line, recipient_columns
+from coordinator.tallies.period import Counts, Line, hide_small, recipient_columns
+
+
+@dataclass
+class DeliveryFigures:
+    """How many the campaign could not reach, or reached twice or maybe (module docstring)."""
+
+    unreachable: int = 0  # tasks whose recipient is unreachable + unreachable_skipped
+    unreachable_skipped: int = 0
+    resent: int = 0
+    uncertain: int = 0
+
+    def shown(self, hide: bool, base: int) -> dict[str, int | str]:
+        """The figures as an audience sees them: "<5" for leadership under five."""
+        values = {name: getattr(self, name) for name in DELIVERY_FIGURES}
+        return {n: hide_small(v, base) for n, v in values.items()} if hide else values
+
+
+DELIVERY_FIGURES = ("unreachable", "unreachable_skipped", "resent", "uncertain")
+
+
+def resent_copy() -> Any:
+    """An outbox row sent again after an uncertain send. The reaper marks it today with
+    `"resent": true` in the payload (bots/outbox.py `reap`); if that record moves, only this
+    changes."""
+    return OutboxMessage.payload["resent"].as_boolean().is_(True)
+
+
+async def delivery_figures(
+    session: AsyncSession, campaign: Campaign, within: frozenset[int] | set[int] | None = None
+) -> DeliveryFigures:
+    """The campaign's `DeliveryFigures`; `within`: only recipients of these organizations."""
+    assert campaign.id is not None
+    org_col, unreachable, join = recipient_columns(campaign.delivery_mode)
+    tasks: Any = select(Assignment.id).join(*join).where(Assignment.campaign_id == campaign.id)
+    if within is not None:
+        tasks = tasks.where(org_col.in_(within))
+    lost = await session.scalar(
+        select(func.count()).select_from(tasks.where(unreachable).subquery())
+    )
+    skipped = await _skipped_unreachable(session, campaign, within)
+    resent, uncertain = (
+        await session.execute(
+            select(
+                func.sum(case((resent_copy(), 1), else_=0)),
+                func.sum(case((col(OutboxMessage.status) == "uncertain", 1), else_=0)),
+            ).where(
+                col(OutboxMessage.kind) == "assignment",
+                col(OutboxMessage.assignment_id).in_(tasks),
+            )
+        )
+    ).one()
+    return DeliveryFigures(int(lost or 0) + skipped, skipped, int(resent or 0), int(uncertain or 0))
+
+
+async def _skipped_unreachable(
+    session: AsyncSession, campaign: Campaign, within: frozenset[int] | set[int] | None
+) -> int:
+    """Targeted recipients marked unreachable that have no task: a launch passed them over."""
+    if campaign.launched_at is None:
+        return 0
+    orgs, clubs = await campaign_targets(session, campaign.id or 0)
+    if campaign.delivery_mode == "group":
+        table: Any = GroupChat
+        where = targeted_groups(orgs, clubs)
+        task = exists().where(
+            col(Assignment.campaign_id) == campaign.id,
+            col(Assignment.group_chat_id) == GroupChat.id,
+        )
+    else:
+        table = Member
+        where = targeted_members(orgs, clubs)
+        task = exists().where(
+            col(Assignment.campaign_id) == campaign.id, col(Assignment.member_id) == Member.id
+        )
+    stmt = (
+        select(func.count())
+        .select_from(table)
+        .where(*where, col(table.unreachable_at).is_not(None), ~task)
+    )
+    if within is not None:
+        stmt = stmt.where(col(table.organization_id).in_(within))
+    return int(await session.scalar(stmt) or 0)
 
 
 @dataclass
@@ -27,6 +124,7 @@ class CampaignTally:
     median_minutes_to_acknowledge: float | None = None  # from delivery; None: nobody yet
     median_minutes_to_done: float | None = None
     quota_percent: int | None = None
+    delivery: DeliveryFigures = field(default_factory=DeliveryFigures)
 
     @property
     def participation_rate(self) -> float:
@@ -65,6 +163,7 @@ async def campaign_tally(db: Database, actor: Actor, campaign_id: int) -> Campai
                 .where(col(Assignment.delivered_at).is_not(None))
             )
         ).all()
+        delivery = await delivery_figures(session, campaign)
     return CampaignTally(
         campaign_id,
         sum(by_status.values()),
@@ -73,6 +172,7 @@ async def campaign_tally(db: Database, actor: Actor, campaign_id: int) -> Campai
         _median_minutes([(d, a or done) for d, a, done in times]),
         _median_minutes([(d, done) for d, _, done in times]),
         campaign.quota_percent,
+        delivery,
     )
 
 
@@ -112,6 +212,7 @@ class Breakdown:
     by_organization: list[Line]
     by_club: list[Line]
     laggards: set[int]  # organization ids well behind the rest (or the quota)
+    delivery: DeliveryFigures = field(default_factory=DeliveryFigures)
 
 
 async def campaign_breakdown(db: Database, actor: Actor, campaign_id: int) -> Breakdown:
@@ -140,7 +241,8 @@ async def campaign_breakdown(db: Database, actor: Actor, campaign_id: int) -> Br
             (await session.execute(select(Organization.id, Organization.name))).tuples().all()
         )
         clubs = (await session.execute(select(Club.id, Club.name, Club.organization_id))).all()
-    own = actor.subtree if actor.role == "lead" else None
+        own = actor.subtree if actor.role == "lead" else None
+        delivery = await delivery_figures(session, campaign, own)
     club_org = {club_id: org_id for club_id, _, org_id in clubs}
     by_org = _lines(org_rows, org_names, lambda key: own is None or key in own)
     club_names = {club_id: name for club_id, name, _ in clubs}
@@ -150,7 +252,7 @@ async def campaign_breakdown(db: Database, actor: Actor, campaign_id: int) -> Br
         total.add(line.counts)
     bar = (campaign.quota_percent / 100) if campaign.quota_percent else total.rate / 2
     laggards = {line.key for line in by_org if line.counts.assigned and line.counts.rate < bar}
-    return Breakdown(total, by_org, by_club, laggards)
+    return Breakdown(total, by_org, by_club, laggards, delivery)
 
 
 def _lines(rows: Sequence[Any], names: dict[int, str], keep: Callable[[int], bool]) -> list[Line]:

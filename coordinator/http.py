@@ -32,6 +32,10 @@ Offset = Annotated[int, Parameter(ge=0, le=MAX_OFFSET, description="rows to skip
 # a larger number than an `integer` column holds is an error, not "not found".
 MAX_ID = MAX_ROW_ID
 PathId = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
+# Telegram's user and chat ids: up to 52 bits, negative for groups (a BIGINT column).
+TELEGRAM_ID = 2**53
+TelegramPathId = Annotated[int, PathParameter(ge=-TELEGRAM_ID, le=TELEGRAM_ID)]
+OptionalTelegramQueryId = Annotated[int | None, QueryParameter(ge=-TELEGRAM_ID, le=TELEGRAM_ID)]
 QueryId = Annotated[int, QueryParameter(ge=1, le=MAX_ID)]
 OptionalQueryId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]
 PageOffset = Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)]

@@ -14,7 +14,13 @@ from sqlmodel import col, select
 from coordinator.auth import scope
 from coordinator.auth.scope import Actor
 from coordinator.errors import Invalid, NotFound
-from coordinator.http import DB, CurrentActor, OptionalQueryId, PathId, Search
+from coordinator.http import (
+    DB,
+    CurrentActor,
+    OptionalTelegramQueryId,
+    Search,
+    TelegramPathId,
+)
 from coordinator.i18n import translate
 from coordinator.organizations.models import GroupChat, Member
 from coordinator.web.context import AnyRequest, Form, locale_of, page, sandbox_url
@@ -41,7 +47,7 @@ async def _call(request: AnyRequest, method: str, path: str, body: Any = None) -
     return payload["result"]
 
 
-async def _volunteer(db: DB, actor: Actor, telegram_id: PathId) -> Member:
+async def _volunteer(db: DB, actor: Actor, telegram_id: TelegramPathId) -> Member:
     """A linked member the actor may see (the scoping helper decides)."""
     async with db.read() as session:
         member = await session.scalar(
@@ -90,8 +96,8 @@ async def chat_page(
     request: AnyRequest,
     db: DB,
     actor: CurrentActor,
-    telegram_id: PathId,
-    group: OptionalQueryId = None,
+    telegram_id: TelegramPathId,
+    group: OptionalTelegramQueryId = None,
 ) -> Template:
     lang = locale_of(request)
     member = await _volunteer(db, actor, telegram_id)
@@ -108,7 +114,7 @@ async def chat_page(
 
 
 async def _chat(
-    request: AnyRequest, db: DB, actor: Actor, telegram_id: PathId, group: int | None
+    request: AnyRequest, db: DB, actor: Actor, telegram_id: TelegramPathId, group: int | None
 ) -> dict[str, Any]:
     chat_id = telegram_id
     if group is not None:
@@ -130,8 +136,8 @@ async def messages_partial(
     request: AnyRequest,
     db: DB,
     actor: CurrentActor,
-    telegram_id: PathId,
-    group: OptionalQueryId = None,
+    telegram_id: TelegramPathId,
+    group: OptionalTelegramQueryId = None,
 ) -> Template:
     await _volunteer(db, actor, telegram_id)
     return page(
@@ -146,7 +152,7 @@ async def messages_partial(
 
 @post("/simulator/chat/{telegram_id:int}/press")
 async def press(
-    request: AnyRequest, db: DB, actor: CurrentActor, telegram_id: PathId, data: Form
+    request: AnyRequest, db: DB, actor: CurrentActor, telegram_id: TelegramPathId, data: Form
 ) -> Template:
     """Press an inline button as the volunteer; the bot's answer shows as a toast."""
     await _volunteer(db, actor, telegram_id)
@@ -180,7 +186,7 @@ async def answer_partial(
     request: AnyRequest,
     db: DB,
     actor: CurrentActor,
-    telegram_id: PathId,
+    telegram_id: TelegramPathId,
     query_id: Annotated[str, PathParameter(max_length=40)],
 ) -> Template:
     """The bot's callback answer ("Recorded: Done"), polled until it arrives; only for a
@@ -201,7 +207,7 @@ async def answer_partial(
 
 @post("/simulator/chat/{telegram_id:int}/send")
 async def send(
-    request: AnyRequest, db: DB, actor: CurrentActor, telegram_id: PathId, data: Form
+    request: AnyRequest, db: DB, actor: CurrentActor, telegram_id: TelegramPathId, data: Form
 ) -> Template:
     await _volunteer(db, actor, telegram_id)
     text = str(data.get("text", "")).strip()[:4096]

@@ -113,7 +113,12 @@ class Shim:
         return status, body
 
     async def _set_my_commands(self, token: str, method: str, params: dict[str, Any]) -> Answer:
-        json.loads(params["commands"])  # a malformed list would be a 400 from Telegram
+        try:
+            commands = json.loads(params.get("commands") or "null")
+        except ValueError:
+            commands = None
+        if not isinstance(commands, list):
+            return _refusal(400, "Bad Request: can't parse commands JSON object")
         return 200, {"ok": True, "result": True}
 
     async def _get_updates(self, token: str, method: str, params: dict[str, Any]) -> Answer:

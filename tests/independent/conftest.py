@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -47,10 +48,25 @@ async def telegram(emulator: str) -> AsyncIterator[Telegram]:
     await shim.stop()
 
 
+@dataclass
+class Worker:
+    process: asyncio.subprocess.Process
+    log: Path
+
+    async def stop(self, how: signal.Signals = signal.SIGTERM) -> int:
+        """Stop it as a deployment does (SIGTERM from systemd, Docker, Kubernetes)."""
+        if self.process.returncode is None:
+            self.process.send_signal(how)
+            try:
+                await asyncio.wait_for(self.process.wait(), 20)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+        return int(self.process.returncode or 0)
+
+
 @pytest.fixture
-async def worker(
-    world, telegram: Telegram, tmp_path: Path
-) -> AsyncIterator[asyncio.subprocess.Process]:
+async def worker(world, telegram: Telegram, tmp_path: Path) -> AsyncIterator[Worker]:
     """`coordinator worker` with the bot's token and Bot API URL pointing at the emulator,
     ready once it polls for updates (as real Telegram would see a bot come up)."""
     env = {
@@ -65,18 +81,14 @@ async def worker(
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "coordinator", "worker", env=env, stdout=out, stderr=out
         )
+    running = Worker(process, log)
     try:
         deadline = time.monotonic() + 30
         while not telegram.shim.made("getUpdates"):
             if process.returncode is not None or time.monotonic() > deadline:
                 raise AssertionError(f"the worker never polled Telegram:\n{log.read_text()}")
             await asyncio.sleep(0.05)
-        yield process
+        yield running
     finally:
-        process.send_signal(signal.SIGINT)  # Ctrl+C: the worker stops its loops and exits
-        try:
-            await asyncio.wait_for(process.wait(), 20)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
+        await running.stop()
         print(f"--- worker log ---\n{log.read_text()}")  # shown when the test fails

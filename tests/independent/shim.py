@@ -53,6 +53,7 @@ class Shim:
     blocked: set[int] = field(default_factory=set)  # chats whose user blocked the bot
     callbacks: dict[str, tuple[int, str]] = field(default_factory=dict)  # id -> (user, data)
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)  # callback id -> answer
+    delivered: list[int] = field(default_factory=list)  # update ids handed to the bot
     url: str = ""
     _http: aiohttp.ClientSession | None = None
     _runner: web.AppRunner | None = None
@@ -135,6 +136,7 @@ class Shim:
         return status, body
 
     def _as_telegram_sends(self, update: dict[str, Any]) -> None:
+        self.delivered.append(int(update["update_id"]))
         if "message" in update:
             update["message"].pop("botToken", None)
         query = update.get("callback_query")

@@ -39,6 +39,7 @@ emulator's own answer, passed through unchanged:
 from __future__ import annotations
 
 import re
+import signal
 from collections.abc import Collection
 
 from sqlmodel import select
@@ -244,3 +245,17 @@ async def test_it_marks_a_member_who_blocked_the_bot_unreachable(world, telegram
     assert (await _assignment(world, "d2", campaign)).status != "delivered"
     tries = [c for c in telegram.shim.made("sendMessage") if int(c.params["chat_id"]) == d2.id]
     assert [c.status for c in tries] == [403], "a blocked user is not tried again"
+
+
+async def test_it_stops_cleanly_on_sigterm_and_confirms_its_updates(world, telegram, worker):
+    stranger = telegram.person(8_100_009, "Lạ")
+    await stranger.say("/start")
+    await eventually(lambda: telegram.last_said(stranger.id, "mở liên kết mời"))
+    polls_before = len(telegram.shim.made("getUpdates"))
+    assert await worker.stop(signal.SIGTERM) == 0
+    log = worker.log.read_text()
+    assert "Traceback" not in log and "Unclosed" not in log, log
+    # The last poll confirms what was handled, so Telegram does not send it again on restart.
+    last = telegram.shim.made("getUpdates")[polls_before:][-1]
+    assert last.params.get("timeout") == "0"
+    assert last.params.get("offset") == str(max(telegram.shim.delivered) + 1)

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck unit clean browser
+.PHONY: run test lint typecheck unit clean browser independent
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
@@ -47,8 +47,21 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium fonts-noto-color-emoji; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium fonts-noto-color-emoji; fi; }
 
+# An independent Bot API emulator (npm telegram-test-api, pinned by the lockfile) that the
+# bot's main journeys also run against: tests/independent/. Node.js from Debian if missing.
+INDEPENDENT := tests/independent
+$(INDEPENDENT)/node_modules/.installed: $(INDEPENDENT)/package-lock.json
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { \
+	  echo "Installing Debian's nodejs and npm for the independent Telegram tests ..."; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq nodejs npm; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq nodejs npm; fi; }
+	cd $(INDEPENDENT) && npm ci --no-audit --no-fund
+	@touch $@
+
+independent: $(INDEPENDENT)/node_modules/.installed
+
 # The whole suite on SQLite, then on PostgreSQL when COORDINATOR_TEST_POSTGRES_URL is set.
-test: lint typecheck browser
+test: lint typecheck browser independent
 	$(BIN)/pytest -q
 	@if [ -n "$$COORDINATOR_TEST_POSTGRES_URL" ]; then \
 	  echo "== the same suite on PostgreSQL =="; \
@@ -56,4 +69,4 @@ test: lint typecheck browser
 	else echo "(COORDINATOR_TEST_POSTGRES_URL unset: PostgreSQL run skipped)"; fi
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis $(INDEPENDENT)/node_modules

@@ -105,7 +105,10 @@ def worker(sandbox_port: int) -> None:
 
 def _until_stopped(main_loop: Coroutine[Any, Any, None]) -> None:
     """Run until done or stopped: Ctrl+C and SIGTERM both end it cleanly, with status 0."""
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # SIGTERM takes Ctrl+C's path: asyncio.run then cancels only the main task, which stops its
+    # loops in order. Raising KeyboardInterrupt at once (default_int_handler) made asyncio
+    # cancel every task together, and `worker` died mid-cleanup ("Application is still running").
+    signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
     try:
         asyncio.run(main_loop)
     except KeyboardInterrupt:

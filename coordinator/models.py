@@ -2,7 +2,7 @@
 
 from sqlmodel import SQLModel
 
-from coordinator.auth.models import ApiToken, AuditEvent, User
+from coordinator.auth.models import ApiToken, AuditEvent, SignInAttempt, User, WebSession
 from coordinator.bots.models import OutboxMessage, TelegramUpdate
 from coordinator.campaigns.models import Assignment, Campaign, CampaignTarget, ContentItem, Report
 from coordinator.organizations.models import (
@@ -37,7 +37,9 @@ __all__ = [
     "Organization",
     "OutboxMessage",
     "Report",
+    "SignInAttempt",
     "TelegramUpdate",
     "User",
+    "WebSession",
     "metadata",
 ]

@@ -57,12 +57,32 @@ async def test_sign_in_rotates_the_session_id_and_sets_safe_cookie_flags(db):
         assert (await client.get("/members", follow_redirects=False)).status_code == 303
 
 
-async def test_cookies_are_secure_behind_https(db):
+async def test_behind_https_cookies_are_host_prefixed_and_secure_and_hsts_is_sent(db):
     await build_world(db)
     app = _app(db.url, COORDINATOR_PUBLIC_URL="https://coordinator.example.vn")
-    async with AsyncTestClient(app=app, base_url="https://testserver.local") as client:
+    async with AsyncTestClient(app=app, base_url="https://coordinator.example.vn") as client:
         response = await client.get("/signin")
-        assert all("Secure" in c for c in response.headers.get_list("set-cookie"))
+        cookies = response.headers.get_list("set-cookie")
+        assert cookies and all(
+            c.startswith("__Host-") and "Secure" in c and "Path=/" in c and "Domain" not in c
+            for c in cookies
+        )
+        hsts = response.headers["strict-transport-security"]
+        assert "max-age=31536000" in hsts and "includeSubDomains" in hsts
+        signed = await client.post(
+            "/signin",
+            data={
+                "username": "lead",
+                "password": PASSWORD,
+                "_csrf_token": client.cookies["__Host-coordinator_csrf"],
+            },
+            follow_redirects=False,
+        )
+        assert signed.status_code == 303
+        assert signed.headers["set-cookie"].startswith("__Host-coordinator_session=")
+        assert (await client.get("/members")).status_code == 200
+    async with AsyncTestClient(app=_app(db.url)) as plain:
+        assert "strict-transport-security" not in (await plain.get("/signin")).headers
 
 
 async def test_every_response_carries_the_security_headers(db):

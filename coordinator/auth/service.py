@@ -246,6 +246,17 @@ async def change_own_password(
         )
 
 
+async def end_sessions_of(db: Database, actor: Actor, user_id: int) -> int:
+    """An admin signs a user out everywhere (a lost phone, a shared computer)."""
+    require_role(actor)
+    async with db.write() as session:
+        if await session.get(User, user_id) is None:
+            raise NotFound(f"User {user_id} not found.")
+        count = await end_user_sessions(session, user_id)
+        audit(session, actor, "session.end_all", "user", user_id, reason="admin", count=count)
+    return count
+
+
 async def list_tokens(db: Database, actor: Actor) -> list[ApiToken]:
     """The actor's own tokens (never their secrets, which are not kept)."""
     async with db.read() as session:

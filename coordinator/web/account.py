@@ -298,6 +298,15 @@ async def change_password(
     return redirect("/users")
 
 
+@post("/users/{user_id:int}/sessions/end")
+async def end_user_sessions(
+    request: AnyRequest, db: DB, actor: CurrentActor, user_id: FromPath[int]
+) -> Redirect:
+    count = await auth.end_sessions_of(db, actor, user_id)
+    flash(request, "{count} sessions were signed out.", count=count)
+    return redirect("/users")
+
+
 def _int(value: Any) -> int:
     try:
         return int(value)
@@ -426,6 +435,7 @@ PAGES = [
     change_role,
     change_active,
     change_password,
+    end_user_sessions,
     audit_page,
     tokens_page,
     create_token,

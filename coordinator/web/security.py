@@ -29,6 +29,7 @@ from coordinator.settings import Network, Settings
 ROTATE = "_rotate"
 LOADED = "coordinator.session_loaded"  # the session as read, to skip writing it back unchanged
 SIGNED_IN_KEYS = ("user_id", "username")  # never carried over into a replacement session
+SESSION_COOKIE = "coordinator_session"
 # No inline scripts or styles anywhere: htmx is configured (base.html) not to inject its own.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -180,7 +181,7 @@ def cookie_name(name: str, https: bool) -> str:
 
 def session_config(https: bool) -> RotatingSessionConfig:
     return RotatingSessionConfig(
-        key=cookie_name("coordinator_session", https),
+        key=cookie_name(SESSION_COOKIE, https),
         max_age=int(sessions.LIFETIME.total_seconds()),
         httponly=True,
         samesite="lax",
@@ -258,7 +259,7 @@ def host_allowed(host_header: str, allowed: Iterable[str]) -> bool:
 
 
 class Edge:
-    """The outermost layer: answers 400 to a Host not served here, and believes
+    """In front of every route: answers 400 to a Host not served here, and believes
     X-Forwarded-For / X-Forwarded-Proto only from COORDINATOR_TRUSTED_PROXIES, so the
     address the sign-in throttle sees is the real peer's."""
 
@@ -272,7 +273,9 @@ class Edge:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        if not host_allowed(headers.get(b"host", b"").decode("latin-1"), self.allowed):
+        host = headers.get(b"host", b"").decode("latin-1")
+        # Load balancers probe /health by address: it says nothing worth a host check.
+        if not scope["path"].startswith("/health") and not host_allowed(host, self.allowed):
             await _bad_host(send)
             return
         peer = scope["client"][0] if scope["client"] else ""
@@ -308,5 +311,5 @@ def edge(settings: Settings) -> Callable[[ASGIApp], ASGIApp]:
 def session_id_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     """This browser's session id (from its cookie), to tell its own row among the user's."""
     https = connection.app.state.settings.https
-    value = connection.cookies.get(cookie_name("coordinator_session", https))
+    value = connection.cookies.get(cookie_name(SESSION_COOKIE, https))
     return value if value and value != "null" else None

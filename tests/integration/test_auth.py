@@ -117,7 +117,9 @@ async def test_an_accounts_failures_are_capped_at_100_an_hour_from_any_addresses
     async with world.db.write() as session:
         for n in range(ACCOUNT_CEILING - 1):  # two failures from each of 50 addresses
             at = start + timedelta(seconds=n)
-            session.add(SignInAttempt(username="admin", address=f"10.1.0.{n // 2}", at=at, ok=False))
+            session.add(
+                SignInAttempt(username="admin", address=f"10.1.0.{n // 2}", at=at, ok=False)
+            )
     assert await auth.sign_in(world.db, "admin", "wrong password", "10.2.0.1") is None
     with pytest.raises(TooManyAttempts) as held:
         await auth.sign_in(world.db, "admin", PASSWORD, "10.3.0.1")

@@ -190,20 +190,25 @@ def test_an_admins_password_reset_ends_the_users_sessions_on_every_process(deplo
     with browser() as user, browser() as admin:
         assert sign_in(user, d.a, "lead").status_code == 303
         assert sign_in(admin, d.b, "admin").status_code == 303
-        reset = post(admin, d.b, f"/users/{d.user_id['lead']}/password", password="a new password 1")
+        reset = post(
+            admin, d.b, f"/users/{d.user_id['lead']}/password", password="a new password 1"
+        )
         assert reset.status_code == 303
         assert not signed_in(user, d.a)
         assert sign_in(user, d.a, "lead", "a new password 1").status_code == 303
         assert signed_in(admin, d.a)  # the admin's own session is untouched
 
 
-def test_a_role_change_or_deactivation_ends_the_users_sessions(deployment):
+def test_a_role_change_an_admins_sign_out_or_deactivation_ends_the_users_sessions(deployment):
     d = deployment
     who = d.user_id["outsider_coordinator"]
     with browser() as user, browser() as admin:
         assert sign_in(admin, d.b, "admin").status_code == 303
         assert sign_in(user, d.a, "outsider-coordinator").status_code == 303
         assert post(admin, d.b, f"/users/{who}/role", role="lead").status_code == 303
+        assert not signed_in(user, d.a)
+        assert sign_in(user, d.a, "outsider-coordinator").status_code == 303
+        assert post(admin, d.b, f"/users/{who}/sessions/end").status_code == 303
         assert not signed_in(user, d.a)
         assert sign_in(user, d.a, "outsider-coordinator").status_code == 303
         assert post(admin, d.b, f"/users/{who}/active", active="0").status_code == 303

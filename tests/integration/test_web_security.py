@@ -8,9 +8,9 @@ from typing import Any
 from litestar.testing import AsyncTestClient
 
 from coordinator.app import create_app
-from coordinator.settings import read_settings
 from coordinator.auth import throttle
 from coordinator.auth.models import SignInAttempt
+from coordinator.settings import read_settings
 from coordinator.web.security import host_allowed, real_client
 from tests.factories import PASSWORD, build_world
 from tests.integration.test_web_authorization import sign_in

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from sqlalchemy import update
@@ -104,9 +105,12 @@ async def sign_in(db: Database, username: str, password: str, address: str = "")
     admission = await throttle.admit(db, username, address)
     async with db.read() as session:
         user = await session.scalar(select(User).where(User.username == username))
-    ok = verify_password(user.password_hash if user else None, password)
+    # argon2 in a thread: it releases the GIL, so other requests go on meanwhile.
+    ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, password)
     ok = ok and user is not None and user.active
-    rehashed = hash_password(password) if ok and user and needs_rehash(user.password_hash) else None
+    rehashed = None
+    if ok and user is not None and needs_rehash(user.password_hash):
+        rehashed = await asyncio.to_thread(hash_password, password)
     async with db.write() as session:
         await throttle.settle(session, admission, ok)
         if user is not None and rehashed is not None:
@@ -226,8 +230,8 @@ async def change_own_password(
         user = await session.get(User, actor.user_id)
     assert user is not None
     admission = await throttle.admit(db, user.username, address)
-    ok = verify_password(user.password_hash, current)
-    digest = hash_password(new) if ok else None
+    ok = await asyncio.to_thread(verify_password, user.password_hash, current)
+    digest = await asyncio.to_thread(hash_password, new) if ok else None
     async with db.write() as session:
         await throttle.settle(session, admission, ok)
         if digest is None:

@@ -150,3 +150,22 @@ async def test_expired_and_idle_sessions_are_gone_and_purged(world):
     async with world.db.read() as session:
         kept = (await session.scalars(select(WebSession.key_hash))).all()
     assert kept == [sessions.key_hash("fresh")]  # only digests are stored, never the ids
+
+
+async def test_parallel_guesses_count_against_each_other(world):
+    """Each attempt is recorded before its password is checked, so a burst cannot slip
+    past the free five while the first checks are still running."""
+    import asyncio
+
+    from coordinator.auth.throttle import PAIR_FREE, TooManyAttempts
+
+    slow = PasswordHasher(time_cost=4, memory_cost=32 * 1024, parallelism=1).hash(PASSWORD)
+    async with world.db.write() as session:
+        (await session.get(User, world.user_id["lead"])).password_hash = slow
+    burst = await asyncio.gather(
+        *(auth.sign_in(world.db, "lead", f"guess {n}", "10.7.7.7") for n in range(15)),
+        return_exceptions=True,
+    )
+    refused = [r for r in burst if isinstance(r, TooManyAttempts)]
+    assert all(r is None or isinstance(r, TooManyAttempts) for r in burst), burst
+    assert len(burst) - len(refused) <= PAIR_FREE + 1  # +1: a check slower than the 1 s wait

@@ -148,9 +148,41 @@ async def _account(
         title=translate(locale_of(request), "Your account"),
         actor=actor,
         status_code=status,
-        sessions=[(row, sessions.is_current(row, current)) for row in rows],
+        sessions=[
+            (row, describe_agent(row.user_agent), sessions.is_current(row, current)) for row in rows
+        ],
         errors=errors,
     )
+
+
+BROWSERS = (
+    ("Edg/", "Edge"),
+    ("OPR/", "Opera"),
+    ("Zalo", "Zalo"),
+    ("CocCoc", "Cốc Cốc"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+)
+SYSTEMS = (
+    ("Android", "Android"),
+    ("iPhone", "iPhone"),
+    ("iPad", "iPad"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+)
+
+
+def describe_agent(agent: str) -> str:
+    """'Chrome · Android' from a User-Agent, so a person can tell their devices apart; the
+    agent itself (shortened) when it is none of the common ones."""
+    browser = next((name for mark, name in BROWSERS if mark in agent), None)
+    system = next((name for mark, name in SYSTEMS if mark in agent), None)
+    if browser is None and system is None:
+        return agent[:60]
+    return " · ".join(part for part in (browser, system) if part)
 
 
 @post("/account/password")

@@ -90,12 +90,16 @@ def _public_host(public_url: str | None) -> str | None:
     return parts.hostname
 
 
-def _allowed_hosts(value: str | None, public_url: str | None) -> tuple[str, ...]:
-    """Host names the web answers to: the public URL's, the listed ones ('*': any), and
-    loopback when nothing is listed (so `make run` works on 127.0.0.1 and localhost)."""
+def _allowed_hosts(
+    value: str | None, public_url: str | None, webhook_url: str | None
+) -> tuple[str, ...]:
+    """Host names the web answers to: the public URL's, the webhook URL's (Telegram calls it),
+    the listed ones ('*': any), and loopback when nothing is listed (so `make run` works on
+    127.0.0.1 and localhost)."""
     listed = [h.strip().lower() for h in (value or "").split(",") if h.strip()]
-    public = _public_host(public_url)
-    hosts = [*([public] if public else []), *(listed or LOCAL_HOSTS)]
+    own = [urlsplit(webhook_url).hostname] if webhook_url else []
+    own.insert(0, _public_host(public_url))
+    hosts = [*(h for h in own if h), *(listed or LOCAL_HOSTS)]
     return tuple(dict.fromkeys(hosts))
 
 
@@ -170,7 +174,9 @@ def read_settings(env: dict[str, str] | None = None) -> Settings:
         timezone=_timezone(_raw("TIMEZONE", env)),
         var_dir=var_dir,
         public_url=_raw("PUBLIC_URL", env),
-        allowed_hosts=_allowed_hosts(_raw("ALLOWED_HOSTS", env), _raw("PUBLIC_URL", env)),
+        allowed_hosts=_allowed_hosts(
+            _raw("ALLOWED_HOSTS", env), _raw("PUBLIC_URL", env), webhook_url
+        ),
         trusted_proxies=_networks("TRUSTED_PROXIES", _raw("TRUSTED_PROXIES", env)),
     )
 

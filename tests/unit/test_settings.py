@@ -67,6 +67,10 @@ def test_it_serves_the_public_host_and_loopback_and_trusts_no_proxy_by_default(t
     assert s.allowed_hosts == ("doan.example.vn", "web1.internal", "web2.internal")
     assert [str(n) for n in s.trusted_proxies] == ["10.0.0.0/8", "::1/128"]
     assert s.https
+    hooked = read_settings(
+        {"COORDINATOR_SECRET_KEY": KEY, "COORDINATOR_WEBHOOK_URL": "https://hook.example.vn/t"}
+    )
+    assert hooked.allowed_hosts == ("hook.example.vn", "127.0.0.1", "localhost", "::1")
 
 
 @pytest.mark.parametrize(

@@ -34,11 +34,11 @@ from coordinator.organizations.members_api import CONTROLLERS as MEMBER_API
 from coordinator.settings import Settings, get_settings
 from coordinator.tallies.api import CONTROLLERS as TALLY_API
 from coordinator.web import filters
+from coordinator.web.edge import edge
 from coordinator.web.pages import PAGES, PUBLIC_PAGES
 from coordinator.web.security import (
     DatabaseStore,
     csrf_config,
-    edge,
     security_headers,
     session_config,
 )

@@ -1,11 +1,9 @@
-"""Browser security: database sessions that rotate at sign-in, CSRF, headers, the Host
-allow-list and which peer's forwarded headers to believe."""
+"""Browser security: sessions kept in the database that rotate at sign-in, CSRF, headers."""
 
 from __future__ import annotations
 
-import ipaddress
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -18,13 +16,12 @@ from litestar.middleware.session.server_side import (
     ServerSideSessionConfig,
 )
 from litestar.stores.base import Store
-from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Scope, Send
+from litestar.types import Message, Scope
 from litestar.types.empty import Empty
 from litestar.utils.dataclass import extract_dataclass_items
 
 from coordinator.auth import sessions
 from coordinator.db import Database
-from coordinator.settings import Network, Settings
 
 ROTATE = "_rotate"
 LOADED = "coordinator.session_loaded"  # the session as read, to skip writing it back unchanged
@@ -218,94 +215,6 @@ def security_headers(https: bool) -> Callable[[Message, Scope], Any]:
                 headers[name] = value
 
     return hook
-
-
-def real_client(peer: str, forwarded_for: str | None, proxies: Iterable[Network]) -> str:
-    """The client's address: the peer, unless the peer is a trusted proxy; then walk
-    X-Forwarded-For from the right (each hop appends the address it saw) past trusted
-    proxies. Entries left of the first untrusted hop are the client's own say-so: ignored."""
-    proxies = tuple(proxies)
-    address = peer
-    hops = [h.strip() for h in (forwarded_for or "").split(",") if h.strip()]
-    while _trusted(address, proxies) and hops:
-        candidate = hops.pop()
-        try:
-            ipaddress.ip_address(candidate)
-        except ValueError:
-            break  # not written by a proxy of ours: keep the last address we can vouch for
-        address = candidate
-    return address
-
-
-def _trusted(address: str, proxies: tuple[Network, ...]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in proxies)
-
-
-def host_allowed(host_header: str, allowed: Iterable[str]) -> bool:
-    """The Host header's name (port and IPv6 brackets dropped) is one of `allowed`."""
-    allowed = tuple(allowed)
-    if "*" in allowed:
-        return True
-    name = host_header.strip().lower()
-    if name.startswith("["):
-        name = name[1 : name.find("]")] if "]" in name else ""
-    else:
-        name = name.rsplit(":", 1)[0] if name.count(":") == 1 else name
-    return bool(name) and name in allowed
-
-
-class Edge:
-    """In front of every route: answers 400 to a Host not served here, and believes
-    X-Forwarded-For / X-Forwarded-Proto only from COORDINATOR_TRUSTED_PROXIES, so the
-    address the sign-in throttle sees is the real peer's."""
-
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
-        self.app = app
-        self.allowed = settings.allowed_hosts
-        self.proxies = settings.trusted_proxies
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":  # lifespan; this app serves no websockets
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope["headers"])
-        host = headers.get(b"host", b"").decode("latin-1")
-        # Load balancers probe /health by address: it says nothing worth a host check.
-        if not scope["path"].startswith("/health") and not host_allowed(host, self.allowed):
-            await _bad_host(send)
-            return
-        peer = scope["client"][0] if scope["client"] else ""
-        if self.proxies and _trusted(peer, self.proxies):
-            forwarded = headers.get(b"x-forwarded-for", b"").decode("latin-1")
-            client = real_client(peer, forwarded, self.proxies)
-            scope["client"] = (client, 0)
-            proto = headers.get(b"x-forwarded-proto", b"").decode("latin-1").strip().lower()
-            if proto in ("http", "https"):
-                scope["scheme"] = proto
-        await self.app(scope, receive, send)
-
-
-async def _bad_host(send: Send) -> None:
-    body = b"Bad Request: this server does not answer to that host name.\n"
-    start: HTTPResponseStartEvent = {
-        "type": "http.response.start",
-        "status": 400,
-        "headers": [
-            (b"content-type", b"text/plain; charset=utf-8"),
-            (b"content-length", str(len(body)).encode()),
-            *((n.encode(), v.encode()) for n, v in HEADERS),
-        ],
-    }
-    await send(start)
-    await send({"type": "http.response.body", "body": body, "more_body": False})
-
-
-def edge(settings: Settings) -> Callable[[ASGIApp], ASGIApp]:
-    return lambda app: Edge(app, settings)
 
 
 def session_id_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:

@@ -11,7 +11,7 @@ from coordinator.app import create_app
 from coordinator.auth import throttle
 from coordinator.auth.models import SignInAttempt
 from coordinator.settings import read_settings
-from coordinator.web.security import host_allowed, real_client
+from coordinator.web.edge import host_allowed, real_client
 from tests.factories import PASSWORD, build_world
 from tests.integration.test_web_authorization import sign_in
 

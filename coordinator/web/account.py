@@ -53,10 +53,10 @@ async def signin_form(request: AnyRequest, next: FromQuery[str | None] = None) -
 async def signin(request: AnyRequest, db: DB, data: Form) -> Template | Redirect:
     lang = locale_of(request)
     username = str(data.get("username", "")).strip().lower()[:64]
-    password = str(data.get("password", "")) if username else ""
+    password = str(data.get("password", ""))
     target = _safe_next(data.get("next"))
     address = request.client.host if request.client else ""
-    try:
+    try:  # an empty field is not an attempt: nothing to count
         user = (
             await auth.sign_in(db, username, password, address) if username and password else None
         )

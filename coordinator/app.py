@@ -14,7 +14,6 @@ from litestar.openapi.config import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
 from litestar.static_files import create_static_files_router
-from litestar.stores.file import FileStore
 from litestar.template.config import TemplateConfig
 
 from coordinator.auth.api import CONTROLLERS as AUTH_API
@@ -37,9 +36,14 @@ from coordinator.organizations.members_api import CONTROLLERS as MEMBER_API
 from coordinator.settings import Settings, get_settings
 from coordinator.tallies.api import CONTROLLERS as TALLY_API
 from coordinator.web import filters
-from coordinator.web.account import throttles
+from coordinator.web.edge import edge
 from coordinator.web.pages import PAGES, PUBLIC_PAGES
-from coordinator.web.security import csrf_config, security_headers, session_config
+from coordinator.web.security import (
+    DatabaseStore,
+    csrf_config,
+    security_headers,
+    session_config,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,7 +59,6 @@ def create_app(settings: Settings | None = None, *, sandbox_url: str | None = No
         app.state.db = db
         app.state.settings = settings
         app.state.sandbox_url = sandbox_url
-        app.state.signin_throttles = throttles()
         try:
             yield
         finally:
@@ -87,10 +90,10 @@ def create_app(settings: Settings | None = None, *, sandbox_url: str | None = No
         dependencies={"db": Provide(provide_db)},
         lifespan=[lifespan],
         plugins=[ProblemDetailsPlugin(problems)],
-        middleware=[session_config(settings.https).middleware],
-        before_send=[security_headers],
+        middleware=[edge(settings), session_config(settings.https).middleware],
+        before_send=[security_headers(settings.https)],
         csrf_config=csrf_config(settings.secret_key, settings.https),
-        stores={"sessions": FileStore(settings.var_dir / "sessions", create_directories=True)},
+        stores={"sessions": DatabaseStore(db)},
         template_config=TemplateConfig(
             directory=ROOT / "templates",
             engine=JinjaTemplateEngine,

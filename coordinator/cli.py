@@ -1,4 +1,4 @@
-"""The `coordinator` command: serve, database migrations, users, tokens, demo data."""
+"""The `coordinator` command: serve, web, worker, database migrations, users, tokens, demo."""
 
 from __future__ import annotations
 
@@ -101,6 +101,40 @@ def worker(sandbox_port: int) -> None:
     from coordinator.settings import get_settings
 
     _until_stopped(run_all(get_settings(), web=None, sandbox_port=sandbox_port))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Web processes sharing the port; sessions and sign-in throttles live in the database.",
+)
+@friendly
+def web(host: str, port: int, workers: int) -> None:
+    """Run the web UI and JSON API alone (scale-out: the bot and sender run in `worker`).
+
+    Any number of these, on one machine or many behind a load balancer, serve any user.
+    """
+    import uvicorn
+
+    from coordinator.settings import get_settings
+
+    get_settings()  # bad settings fail here, and a generated secret key exists before the forks
+    click.echo(f"Coordinator web on http://{host}:{port}/  ({workers} worker(s))")
+    uvicorn.run(
+        "coordinator.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        # X-Forwarded-* are believed only from COORDINATOR_TRUSTED_PROXIES, by the app itself.
+        proxy_headers=False,
+        log_level="info",
+    )
 
 
 def _until_stopped(main_loop: Coroutine[Any, Any, None]) -> None:

@@ -7,8 +7,10 @@ from coordinator.auth.models import (
     AuditEvent,
     MfaRequiredRole,
     RecoveryCode,
+    SignInAttempt,
     User,
     UserTotp,
+    WebSession,
 )
 from coordinator.bots.models import OutboxMessage, TelegramUpdate
 from coordinator.campaigns.models import Assignment, Campaign, CampaignTarget, ContentItem, Report
@@ -46,8 +48,10 @@ __all__ = [
     "OutboxMessage",
     "RecoveryCode",
     "Report",
+    "SignInAttempt",
     "TelegramUpdate",
     "User",
     "UserTotp",
+    "WebSession",
     "metadata",
 ]

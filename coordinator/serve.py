@@ -74,6 +74,7 @@ async def run(settings: Settings, *, web: tuple[str, int] | None, sandbox_port: 
                     host=web[0],
                     port=web[1],
                     log_level="info",
+                    proxy_headers=False,  # the app decides whom to believe (TRUSTED_PROXIES)
                 )
             )
             await server.serve()  # returns on SIGINT/SIGTERM

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PREFIX = "COORDINATOR_"
@@ -84,6 +86,45 @@ def _database_url(name: str, env: dict[str, str]) -> str | None:
     return url
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def _public_host(public_url: str | None) -> str | None:
+    if public_url is None:
+        return None
+    parts = urlsplit(public_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(f"{PREFIX}PUBLIC_URL must be an http(s):// URL, not {public_url!r}")
+    return parts.hostname
+
+
+def _allowed_hosts(
+    value: str | None, public_url: str | None, webhook_url: str | None
+) -> tuple[str, ...]:
+    """Host names the web answers to: the public URL's, the webhook URL's (Telegram calls it),
+    the listed ones ('*': any), and loopback when nothing is listed (so `make run` works on
+    127.0.0.1 and localhost)."""
+    listed = [h.strip().lower() for h in (value or "").split(",") if h.strip()]
+    own = [urlsplit(webhook_url).hostname] if webhook_url else []
+    own.insert(0, _public_host(public_url))
+    hosts = [*(h for h in own if h), *(listed or LOCAL_HOSTS)]
+    return tuple(dict.fromkeys(hosts))
+
+
+def _networks(name: str, value: str | None) -> tuple[Network, ...]:
+    networks = []
+    for item in (value or "").split(","):
+        if item.strip():
+            try:
+                networks.append(ipaddress.ip_network(item.strip(), strict=False))
+            except ValueError:
+                raise SettingsError(
+                    f"{PREFIX}{name}: {item.strip()!r} is not an address or network"
+                ) from None
+    return tuple(networks)
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -101,6 +142,10 @@ class Settings:
     migration_database_url: str | None = None  # the owner role's, for `coordinator db upgrade`
     # Admins must use a second factor; "optional" is for test suites and closed trainings only.
     mfa_admins_required: bool = True
+    # The Host header values served (others get 400); '*' in the list serves any.
+    allowed_hosts: tuple[str, ...] = LOCAL_HOSTS
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (reverse proxies).
+    trusted_proxies: tuple[Network, ...] = ()
 
     @property
     def is_sqlite(self) -> bool:
@@ -143,6 +188,10 @@ def read_settings(env: dict[str, str] | None = None) -> Settings:
             "MFA_ADMINS", _raw("MFA_ADMINS", env), "required", ("required", "optional")
         )
         == "required",
+        allowed_hosts=_allowed_hosts(
+            _raw("ALLOWED_HOSTS", env), _raw("PUBLIC_URL", env), webhook_url
+        ),
+        trusted_proxies=_networks("TRUSTED_PROXIES", _raw("TRUSTED_PROXIES", env)),
     )
 
 

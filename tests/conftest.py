@@ -23,6 +23,8 @@ os.environ.pop("COORDINATOR_DATABASE_URL", None)
 os.environ.setdefault(
     "COORDINATOR_MFA_ADMINS", "optional"
 )  # tests/integration/test_mfa.py turns it on
+# The test clients' own host name, besides the loopback names served by default.
+os.environ.setdefault("COORDINATOR_ALLOWED_HOSTS", "testserver.local,127.0.0.1,localhost")
 os.environ["PTB_TIMEDELTA"] = "1"  # python-telegram-bot 22: durations as timedelta, as in 23
 
 from coordinator.db import Database  # noqa: E402

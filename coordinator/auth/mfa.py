@@ -21,6 +21,7 @@ from coordinator.auth.audit import audit
 from coordinator.auth.models import ROLES, MfaRequiredRole, RecoveryCode, User, UserTotp
 from coordinator.auth.passwords import token_digest
 from coordinator.auth.scope import Actor, require_role
+from coordinator.auth.sessions import end_user_sessions
 from coordinator.base import utcnow
 from coordinator.db import Database
 from coordinator.errors import Invalid, NotFound, field_error
@@ -154,6 +155,9 @@ async def remove(db: Database, actor: Actor, user_id: int) -> None:
             raise NotFound(f"User {user_id} not found.")
         await _forget(session, user_id)
         audit(session, actor, "mfa.remove", "user", user_id)
+        if actor.user_id != user_id:  # a lost phone may be in someone's hands: sign them out
+            ended = await end_user_sessions(session, user_id)
+            audit(session, actor, "session.end_all", "user", user_id, reason="mfa", count=ended)
 
 
 async def _forget(session: AsyncSession, user_id: int) -> None:

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, ForeignKey, Index, Integer
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+)
 from sqlmodel import Field, SQLModel
 
 from coordinator.base import UTCDateTime, one_of, utcnow
@@ -94,3 +104,42 @@ class MfaRequiredRole(SQLModel, table=True):
 
     __tablename__ = "mfa_required_role"
     role: str = Field(max_length=12, primary_key=True)
+
+
+class WebSession(SQLModel, table=True):
+    """A browser session kept server-side, so that any web process serves any user. The cookie
+    holds a random id; the row keeps only its SHA-256 digest (a database read yields no live
+    cookie). `user_id` lets a user's sessions be listed and ended together."""
+
+    __tablename__ = "web_session"
+    id: int | None = Field(default=None, primary_key=True)
+    key_hash: str = Field(max_length=64, unique=True)
+    user_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("user.id", ondelete="CASCADE"), nullable=True, index=True
+        ),
+    )
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+    user_agent: str = Field(default="", max_length=200)
+    address: str = Field(default="", max_length=45)
+
+
+class SignInAttempt(SQLModel, table=True):
+    """One password tried for `username` from `address` (an IPv6 address as its /64). Written
+    before the password is checked (`ok` NULL), so concurrent guesses count against each other;
+    rows older than the longest window are purged as new ones arrive."""
+
+    __tablename__ = "signin_attempt"
+    __table_args__ = (
+        Index("ix_signin_attempt_username_at", "username", "at"),
+        Index("ix_signin_attempt_address_at", "address", "at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)
+    username: str = Field(max_length=64)
+    address: str = Field(max_length=45)
+    ok: bool | None = Field(default=None, sa_column=Column(Boolean, nullable=True))

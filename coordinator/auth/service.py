@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from coordinator.auth import throttle
 from coordinator.auth.audit import audit
 from coordinator.auth.models import ROLES, ApiToken, AuditEvent, User
 from coordinator.auth.passwords import (
     MIN_PASSWORD_LENGTH,
     hash_password,
+    needs_rehash,
     new_token,
     token_digest,
     verify_password,
 )
 from coordinator.auth.scope import Actor, actor_for, require_role
+from coordinator.auth.sessions import end_user_sessions
 from coordinator.base import utcnow
 from coordinator.db import Database
 from coordinator.errors import Conflict, Invalid, NotFound, field_error
@@ -84,6 +88,8 @@ async def set_role(db: Database, actor: Actor, user_id: int, role: str) -> User:
         if role != "admin":
             await _keep_an_admin(session, user)
         audit(session, actor, "user.role", "user", user_id, old=user.role, new=role)
+        if user.role != role:  # what a session may do changed: sign in again
+            await _end_sessions(session, actor, user_id, "role")
         user.role = role
     return user
 
@@ -101,12 +107,34 @@ async def _keep_an_admin(session: AsyncSession, leaving: User) -> None:
         raise Conflict("This is the last active administrator: make another one first.")
 
 
-async def sign_in(db: Database, username: str, password: str) -> User | None:
-    """The user when the password is right; every attempt is audited, without the password."""
-    async with db.write() as session:
+async def _end_sessions(session: AsyncSession, actor: Actor | None, user_id: int, why: str) -> None:
+    count = await end_user_sessions(session, user_id)
+    if count:
+        audit(session, actor, "session.end_all", "user", user_id, reason=why, count=count)
+
+
+async def sign_in(db: Database, username: str, password: str, address: str = "") -> User | None:
+    """The user when the password is right; raises TooManyAttempts while throttled (see
+    throttle.py). Every checked attempt is audited, without the password. A hash made with
+    older argon2 parameters is replaced by one with today's."""
+    admission = await throttle.admit(db, username, address)
+    async with db.read() as session:
         user = await session.scalar(select(User).where(User.username == username))
-        ok = verify_password(user.password_hash if user else None, password)
-        ok = ok and user is not None and user.active
+    # argon2 in a thread: it releases the GIL, so other requests go on meanwhile.
+    ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, password)
+    ok = ok and user is not None and user.active
+    rehashed = None
+    if ok and user is not None and needs_rehash(user.password_hash):
+        rehashed = await asyncio.to_thread(hash_password, password)
+    async with db.write() as session:
+        await throttle.settle(session, admission, ok)
+        if user is not None and rehashed is not None:
+            await session.execute(
+                update(User)
+                .where(col(User.id) == user.id, col(User.password_hash) == user.password_hash)
+                .values(password_hash=rehashed)
+            )
+            user.password_hash = rehashed
         audit(
             session,
             None,
@@ -114,8 +142,18 @@ async def sign_in(db: Database, username: str, password: str) -> User | None:
             "user",
             user.id if user else None,
             username=username[:64],
+            address=address[:45],
         )
     return user if ok else None
+
+
+async def signed_out(db: Database, user_id: int) -> None:
+    async with db.write() as session:
+        session.add(
+            AuditEvent(
+                actor_user_id=user_id, action="signout", object_type="user", object_id=user_id
+            )
+        )
 
 
 async def create_token(db: Database, actor: Actor | None, user_id: int, name: str) -> str:
@@ -173,6 +211,8 @@ async def set_active(db: Database, actor: Actor, user_id: int, active: bool) -> 
             await _keep_an_admin(session, user)
         user.active = active
         audit(session, actor, "user.activate" if active else "user.deactivate", "user", user_id)
+        if not active:
+            await _end_sessions(session, actor, user_id, "deactivated")
     return user
 
 
@@ -189,6 +229,53 @@ async def reset_password(db: Database, actor: Actor, user_id: int, password: str
             raise NotFound(f"User {user_id} not found.")
         user.password_hash = hash_password(password)
         audit(session, actor, "user.password_reset", "user", user_id)
+        await _end_sessions(session, actor, user_id, "password_reset")
+
+
+async def change_own_password(
+    db: Database, actor: Actor, current: str, new: str, address: str, keep: str | None
+) -> None:
+    """A user's own change: the current password first (throttled like a sign-in), then the
+    new one; every other session of the user ends, `keep` (this browser's) stays."""
+    assert actor.user_id is not None
+    if len(new) < MIN_PASSWORD_LENGTH:
+        raise Invalid(
+            "The password is too short.",
+            errors=[field_error("new", f"must be at least {MIN_PASSWORD_LENGTH} characters")],
+        )
+    async with db.read() as session:
+        user = await session.get(User, actor.user_id)
+    assert user is not None
+    admission = await throttle.admit(db, user.username, address)
+    ok = await asyncio.to_thread(verify_password, user.password_hash, current)
+    digest = await asyncio.to_thread(hash_password, new) if ok else None
+    async with db.write() as session:
+        await throttle.settle(session, admission, ok)
+        if digest is None:
+            audit(session, actor, "user.password_change_failed", "user", actor.user_id)
+        else:
+            await session.execute(
+                update(User).where(col(User.id) == actor.user_id).values(password_hash=digest)
+            )
+            audit(session, actor, "user.password_change", "user", actor.user_id)
+            count = await end_user_sessions(session, actor.user_id, keep=keep)
+            audit(session, actor, "session.end_others", "user", actor.user_id, count=count)
+    if digest is None:
+        raise Invalid(
+            "The current password is wrong.",
+            errors=[field_error("current", "The current password is wrong.")],
+        )
+
+
+async def end_sessions_of(db: Database, actor: Actor, user_id: int) -> int:
+    """An admin signs a user out everywhere (a lost phone, a shared computer)."""
+    require_role(actor)
+    async with db.write() as session:
+        if await session.get(User, user_id) is None:
+            raise NotFound(f"User {user_id} not found.")
+        count = await end_user_sessions(session, user_id)
+        audit(session, actor, "session.end_all", "user", user_id, reason="admin", count=count)
+    return count
 
 
 async def list_tokens(db: Database, actor: Actor) -> list[ApiToken]:

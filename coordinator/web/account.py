@@ -9,10 +9,11 @@ from litestar import get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
-from coordinator.auth import mfa
+from coordinator.auth import mfa, sessions
 from coordinator.auth import service as auth
 from coordinator.auth.models import ROLES
 from coordinator.auth.scope import require_role
+from coordinator.auth.throttle import TooManyAttempts
 from coordinator.errors import Conflict, Invalid
 from coordinator.http import DB, CurrentActor, PageOffset, PathId, Search
 from coordinator.i18n import LOCALES, translate
@@ -29,18 +30,9 @@ from coordinator.web.context import (
     page,
     redirect,
 )
-from coordinator.web.security import Throttle
+from coordinator.web.security import ROTATE, session_id_of
 
 PAGE = 50
-
-
-def throttles() -> dict[str, Throttle]:
-    """Five wrong passwords per account and twenty per address in 15 minutes, then a pause.
-    One set per app (kept in its state), so separate apps never share counts."""
-    return {
-        "account": Throttle(limit=5, window=15 * 60),
-        "address": Throttle(limit=20, window=15 * 60),
-    }
 
 
 def _safe_next(target: str | None) -> str:
@@ -64,21 +56,16 @@ async def signin(request: AnyRequest, db: DB, data: Form) -> Template | Redirect
     username = str(data.get("username", "")).strip().lower()[:64]
     password = str(data.get("password", ""))
     target = _safe_next(data.get("next"))
-    address = request.client.host if request.client else "?"
-    limits: dict[str, Throttle] = request.app.state.signin_throttles
-    wait = max(limits["account"].retry_after(username), limits["address"].retry_after(address))
-    if wait > 0:
-        error = translate(
-            lang, "Too many attempts. Try again in {minutes} minutes.", minutes=math.ceil(wait / 60)
+    address = request.client.host if request.client else ""
+    try:  # an empty field is not an attempt: nothing to count
+        user = (
+            await auth.sign_in(db, username, password, address) if username and password else None
         )
-        return _signin_again(request, lang, username, target, error, FORM_ERROR)
-    user = await auth.sign_in(db, username, password) if username and password else None
+    except TooManyAttempts as exc:
+        return _throttled(request, lang, username, target, exc)
     if user is None:
-        limits["account"].failed(username)
-        limits["address"].failed(address)
         error = translate(lang, "Wrong username or password.")
         return _signin_again(request, lang, username, target, error, FORM_ERROR)
-    limits["account"].reset(username)
     session_lang = request.session.get("lang") or user.locale
     challenge = await mfa_pages.after_password(request, db, user, target, session_lang)
     if challenge is not None:
@@ -96,6 +83,25 @@ async def signin(request: AnyRequest, db: DB, data: Form) -> Template | Redirect
     return redirect("/account/mfa" if setup else target)
 
 
+def wait_text(lang: str, seconds: float) -> str:
+    """'Try again in ...' in seconds under a minute and a half, else in minutes."""
+    if seconds < 90:
+        return translate(
+            lang, "Too many attempts. Try again in {seconds} seconds.", seconds=math.ceil(seconds)
+        )
+    return translate(
+        lang, "Too many attempts. Try again in {minutes} minutes.", minutes=math.ceil(seconds / 60)
+    )
+
+
+def _throttled(
+    request: AnyRequest, lang: str, username: str, target: str, exc: TooManyAttempts
+) -> Template:
+    response = _signin_again(request, lang, username, target, wait_text(lang, exc.retry_after), 429)
+    response.headers["Retry-After"] = str(math.ceil(exc.retry_after))
+    return response
+
+
 def _signin_again(
     request: AnyRequest, lang: str, username: str, target: str, error: str, status: int
 ) -> Template:
@@ -111,8 +117,11 @@ def _signin_again(
 
 
 @post("/signout")
-async def signout(request: AnyRequest) -> Redirect:
+async def signout(request: AnyRequest, db: DB) -> Redirect:
     lang = request.session.get("lang")
+    user_id = request.session.get("user_id")
+    if isinstance(user_id, int):
+        await auth.signed_out(db, user_id)
     request.clear_session()
     request.set_session({"lang": lang, "_rotate": True} if lang else {"_rotate": True})
     flash(request, "You are signed out.")
@@ -125,6 +134,104 @@ async def language(request: AnyRequest, data: Form) -> Redirect:
     if lang in LOCALES:
         request.session["lang"] = lang
     return redirect(_safe_next(data.get("next")))
+
+
+# ---- one's own account: password and sessions ----------------------------------------------
+
+
+@get("/account")
+async def account_page(request: AnyRequest, db: DB, actor: CurrentActor) -> Template:
+    return await _account(request, db, actor, {})
+
+
+async def _account(
+    request: AnyRequest, db: DB, actor: CurrentActor, errors: dict[str, str], status: int = 200
+) -> Template:
+    current = session_id_of(request)
+    rows = await sessions.list_own(db, actor)
+    return page(
+        request,
+        "pages/account.html",
+        title=translate(locale_of(request), "Your account"),
+        actor=actor,
+        status_code=status,
+        sessions=[
+            (row, describe_agent(row.user_agent), sessions.is_current(row, current)) for row in rows
+        ],
+        errors=errors,
+    )
+
+
+BROWSERS = (
+    ("Edg/", "Edge"),
+    ("OPR/", "Opera"),
+    ("Zalo", "Zalo"),
+    ("CocCoc", "Cốc Cốc"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+)
+SYSTEMS = (
+    ("Android", "Android"),
+    ("iPhone", "iPhone"),
+    ("iPad", "iPad"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+)
+
+
+def describe_agent(agent: str) -> str:
+    """'Chrome · Android' from a User-Agent, so a person can tell their devices apart; the
+    agent itself (shortened) when it is none of the common ones."""
+    browser = next((name for mark, name in BROWSERS if mark in agent), None)
+    system = next((name for mark, name in SYSTEMS if mark in agent), None)
+    if browser is None and system is None:
+        return agent[:60]
+    return " · ".join(part for part in (browser, system) if part)
+
+
+@post("/account/password")
+async def change_own_password(
+    request: AnyRequest, db: DB, actor: CurrentActor, data: Form
+) -> Template | Redirect:
+    lang = locale_of(request)
+    address = request.client.host if request.client else ""
+    try:
+        await auth.change_own_password(
+            db,
+            actor,
+            str(data.get("current", "")),
+            str(data.get("new", "")),
+            address,
+            keep=session_id_of(request),
+        )
+    except Invalid as exc:
+        return await _account(request, db, actor, field_errors(exc, lang), FORM_ERROR)
+    except TooManyAttempts as exc:
+        errors = {"current": wait_text(lang, exc.retry_after)}
+        return await _account(request, db, actor, errors, FORM_ERROR)
+    request.session[ROTATE] = True  # a new id for this browser too
+    flash(request, "Your password was changed. Your other sessions were signed out.")
+    return redirect("/account")
+
+
+@post("/account/sessions/{session_id:int}/end")
+async def end_session(
+    request: AnyRequest, db: DB, actor: CurrentActor, session_id: PathId
+) -> Redirect:
+    await sessions.end_own(db, actor, session_id)
+    flash(request, "The session was ended.")
+    return redirect("/account")
+
+
+@post("/account/sessions/end-others")
+async def end_other_sessions(request: AnyRequest, db: DB, actor: CurrentActor) -> Redirect:
+    current = session_id_of(request)
+    count = await sessions.end_others(db, actor, current or "")
+    flash(request, "{count} other sessions were signed out.", count=count)
+    return redirect("/account")
 
 
 # ---- admin: users -------------------------------------------------------------------------
@@ -229,6 +336,15 @@ async def change_password(
         flash(request, "The password must be at least 10 characters.", "error")
         return redirect("/users")
     flash(request, "The password was changed.")
+    return redirect("/users")
+
+
+@post("/users/{user_id:int}/sessions/end")
+async def end_user_sessions(
+    request: AnyRequest, db: DB, actor: CurrentActor, user_id: PathId
+) -> Redirect:
+    count = await auth.end_sessions_of(db, actor, user_id)
+    flash(request, "{count} sessions were signed out.", count=count)
     return redirect("/users")
 
 
@@ -351,11 +467,16 @@ async def telegram_unlink(request: AnyRequest, db: DB, actor: CurrentActor) -> R
 
 PUBLIC = [signin_form, signin, signout, language]
 PAGES = [
+    account_page,
+    change_own_password,
+    end_session,
+    end_other_sessions,
     users_page,
     create_user,
     change_role,
     change_active,
     change_password,
+    end_user_sessions,
     audit_page,
     tokens_page,
     create_token,

@@ -67,3 +67,16 @@ def sign_in_english(page):  # type: ignore[no-untyped-def]
     page.get_by_label("Username").fill("coordinator")
     page.get_by_label("Password").fill("demo-password-2026")
     page.get_by_role("button", name="Sign in").click()
+
+
+def test_the_account_page_lists_this_browser_and_ends_another_session(pages: Pages):
+    other = pages.signed_in("leadership")
+    page = pages.signed_in("leadership", phone=True)
+    page.get_by_role("link", name="leadership").click()
+    expect(page.get_by_role("heading", name="Tài khoản của bạn")).to_be_visible()
+    expect(page.get_by_text("trình duyệt này")).to_be_visible()
+    screenshot(page, "account-sessions")
+    page.get_by_role("button", name="Đăng xuất ở mọi nơi khác").click()
+    expect(page.get_by_role("status")).to_contain_text("Đã đăng xuất")
+    other.goto("/campaigns")
+    expect(other).to_have_url(re.compile(r"/signin\?next=/campaigns"))

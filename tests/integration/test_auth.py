@@ -108,3 +108,81 @@ async def test_it_never_leaves_the_deployment_without_an_active_admin(world):
     await auth.set_role(world.db, admin, me, "coordinator")  # another admin remains
     with pytest.raises(Conflict, match="last active administrator"):
         await auth.set_active(world.db, world.actor["admin"], second.id, False)
+
+
+async def test_it_rehashes_a_password_made_with_older_parameters_at_sign_in(world, monkeypatch):
+    async with world.db.read() as session:
+        before = (await session.get(User, world.user_id["lead"])).password_hash
+    stronger = PasswordHasher(time_cost=2, memory_cost=2048, parallelism=1)
+    monkeypatch.setattr(passwords, "_hasher", stronger)
+    assert passwords.needs_rehash(before)
+    assert await auth.sign_in(world.db, "lead", PASSWORD) is not None
+    async with world.db.read() as session:
+        after = (await session.get(User, world.user_id["lead"])).password_hash
+    assert after != before and "m=2048,t=2" in after and not passwords.needs_rehash(after)
+    assert await auth.sign_in(world.db, "lead", PASSWORD) is not None  # the new hash verifies
+
+
+async def test_an_accounts_failures_are_capped_at_100_an_hour_from_any_addresses(world):
+    from datetime import timedelta
+
+    from coordinator.auth.models import SignInAttempt
+    from coordinator.auth.throttle import ACCOUNT_CEILING, TooManyAttempts
+    from coordinator.base import utcnow
+
+    start = utcnow() - timedelta(minutes=50)
+    async with world.db.write() as session:
+        for n in range(ACCOUNT_CEILING - 1):  # two failures from each of 50 addresses
+            at = start + timedelta(seconds=n)
+            session.add(
+                SignInAttempt(username="admin", address=f"10.1.0.{n // 2}", at=at, ok=False)
+            )
+    assert await auth.sign_in(world.db, "admin", "wrong password", "10.2.0.1") is None
+    with pytest.raises(TooManyAttempts) as held:
+        await auth.sign_in(world.db, "admin", PASSWORD, "10.3.0.1")
+    assert 9 * 60 < held.value.retry_after <= 10 * 60  # the oldest failure ages out in ~10 min
+    assert await auth.sign_in(world.db, "lead", PASSWORD, "10.3.0.1") is not None  # others fine
+
+
+async def test_expired_and_idle_sessions_are_gone_and_purged(world):
+    from datetime import timedelta
+
+    from coordinator.auth import sessions
+    from coordinator.auth.models import WebSession
+    from coordinator.base import utcnow
+
+    lead = world.user_id["lead"]
+    await sessions.create(world.db, "fresh", b"{}", lead, None)
+    await sessions.create(world.db, "old", b"{}", lead, None, lifetime=timedelta(seconds=-1))
+    await sessions.create(world.db, "idle", b"{}", lead, None)
+    async with world.db.write() as session:
+        idle = await session.scalar(
+            select(WebSession).where(WebSession.key_hash == sessions.key_hash("idle"))
+        )
+        idle.last_seen_at = utcnow() - sessions.IDLE - timedelta(minutes=1)
+    assert await sessions.load(world.db, "fresh") == b"{}"
+    assert await sessions.load(world.db, "old") is None
+    assert await sessions.load(world.db, "idle") is None
+    assert await sessions.purge_expired(world.db) == 2
+    async with world.db.read() as session:
+        kept = (await session.scalars(select(WebSession.key_hash))).all()
+    assert kept == [sessions.key_hash("fresh")]  # only digests are stored, never the ids
+
+
+async def test_parallel_guesses_count_against_each_other(world):
+    """Each attempt is recorded before its password is checked, so a burst cannot slip
+    past the free five while the first checks are still running."""
+    import asyncio
+
+    from coordinator.auth.throttle import PAIR_FREE, TooManyAttempts
+
+    slow = PasswordHasher(time_cost=4, memory_cost=32 * 1024, parallelism=1).hash(PASSWORD)
+    async with world.db.write() as session:
+        (await session.get(User, world.user_id["lead"])).password_hash = slow
+    burst = await asyncio.gather(
+        *(auth.sign_in(world.db, "lead", f"guess {n}", "10.7.7.7") for n in range(15)),
+        return_exceptions=True,
+    )
+    refused = [r for r in burst if isinstance(r, TooManyAttempts)]
+    assert all(r is None or isinstance(r, TooManyAttempts) for r in burst), burst
+    assert len(burst) - len(refused) <= PAIR_FREE + 1  # +1: a check slower than the 1 s wait

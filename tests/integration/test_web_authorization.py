@@ -20,6 +20,7 @@ from sqlmodel import func, select
 
 from coordinator.app import create_app
 from coordinator.auth import service as auth
+from coordinator.auth import sessions
 from coordinator.auth.models import AuditEvent, User
 from coordinator.organizations.models import Member
 from coordinator.sandbox.run import free_port
@@ -163,9 +164,20 @@ PAGES = [
         ADMIN,
         {"username": "moi", "password": PASSWORD, "role": "lead", "organization_id": "{district}"},
     ),
-    Page("POST", "/users/{lead_user}/role", ADMIN, {"role": "lead"}),
-    Page("POST", "/users/{lead_user}/password", ADMIN, {"password": PASSWORD}),
-    Page("POST", "/users/{lead_user}/active", ADMIN, {"active": "1"}),
+    # A user who is no persona: a reset, a role change or a sign-out ends their sessions.
+    Page("POST", "/users/{spare_user}/role", ADMIN, {"role": "coordinator"}),
+    Page("POST", "/users/{spare_user}/password", ADMIN, {"password": PASSWORD}),
+    Page("POST", "/users/{spare_user}/active", ADMIN, {"active": "1"}),
+    Page("POST", "/users/{spare_user}/sessions/end", ADMIN, {}),
+    Page("GET", "/account", ALL),
+    Page("GET", "/account/mfa", ALL),
+    Page("POST", "/account/mfa", ALL, {"code": "12"}),  # a wrong code: the form again
+    Page("POST", "/account/mfa/remove", ALL, {}),
+    Page("POST", "/users/{spare_user}/mfa/remove", ADMIN, {}),
+    Page("POST", "/users/mfa-policy", ADMIN, {}),
+    Page("POST", "/account/sessions/{lead_phone}/end", frozenset({"lead"}), {}),
+    Page("POST", "/account/sessions/end-others", ALL, {}),
+    Page("POST", "/account/password", ALL, {"current": PASSWORD, "new": PASSWORD}),
     Page("GET", "/audit", ADMIN),
     Page("GET", "/tokens", ALL),
     Page("POST", "/tokens", ALL, {"name": "script"}),
@@ -175,7 +187,14 @@ PAGES = [
     Page("POST", "/digests/unlink", DIGESTS, {}),
 ]
 # Pages answered before a session is needed.
-PUBLIC = {("GET", "/signin"), ("POST", "/signin"), ("POST", "/signout"), ("POST", "/language")}
+PUBLIC = {
+    ("GET", "/signin"),
+    ("POST", "/signin"),
+    ("POST", "/signout"),
+    ("POST", "/language"),
+    ("GET", "/signin/code"),
+    ("POST", "/signin/code"),
+}
 NOT_WALKED: set[tuple[str, str]] = set()
 
 
@@ -205,6 +224,18 @@ async def walked(template_url: str, tmp_path) -> AsyncIterator[tuple[World, dict
     lead_token = await auth.create_token(database, None, world.user_id["lead"], "lead's")
     del lead_token
     tokens = await auth.list_tokens(database, world.actor["lead"])
+    spare = await auth.create_user(
+        database,
+        None,
+        username="spare",
+        password=PASSWORD,
+        role="lead",
+        organization_id=world.org["district"],
+    )
+    await sessions.create(
+        database, "lead-phone", b"{}", world.user_id["lead"], sessions.Client("Phone", "::1")
+    )
+    (lead_phone,) = await sessions.list_own(database, world.actor["lead"])
     context = {
         "campaign": str(campaign),
         "agreement": str(world.agreement["province"]),
@@ -215,6 +246,8 @@ async def walked(template_url: str, tmp_path) -> AsyncIterator[tuple[World, dict
         "lead_user": str(world.user_id["lead"]),
         "lead_token": str(tokens[0].id),
         "query": "1000000000001",  # a press nobody made: the poll shows "waiting"
+        "spare_user": str(spare.id),
+        "lead_phone": str(lead_phone.id),
     }
     yield world, context
     await database.dispose()
@@ -296,7 +329,9 @@ async def _walk(world: World, context: dict[str, str], sandbox_url: str) -> None
         async def as_(who: str, page: Page) -> Any:
             client.cookies.clear()
             client.cookies.update(jars[who])
-            return await _request(client, page, context)
+            response = await _request(client, page, context)
+            jars[who].update(response.cookies.items())  # a password change gives a new id
+            return response
 
         for page in PAGES:
             for who in sorted(ALL - page.allowed):
@@ -342,6 +377,8 @@ def test_it_covers_every_page():
         "{lead_user}": "{user_id:int}",
         "{lead_token}": "{token_id:int}",
         "{query}": "{query_id:str}",
+        "{spare_user}": "{user_id:int}",
+        "{lead_phone}": "{session_id:int}",
     }
 
     def template(path: str) -> str:

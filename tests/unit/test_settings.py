@@ -51,3 +51,35 @@ def test_it_refuses_bad_values_naming_the_variable(env, message, tmp_path: Path)
     env = {"COORDINATOR_SECRET_KEY": KEY, "COORDINATOR_VAR_DIR": str(tmp_path), **env}
     with pytest.raises(SettingsError, match=message):
         read_settings(env)
+
+
+def test_it_serves_the_public_host_and_loopback_and_trusts_no_proxy_by_default(tmp_path: Path):
+    s = read_settings({"COORDINATOR_VAR_DIR": str(tmp_path), "COORDINATOR_SECRET_KEY": KEY})
+    assert s.allowed_hosts == ("127.0.0.1", "localhost", "::1") and s.trusted_proxies == ()
+    s = read_settings(
+        {
+            "COORDINATOR_SECRET_KEY": KEY,
+            "COORDINATOR_PUBLIC_URL": "https://Doan.Example.vn/",
+            "COORDINATOR_ALLOWED_HOSTS": "web1.internal, web2.internal",
+            "COORDINATOR_TRUSTED_PROXIES": "10.0.0.0/8, ::1",
+        }
+    )
+    assert s.allowed_hosts == ("doan.example.vn", "web1.internal", "web2.internal")
+    assert [str(n) for n in s.trusted_proxies] == ["10.0.0.0/8", "::1/128"]
+    assert s.https
+    hooked = read_settings(
+        {"COORDINATOR_SECRET_KEY": KEY, "COORDINATOR_WEBHOOK_URL": "https://hook.example.vn/t"}
+    )
+    assert hooked.allowed_hosts == ("hook.example.vn", "127.0.0.1", "localhost", "::1")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"COORDINATOR_TRUSTED_PROXIES": "10.0.0.0/8, proxy.lan"}, "TRUSTED_PROXIES"),
+        ({"COORDINATOR_PUBLIC_URL": "coordinator.example.vn"}, "PUBLIC_URL"),
+    ],
+)
+def test_it_refuses_bad_proxies_and_public_urls(env, message):
+    with pytest.raises(SettingsError, match=message):
+        read_settings({"COORDINATOR_SECRET_KEY": KEY, **env})

@@ -3,7 +3,7 @@
 from sqlmodel import SQLModel
 
 from coordinator.auth.models import ApiToken, AuditEvent, User
-from coordinator.bots.models import OutboxMessage, TelegramUpdate
+from coordinator.bots.models import BotState, OutboxMessage, TelegramUpdate
 from coordinator.campaigns.models import Assignment, Campaign, CampaignTarget, ContentItem, Report
 from coordinator.organizations.models import (
     Agreement,
@@ -16,6 +16,7 @@ from coordinator.organizations.models import (
     MemberClub,
     Organization,
 )
+from coordinator.supervisor import LoopHeartbeat
 
 metadata = SQLModel.metadata
 
@@ -25,6 +26,7 @@ __all__ = [
     "ApiToken",
     "Assignment",
     "AuditEvent",
+    "BotState",
     "Campaign",
     "CampaignTarget",
     "Channel",
@@ -32,6 +34,7 @@ __all__ = [
     "ContentItem",
     "GroupChat",
     "Invite",
+    "LoopHeartbeat",
     "Member",
     "MemberClub",
     "Organization",

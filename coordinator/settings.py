@@ -89,6 +89,8 @@ class Settings:
     timezone: ZoneInfo
     var_dir: Path
     public_url: str | None = None
+    ready_stale_seconds: float = 60.0  # a loop without a good tick this long is not ready
+    ready_lag_seconds: float = 300.0  # the oldest due outbox message waiting this long: not ready
 
     @property
     def is_sqlite(self) -> bool:
@@ -129,6 +131,12 @@ def read_settings(env: dict[str, str] | None = None) -> Settings:
         timezone=_timezone(_raw("TIMEZONE", env)),
         var_dir=var_dir,
         public_url=_raw("PUBLIC_URL", env),
+        ready_stale_seconds=_positive_float(
+            "READY_STALE_SECONDS", _raw("READY_STALE_SECONDS", env), 60.0
+        ),
+        ready_lag_seconds=_positive_float(
+            "READY_LAG_SECONDS", _raw("READY_LAG_SECONDS", env), 300.0
+        ),
     )
 
 

@@ -45,7 +45,9 @@ async def unprocessed(db: Database, limit: int = 100) -> list[dict[str, Any]]:
     async with db.read() as session:
         rows = await session.scalars(
             select(TelegramUpdate)
-            .where(col(TelegramUpdate.processed_at).is_(None))
+            .where(
+                col(TelegramUpdate.processed_at).is_(None), col(TelegramUpdate.failed_at).is_(None)
+            )
             .order_by(col(TelegramUpdate.update_id))
             .limit(limit)
         )
@@ -57,3 +59,11 @@ async def mark_processed_id(db: Database, update_id: int) -> None:
         row = await session.get(TelegramUpdate, update_id)
         if row is not None and row.processed_at is None:
             row.processed_at = utcnow()
+
+
+async def mark_failed(db: Database, update_id: int, error: str) -> None:
+    """An update that could not be handled: kept as failed with why, never handled again."""
+    async with db.write() as session:
+        row = await session.get(TelegramUpdate, update_id)
+        if row is not None and row.failed_at is None:
+            row.failed_at, row.error = utcnow(), error[:500]

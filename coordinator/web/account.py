@@ -12,6 +12,7 @@ from litestar.response import Redirect, Template
 from coordinator.auth import service as auth
 from coordinator.auth.models import ROLES
 from coordinator.auth.scope import require_role
+from coordinator.bots.identity import BotNotKnown
 from coordinator.errors import Conflict, Invalid
 from coordinator.http import DB, CurrentActor
 from coordinator.i18n import LOCALES, translate
@@ -21,6 +22,7 @@ from coordinator.web.context import (
     FORM_ERROR,
     AnyRequest,
     Form,
+    bot_not_ready,
     field_errors,
     flash,
     locale_of,
@@ -325,9 +327,13 @@ async def _telegram(
 
 
 @post("/digests/link")
-async def telegram_link(request: AnyRequest, db: DB, actor: CurrentActor) -> Template:
+async def telegram_link(request: AnyRequest, db: DB, actor: CurrentActor) -> Template | Redirect:
     require_role(actor, *DIGEST_ROLES)
-    return await _telegram(request, db, actor, await invites.user_invite(db, actor))
+    try:
+        link = await invites.user_invite(db, actor)
+    except BotNotKnown:
+        return bot_not_ready(request, "/digests")
+    return await _telegram(request, db, actor, link)
 
 
 @post("/digests/unlink")

@@ -18,6 +18,7 @@ from coordinator.organizations.models import GroupChat, Member
 from coordinator.sandbox.run import running_sandbox
 from coordinator.sandbox.state import World
 from coordinator.settings import read_settings
+from tests.factories import BOT_USERNAME
 
 TOKEN = "1000:sandbox"
 
@@ -88,7 +89,7 @@ class Phone:
 @pytest.fixture
 async def live(world):
     """Sandbox + bot + sender running against this test's database."""
-    async with running_sandbox(World(TOKEN)) as sandbox:
+    async with running_sandbox(World(TOKEN, username=BOT_USERNAME)) as sandbox:
         settings = read_settings({**os.environ, "COORDINATOR_DATABASE_URL": world.db.url})
         telegram = runtime.build(world.db, settings, TOKEN, sandbox.base_url)
         async with runtime.running(telegram):

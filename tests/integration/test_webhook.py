@@ -15,6 +15,7 @@ from coordinator.bots.models import TelegramUpdate
 from coordinator.sandbox.run import free_port, running_sandbox
 from coordinator.sandbox.state import World
 from coordinator.settings import read_settings
+from tests.factories import BOT_USERNAME
 from tests.integration.test_bot import TOKEN, Phone, eventually
 
 SECRET = "webhook-secret-for-tests"
@@ -71,7 +72,7 @@ async def test_it_runs_the_bot_from_the_webhook_and_ignores_a_repeat(world):
     )
     web = asyncio.create_task(server.serve())
     try:
-        async with running_sandbox(World(TOKEN)) as sandbox:
+        async with running_sandbox(World(TOKEN, username=BOT_USERNAME)) as sandbox:
             telegram = runtime.build(world.db, settings, TOKEN, sandbox.base_url)
             async with runtime.running(telegram, webhook=(settings.webhook_url, SECRET)):
                 phone = Phone(sandbox, sandbox.world.add_person("An", None, "vi").id)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Column, Integer, Text, delete
+from sqlalchemy.exc import StatementError
 from sqlmodel import Field, SQLModel, col, select
 
 from coordinator.base import UTCDateTime, utcnow
@@ -41,6 +42,16 @@ class LoopHeartbeat(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
+def describe(exc: BaseException) -> str:
+    """An error as stored and shown on /health/ready: its type and the first line of its
+    message. A database error shows the driver's reason, not the statement or its values."""
+    detail: object = exc
+    if isinstance(exc, StatementError) and exc.orig is not None:
+        detail = exc.orig
+    lines = str(detail).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:500]
+
+
 def this_process() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[:120]
 
@@ -60,7 +71,7 @@ class Beat:
         self.last_ok_at = utcnow()
 
     def failed(self, error: BaseException | str) -> None:
-        text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        text = error if isinstance(error, str) else describe(error)
         self.last_error, self.last_error_at = text[:500], utcnow()
 
 

@@ -25,6 +25,7 @@ from coordinator.bots.telegram_client import make_bot
 from coordinator.db import Database
 from coordinator.settings import Settings
 from coordinator.supervisor import Beat, Supervisor, recording
+from coordinator.supervisor import describe as describe_error
 
 logger = logging.getLogger("coordinator.bot")
 UPDATES = ["message", "callback_query", "my_chat_member"]
@@ -84,8 +85,8 @@ def build(db: Database, settings: Settings, token: str, base_url: str | None) ->
 
 def describe(exc: BaseException, token: str | None = None) -> str:
     """An error as stored and shown: its type and message, never the bot token."""
-    text = f"{type(exc).__name__}: {exc}"
-    return (text.replace(token, "<token>") if token else text)[:500]
+    text = describe_error(exc)
+    return text.replace(token, "<token>") if token else text
 
 
 async def _record_failure(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -43,8 +43,7 @@ async def web(settings) -> AsyncIterator[httpx.AsyncClient]:
     )
     task = asyncio.create_task(server.serve())
     try:
-        while not server.started:
-            await asyncio.sleep(0.01)
+        await eventually(lambda: asyncio.sleep(0, server.started))
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             yield client
     finally:
@@ -104,7 +103,7 @@ def refuse_outbox_updates(db) -> dict[str, bool]:
     switch = {"on": False}
 
     @event.listens_for(db.engine.sync_engine, "before_cursor_execute")
-    def refuse(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+    def refuse(conn, cursor, statement, parameters, context, executemany):
         if switch["on"] and statement.lstrip().upper().startswith("UPDATE OUTBOX_MESSAGE"):
             raise OperationalError(statement, parameters, Exception("permission denied"))
 

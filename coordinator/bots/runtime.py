@@ -29,6 +29,7 @@ from coordinator.supervisor import describe as describe_error
 
 logger = logging.getLogger("coordinator.bot")
 UPDATES = ["message", "callback_query", "my_chat_member"]
+POLL_SECONDS = 20  # getUpdates' long poll
 COMMANDS = {
     "vi": [
         ("tasks", "Nhiệm vụ đang mở"),
@@ -144,11 +145,25 @@ async def poll(telegram: Telegram, stop: asyncio.Event, beat: Beat, offset: Offs
     if not await _identified(telegram, stop):
         return
     while not stop.is_set():
-        got = await app.bot.get_updates(offset=offset.value, timeout=20, allowed_updates=UPDATES)
+        # The raw answer, not Bot.get_updates: that parses the whole batch at once, and one
+        # malformed update would then fail every poll, forever.
+        got = await app.bot._post(
+            "getUpdates",
+            {"offset": offset.value, "timeout": POLL_SECONDS, "allowed_updates": UPDATES},
+            read_timeout=POLL_SECONDS + 60,
+        )
         beat.ok()
-        for update in got:
+        for raw in got:
+            offset.value = int(raw["update_id"]) + 1
+            try:
+                update = Update.de_json(raw, app.bot)
+            except Exception as exc:
+                logger.exception("update %s could not be read; kept as failed", raw["update_id"])
+                db: Database = app.bot_data["db"]
+                await updates.store(db, raw)
+                await updates.mark_failed(db, int(raw["update_id"]), describe(exc, app.bot.token))
+                continue
             await app.update_queue.put(update)
-            offset.value = update.update_id + 1
 
 
 async def _identify(telegram: Telegram, db: Database) -> None:

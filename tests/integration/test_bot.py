@@ -11,6 +11,7 @@ import pytest
 from sqlmodel import select
 
 from coordinator.bots import runtime
+from coordinator.bots.models import TelegramUpdate
 from coordinator.campaigns import service as campaigns
 from coordinator.campaigns.models import Assignment, Report
 from coordinator.organizations import invites
@@ -219,3 +220,13 @@ async def test_it_runs_group_mode_with_counts_and_refuses_outsiders(world, live)
         return "Đã làm xong: 1" in message["text"] and "Đã nhận: 1" in message["text"]
 
     await eventually(counted, seconds=15)
+
+
+async def test_a_malformed_polled_update_is_kept_as_failed_and_polling_goes_on(world, live):
+    bad = await live.world.push_update("callback_query", 5)  # not an object: cannot be read
+    phone = Phone(live, live.world.add_person("An", None, "vi").id)
+    await phone.say("/help")
+    await eventually(lambda: phone.bot_said("/tasks"))
+    async with world.db.read() as session:
+        row = await session.get(TelegramUpdate, bad["update_id"])
+    assert row is not None and row.status == "failed" and row.error

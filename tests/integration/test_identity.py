@@ -3,6 +3,8 @@ clear message (API and pages) instead of naming a guessed bot; a new token forge
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import delete
 
 from coordinator.bots import identity
@@ -73,3 +75,19 @@ async def test_a_new_token_forgets_the_old_bots_name(world):
         raise AssertionError("a link naming the previous bot")
     status = await identity.bot_status(world.db)
     assert status["identity_known"] is False and status["username"] is None
+
+
+async def test_every_page_link_names_the_bot_getme_described(api, world):
+    await sign_in(api, "lead")
+    csrf = {"x-csrftoken": api.cookies["coordinator_csrf"]}
+    district = world.org["district"]
+    for path in (
+        f"/members/{world.member['d2']}/invite",
+        f"/organizations/{district}/group-link",
+        f"/organizations/{world.org['commune']}/invites",  # c_unlinked's sheet
+        "/digests/link",
+    ):
+        r = await api.post(path, headers=csrf)
+        assert r.status_code == 200, path
+        names = set(re.findall(r"t\.me/([A-Za-z0-9_]+)", r.text))
+        assert names == {BOT_USERNAME}, (path, names)

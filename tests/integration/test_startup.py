@@ -181,3 +181,9 @@ def test_serve_runs_and_sends_while_set_my_commands_fails_and_links_name_getme(u
         _stop(sandbox)
     assert serve.returncode == 0, output
     assert "bot.commands failed; restarting" in output, "logged, with its traceback"
+
+
+def test_the_sandbox_refuses_a_name_telegram_would_not_allow(url):  # noqa: F811
+    for command in (("sandbox", "--bot-username"), ("serve", "--sandbox-bot-username")):
+        r = _cli(url, *command, "not a bot name")
+        assert r.returncode == 2 and "ending in bot" in r.stderr

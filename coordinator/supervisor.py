@@ -86,7 +86,7 @@ class Supervisor:
         db: Database,
         *,
         first_backoff: float = 0.5,
-        max_backoff: float = 30.0,
+        max_backoff: float = 5.0,  # a loop that fails is tried again at least this often
         process: str | None = None,
     ) -> None:
         self.db, self.first_backoff, self.max_backoff = db, first_backoff, max_backoff

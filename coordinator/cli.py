@@ -13,10 +13,29 @@ from typing import Any, TypeVar
 import click
 
 from coordinator.errors import DomainError
+from coordinator.sandbox.state import DEFAULT_BOT_USERNAME
 from coordinator.settings import SettingsError
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
+
+
+BOT_USERNAME = click.option(
+    "--sandbox-bot-username",
+    default=DEFAULT_BOT_USERNAME,
+    show_default=True,
+    callback=lambda _c, _p, value: _bot_username(value),
+    help="The name the built-in sandbox's bot answers getMe with (links use it).",
+)
+
+
+def _bot_username(value: str) -> str:
+    """Telegram's rule for bot names: 5-32 of A-Z a-z 0-9 _, ending in 'bot'."""
+    import re
+
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{1,28}[Bb][Oo][Tt]", value):
+        raise click.BadParameter("5-32 letters, digits or _, starting with a letter, ending in bot")
+    return value
 
 
 def _fail(message: str) -> None:
@@ -78,8 +97,9 @@ def main() -> None:
     type=click.IntRange(1, 65535),
     help="Where the built-in Bot API sandbox listens when no bot token is set.",
 )
+@BOT_USERNAME
 @friendly
-def serve(host: str, port: int, sandbox_port: int) -> None:
+def serve(host: str, port: int, sandbox_port: int, sandbox_bot_username: str) -> None:
     """Run everything in one process: web UI + JSON API, the Telegram bot and the sender.
 
     Without COORDINATOR_TELEGRAM_TOKEN the bot talks to a built-in Bot API sandbox.
@@ -89,18 +109,33 @@ def serve(host: str, port: int, sandbox_port: int) -> None:
 
     settings = get_settings()
     click.echo(f"Coordinator on http://{host}:{port}/  (database: {settings.database_url})")
-    _until_stopped(run_all(settings, web=(host, port), sandbox_port=sandbox_port))
+    _until_stopped(
+        run_all(
+            settings,
+            web=(host, port),
+            sandbox_port=sandbox_port,
+            sandbox_username=sandbox_bot_username,
+        )
+    )
 
 
 @main.command()
 @click.option("--sandbox-port", default=8081, show_default=True, type=click.IntRange(1, 65535))
+@BOT_USERNAME
 @friendly
-def worker(sandbox_port: int) -> None:
+def worker(sandbox_port: int, sandbox_bot_username: str) -> None:
     """Run the Telegram bot and the outbox sender without the web (scale-out deployments)."""
     from coordinator.serve import run as run_all
     from coordinator.settings import get_settings
 
-    _until_stopped(run_all(get_settings(), web=None, sandbox_port=sandbox_port))
+    _until_stopped(
+        run_all(
+            get_settings(),
+            web=None,
+            sandbox_port=sandbox_port,
+            sandbox_username=sandbox_bot_username,
+        )
+    )
 
 
 @main.command()
@@ -153,8 +188,15 @@ def _until_stopped(main_loop: Coroutine[Any, Any, None]) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8081, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--token", default="1000:sandbox", show_default=True, help="The token it accepts.")
+@click.option(
+    "--bot-username",
+    default=DEFAULT_BOT_USERNAME,
+    show_default=True,
+    callback=lambda _c, _p, value: _bot_username(value),
+    help="The name its bot answers getMe with.",
+)
 @friendly
-def sandbox(host: str, port: int, token: str) -> None:
+def sandbox(host: str, port: int, token: str, bot_username: str) -> None:
     """Run the Telegram Bot API sandbox (an emulator for tests, demos and training).
 
     Point a bot at it with COORDINATOR_TELEGRAM_API_URL=http://HOST:PORT/bot and
@@ -169,7 +211,7 @@ def sandbox(host: str, port: int, token: str) -> None:
     click.echo(f"Bot API sandbox on http://{host}:{port}/bot{token}/getMe")
     # Long polls would otherwise hold a shutdown for their whole timeout.
     uvicorn.run(
-        Sandbox(World(token)),
+        Sandbox(World(token, username=bot_username)),
         host=host,
         port=port,
         log_level="warning",

@@ -6,7 +6,7 @@ import logging
 
 # httpx logs each request's URL at INFO, and a Bot API URL carries the bot token
 # (https://api.telegram.org/bot<token>/sendMessage). APScheduler logs every tick at INFO.
-QUIET = {"httpx": logging.WARNING, "httpcore": logging.WARNING, "apscheduler": logging.WARNING}
+QUIET = {"httpx": logging.WARNING, "httpcore": logging.WARNING}
 
 
 def quiet_libraries() -> None:

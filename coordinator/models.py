@@ -12,7 +12,7 @@ from coordinator.auth.models import (
     UserTotp,
     WebSession,
 )
-from coordinator.bots.models import OutboxMessage, TelegramUpdate
+from coordinator.bots.models import BotState, OutboxMessage, TelegramUpdate
 from coordinator.campaigns.models import Assignment, Campaign, CampaignTarget, ContentItem, Report
 from coordinator.organizations.models import (
     Agreement,
@@ -25,6 +25,7 @@ from coordinator.organizations.models import (
     MemberClub,
     Organization,
 )
+from coordinator.supervisor import LoopHeartbeat
 
 metadata = SQLModel.metadata
 
@@ -34,6 +35,7 @@ __all__ = [
     "ApiToken",
     "Assignment",
     "AuditEvent",
+    "BotState",
     "Campaign",
     "CampaignTarget",
     "Channel",
@@ -41,6 +43,7 @@ __all__ = [
     "ContentItem",
     "GroupChat",
     "Invite",
+    "LoopHeartbeat",
     "Member",
     "MemberClub",
     "MfaRequiredRole",

@@ -1,20 +1,23 @@
-"""APScheduler (3.11) running the campaign sweeps, once per deployment.
+"""The campaign sweeps, every 30 s, once per deployment, as a supervised loop.
 
 On PostgreSQL several processes may run `serve` or `worker`; a session-level advisory lock
 elects one leader, and only the leader sweeps. Followers try again every tick, so if the
 leader dies (its connection closes, the lock goes) another takes over within a tick. On SQLite
 there is one process by design. Either way the sweeps are idempotent, so a duplicate tick is
 harmless: the lock keeps the work from being done twice, not correctness.
+
+A tick that fails is logged with its traceback by the supervisor, and the loop starts again
+after a capped backoff; each good tick (leading or following) is the loop's heartbeat.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -23,6 +26,7 @@ from coordinator.bots.retention import purge_handled_updates
 from coordinator.campaigns.sweeps import sweep
 from coordinator.db import Database
 from coordinator.settings import Settings
+from coordinator.supervisor import Beat, Supervisor, recording
 from coordinator.tallies.digests import queue_digests
 
 logger = logging.getLogger("coordinator.scheduler")
@@ -80,16 +84,13 @@ class Leader:
 async def tick(
     db: Database, settings: Settings, leader: Leader, now: datetime | None = None
 ) -> None:
+    """One sweep if this process leads; raises what went wrong (the supervisor logs it)."""
     if not await leader.try_lead():
         return
     now = now or utcnow()
-    try:
-        report = await sweep(db, now, settings.timezone)
-        digests = await queue_digests(db, now, settings.timezone)
-        await purge_handled_updates(db, now)
-    except Exception:
-        logger.exception("scheduler sweep failed; the next tick tries again")
-        return
+    report = await sweep(db, now, settings.timezone)
+    digests = await queue_digests(db, now, settings.timezone)
+    await purge_handled_updates(db, now)
     if digests:
         logger.info("digests queued: %s", digests)
     if report.launched or report.reminded or report.closed:
@@ -101,23 +102,34 @@ async def tick(
         )
 
 
+async def ticking(
+    db: Database, settings: Settings, leader: Leader, stop: asyncio.Event, beat: Beat
+) -> None:
+    """Tick now and then every TICK_SECONDS until `stop`."""
+    while not stop.is_set():
+        await tick(db, settings, leader)
+        beat.ok()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), TICK_SECONDS)
+
+
 @contextlib.asynccontextmanager
-async def running(db: Database, settings: Settings) -> AsyncIterator[AsyncIOScheduler]:
+async def running(
+    db: Database, settings: Settings, supervisor: Supervisor | None = None
+) -> AsyncIterator[None]:
     """The scheduler until the block ends; its first tick runs at once."""
     leader = Leader(db)
-    scheduler = AsyncIOScheduler(timezone=UTC)
-    scheduler.add_job(
-        tick,
-        "interval",
-        seconds=TICK_SECONDS,
-        args=(db, settings, leader),
-        max_instances=1,
-        coalesce=True,
-        next_run_time=datetime.now(UTC),
-    )
-    scheduler.start()
-    try:
-        yield scheduler
-    finally:
-        scheduler.shutdown(wait=False)
-        await leader.step_down()
+    stop = asyncio.Event()
+    async with contextlib.AsyncExitStack() as stack:
+        if supervisor is None:
+            supervisor = await stack.enter_async_context(recording(db))
+        task = supervisor.start(
+            "scheduler", lambda beat: ticking(db, settings, leader, stop, beat), stop
+        )
+        try:
+            yield
+        finally:
+            stop.set()
+            task.cancel()  # a sweep in flight is its own transactions: cutting it loses nothing
+            await asyncio.gather(task, return_exceptions=True)
+            await leader.step_down()

@@ -20,16 +20,17 @@ from coordinator.db import Database
 from coordinator.logs import quiet_libraries
 from coordinator.organizations.models import GroupChat, Member
 from coordinator.sandbox.run import running_sandbox
-from coordinator.sandbox.state import World
+from coordinator.sandbox.state import DEFAULT_BOT_USERNAME, World
 from coordinator.settings import Settings
+from coordinator.supervisor import recording
 
 logger = logging.getLogger("coordinator")
 SANDBOX_TOKEN = "1000:sandbox"
 
 
-async def _sandbox_world(db: Database) -> World:
+async def _sandbox_world(db: Database, username: str) -> World:
     """A sandbox that already knows the linked members and registered groups."""
-    world = World(SANDBOX_TOKEN)
+    world = World(SANDBOX_TOKEN, username=username)
     async with db.read() as session:
         members = (
             await session.execute(
@@ -46,16 +47,23 @@ async def _sandbox_world(db: Database) -> World:
     return world
 
 
-async def run(settings: Settings, *, web: tuple[str, int] | None, sandbox_port: int) -> None:
+async def run(
+    settings: Settings,
+    *,
+    web: tuple[str, int] | None,
+    sandbox_port: int,
+    sandbox_username: str = DEFAULT_BOT_USERNAME,
+) -> None:
     quiet_libraries()
     db = Database(settings.database_url)
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(db.dispose)
+        supervisor = await stack.enter_async_context(recording(db))
         token, base_url = settings.telegram_token, settings.telegram_api_url
         sandbox_url = None
         if token is None:
             sandbox = await stack.enter_async_context(
-                running_sandbox(await _sandbox_world(db), port=sandbox_port)
+                running_sandbox(await _sandbox_world(db, sandbox_username), port=sandbox_port)
             )
             token, base_url, sandbox_url = SANDBOX_TOKEN, sandbox.base_url, sandbox.url
             print(f"No COORDINATOR_TELEGRAM_TOKEN: Bot API sandbox at {sandbox.url}", flush=True)
@@ -63,8 +71,10 @@ async def run(settings: Settings, *, web: tuple[str, int] | None, sandbox_port: 
         webhook = None
         if settings.telegram_mode == "webhook":
             webhook = (settings.webhook_url or "", settings.webhook_secret or "")
-        await stack.enter_async_context(runtime.running(telegram, webhook=webhook))
-        await stack.enter_async_context(scheduler.running(db, settings))
+        await stack.enter_async_context(
+            runtime.running(telegram, webhook=webhook, supervisor=supervisor)
+        )
+        await stack.enter_async_context(scheduler.running(db, settings, supervisor))
         if web is not None:
             from coordinator.app import create_app
 

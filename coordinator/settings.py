@@ -146,6 +146,8 @@ class Settings:
     allowed_hosts: tuple[str, ...] = LOCAL_HOSTS
     # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (reverse proxies).
     trusted_proxies: tuple[Network, ...] = ()
+    ready_stale_seconds: float = 60.0  # a loop without a good tick this long is not ready
+    ready_lag_seconds: float = 300.0  # the oldest due outbox message waiting this long: not ready
 
     @property
     def is_sqlite(self) -> bool:
@@ -192,6 +194,12 @@ def read_settings(env: dict[str, str] | None = None) -> Settings:
             _raw("ALLOWED_HOSTS", env), _raw("PUBLIC_URL", env), webhook_url
         ),
         trusted_proxies=_networks("TRUSTED_PROXIES", _raw("TRUSTED_PROXIES", env)),
+        ready_stale_seconds=_positive_float(
+            "READY_STALE_SECONDS", _raw("READY_STALE_SECONDS", env), 60.0
+        ),
+        ready_lag_seconds=_positive_float(
+            "READY_LAG_SECONDS", _raw("READY_LAG_SECONDS", env), 300.0
+        ),
     )
 
 

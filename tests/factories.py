@@ -13,6 +13,7 @@ from typing import Any
 from coordinator.auth import service as auth
 from coordinator.auth.scope import Actor, actor_for
 from coordinator.base import utcnow
+from coordinator.bots import identity
 from coordinator.campaigns import service as campaigns
 from coordinator.db import Database
 from coordinator.organizations import agreements
@@ -20,6 +21,10 @@ from coordinator.organizations import service as orgs
 from coordinator.organizations.models import Member
 
 PASSWORD = "correct horse battery"
+# Not the sandbox's default name: a link that names any other bot than the one getMe
+# described fails the tests that follow it.
+BOT_USERNAME = "BinhMinh_Volunteers_bot"
+BOT_TOKEN = "1000:sandbox"
 _telegram_ids = itertools.count(1_000_001)
 
 
@@ -108,6 +113,8 @@ async def _member(
 
 async def build_world(db: Database) -> World:
     w = World(db)
+    # As if the bot had started and getMe had answered.
+    await identity.record_identity(db, int(BOT_TOKEN.split(":")[0]), BOT_USERNAME)
     province = await orgs.create_organization(
         db, None, name="Tỉnh đoàn", kind="province", parent_id=None
     )

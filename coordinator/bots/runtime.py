@@ -1,26 +1,35 @@
-"""Running the bot and the sender inside our own asyncio lifecycle (not run_polling)."""
+"""Running the bot and the sender inside our own asyncio lifecycle (not run_polling).
+
+Nothing here waits on Telegram before the rest of the process runs: getMe, the webhook (or its
+removal) and the commands are set-up jobs retried in the background with capped backoff, and
+their progress is kept in `bot_state`. The sender, the poller and the webhook inbox are loops
+under the supervisor: one that fails is logged and restarted.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from telegram import BotCommand, Update
-from telegram.ext import Application
+from telegram.ext import Application, ContextTypes
 
-from coordinator.bots import handlers, updates
+from coordinator.bots import handlers, identity, updates
 from coordinator.bots.presses import PressQueue
 from coordinator.bots.sender import Sender
 from coordinator.bots.telegram_client import make_bot
 from coordinator.db import Database
 from coordinator.settings import Settings
+from coordinator.supervisor import Beat, Supervisor, recording
+from coordinator.supervisor import describe as describe_error
 
 logger = logging.getLogger("coordinator.bot")
 UPDATES = ["message", "callback_query", "my_chat_member"]
+POLL_SECONDS = 20  # getUpdates' long poll
 COMMANDS = {
     "vi": [
         ("tasks", "Nhiệm vụ đang mở"),
@@ -41,13 +50,26 @@ COMMANDS = {
 class Telegram:
     application: Application[Any, Any, Any, Any, Any, Any]
     sender: Sender
+    # Set once getMe has answered: commands are matched against the bot's name, so updates
+    # wait for it (sending does not).
+    identified: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+async def _identified(telegram: Telegram, stop: asyncio.Event) -> bool:
+    """Wait until getMe has answered (True) or the bot stops (False)."""
+    waiting = [asyncio.ensure_future(e.wait()) for e in (telegram.identified, stop)]
+    _, pending = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+    for future in pending:
+        future.cancel()
+    return telegram.identified.is_set() and not stop.is_set()
 
 
 def build(db: Database, settings: Settings, token: str, base_url: str | None) -> Telegram:
     bot = make_bot(token, base_url)
     # Updates are handled concurrently: the more presses in flight, the more each commit of the
     # press queue records at once. Each press locks its own task row, so order per task holds.
-    application = Application.builder().bot(bot).concurrent_updates(256).build()
+    # No Updater: the poller below is a supervised loop of our own.
+    application = Application.builder().bot(bot).updater(None).concurrent_updates(256).build()
     application.bot_data.update(
         db=db,
         timezone=settings.timezone,
@@ -55,55 +77,198 @@ def build(db: Database, settings: Settings, token: str, base_url: str | None) ->
         presses=PressQueue(db, settings.locale),
     )
     handlers.install(application)
+    application.add_error_handler(_record_failure)
     sender = Sender(
         db, bot, rate=settings.send_rate, timezone=settings.timezone, locale=settings.locale
     )
     return Telegram(application, sender)
 
 
-async def handle_inbox(telegram: Telegram, stop: asyncio.Event, idle: float = 0.2) -> None:
+def describe(exc: BaseException, token: str | None = None) -> str:
+    """An error as stored and shown: its type and message, never the bot token."""
+    text = describe_error(exc)
+    return text.replace(token, "<token>") if token else text
+
+
+async def _record_failure(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A handler raised: python-telegram-bot goes on; the update is kept as failed, with why."""
+    logger.error("an update failed", exc_info=context.error)
+    if isinstance(update, Update) and context.error is not None:
+        await updates.mark_failed(
+            context.bot_data["db"], update.update_id, describe(context.error, context.bot.token)
+        )
+
+
+async def _handle_stored(app: Application[Any, Any, Any, Any, Any, Any], payload: Any) -> None:
+    db: Database = app.bot_data["db"]
+    update_id = int(payload["update_id"])
+    try:
+        update = Update.de_json(payload, app.bot)
+        await app.process_update(update)
+    except Exception as exc:  # a malformed update must not stop the ones behind it
+        logger.exception("update %s could not be handled; kept as failed", update_id)
+        await updates.mark_failed(db, update_id, describe(exc, app.bot.token))
+        return
+    await updates.mark_processed_id(db, update_id)
+
+
+async def handle_inbox(
+    telegram: Telegram, stop: asyncio.Event, beat: Beat | None = None, idle: float = 0.2
+) -> None:
     """Webhook mode: handle the updates the web route stored, oldest first, each once."""
     app = telegram.application
     db: Database = app.bot_data["db"]
+    if not await _identified(telegram, stop):
+        return
     while not stop.is_set():
         pending = await updates.unprocessed(db)
         for payload in pending:
-            try:
-                await app.process_update(Update.de_json(payload, app.bot))
-            finally:  # a failing update must not block the ones behind it
-                await updates.mark_processed_id(db, int(payload["update_id"]))
+            await _handle_stored(app, payload)
+        if beat is not None:
+            beat.ok()
         if not pending:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), idle)
 
 
+@dataclass
+class Offset:
+    """The next update_id to ask for; kept across restarts of the poller."""
+
+    value: int | None = None
+
+
+async def poll(telegram: Telegram, stop: asyncio.Event, beat: Beat, offset: Offset) -> None:
+    """Polling mode: long-poll getUpdates and queue what comes; any error ends the loop and
+    the supervisor starts it again. (Updates are recorded by id, so a repeat is harmless.)"""
+    app = telegram.application
+    if not await _identified(telegram, stop):
+        return
+    while not stop.is_set():
+        # The raw answer, not Bot.get_updates: that parses the whole batch at once, and one
+        # malformed update would then fail every poll, forever.
+        got = await app.bot._post(
+            "getUpdates",
+            {"offset": offset.value, "timeout": POLL_SECONDS, "allowed_updates": UPDATES},
+            read_timeout=POLL_SECONDS + 60,
+        )
+        beat.ok()
+        for raw in got:
+            offset.value = int(raw["update_id"]) + 1
+            try:
+                update = Update.de_json(raw, app.bot)
+            except Exception as exc:
+                logger.exception("update %s could not be read; kept as failed", raw["update_id"])
+                db: Database = app.bot_data["db"]
+                await updates.store(db, raw)
+                await updates.mark_failed(db, int(raw["update_id"]), describe(exc, app.bot.token))
+                continue
+            await app.update_queue.put(update)
+
+
+async def _identify(telegram: Telegram, db: Database) -> None:
+    bot = telegram.application.bot
+    await identity.expect_bot(db, int(bot.token.split(":", 1)[0]))
+    me = await bot.get_me()
+    if not me.username:
+        raise RuntimeError("getMe answered without a username")
+    telegram.identified.set()
+    await identity.record_identity(db, me.id, me.username)
+    logger.info("the bot is @%s", me.username)
+
+
+async def _register_commands(telegram: Telegram, db: Database) -> None:
+    for language, commands in COMMANDS.items():
+        await telegram.application.bot.set_my_commands(
+            [BotCommand(c, d) for c, d in commands], language_code=language
+        )
+    await identity.record_step(db, "commands")
+
+
+async def _set_up_updates(
+    telegram: Telegram, db: Database, webhook: tuple[str, str] | None
+) -> None:
+    bot = telegram.application.bot
+    if webhook is not None:
+        await bot.set_webhook(webhook[0], secret_token=webhook[1], allowed_updates=UPDATES)
+    else:
+        await bot.delete_webhook()
+    await identity.record_step(db, "webhook", mode="webhook" if webhook else "polling")
+
+
+def _set_up(
+    telegram: Telegram,
+    supervisor: Supervisor,
+    stop: asyncio.Event,
+    webhook: tuple[str, str] | None,
+) -> list[asyncio.Task[None]]:
+    """The set-up jobs, each retried until Telegram answers; failures land in bot_state."""
+    db: Database = telegram.application.bot_data["db"]
+    token = telegram.application.bot.token
+    steps: dict[str, Callable[[], Awaitable[None]]] = {
+        "bot.identity": lambda: _identify(telegram, db),
+        "bot.updates": lambda: _set_up_updates(telegram, db, webhook),
+        "bot.commands": lambda: _register_commands(telegram, db),
+    }
+
+    def job(name: str, step: Callable[[], Awaitable[None]]) -> Callable[[Beat], Awaitable[None]]:
+        async def attempt(_: Beat) -> None:
+            try:
+                await step()
+            except Exception as exc:
+                with contextlib.suppress(Exception):
+                    await identity.record_error(db, f"{name}: {describe(exc, token)}")
+                raise
+
+        return attempt
+
+    return [supervisor.start(n, job(n, s), stop, job=True) for n, s in steps.items()]
+
+
 @contextlib.asynccontextmanager
 async def running(
-    telegram: Telegram, *, webhook: tuple[str, str] | None = None
+    telegram: Telegram,
+    *,
+    webhook: tuple[str, str] | None = None,
+    supervisor: Supervisor | None = None,
 ) -> AsyncIterator[Telegram]:
     """The bot and the sender until the block ends. The bot polls, or with `webhook`
     (url, secret) registers it and handles the inbox the web route fills."""
     app = telegram.application
+    db: Database = app.bot_data["db"]
     stop = asyncio.Event()
-    async with app:
-        for language, commands in COMMANDS.items():
-            await app.bot.set_my_commands(
-                [BotCommand(c, d) for c, d in commands], language_code=language
-            )
+    async with contextlib.AsyncExitStack() as stack:
+        if supervisor is None:
+            supervisor = await stack.enter_async_context(recording(db))
+        await stack.enter_async_context(app)  # opens HTTP sessions; asks Telegram nothing
         await app.start()
-        tasks = [asyncio.create_task(telegram.sender.run(stop))]
+        tasks = _set_up(telegram, supervisor, stop, webhook)
+        tasks.append(supervisor.start("sender", _sending(telegram.sender, stop), stop))
         if webhook is not None:
-            await app.bot.set_webhook(webhook[0], secret_token=webhook[1], allowed_updates=UPDATES)
-            tasks.append(asyncio.create_task(handle_inbox(telegram, stop)))
-        elif app.updater is not None:
-            await app.bot.delete_webhook()
-            await app.updater.start_polling(allowed_updates=UPDATES, timeout=20, poll_interval=0.0)
+            tasks.append(supervisor.start("inbox", lambda b: handle_inbox(telegram, stop, b), stop))
+        else:
+            offset = Offset()
+            tasks.append(
+                supervisor.start("poller", lambda b: poll(telegram, stop, b, offset), stop)
+            )
         try:
             yield telegram
         finally:
             stop.set()
             telegram.sender.wake.set()
-            await asyncio.gather(*tasks)
-            if app.updater is not None and app.updater.running:
-                await app.updater.stop()
+            for task in tasks:  # a long poll or a set-up call in flight ends now
+                if task.get_name() in ("poller", *SET_UP):
+                    task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await app.stop()
+
+
+SET_UP = ("bot.identity", "bot.updates", "bot.commands")
+
+
+def _sending(sender: Sender, stop: asyncio.Event) -> Callable[[Beat], Awaitable[None]]:
+    async def loop(beat: Beat) -> None:
+        sender.heartbeat = beat.ok
+        await sender.run(stop)
+
+    return loop

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -98,6 +99,7 @@ class Sender:
         self.pacer = Pacer(rate)
         self.slots = asyncio.Semaphore(concurrency)
         self.wake = asyncio.Event()
+        self.heartbeat: Callable[[], None] = lambda: None  # told after each good round
 
     async def run(self, stop: asyncio.Event, idle: float = 0.5) -> None:
         """Send until `stop` is set; reap stale leases now and then."""
@@ -106,7 +108,9 @@ class Sender:
             if time.monotonic() - last_reap > 10:
                 await outbox.reap(self.db)
                 last_reap = time.monotonic()
-            if await self.run_once():
+            handled = await self.run_once()
+            self.heartbeat()
+            if handled:
                 continue
             self.wake.clear()
             with contextlib.suppress(TimeoutError):

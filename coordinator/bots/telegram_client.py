@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 
@@ -10,6 +11,25 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")  # durations as timedelta, as in the
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 
 from coordinator.bots.aiohttp_request import AiohttpRequest
+
+
+class DeferredBot(Bot):
+    """A Bot whose start-up asks Telegram nothing.
+
+    python-telegram-bot's `initialize()` calls getMe and fails when Telegram does not answer;
+    here it only opens the HTTP sessions. The bot's set-up job asks getMe (retrying until it
+    answers), which also fills `bot.username` for the handlers.
+    """
+
+    @property
+    def id(self) -> int:
+        """The bot's id is the token's first part: known without asking."""
+        return int(self.token.split(":", 1)[0])
+
+    async def initialize(self) -> None:
+        if not self._requests_initialized:
+            await asyncio.gather(self._request[0].initialize(), self._request[1].initialize())
+            self._requests_initialized = True
 
 
 def make_bot(token: str, base_url: str | None = None, connections: int = 64) -> Bot:
@@ -24,7 +44,7 @@ def make_bot(token: str, base_url: str | None = None, connections: int = 64) -> 
     # getUpdates long-polls on connections of its own, so it never waits behind the senders;
     # two, so that the final offset confirmation at shutdown need not wait for the long poll.
     updates = AiohttpRequest(connection_pool_size=2, read_timeout=60)
-    return Bot(
+    return DeferredBot(
         token,
         base_url=base_url or "https://api.telegram.org/bot",
         request=request,

@@ -48,7 +48,9 @@ async def unprocessed(db: Database, limit: int = 100) -> list[dict[str, Any]]:
     async with db.read() as session:
         rows = await session.scalars(
             select(TelegramUpdate)
-            .where(col(TelegramUpdate.processed_at).is_(None))
+            .where(
+                col(TelegramUpdate.processed_at).is_(None), col(TelegramUpdate.failed_at).is_(None)
+            )
             .order_by(col(TelegramUpdate.update_id))
             .limit(limit)
         )
@@ -61,3 +63,12 @@ async def mark_processed_id(db: Database, update_id: int) -> None:
         if row is not None and row.processed_at is None:
             row.processed_at = utcnow()
             row.payload = redacted(row.payload)  # the inbox needed the token until now
+
+
+async def mark_failed(db: Database, update_id: int, error: str) -> None:
+    """An update that could not be handled: kept as failed with why, never handled again."""
+    async with db.write() as session:
+        row = await session.get(TelegramUpdate, update_id)
+        if row is not None and row.failed_at is None:
+            row.failed_at, row.error = utcnow(), error[:500]
+            row.payload = redacted(row.payload)  # never handled again: the token is not needed

@@ -22,7 +22,10 @@ async def telegram_webhook(request: Request[Any, Any, Any], db: DB) -> dict[str,
     given = request.headers.get("x-telegram-bot-api-secret-token", "")
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         raise NotAuthorizedException("Wrong or missing secret token.")
-    payload = await request.json()
+    try:
+        payload = await request.json()
+    except Exception:  # not JSON at all: refused, and the inbox is not touched
+        raise ValidationException("The body is not JSON.") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
         raise ValidationException("An update needs an integer update_id.")
     await updates.store(db, payload)

@@ -12,13 +12,13 @@ from coordinator.auth.audit import audit
 from coordinator.auth.passwords import new_token, token_digest
 from coordinator.auth.scope import Actor
 from coordinator.base import utcnow
+from coordinator.bots.identity import bot_username, deep_link
 from coordinator.db import Database
 from coordinator.errors import Invalid, NotFound, field_error
 from coordinator.organizations.models import Club, GroupChat, Invite, Member, Organization
 from coordinator.pagination import Page, paginate
 
 INVITE_LIFETIME = timedelta(days=14)
-DEFAULT_BOT_USERNAME = "CoordinatorBot"
 
 
 @dataclass
@@ -27,17 +27,16 @@ class InviteLink:
     expires_at: datetime
 
 
-def _deep_link(bot_username: str, parameter: str, token: str) -> str:
-    # Telegram allows A-Z a-z 0-9 _ - in start parameters, up to 64 characters.
-    return f"https://t.me/{bot_username}?{parameter}={token.split('_', 1)[1]}"
+def _deep_link(username: str, parameter: str, token: str) -> str:
+    # Start parameters: up to 64 characters of A-Z a-z 0-9 _ -; the token's prefix stays here.
+    return deep_link(username, parameter, token.split("_", 1)[1])
 
 
-async def member_invite(
-    db: Database, actor: Actor, member_id: int, bot_username: str = DEFAULT_BOT_USERNAME
-) -> InviteLink:
+async def member_invite(db: Database, actor: Actor, member_id: int) -> InviteLink:
     """A single-use link that binds the member to the Telegram account that opens it."""
     token = new_token("m")
     async with db.write() as session:
+        username = await bot_username(session)
         member = await session.scalar(
             scope.members(actor, select(Member).where(Member.id == member_id))
         )
@@ -59,20 +58,19 @@ async def member_invite(
         session.add(invite)
         await session.flush()
         audit(session, actor, "invite.create", "member", member_id)
-    return InviteLink(_deep_link(bot_username, "start", token), invite.expires_at)
+    return InviteLink(_deep_link(username, "start", token), invite.expires_at)
 
 
 USER_INVITE_LIFETIME = timedelta(days=1)
 
 
-async def user_invite(
-    db: Database, actor: Actor, bot_username: str = DEFAULT_BOT_USERNAME
-) -> InviteLink:
+async def user_invite(db: Database, actor: Actor) -> InviteLink:
     """A single-use link that connects the signed-in user's own Telegram, for digests."""
     if actor.user_id is None:
         raise Invalid("Only a signed-in user can connect Telegram.")
     token = new_token("u")
     async with db.write() as session:
+        username = await bot_username(session)
         invite = Invite(
             token_hash=token_digest(token.split("_", 1)[1]),
             kind="user",
@@ -83,7 +81,7 @@ async def user_invite(
         session.add(invite)
         await session.flush()
         audit(session, actor, "invite.create", "user", actor.user_id)
-    return InviteLink(_deep_link(bot_username, "start", token), invite.expires_at)
+    return InviteLink(_deep_link(username, "start", token), invite.expires_at)
 
 
 async def group_invite(
@@ -91,7 +89,6 @@ async def group_invite(
     actor: Actor,
     organization_id: int,
     club_id: int | None,
-    bot_username: str = DEFAULT_BOT_USERNAME,
 ) -> InviteLink:
     """A link that adds the bot to a group and registers it for the organization (or club)."""
     scope.require_org(actor, organization_id)
@@ -99,6 +96,7 @@ async def group_invite(
     async with db.write() as session:
         if await session.get(Organization, organization_id) is None:
             raise NotFound("No such organization.")
+        username = await bot_username(session)
         if club_id is not None:
             club = await session.get(Club, club_id)
             if club is None or club.organization_id != organization_id:
@@ -117,7 +115,7 @@ async def group_invite(
         session.add(invite)
         await session.flush()
         audit(session, actor, "invite.create", "organization", organization_id, kind="group")
-    return InviteLink(_deep_link(bot_username, "startgroup", token), invite.expires_at)
+    return InviteLink(_deep_link(username, "startgroup", token), invite.expires_at)
 
 
 async def list_group_chats(
@@ -134,12 +132,13 @@ MAX_SHEET = 200
 
 
 async def organization_invites(
-    db: Database, actor: Actor, organization_id: int, bot_username: str = DEFAULT_BOT_USERNAME
+    db: Database, actor: Actor, organization_id: int
 ) -> list[tuple[Member, InviteLink]]:
     """Fresh links for the organization's active members not yet in Telegram (a print sheet)."""
     scope.require_org(actor, organization_id)
     out: list[tuple[Member, InviteLink]] = []
     async with db.write() as session:
+        username = await bot_username(session)
         members = (
             await session.scalars(
                 select(Member)
@@ -165,6 +164,6 @@ async def organization_invites(
                     expires_at=expires,
                 )
             )
-            out.append((member, InviteLink(_deep_link(bot_username, "start", token), expires)))
+            out.append((member, InviteLink(_deep_link(username, "start", token), expires)))
         audit(session, actor, "invite.sheet", "organization", organization_id, count=len(out))
     return out

@@ -14,6 +14,8 @@ The user side (JSON in, JSON out):
   PUT  /sandbox/limits                    {"enabled": true|false}  Telegram's flood limits
   GET  /sandbox/stats                     messages sent and edited, callbacks answered, 429s
   PUT  /sandbox/delay                     {"seconds": n}  hold every Bot API call before handling it
+  PUT  /sandbox/failures                  {"method", "status"}  answer that method with an error
+                                          (status 500, 502, ...; 0 answers normally again)
 """
 
 from __future__ import annotations
@@ -125,6 +127,9 @@ class Sandbox:
         handler = METHODS.get(method.lower())
         if handler is None:
             raise BotApiError(404, "Not Found")
+        failing = self.world.failing.get(method.lower())
+        if failing:
+            raise BotApiError(failing, "Internal Server Error")
         await self._hold()
         result = await handler(self.world, normalize(_params(scope, body)))
         await _reply(send, 200, {"ok": True, "result": result})
@@ -198,6 +203,13 @@ class Sandbox:
                 w.limits.overall.events.clear()
                 w.limits.chats.clear()
                 return {"enabled": w.limits.enabled}
+            case "PUT", ["failures"]:
+                status = int(data.get("status") or 0)
+                if status:
+                    w.failing[str(data["method"]).lower()] = status
+                else:
+                    w.failing.pop(str(data["method"]).lower(), None)
+                return dict(w.failing)
             case "PUT", ["delay"]:
                 w.delay = float(data["seconds"])
                 return {"seconds": w.delay}

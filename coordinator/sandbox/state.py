@@ -86,10 +86,13 @@ class Webhook:
     last_error_message: str | None = None
 
 
+DEFAULT_BOT_USERNAME = "CoordinatorBot"  # the sandbox's own bot; a real bot's name is its own
+
+
 class World:
     """Everything the emulated Telegram knows about one bot and the people around it."""
 
-    def __init__(self, token: str = "1000:sandbox", username: str = "CoordinatorBot") -> None:
+    def __init__(self, token: str = "1000:sandbox", username: str = DEFAULT_BOT_USERNAME) -> None:
         self.token = token
         self.bot = Person(int(token.split(":", 1)[0]), "Coordinator", username)
         self.people: dict[int, Person] = {}
@@ -104,6 +107,7 @@ class World:
         self.callback_queries: dict[str, dict[str, Any]] = {}
         self.callback_answers: dict[str, dict[str, Any]] = {}
         self.commands: dict[str, list[dict[str, str]]] = {}
+        self.failing: dict[str, int] = {}  # Bot API method (lower case) -> error status it answers
         self.limits = FloodLimits(clock=time.monotonic)
         self._person_ids = itertools.count(100_000_001)
         self._group_ids = itertools.count(1)

@@ -14,6 +14,7 @@ from coordinator.auth import service as auth
 from coordinator.auth.models import ROLES
 from coordinator.auth.scope import require_role
 from coordinator.auth.throttle import TooManyAttempts
+from coordinator.bots.identity import BotNotKnown
 from coordinator.errors import Conflict, Invalid
 from coordinator.http import DB, CurrentActor, PageOffset, PathId, Search
 from coordinator.i18n import LOCALES, translate
@@ -24,6 +25,7 @@ from coordinator.web.context import (
     FORM_ERROR,
     AnyRequest,
     Form,
+    bot_not_ready,
     field_errors,
     flash,
     locale_of,
@@ -451,9 +453,13 @@ async def _telegram(
 
 
 @post("/digests/link")
-async def telegram_link(request: AnyRequest, db: DB, actor: CurrentActor) -> Template:
+async def telegram_link(request: AnyRequest, db: DB, actor: CurrentActor) -> Template | Redirect:
     require_role(actor, *DIGEST_ROLES)
-    return await _telegram(request, db, actor, await invites.user_invite(db, actor))
+    try:
+        link = await invites.user_invite(db, actor)
+    except BotNotKnown:
+        return bot_not_ready(request, "/digests")
+    return await _telegram(request, db, actor, link)
 
 
 @post("/digests/unlink")

@@ -137,6 +137,14 @@ def redirect(path: str) -> Redirect:
     return Redirect(path=path, status_code=303)
 
 
+def bot_not_ready(request: AnyRequest, back: str) -> Redirect:
+    """A link asked for before the bot's name is known: say so on the page it came from."""
+    from coordinator.bots.identity import BOT_NOT_KNOWN
+
+    flash(request, BOT_NOT_KNOWN, "error")
+    return redirect(back)
+
+
 def form_int(value: Any) -> int | None:
     """A whole number from a form field, or None when it is empty or not a number."""
     try:

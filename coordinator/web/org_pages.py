@@ -15,6 +15,7 @@ from litestar.params import Body, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
 from coordinator.auth import scope
+from coordinator.bots.identity import BotNotKnown
 from coordinator.errors import Invalid
 from coordinator.http import DB, CurrentActor, PageOffset, PathId, Search
 from coordinator.i18n import translate
@@ -28,6 +29,7 @@ from coordinator.web.context import (
     FORM_ERROR,
     AnyRequest,
     Form,
+    bot_not_ready,
     field_errors,
     flash,
     form_int,
@@ -145,10 +147,13 @@ async def add_channel(
 @post("/organizations/{org_id:int}/group-link")
 async def group_link(
     request: AnyRequest, db: DB, actor: CurrentActor, org_id: PathId, data: Form
-) -> Template:
+) -> Template | Redirect:
     lang = locale_of(request)
     club_id = form_int(data.get("club_id"))
-    link = await invites.group_invite(db, actor, org_id, club_id)
+    try:
+        link = await invites.group_invite(db, actor, org_id, club_id)
+    except BotNotKnown:
+        return bot_not_ready(request, f"/organizations/{org_id}")
     org = await organizations.get_organization(db, actor, org_id)
     return page(
         request,
@@ -164,10 +169,13 @@ async def group_link(
 @post("/organizations/{org_id:int}/invites")
 async def invite_sheet(
     request: AnyRequest, db: DB, actor: CurrentActor, org_id: PathId
-) -> Template:
+) -> Template | Redirect:
     lang = locale_of(request)
     org = await organizations.get_organization(db, actor, org_id)
-    links = await invites.organization_invites(db, actor, org_id)
+    try:
+        links = await invites.organization_invites(db, actor, org_id)
+    except BotNotKnown:
+        return bot_not_ready(request, f"/organizations/{org_id}")
     return page(
         request,
         "pages/invite.html",
@@ -233,10 +241,13 @@ async def members_page(
 @post("/members/{member_id:int}/invite")
 async def member_invite(
     request: AnyRequest, db: DB, actor: CurrentActor, member_id: PathId
-) -> Template:
+) -> Template | Redirect:
     lang = locale_of(request)
     member, _ = await members.get_member(db, actor, member_id)
-    link = await invites.member_invite(db, actor, member_id)
+    try:
+        link = await invites.member_invite(db, actor, member_id)
+    except BotNotKnown:
+        return bot_not_ready(request, "/members")
     return page(
         request,
         "pages/invite.html",

@@ -7,8 +7,8 @@ from typing import Any
 from litestar import Request, Router, get
 from litestar.di import Provide
 from litestar.response import Template
-from sqlalchemy import text
 
+from coordinator import health
 from coordinator.campaigns import service as campaigns
 from coordinator.errors import DomainError
 from coordinator.http import DB, CurrentActor
@@ -42,13 +42,6 @@ async def dashboard(request: Request[Any, Any, Any], db: DB, actor: CurrentActor
     )
 
 
-@get("/health", include_in_schema=False)
-async def health(db: DB) -> dict[str, Any]:
-    async with db.read() as session:
-        await session.execute(text("SELECT 1"))
-    return {"status": "ok", "database": db.dialect}
-
-
 PAGES = Router(
     path="/",
     route_handlers=[
@@ -68,4 +61,4 @@ PAGES = Router(
     },
     include_in_schema=False,
 )
-PUBLIC_PAGES = [health, *account.PUBLIC, *mfa_pages.PUBLIC]
+PUBLIC_PAGES = [*health.ROUTES, *account.PUBLIC, *mfa_pages.PUBLIC]

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from coordinator.base import utcnow
+from tests.factories import BOT_USERNAME
 
 PROBLEM = "application/problem+json"
 
@@ -138,7 +139,7 @@ async def test_it_hands_out_invite_links(api, world):
     r = await api.post(f"/api/v1/members/{world.member['d1']}/invite", headers=api.as_("lead"))
     assert r.status_code == 201
     link = r.json()["link"]
-    assert link.startswith("https://t.me/CoordinatorBot?start=")
+    assert link.startswith(f"https://t.me/{BOT_USERNAME}?start=")
     token = link.split("=", 1)[1]
     assert len(token) >= 22 and token.replace("-", "").replace("_", "").isalnum()
     r = await api.post(
@@ -146,7 +147,7 @@ async def test_it_hands_out_invite_links(api, world):
         headers=api.as_("lead"),
         json={"organization_id": world.org["district"], "club_id": world.club["club"]},
     )
-    assert r.json()["link"].startswith("https://t.me/CoordinatorBot?startgroup=")
+    assert r.json()["link"].startswith(f"https://t.me/{BOT_USERNAME}?startgroup=")
 
 
 async def test_it_issues_tokens_that_work_and_shows_them_once(api, world):

@@ -11,6 +11,7 @@ import pytest
 from sqlmodel import select
 
 from coordinator.bots import runtime
+from coordinator.bots.models import TelegramUpdate
 from coordinator.campaigns import service as campaigns
 from coordinator.campaigns.models import Assignment, Report
 from coordinator.organizations import invites
@@ -18,6 +19,7 @@ from coordinator.organizations.models import GroupChat, Member
 from coordinator.sandbox.run import running_sandbox
 from coordinator.sandbox.state import World
 from coordinator.settings import read_settings
+from tests.factories import BOT_USERNAME
 
 TOKEN = "1000:sandbox"
 
@@ -88,7 +90,7 @@ class Phone:
 @pytest.fixture
 async def live(world):
     """Sandbox + bot + sender running against this test's database."""
-    async with running_sandbox(World(TOKEN)) as sandbox:
+    async with running_sandbox(World(TOKEN, username=BOT_USERNAME)) as sandbox:
         settings = read_settings({**os.environ, "COORDINATOR_DATABASE_URL": world.db.url})
         telegram = runtime.build(world.db, settings, TOKEN, sandbox.base_url)
         async with runtime.running(telegram):
@@ -218,3 +220,13 @@ async def test_it_runs_group_mode_with_counts_and_refuses_outsiders(world, live)
         return "Đã làm xong: 1" in message["text"] and "Đã nhận: 1" in message["text"]
 
     await eventually(counted, seconds=15)
+
+
+async def test_a_malformed_polled_update_is_kept_as_failed_and_polling_goes_on(world, live):
+    bad = await live.world.push_update("callback_query", 5)  # not an object: cannot be read
+    phone = Phone(live, live.world.add_person("An", None, "vi").id)
+    await phone.say("/help")
+    await eventually(lambda: phone.bot_said("/tasks"))
+    async with world.db.read() as session:
+        row = await session.get(TelegramUpdate, bad["update_id"])
+    assert row is not None and row.status == "failed" and row.error

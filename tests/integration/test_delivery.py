@@ -23,6 +23,7 @@ from coordinator.campaigns.models import Assignment
 from coordinator.organizations.models import GroupChat, Member
 from coordinator.sandbox.run import running_sandbox
 from coordinator.sandbox.state import World
+from tests.factories import BOT_USERNAME
 
 TOKEN = "1000:sandbox"
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -30,7 +31,7 @@ TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 @pytest.fixture
 async def sandbox():
-    async with running_sandbox(World(TOKEN)) as running:
+    async with running_sandbox(World(TOKEN, username=BOT_USERNAME)) as running:
         yield running
 
 

@@ -12,6 +12,7 @@ from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter
 
 from coordinator.sandbox.run import free_port, running_sandbox
 from coordinator.sandbox.state import World
+from tests.factories import BOT_USERNAME
 
 TOKEN = "1000:sandbox"
 
@@ -28,7 +29,7 @@ async def _poll(predicate, seconds: float = 5.0):
 
 @pytest.fixture
 async def sandbox():
-    async with running_sandbox(World(TOKEN)) as running:
+    async with running_sandbox(World(TOKEN, username=BOT_USERNAME)) as running:
         yield running
 
 
@@ -53,7 +54,7 @@ async def _side(sandbox, method, path, **json):
 
 async def test_it_serves_python_telegram_bot_end_to_end(sandbox, bot):
     me = await bot.get_me()
-    assert me.username == "CoordinatorBot" and me.is_bot
+    assert me.username == BOT_USERNAME and me.is_bot
     user = await _user(sandbox)
     keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Xong", callback_data="done:7")]])
     sent = await bot.send_message(

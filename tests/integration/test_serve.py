@@ -59,6 +59,8 @@ def test_it_serves_the_whole_flow_with_the_built_in_sandbox(url):  # noqa: F811
             str(port),
             "--sandbox-port",
             str(sandbox_port),
+            "--sandbox-bot-username",
+            "Doan_Xa_Binh_Minh_bot",
         ],
         env=env,
         stdout=subprocess.PIPE,
@@ -75,7 +77,9 @@ def test_it_serves_the_whole_flow_with_the_built_in_sandbox(url):  # noqa: F811
         member = web.post(
             "/api/v1/members", json={"organization_id": 1, "display_name": "An"}
         ).json()
-        link = web.post(f"/api/v1/members/{member['id']}/invite").json()["link"]
+        invite = lambda: web.post(f"/api/v1/members/{member['id']}/invite")  # noqa: E731
+        link = wait_for(lambda: invite().status_code == 201 and invite().json()["link"])
+        assert link.startswith("https://t.me/Doan_Xa_Binh_Minh_bot?start="), "getMe's name"
         telegram.post(
             "/sandbox/messages",
             json={"user_id": person["id"], "text": f"/start {link.split('start=')[1]}"},

@@ -15,6 +15,7 @@ from coordinator.bots.models import TelegramUpdate
 from coordinator.sandbox.run import free_port, running_sandbox
 from coordinator.sandbox.state import World
 from coordinator.settings import read_settings
+from tests.factories import BOT_USERNAME
 from tests.integration.test_bot import TOKEN, Phone, eventually
 
 SECRET = "webhook-secret-for-tests"
@@ -71,7 +72,7 @@ async def test_it_runs_the_bot_from_the_webhook_and_ignores_a_repeat(world):
     )
     web = asyncio.create_task(server.serve())
     try:
-        async with running_sandbox(World(TOKEN)) as sandbox:
+        async with running_sandbox(World(TOKEN, username=BOT_USERNAME)) as sandbox:
             telegram = runtime.build(world.db, settings, TOKEN, sandbox.base_url)
             async with runtime.running(telegram, webhook=(settings.webhook_url, SECRET)):
                 phone = Phone(sandbox, sandbox.world.add_person("An", None, "vi").id)
@@ -97,6 +98,59 @@ async def test_it_runs_the_bot_from_the_webhook_and_ignores_a_repeat(world):
                 assert len(replies) == 1
                 info = await telegram.application.bot.get_webhook_info()
                 assert info.url == settings.webhook_url and info.pending_update_count == 0
+    finally:
+        server.should_exit = True
+        await web
+
+
+async def test_a_malformed_update_is_kept_as_failed_and_later_updates_go_on(world):
+    port = free_port()
+    settings = read_settings(
+        {
+            **os.environ,
+            "COORDINATOR_DATABASE_URL": world.db.url,
+            "COORDINATOR_TELEGRAM_MODE": "webhook",
+            "COORDINATOR_WEBHOOK_SECRET": SECRET,
+            "COORDINATOR_WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram/webhook",
+        }
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    web = asyncio.create_task(server.serve())
+    right = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    try:
+        async with running_sandbox(World(TOKEN, username=BOT_USERNAME)) as sandbox:
+            telegram = runtime.build(world.db, settings, TOKEN, sandbox.base_url)
+            async with (
+                runtime.running(telegram, webhook=(settings.webhook_url, SECRET)),
+                httpx.AsyncClient() as client,
+            ):
+                not_json = await client.post(
+                    settings.webhook_url,
+                    content=b"{not json",
+                    headers={**right, "Content-Type": "application/json"},
+                )
+                assert not_json.status_code == 400
+                bad = {"update_id": 900000000, "callback_query": 5}
+                r = await client.post(settings.webhook_url, json=bad, headers=right)
+                assert r.status_code == 200
+
+                async def failed():
+                    async with world.db.read() as session:
+                        row = await session.get(TelegramUpdate, 900000000)
+                    return row if row is not None and row.status == "failed" else None
+
+                row = await eventually(failed)
+                assert row.error and row.error.split(":")[0] in ("TypeError", "AttributeError")
+                assert TOKEN not in row.error
+                phone = Phone(sandbox, sandbox.world.add_person("An", None, "vi").id)
+                await phone.say("/help")
+                await eventually(lambda: phone.bot_said("/tasks"))
+        async with world.db.read() as session:
+            stored = {u.update_id: u.status for u in await session.scalars(select(TelegramUpdate))}
+        assert stored[900000000] == "failed"
+        assert sorted(stored.values()) == ["failed", "processed"], "nothing from the bad body"
     finally:
         server.should_exit = True
         await web

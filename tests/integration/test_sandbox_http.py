@@ -77,7 +77,7 @@ async def test_it_serves_python_telegram_bot_end_to_end(sandbox, bot):
         "<b>Nhiệm vụ</b> ✅", chat_id=user["id"], message_id=sent.message_id, parse_mode="HTML"
     )
     answer = await _side(sandbox, "GET", f"/sandbox/callback-answers/{press['callback_query_id']}")
-    assert answer == {"text": "Đã ghi nhận", "show_alert": False}
+    assert answer == {"text": "Đã ghi nhận", "show_alert": False, "user_id": user["id"]}
     history = await _side(sandbox, "GET", f"/sandbox/chats/{user['id']}/messages")
     assert history[0]["text"] == "<b>Nhiệm vụ</b> ✅"
     assert history[0]["earlier_versions"] == ["<b>Nhiệm vụ</b>"]

@@ -333,34 +333,34 @@ class _Cells:
     """Typed write-only cells with shared styles (openpyxl keeps one style per distinct look)."""
 
     def __init__(self, sheet: Any, lang: str, tz: ZoneInfo) -> None:
-        self.sheet, self.tz = sheet, tz
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.styles import Font
+
+        self.sheet, self.tz, self.new, self.bold = sheet, tz, WriteOnlyCell, Font(bold=True)
         self.time_format = TIME_FORMATS.get(lang, TIME_FORMATS["vi"])
 
     def row(self, kinds: list[str], values: list[Any]) -> list[Any]:
         return [self.make(k, v) for k, v in zip(kinds, values, strict=True)]
 
     def make(self, kind: str, value: Any, bold: bool = False) -> Any:
-        from openpyxl.cell import WriteOnlyCell
-        from openpyxl.styles import Font
-
+        """A plain value where openpyxl already writes the right type (ints, ordinary text):
+        a cell object per value is what makes write-only mode slow."""
         if value is None or value == "":
             return None
-        if kind == "time":
-            cell = WriteOnlyCell(self.sheet, value=_local(value, self.tz))
-            cell.number_format = self.time_format
-            return cell
-        if kind == "rate":
-            cell = WriteOnlyCell(self.sheet, value=float(value))
-            cell.number_format = "0.0%"
-            return cell
         if kind == "count" and isinstance(value, int):
             return value
-        # Text: a string cell, never a formula, whatever it starts with.
+        if kind in ("time", "rate"):
+            local = _local(value, self.tz) if kind == "time" else float(value)
+            cell = self.new(self.sheet, value=local)
+            cell.number_format = self.time_format if kind == "time" else "0.0%"
+            return cell
         text = ILLEGAL_XML.sub("", str(value))
-        cell = WriteOnlyCell(self.sheet, value=text)
+        if not formula_like(text) and not bold:
+            return text  # openpyxl writes a str that is no formula as a string cell
+        # A string cell, never a formula, whatever it starts with.
+        cell = self.new(self.sheet, value=text)
         cell.data_type = "s"
-        if formula_like(text):
-            cell.quotePrefix = True  # Excel keeps it text even when the cell is edited
+        cell.quotePrefix = formula_like(text)  # Excel keeps it text even when edited
         if bold:
-            cell.font = Font(bold=True)
+            cell.font = self.bold
         return cell

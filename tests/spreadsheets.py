@@ -30,7 +30,7 @@ SST_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedSt
 SST_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"
 
 
-def shared_string_bomb(size: int = 200 * MB) -> bytes:
+def shared_string_bomb(size: int = 200 * MB, compression: int = zipfile.ZIP_DEFLATED) -> bytes:
     """A workbook whose second name cell points at a shared string of `size` repeated letters:
     a few hundred kilobytes on disk (ZIP_DEFLATED), `size` bytes once unpacked."""
     base = zipfile.ZipFile(io.BytesIO(xlsx([["name"], ["placeholder"]])))
@@ -51,7 +51,7 @@ def shared_string_bomb(size: int = 200 * MB) -> bytes:
         ),
     }
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bomb:
+    with zipfile.ZipFile(out, "w", compression) as bomb:
         for info in base.infolist():
             data = base.read(info.filename)
             if info.filename in edits:
@@ -65,8 +65,8 @@ def shared_string_bomb(size: int = 200 * MB) -> bytes:
                 b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
                 b'count="2" uniqueCount="2"><si><t>name</t></si><si><t>'
             )
-            chunk = b"A" * MB
-            for _ in range(size // MB):
+            chunk = b"A" * min(size, MB)
+            for _ in range(max(size // MB, 1)):
                 strings.write(chunk)
             strings.write(b"</t></si></sst>")
     return out.getvalue()

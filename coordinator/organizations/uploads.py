@@ -1,6 +1,6 @@
 """Uploaded tables read within limits that no file can push memory past: CSV streamed row by
 row; XLSX checked as a zip archive (declared sizes, compression ratio) and scanned part by part
-with every element dropped once read, before openpyxl opens it read-only and streams its rows.
+by expat, keeping only counters, before openpyxl opens it read-only and streams its rows.
 
 Python's zipfile never unpacks more than an entry's declared size (it stops there and fails the
 CRC check), so checking the declared sizes first bounds what any later reader can unpack."""
@@ -12,7 +12,7 @@ import io
 import zipfile
 from collections.abc import Iterator
 from typing import IO, Any
-from xml.etree.ElementTree import ParseError, iterparse
+from xml.parsers import expat
 
 from coordinator.errors import Invalid
 
@@ -51,6 +51,10 @@ def cell_too_long(line: int) -> FileRefused:
     return FileRefused(
         "Row {line} has a cell longer than {limit} characters.", line=line, limit=MAX_CELL
     )
+
+
+def text_too_long() -> FileRefused:
+    return FileRefused("A cell is longer than {limit} characters.", limit=MAX_CELL)
 
 
 def too_many_columns(line: int) -> FileRefused:
@@ -140,56 +144,66 @@ def _kind(name: str) -> str:
 
 
 def _scan_part(part: IO[bytes], kind: str) -> None:
-    """Parse one part, dropping each element as it ends, and refuse what openpyxl would turn
-    into too much memory: too many elements, rows, cells or characters."""
+    """Parse one part with expat, building nothing (no tree, no text kept), and refuse what
+    openpyxl would turn into too much memory or time: too many elements, rows, filled cells or
+    characters in one run of text. A document type declaration is refused outright."""
     scan = _Scan(kind)
-    stack: list[Any] = []
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.StartElementHandler = scan.start
+    parser.EndElementHandler = scan.end
+    parser.CharacterDataHandler = scan.text
+    parser.StartDoctypeDeclHandler = scan.doctype
     try:
-        for event, elem in iterparse(part, events=("start", "end")):
-            if event == "start":
-                stack.append(elem)
-                continue
-            stack.pop()
-            scan.ended(elem.tag.rpartition("}")[2], elem)
-            if stack:
-                stack[-1].remove(elem)  # the only child left: this keeps memory flat
-    except (ParseError, zipfile.BadZipFile, EOFError, OSError):
+        parser.ParseFile(part)
+    except (expat.ExpatError, zipfile.BadZipFile, EOFError, OSError):
         raise FileRefused("The file is not a readable XLSX workbook.") from None
 
 
 class _Scan:
-    """Counters for one part while it is parsed."""
+    """Counters for one part while expat reads it."""
 
     def __init__(self, kind: str) -> None:
-        self.kind, self.elements, self.rows = kind, 0, 0
-        self.limit = _size_limit(kind)
-        self.cells = self.filled = 0
-        self.valued = False
+        self.kind, self.limit = kind, _size_limit(kind)
+        self.elements = self.rows = self.cells = self.filled = self.run = 0
+        self.cell_filled = False
 
-    def ended(self, tag: str, elem: Any) -> None:
+    def start(self, name: str, attrs: dict[str, str]) -> None:
         self.elements += 1
+        self.run = 0
         if self.elements > MAX_ELEMENTS[self.kind]:
             raise _too_big(self.limit)
-        if tag in ("t", "v") and elem.text and len(elem.text) > MAX_CELL:
-            raise cell_too_long(self.rows + 1)
         if self.kind == "sheet":
-            self._sheet(tag, elem)
+            self._sheet(name.rpartition(" ")[2], attrs)
 
-    def _sheet(self, tag: str, elem: Any) -> None:
-        if tag in ("v", "is"):
-            self.valued = True
-        elif tag == "c":
+    def end(self, name: str) -> None:
+        self.run = 0
+
+    def text(self, data: str) -> None:
+        self.run += len(data)
+        if self.run > MAX_CELL:
+            raise cell_too_long(self.rows + 1) if self.kind == "sheet" else text_too_long()
+
+    def doctype(self, *args: Any) -> None:
+        raise FileRefused("The file is not a readable XLSX workbook.")
+
+    def _sheet(self, tag: str, attrs: dict[str, str]) -> None:
+        if tag == "c":
             self.cells += 1
-            self.filled += self.valued
-            self.valued = False
-            if self.filled > MAX_COLUMNS or self.cells > MAX_ROW_CELLS:
+            self.cell_filled = False
+            if self.cells > MAX_ROW_CELLS:
+                raise too_many_columns(self.rows + 1)
+        elif tag in ("v", "is") and not self.cell_filled:
+            self.cell_filled = True
+            self.filled += 1
+            if self.filled > MAX_COLUMNS:
                 raise too_many_columns(self.rows + 1)
         elif tag == "row":
             self.rows += 1
             self.cells = self.filled = 0
-            number = elem.get("r", "")
-            if self.rows > MAX_LINES or (number.isdigit() and int(number) > MAX_LINES):
-                raise too_many_lines(max(self.rows, int(number) if number.isdigit() else 0))
+            number = attrs.get("r", "")
+            line = int(number) if number.isdigit() else self.rows
+            if max(line, self.rows) > MAX_LINES:
+                raise too_many_lines(max(line, self.rows))
 
 
 def _openpyxl_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:

@@ -158,3 +158,27 @@ def _rewrite(data: bytes, old: bytes, new: bytes) -> bytes:
                 part = part.replace(old, new, 1)
             target.writestr(info.filename, part)
     return out.getvalue()
+
+
+def test_a_long_shared_string_within_the_size_limits_is_refused_without_being_built():
+    """5 MB stored uncompressed (no ratio to catch): expat counts it, nothing keeps it."""
+    stored = shared_string_bomb(5 * MB, zipfile.ZIP_STORED)
+    tracemalloc.start()
+    try:
+        with pytest.raises(FileRefused, match="longer than 1000 characters"):
+            parse_table(stored, "long.xlsx")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * len(stored), peak  # the upload and its archive index, no 5 MB string
+
+
+def test_a_document_type_declaration_is_refused():
+    laughs = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">]>'
+    data = _rewrite(
+        xlsx([["name"], ["An"]]),
+        b"<worksheet",
+        laughs + b"<worksheet",
+    )
+    with pytest.raises(FileRefused, match="not a readable XLSX"):
+        parse_table(data, "a.xlsx")

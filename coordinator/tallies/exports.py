@@ -179,16 +179,11 @@ async def _task_rows(
         )
         result = await session.stream(stmt.execution_options(yield_per=BATCH))
         async for task, member, group, proofs in result:
-            if member is not None:
-                org, name, code = org_names.get(member.organization_id, ""), *_member(member)
-            else:
-                org, name, code = org_names.get(group.organization_id, ""), group.title, ""
+            person = member or group  # a task goes to a member or to a group chat
+            org = org_names.get(person.organization_id, "")
+            name, code = (member.display_name, member.code or "") if member else (group.title, "")
             times = [task.delivered_at, task.acknowledged_at, task.done_at]
             yield [org, name, code, translate(lang, task.status), *times, proofs or ""]
-
-
-def _member(member: Member) -> tuple[str, str]:
-    return member.display_name, member.code or ""
 
 
 # ---- writing ---------------------------------------------------------------------------------

@@ -178,3 +178,24 @@ async def test_a_shared_string_bomb_is_refused_quickly_within_bounded_memory(wor
     assert "too large once unpacked" in refused.value.detail
     assert translate("vi", refused.value.message, **refused.value.values).startswith("Sổ tính")
     assert await _count(world.db) == before  # nothing half-written
+
+
+async def test_a_refused_file_is_explained_by_the_api_and_on_the_page_in_vietnamese(world):
+    from tests.factories import api_client
+    from tests.integration.test_web_authorization import sign_in
+
+    files = {"file": ("bomb.xlsx", shared_string_bomb(100 * MB), "application/octet-stream")}
+    async with api_client(world) as api:
+        url = f"/api/v1/members/import?organization_id={world.org['district']}"
+        answer = await api.post(url, headers=api.as_("lead"), files=files)
+        assert answer.status_code == 422 and answer.json()["code"] == "file_refused"
+        assert "too large once unpacked (over 48 MB" in answer.json()["detail"]
+        await sign_in(api, "lead")
+        page = await api.post(
+            "/members/import",
+            data={"organization_id": str(world.org["district"])},
+            files=files,
+            headers={"x-csrftoken": api.cookies["coordinator_csrf"]},
+        )
+        assert page.status_code in (200, 422) and 'id="import-errors"' in page.text
+        assert "Sổ tính quá lớn khi giải nén (hơn 48 MB" in page.text

@@ -6,10 +6,7 @@ A row matches an existing member by (organization, code) when it has a code, oth
 
 from __future__ import annotations
 
-import csv
-import io
 import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,12 +18,19 @@ from coordinator.auth.scope import Actor
 from coordinator.base import row_id
 from coordinator.db import Database
 from coordinator.errors import Invalid
+from coordinator.organizations import uploads
 from coordinator.organizations.members import LOCALES, check_member_fields, club_ids_of, set_clubs
 from coordinator.organizations.models import Club, Member, Organization
+from coordinator.sheets import formula_like
 
 MAX_ROWS = 50_000
-MAX_BYTES = 10 * 1024 * 1024
+MAX_BYTES = uploads.MAX_BYTES
 MAX_ERRORS = 200
+MAX_WARNINGS = 200
+FORMULA_WARNING = (
+    "starts with {start}, which a spreadsheet could run as a formula; "
+    "it is kept as typed and exported as text"
+)
 # Column names as people write them, in English and Vietnamese (accents and case ignored).
 ALIASES = {
     "display_name": {"display_name", "name", "full name", "ho ten", "ho va ten", "ten"},
@@ -62,69 +66,73 @@ class ImportResult:
     updated: int = 0
     unchanged: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _rows_csv(data: bytes) -> Iterator[tuple[int, list[str]]]:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise Invalid(
-            "The CSV file is not UTF-8 text. Save it as 'CSV UTF-8' and try again."
-        ) from None
-    first = text.split("\n", 1)[0]
-    delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    try:
-        yield from enumerate(reader, start=1)
-    except csv.Error as exc:
-        raise Invalid(f"The CSV file is malformed near line {reader.line_num}: {exc}.") from None
-
-
-def _rows_xlsx(data: bytes) -> Iterator[tuple[int, list[str]]]:
-    from openpyxl import load_workbook
-
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:
-        raise Invalid("The file is not a readable XLSX workbook.") from None
-    sheet = book.worksheets[0]
-    for index, row in enumerate(sheet.iter_rows(values_only=True), start=1):
-        yield index, ["" if v is None else str(v).strip() for v in row]
-    book.close()
+    warnings: list[dict[str, Any]] = field(default_factory=list)
 
 
 def parse_table(data: bytes, filename: str) -> list[ParsedRow]:
     """Rows keyed by canonical column names; raises Invalid for an unusable file or header."""
     if len(data) > MAX_BYTES:
-        raise Invalid(f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB.")
+        raise uploads.FileRefused(
+            "The file is larger than {limit} MB.", limit=MAX_BYTES // uploads.MB
+        )
     if not data.strip():
         raise Invalid("The file is empty.")
     lower = filename.lower()
     if lower.endswith(".xlsx"):
-        rows = _rows_xlsx(data)
+        rows = uploads.rows_xlsx(data)
     elif lower.endswith((".csv", ".txt")):
-        rows = _rows_csv(data)
+        rows = uploads.rows_csv(data)
     else:
         raise Invalid("Upload a .csv or .xlsx file.")
     header_line, header = next(rows, (1, []))
+    _check_cells(header_line, header)
     columns = [_column_for(h) for h in header]
     if "display_name" not in columns:
         raise Invalid(
             "The first row must name the columns, with at least a name column "
             "(display_name / họ tên).",
-            errors=[{"line": header_line, "message": f"columns found: {header}"}],
+            errors=[{"line": header_line, "message": f"columns found: {header[:20]}"}],
         )
     parsed = []
     for line, cells in rows:
+        _check_cells(line, cells)
         if not any(c.strip() for c in cells):
             continue
         values = {col: cells[i].strip() for i, col in enumerate(columns) if col and i < len(cells)}
         parsed.append(ParsedRow(line=line, values=values))
         if len(parsed) > MAX_ROWS:
-            raise Invalid(f"The file has more than {MAX_ROWS} rows; split it.")
+            raise uploads.FileRefused(
+                "The file has more than {limit} rows (row {line}); split it.",
+                limit=MAX_ROWS,
+                line=line,
+            )
     if not parsed:
         raise Invalid("The file has a header but no rows.")
     return parsed
+
+
+def _check_cells(line: int, cells: list[str]) -> None:
+    """The caps every row meets, whatever the format: rows, filled columns, cell length."""
+    if line > uploads.MAX_LINES:
+        raise uploads.too_many_lines(line)
+    if len(cells) - cells.count("") > uploads.MAX_COLUMNS:
+        raise uploads.too_many_columns(line)
+    if max(map(len, cells), default=0) > uploads.MAX_CELL:
+        raise uploads.cell_too_long(line)
+
+
+def formula_warnings(rows: list[ParsedRow]) -> list[dict[str, Any]]:
+    """Values that a spreadsheet would run as a formula: imported as typed, but flagged."""
+    found = []
+    for row in rows:
+        for column, value in row.values.items():
+            if formula_like(value):
+                start = value[:1].replace("\t", "TAB").replace("\r", "CR")
+                message = FORMULA_WARNING.format(start=start)
+                found.append(
+                    {"line": row.line, "field": column, "start": start, "message": message}
+                )
+    return found[:MAX_WARNINGS]
 
 
 async def import_members(
@@ -163,10 +171,12 @@ async def import_members(
                 f"Nothing was imported: {len(plan.errors)} row(s) have errors.",
                 errors=plan.errors[:MAX_ERRORS],
             )
+        warnings = formula_warnings(rows)
         if dry_run:
             known = sum(1 for p in plan.rows if p.existing is not None)
-            return ImportResult(created=len(plan.rows) - known, updated=known)
+            return ImportResult(created=len(plan.rows) - known, updated=known, warnings=warnings)
         result = await _apply(session, plan)
+        result.warnings = warnings
         audit(
             session,
             actor,
@@ -176,6 +186,7 @@ async def import_members(
             filename=filename[:200],
             created=result.created,
             updated=result.updated,
+            formula_like=len(warnings),
         )
     return result
 

@@ -58,10 +58,18 @@ class MemberOut(msgspec.Struct):
     club_ids: list[int]
 
 
+class ImportWarningOut(msgspec.Struct):
+    line: int
+    field: str
+    start: str
+    message: str
+
+
 class ImportOut(msgspec.Struct):
     created: int
     updated: int
     unchanged: int
+    warnings: list[ImportWarningOut]
 
 
 class ImportForm(msgspec.Struct):
@@ -147,7 +155,8 @@ class MemberController(Controller):
         organization_id: QueryId,
         data: MultipartBody[ImportForm],
     ) -> ImportOut:
-        """Import a CSV or XLSX file: every row or none. Errors list the file's line numbers."""
+        """Import a CSV or XLSX file: every row or none. Errors list the file's line numbers;
+        `warnings` list values that start like a spreadsheet formula (kept as typed)."""
         upload = data.file
         if not isinstance(upload, UploadFile):
             raise Invalid("Attach the file as the multipart field 'file'.")
@@ -155,7 +164,8 @@ class MemberController(Controller):
         result = await importer.import_members(
             db, actor, organization_id, content, upload.filename or ""
         )
-        return out(ImportOut, result)
+        warnings = [ImportWarningOut(**w) for w in result.warnings]
+        return out(ImportOut, result, warnings=warnings)
 
 
 CONTROLLERS = [MemberController]

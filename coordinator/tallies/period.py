@@ -10,7 +10,7 @@ Definitions (the same on the status page, the dashboards and the exports):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol, TypeVar
@@ -277,22 +277,3 @@ def hide_small(value: int, base: int | None = None) -> str:
     if 0 < value < 5 or (base is not None and 0 < base < 5):
         return "<5"
     return str(value)
-
-
-def aggregate_row(name: str, c: Counts, small_hidden: bool) -> list[Any]:
-    """One export line: name, the counts of COLUMNS and the rate in percent; "<5" for
-    leadership (and no rate for a group under five)."""
-    values: list[Any] = [getattr(c, column) for column in COLUMNS]
-    rate: Any = round(c.rate * 100, 1)
-    if small_hidden:
-        values = [hide_small(v, c.assigned) for v in values]
-        rate = "–" if 0 < c.assigned < 5 else rate
-    return [name, *values, rate]
-
-
-def export_rows(tally: PeriodTally, small_hidden: bool) -> Sequence[list[Any]]:
-    """Aggregate rows for the period export: one per organization, rolled up."""
-    return [
-        aggregate_row("  " * line.depth + line.name, line.counts, small_hidden)
-        for line in tally.organizations
-    ]

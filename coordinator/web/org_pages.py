@@ -25,6 +25,7 @@ from coordinator.organizations import service as organizations
 from coordinator.organizations.agreements import PLATFORMS
 from coordinator.organizations.members import MEMBER_STATES
 from coordinator.organizations.service import OrganizationLine
+from coordinator.organizations.uploads import FileRefused
 from coordinator.web.context import (
     FORM_ERROR,
     AnyRequest,
@@ -313,7 +314,7 @@ async def import_preview(
             errors={"file": translate(lang, "Choose a file.")},
             org=org_id,
         )
-    content = await upload.read()
+    content = await upload.read(importer.MAX_BYTES + 1)
     try:
         preview = await importer.import_members(
             db, actor, org_id, content, upload.filename, dry_run=True
@@ -324,7 +325,7 @@ async def import_preview(
             db,
             actor,
             FORM_ERROR,
-            problem=translate(lang, exc.detail),
+            problem=_refusal(lang, exc),
             row_errors=exc.errors or [],
             org=org_id,
         )
@@ -364,7 +365,21 @@ async def import_confirm(request: AnyRequest, db: DB, actor: CurrentActor) -> Re
         updated=result.updated,
         unchanged=result.unchanged,
     )
+    if result.warnings:
+        flash(
+            request,
+            "{n} value(s) start like a spreadsheet formula; they were kept as typed.",
+            "warning",
+            n=len(result.warnings),
+        )
     return redirect(f"/members?organization_id={pending['org']}")
+
+
+def _refusal(lang: str, exc: Invalid) -> str:
+    """A refused file says why in the reader's language, with its limits filled in."""
+    if isinstance(exc, FileRefused):
+        return translate(lang, exc.message, **exc.values)
+    return translate(lang, exc.detail)
 
 
 # ---- agreements ---------------------------------------------------------------------------

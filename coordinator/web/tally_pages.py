@@ -116,13 +116,19 @@ async def participation_export(
     fmt: FromPath[str],
     start: FromQuery[str | None] = None,
     end: FromQuery[str | None] = None,
+    table: FromQuery[str] = "organizations",
 ) -> Stream:
+    """XLSX: organizations and clubs, one sheet each; CSV: one of them (`table=clubs`)."""
     lang = locale_of(request)
     tz = request.app.state.settings.timezone
     first, after = period(request, start, end, None)
-    head, rows = await exports.period_export(db, actor, first, after, tz, lang)
-    name = f"participation-{first.date()}-{(after - timedelta(days=1)).date()}"
-    return _download(fmt, name, head, exports.rows_of(rows))
+    _check_format(fmt)
+    export = await exports.period_export(db, actor, first, after, tz, lang)
+    if fmt == "csv" and table == "clubs":
+        export.tables.reverse()
+    since, until = export.period or ("", "")
+    title = translate(lang, "Participation") + f" {since} – {until}"
+    return await _download(request, db, actor, fmt, export, title)
 
 
 @get("/campaigns/{campaign_id:int}/export/{fmt:str}")
@@ -130,20 +136,33 @@ async def campaign_export(
     request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: PathId, fmt: FromPath[str]
 ) -> Stream:
     lang = locale_of(request)
+    _check_format(fmt)
+    detail = await campaigns.get_campaign(db, actor, campaign_id)  # NotFound before any byte
     tz = request.app.state.settings.timezone
-    await campaigns.get_campaign(db, actor, campaign_id)  # NotFound before any byte is sent
-    head, rows = await exports.campaign_export(db, actor, campaign_id, tz, lang)
-    return _download(fmt, f"campaign-{campaign_id}", head, rows)
+    export = await exports.campaign_export(db, actor, campaign_id, tz, lang)
+    return await _download(request, db, actor, fmt, export, detail.campaign.title)
 
 
-def _download(fmt: str, name: str, head: list[str], rows: Any) -> Stream:
+def _check_format(fmt: str) -> None:
     if fmt not in FORMATS:
         raise Invalid("Export as csv or xlsx.")
-    body = exports.csv_stream(head, rows) if fmt == "csv" else exports.xlsx_stream(head, rows, name)
+
+
+async def _download(
+    request: AnyRequest, db: DB, actor: Any, fmt: str, export: exports.Export, title: str
+) -> Stream:
+    """Audited before the first byte, so an export cut short is on record too."""
+    lang, tz = locale_of(request), request.app.state.settings.timezone
+    await exports.record_export(db, actor, export, fmt)
+    body = (
+        exports.csv_stream(export.tables[0], lang, tz)
+        if fmt == "csv"
+        else exports.xlsx_stream(export, lang, tz, title)
+    )
     return Stream(
         body,
         media_type=FORMATS[fmt],
-        headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'},
+        headers={"Content-Disposition": f'attachment; filename="{export.filename}.{fmt}"'},
     )
 
 

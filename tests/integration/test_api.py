@@ -126,7 +126,7 @@ async def test_it_imports_an_uploaded_file_or_explains_why_not(api, world):
     good = "họ tên,mã\nNguyễn Văn An,Z1\nTrần Thị Bình,Z2\n".encode()
     r = await api.post(url, headers=h, files={"file": ("ds.csv", good, "text/csv")})
     assert r.status_code == 201, r.text
-    assert r.json() == {"created": 2, "updated": 0, "unchanged": 0}
+    assert r.json() == {"created": 2, "updated": 0, "unchanged": 0, "warnings": []}
     bad = "họ tên,mã\n,Z3\n".encode()
     r = await api.post(url, headers=h, files={"file": ("ds.csv", bad, "text/csv")})
     assert r.status_code == 422

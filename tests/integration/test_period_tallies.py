@@ -17,7 +17,7 @@ from coordinator.auth import scope
 from coordinator.campaigns import service as campaigns
 from coordinator.campaigns.models import ASSIGNMENT_STATUSES, Assignment, Campaign
 from coordinator.organizations.models import GroupChat, Member, MemberClub, Organization
-from coordinator.tallies.period import COLUMNS, Counts, export_rows, period_tally
+from coordinator.tallies.period import COLUMNS, Counts, period_tally
 from tests.conftest import open_database
 from tests.factories import build_world
 
@@ -162,27 +162,17 @@ def test_period_tallies_equal_a_recount_of_the_raw_rows(template_url, tmp_path):
 
 
 def test_leadership_exports_hide_counts_below_five():
-    from coordinator.tallies.period import Line, PeriodTally
+    from coordinator.tallies.exports import count_row
 
     counts = Counts(assigned=12, delivered=12, acknowledged=4, done=3, declined=0, expired=5)
-    tally = PeriodTally(START, END, counts, [Line(1, "Huyện đoàn A", counts)], [], [])
-    hidden = export_rows(tally, small_hidden=True)[0]
-    shown = export_rows(tally, small_hidden=False)[0]
-    assert hidden[1:8] == ["12", "12", "<5", "<5", "0", "5", "0"]
+    hidden = count_row("Huyện đoàn A", counts, small_hidden=True)
+    shown = count_row("Huyện đoàn A", counts, small_hidden=False)
+    assert hidden[1:8] == [12, 12, "<5", "<5", 0, 5, 0]
     assert shown[1:8] == [12, 12, 4, 3, 0, 5, 0]
-    assert hidden[8] == shown[8] == 25.0
+    assert hidden[8] == shown[8] == 0.25
     few = Counts(assigned=3, delivered=3, done=0)
-    tiny = PeriodTally(START, END, few, [Line(2, "CLB nhỏ", few)], [], [])
-    assert export_rows(tiny, small_hidden=True)[0][1:] == [
-        "<5",
-        "<5",
-        "<5",
-        "<5",
-        "<5",
-        "<5",
-        "<5",
-        "–",
-    ]
+    assert count_row("CLB nhỏ", few, small_hidden=True)[1:] == ["<5"] * 7 + [None]
+    assert count_row("CLB rỗng", Counts(), small_hidden=False)[1:] == [0] * 7 + [None]
 
 
 async def test_the_activation_funnel_counts_members_invited_linked_and_active(db):

@@ -56,7 +56,12 @@ def build(db: Database, settings: Settings, token: str, base_url: str | None) ->
     )
     handlers.install(application)
     sender = Sender(
-        db, bot, rate=settings.send_rate, timezone=settings.timezone, locale=settings.locale
+        db,
+        bot,
+        rate=settings.send_rate,
+        timezone=settings.timezone,
+        locale=settings.locale,
+        paid_broadcast=settings.paid_broadcast,
     )
     return Telegram(application, sender)
 

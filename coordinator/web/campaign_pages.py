@@ -88,6 +88,7 @@ def _draft(request: AnyRequest, data: dict[str, Any]) -> CampaignDraft:
         proof_requested=data.get("proof_requested") == "on",
         reminder_hours=[int(h) for h in hours],
         remind_in_quiet_hours=data.get("remind_in_quiet_hours") == "on",
+        paid_broadcast=data.get("paid_broadcast") == "on",
     )
 
 
@@ -103,6 +104,7 @@ def _values(request: AnyRequest, campaign: Campaign) -> dict[str, Any]:
         "proof_requested": "on" if campaign.proof_requested else "",
         "reminder_hours": ", ".join(str(h) for h in campaign.reminder_hours),
         "remind_in_quiet_hours": "on" if campaign.remind_in_quiet_hours else "",
+        "paid_broadcast": "on" if campaign.paid_broadcast else "",
     }
 
 

@@ -126,9 +126,9 @@ class Sender:
             return Outcome(row, "pending", retry_at=ready, refund_attempt=True)
         paid = self._paid(row, views)
         async with self.slots:
-            await self.pacer.turn(row.chat_id, paid=paid)  # then the request goes out at once
             try:
-                message_id = await self._deliver(row, views, paid)
+                async with self.pacer.sending(row.chat_id, paid=paid):
+                    message_id = await self._deliver(row, views, paid)
             except Exception as exc:  # classified below; nothing escapes the batch
                 return self._classify(row, exc)
         return Outcome(row, "sent", message_id=message_id)

@@ -29,6 +29,7 @@ PRIVATE_INTERVAL = 1.0  # Telegram: about one message per second to one private 
 GROUP_INTERVAL = 3.0  # Telegram: 20 messages per minute to one group
 HOLD_LIMIT = 2.0  # a chat busier than this goes back to the queue instead of holding a lease
 MARGIN = 0.005  # seconds: Telegram's clock is not ours; a whisker on top of every window
+RESOLUTION = 0.001  # seconds: shorter waits are not slept (the event loop cannot do it)
 PAID_RATE = 1000.0  # Telegram: up to 1,000 messages per second with allow_paid_broadcast
 
 
@@ -118,7 +119,8 @@ class Pacer:
             await self._until(lambda: self._chat_wait(chat_id, time.monotonic()))
             async with self._gate:
                 await self._until(lambda: self._overall_wait(paid, time.monotonic()))
-                if self._chat_wait(chat_id, time.monotonic()) == 0:  # nobody took the chat
+                wait = self._chat_wait(chat_id, time.monotonic())
+                if wait is not None and wait < RESOLUTION:  # nobody took the chat meanwhile
                     self._out(chat_id)
                     return
 
@@ -126,11 +128,13 @@ class Pacer:
         """Sleep until `wait_for` says 0; None means until some answer comes back."""
         while True:
             wait = wait_for()
-            if wait == 0:
+            if wait is None:
+                self._answer.clear()
+                await self._answer.wait()
+            elif wait < RESOLUTION:  # the loop cannot sleep shorter; MARGIN covers it
                 return
-            self._answer.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._answer.wait(), wait)
+            else:
+                await asyncio.sleep(wait)
 
     def _out(self, chat_id: int) -> None:
         now = time.monotonic()

@@ -222,8 +222,9 @@ class Sender:
     def _stars_short(self, row: Leased) -> Outcome:
         """The bot's Stars ran out: the row goes again at once without paid broadcast, and so
         does everything else for a while; never a crash, never a failed task."""
+        if time.monotonic() >= self.paid_refused_until:  # once, not for every one in flight
+            logger.warning("paid broadcast refused: not enough Stars; sending at the free rate")
         self.paid_refused_until = time.monotonic() + PAID_PAUSE
-        logger.warning("paid broadcast refused: not enough Stars; sending at the free rate")
         return Outcome(
             row,
             "pending",

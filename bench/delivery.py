@@ -311,7 +311,8 @@ def main() -> None:
     pg_server = args.postgres or os.environ.get("COORDINATOR_TEST_POSTGRES_URL")
     print(
         f"machine            {platform.platform()}, {os.cpu_count()} cpus, "
-        f"Python {platform.python_version()}"
+        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f} "
+        "(other work on the machine slows every figure)"
     )
     port = free_port()
     sandbox = subprocess.Popen(

@@ -115,6 +115,9 @@ class Pacer:
             self._answered(chat_id)
 
     async def _turn(self, chat_id: int, paid: bool) -> None:
+        if not self._gate.locked() and self._free_now(chat_id, paid):
+            self._out(chat_id)  # nobody queued and nothing to wait for: the common paid case
+            return
         while True:
             await self._until(lambda: self._chat_wait(chat_id, time.monotonic()))
             async with self._gate:
@@ -123,6 +126,11 @@ class Pacer:
                 if wait is not None and wait < RESOLUTION:  # nobody took the chat meanwhile
                     self._out(chat_id)
                     return
+
+    def _free_now(self, chat_id: int, paid: bool) -> bool:
+        now = time.monotonic()
+        chat, overall = self._chat_wait(chat_id, now), self._overall_wait(paid, now)
+        return chat is not None and overall is not None and max(chat, overall) < RESOLUTION
 
     async def _until(self, wait_for: Callable[[], float | None]) -> None:
         """Sleep until `wait_for` says 0; None means until some answer comes back."""

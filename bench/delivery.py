@@ -32,14 +32,14 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 import httpx
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 
 from bench.launch import _province
 from coordinator.auth.scope import SYSTEM
 from coordinator.base import utcnow
 from coordinator.bots import runtime
 from coordinator.bots.models import OutboxMessage
-from coordinator.bots.sender import Sender, send_all
+from coordinator.bots.sender import SENDER_LOCK, Sender, send_all
 from coordinator.bots.telegram_client import make_bot
 from coordinator.campaigns import service as campaigns
 from coordinator.campaigns.models import Assignment, Report
@@ -259,6 +259,23 @@ async def run(
     return people
 
 
+async def _sender_elected(db: Database, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        async with db.read() as session:
+            held = await session.scalar(
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                    "AND classid = :high AND objid = :low"
+                ),
+                {"high": SENDER_LOCK >> 32, "low": SENDER_LOCK & 0xFFFFFFFF},
+            )
+        if held:
+            return
+        await asyncio.sleep(0.1)
+    raise RuntimeError("(d) no worker became the sender")
+
+
 async def spread(url: str, sandbox_url: str, people: list[int], processes: int, logs: Path) -> None:
     """(d) `processes` workers share one budget on PostgreSQL; the rate Telegram sees."""
     db = Database(url)
@@ -267,6 +284,7 @@ async def spread(url: str, sandbox_url: str, people: list[int], processes: int, 
     try:
         root, agreement = await _setup(db, people)
         await http.put("/sandbox/limits", json={"enabled": True})
+        await _sender_elected(db)  # the workers are up: what follows is delivery, not start-up
         before = (await http.get("/sandbox/stats")).json()["result"]
         launched = time.perf_counter()
         await campaigns.launch_campaign(db, SYSTEM, await _campaign(db, root, agreement))

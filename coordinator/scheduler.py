@@ -1,10 +1,11 @@
 """The campaign sweeps, every 30 s, once per deployment, as a supervised loop.
 
 On PostgreSQL several processes may run `serve` or `worker`; a session-level advisory lock
-elects one leader, and only the leader sweeps. Followers try again every tick, so if the
-leader dies (its connection closes, the lock goes) another takes over within a tick. On SQLite
-there is one process by design. Either way the sweeps are idempotent, so a duplicate tick is
-harmless: the lock keeps the work from being done twice, not correctness.
+elects one leader (`coordinator/leader.py`), and only the leader sweeps. Followers try again
+every tick, so if the leader dies (its connection closes, the lock goes) another takes over
+within a tick. On SQLite there is one process by design (a lock file keeps a second one out).
+Either way the sweeps are idempotent, so a duplicate tick is harmless: the lock keeps the work
+from being done twice, not correctness.
 
 A tick that fails is logged with its traceback by the supervisor, and the loop starts again
 after a capped backoff; each good tick (leading or following) is the loop's heartbeat.
@@ -18,9 +19,7 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import datetime
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
-
+from coordinator import leader as leadership
 from coordinator.base import utcnow
 from coordinator.bots.retention import purge_handled_updates
 from coordinator.campaigns.sweeps import sweep
@@ -34,51 +33,11 @@ LOCK_KEY = 0x636F6F7264  # "coord": the advisory lock every Coordinator process 
 TICK_SECONDS = 30
 
 
-class Leader:
-    """Holds the advisory lock on a connection of its own while this process leads."""
+class Leader(leadership.Leader):
+    """The scheduler's lock."""
 
     def __init__(self, db: Database) -> None:
-        self.db = db
-        self._connection: AsyncConnection | None = None
-
-    async def try_lead(self) -> bool:
-        if self.db.dialect != "postgresql":
-            return True
-        if self._connection is not None:
-            if await self._still_held():
-                return True
-            logger.warning("lost the scheduler lock's connection; trying to lead again")
-        connection = await self.db.engine.connect()
-        got = await connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY})
-        if got:
-            await connection.commit()  # end the implicit transaction; the lock is per session
-            self._connection = connection
-            logger.info("this process now runs the scheduler")
-            return True
-        await connection.close()
-        return False
-
-    async def _still_held(self) -> bool:
-        """The lock lives as long as its connection: check the connection is still there."""
-        assert self._connection is not None
-        try:
-            await self._connection.scalar(text("SELECT 1"))
-            await self._connection.commit()
-            return True
-        except Exception:
-            with contextlib.suppress(Exception):
-                await self._connection.invalidate()
-            self._connection = None
-            return False
-
-    async def step_down(self) -> None:
-        if self._connection is not None:
-            with contextlib.suppress(Exception):
-                await self._connection.execute(
-                    text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY}
-                )
-            await self._connection.close()
-            self._connection = None
+        super().__init__(db, LOCK_KEY, "scheduler")
 
 
 async def tick(

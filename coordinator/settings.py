@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PREFIX = "COORDINATOR_"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/coordinator.db"
+DEFAULT_SEND_RATE = 30.0
 
 
 class SettingsError(ValueError):
@@ -50,6 +51,15 @@ def _positive_float(name: str, value: str | None, default: float) -> float:
     if number <= 0:
         raise SettingsError(f"{PREFIX}{name} must be greater than 0")
     return number
+
+
+def _bool(name: str, value: str | None, default: bool) -> bool:
+    """Only `True` or `False`: a typo must not silently mean either."""
+    if value is None:
+        return default
+    if value not in ("True", "False"):
+        raise SettingsError(f"{PREFIX}{name} must be True or False, not {value!r}")
+    return value == "True"
 
 
 def _timezone(value: str | None) -> ZoneInfo:
@@ -148,6 +158,7 @@ class Settings:
     trusted_proxies: tuple[Network, ...] = ()
     ready_stale_seconds: float = 60.0  # a loop without a good tick this long is not ready
     ready_lag_seconds: float = 300.0  # the oldest due outbox message waiting this long: not ready
+    paid_broadcast: bool = False  # allow_paid_broadcast on every message (bots that qualify)
 
     @property
     def is_sqlite(self) -> bool:
@@ -181,7 +192,8 @@ def read_settings(env: dict[str, str] | None = None) -> Settings:
         webhook_url=webhook_url,
         webhook_secret=webhook_secret,
         locale=_choice("LOCALE", _raw("LOCALE", env), "vi", ("vi", "en")),
-        send_rate=_positive_float("SEND_RATE", _raw("SEND_RATE", env), 25.0),
+        # Telegram's own 30/s: the pacer keeps its safety margin itself, on actual send times.
+        send_rate=_positive_float("SEND_RATE", _raw("SEND_RATE", env), DEFAULT_SEND_RATE),
         timezone=_timezone(_raw("TIMEZONE", env)),
         var_dir=var_dir,
         public_url=_raw("PUBLIC_URL", env),
@@ -200,6 +212,7 @@ def read_settings(env: dict[str, str] | None = None) -> Settings:
         ready_lag_seconds=_positive_float(
             "READY_LAG_SECONDS", _raw("READY_LAG_SECONDS", env), 300.0
         ),
+        paid_broadcast=_bool("PAID_BROADCAST", _raw("PAID_BROADCAST", env), False),
     )
 
 

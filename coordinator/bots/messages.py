@@ -42,6 +42,7 @@ class AssignmentView:
     items: list[ItemView]
     status: str
     counts: dict[str, int] | None = None  # group mode: how many members did what
+    paid_broadcast: bool = False  # an urgent campaign: sent with allow_paid_broadcast
 
 
 def _clip(text: str, limit: int) -> str:

@@ -79,7 +79,12 @@ def build(db: Database, settings: Settings, token: str, base_url: str | None) ->
     handlers.install(application)
     application.add_error_handler(_record_failure)
     sender = Sender(
-        db, bot, rate=settings.send_rate, timezone=settings.timezone, locale=settings.locale
+        db,
+        bot,
+        rate=settings.send_rate,
+        timezone=settings.timezone,
+        locale=settings.locale,
+        paid_broadcast=settings.paid_broadcast,
     )
     return Telegram(application, sender)
 

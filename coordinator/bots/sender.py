@@ -28,9 +28,11 @@ from coordinator.base import utcnow
 from coordinator.bots import messages, outbox
 from coordinator.bots.aiohttp_request import NotSent
 from coordinator.bots.outbox import Leased, Outcome
+from coordinator.bots.pacing import Pacer
 from coordinator.bots.telegram_client import inline_keyboard
 from coordinator.bots.views import assignment_views
 from coordinator.db import Database
+from coordinator.leader import Leader
 
 logger = logging.getLogger("coordinator.sender")
 PERMANENT = (
@@ -45,36 +47,12 @@ PERMANENT = (
 )
 MAX_ATTEMPTS = 8
 MAX_BACKOFF = 300.0
-PRIVATE_INTERVAL = 1.0  # Telegram: about one message per second to one private chat
-GROUP_INTERVAL = 3.0  # Telegram: 20 messages per minute to one group
-HOLD_LIMIT = 2.0  # a chat busier than this goes back to the queue instead of holding a lease
-
-
-class Pacer:
-    """Reserves send slots: an even global rate, and spacing per chat."""
-
-    def __init__(self, rate: float) -> None:
-        self.interval = 1.0 / rate if rate > 0 else 0.0
-        self.next_global = 0.0
-        self.next_chat: dict[int, float] = {}
-        self.paused_until = 0.0
-
-    def reserve(self, chat_id: int) -> float | None:
-        """The monotonic time to send to `chat_id` at; None if the chat should wait its turn."""
-        now = time.monotonic()
-        chat_ready = self.next_chat.get(chat_id, 0.0)
-        if chat_ready - now > HOLD_LIMIT:
-            return None
-        slot = max(now, self.next_global, chat_ready, self.paused_until)
-        self.next_global = slot + self.interval
-        self.next_chat[chat_id] = slot + (PRIVATE_INTERVAL if chat_id > 0 else GROUP_INTERVAL)
-        return slot
-
-    def chat_ready_in(self, chat_id: int) -> float:
-        return max(0.0, self.next_chat.get(chat_id, 0.0) - time.monotonic())
-
-    def pause(self, seconds: float) -> None:
-        self.paused_until = max(self.paused_until, time.monotonic() + seconds)
+SENDER_LOCK = 0x636F6F7265  # the advisory lock of the one sender per deployment
+STANDBY = 1.0  # seconds between a standby sender's tries to lead
+# Telegram's answer when the bot's balance cannot pay a paid broadcast. Not documented: the
+# sandbox answers "Bad Request: BALANCE_TOO_LOW" (Telegram's name for a short Stars balance).
+STARS_SHORT = ("balance_too_low", "not enough stars")
+PAID_PAUSE = 600.0  # seconds without paid broadcast after the balance ran short
 
 
 def _seconds(value: timedelta | int | float) -> float:
@@ -93,10 +71,14 @@ class Sender:
         batch: int = 200,
         concurrency: int = 64,
         lease_for: timedelta = outbox.LEASE,
+        paid_broadcast: bool = False,
     ) -> None:
         self.db, self.bot, self.tz, self.locale = db, bot, timezone, locale
         self.batch, self.lease_for = batch, lease_for
         self.pacer = Pacer(rate)
+        self.leader = Leader(db, SENDER_LOCK, "sender")
+        self.paid_broadcast = paid_broadcast
+        self.paid_refused_until = 0.0
         self.slots = asyncio.Semaphore(concurrency)
         self.wake = asyncio.Event()
         self.heartbeat: Callable[[], None] = lambda: None  # told after each good round
@@ -105,6 +87,8 @@ class Sender:
         """Send until `stop` is set; reap stale leases now and then."""
         last_reap = 0.0
         while not stop.is_set():
+            if not await self._lead(stop):
+                continue
             if time.monotonic() - last_reap > 10:
                 await outbox.reap(self.db)
                 last_reap = time.monotonic()
@@ -115,6 +99,20 @@ class Sender:
             self.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), idle)
+        await self.leader.step_down()
+
+    async def _lead(self, stop: asyncio.Event) -> bool:
+        """One sender per deployment keeps Telegram's budget; the other processes stand by
+        and try again every STANDBY seconds, so one takes over soon after the leader dies."""
+        was_leading = self.leader.leading
+        if not await self.leader.try_lead():
+            self.heartbeat()  # standing by is healthy: readiness must not call it stale
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), STANDBY)
+            return False
+        if not was_leading:  # the previous leader's last sends may still fill the window
+            self.pacer.pause(self.pacer.free.seconds)
+        return True
 
     async def run_once(self) -> int:
         """Lease one batch, send it, record the outcomes; returns how many rows it handled."""
@@ -128,26 +126,36 @@ class Sender:
         return len(rows)
 
     async def _send(self, row: Leased, views: dict[int, Any]) -> Outcome:
-        slot = self.pacer.reserve(row.chat_id)
-        if slot is None:
+        if self.pacer.busy(row.chat_id):
             ready = utcnow() + timedelta(seconds=self.pacer.chat_ready_in(row.chat_id))
             return Outcome(row, "pending", retry_at=ready, refund_attempt=True)
+        paid = self._paid(row, views)
         async with self.slots:
-            # The slot is a moment, not a duration: time spent waiting for a free connection
-            # counts towards it.
-            wait = slot - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
             try:
-                message_id = await self._deliver(row, views)
+                async with self.pacer.sending(row.chat_id, paid=paid):
+                    message_id = await self._deliver(row, views, paid)
             except Exception as exc:  # classified below; nothing escapes the batch
                 return self._classify(row, exc)
         return Outcome(row, "sent", message_id=message_id)
 
-    async def _deliver(self, row: Leased, views: dict[int, Any]) -> int | None:
+    def _paid(self, row: Leased, views: dict[int, Any]) -> bool:
+        """Paid broadcast for this row: deployment-wide or an urgent campaign's, unless the
+        bot's Stars ran short lately (then everything goes at the free rate for a while)."""
+        if row.kind == "edit" or row.payload.get("unpaid"):
+            return False  # edits cannot be paid broadcasts
+        if time.monotonic() < self.paid_refused_until:
+            return False
+        view = views.get(row.assignment_id) if row.assignment_id is not None else None
+        return self.paid_broadcast or bool(view and view[0].paid_broadcast)
+
+    async def _deliver(self, row: Leased, views: dict[int, Any], paid: bool = False) -> int | None:
+        paid_broadcast = True if paid else None  # not sent at all unless it is on
         if row.kind == "text":
             sent = await self.bot.send_message(
-                row.chat_id, row.payload["text"], parse_mode=ParseMode.HTML
+                row.chat_id,
+                row.payload["text"],
+                parse_mode=ParseMode.HTML,
+                allow_paid_broadcast=paid_broadcast,
             )
             return sent.message_id
         if row.assignment_id not in views:
@@ -173,6 +181,7 @@ class Sender:
             text,
             parse_mode=ParseMode.HTML,
             reply_markup=markup,
+            allow_paid_broadcast=paid_broadcast,
         )
         return sent.message_id
 
@@ -180,11 +189,11 @@ class Sender:
         now = utcnow()
         if isinstance(exc, RetryAfter):
             seconds = _seconds(exc.retry_after)
-            self.pacer.pause(seconds)
+            held = self.pacer.refused(row.chat_id, seconds)  # this chat, or every chat
             return Outcome(
                 row,
                 "pending",
-                error=f"429: retry after {seconds:g}s",
+                error=f"429: retry after {seconds:g}s ({'all chats' if held == 'all' else 'chat'})",
                 retry_at=now + timedelta(seconds=seconds),
                 refund_attempt=True,
             )
@@ -199,6 +208,8 @@ class Sender:
                 new_chat_id=int(exc.new_chat_id),
                 payload=row.payload | {"migrated": True},
             )
+        if isinstance(exc, BadRequest) and any(s in exc.message.lower() for s in STARS_SHORT):
+            return self._stars_short(row)
         if isinstance(exc, Forbidden | BadRequest):
             text = exc.message.lower()
             permanent = any(reason in text for reason in PERMANENT)
@@ -212,6 +223,21 @@ class Sender:
             )
         logger.warning("outbox row %s failed for good: %r", row.id, exc)
         return Outcome(row, "failed", error=f"{type(exc).__name__}: {exc}"[:500])
+
+    def _stars_short(self, row: Leased) -> Outcome:
+        """The bot's Stars ran out: the row goes again at once without paid broadcast, and so
+        does everything else for a while; never a crash, never a failed task."""
+        if time.monotonic() >= self.paid_refused_until:  # once, not for every one in flight
+            logger.warning("paid broadcast refused: not enough Stars; sending at the free rate")
+        self.paid_refused_until = time.monotonic() + PAID_PAUSE
+        return Outcome(
+            row,
+            "pending",
+            error="paid broadcast refused: not enough Stars; sent at the free rate instead",
+            retry_at=utcnow(),
+            refund_attempt=True,
+            payload=row.payload | {"unpaid": True},
+        )
 
 
 async def send_all(sender: Sender, rounds: int = 10_000) -> int:

@@ -72,6 +72,7 @@ async def assignment_views_in(
             items=by_campaign.get(row_id(campaign), []),
             status=assignment.status,
             counts=counts.get(row_id(assignment), {}) if assignment.group_chat_id else None,
+            paid_broadcast=campaign.paid_broadcast,
         )
         views[view.assignment_id] = (view, locale or default_locale, assignment.telegram_message_id)
     return views

@@ -38,6 +38,7 @@ class CampaignIn(msgspec.Struct, forbid_unknown_fields=True):
     proof_requested: bool = False
     reminder_hours: list[SmallCount] = msgspec.field(default_factory=lambda: [24, 2])
     remind_in_quiet_hours: bool = False
+    paid_broadcast: bool = False
 
 
 class CampaignOut(msgspec.Struct):
@@ -53,6 +54,7 @@ class CampaignOut(msgspec.Struct):
     proof_requested: bool
     reminder_hours: list[int]
     remind_in_quiet_hours: bool
+    paid_broadcast: bool
     launched_at: datetime | None
     closed_at: datetime | None
 

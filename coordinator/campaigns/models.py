@@ -49,6 +49,8 @@ class Campaign(SQLModel, table=True):
         default_factory=lambda: [24, 2], sa_column=Column(JSON, nullable=False)
     )
     remind_in_quiet_hours: bool = False  # 22:00-07:00 local is quiet unless this is set
+    # Urgent: send with allow_paid_broadcast (up to 1,000/s, Stars from the bot's balance).
+    paid_broadcast: bool = False
     created_by_user_id: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     launched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -53,6 +53,7 @@ class CampaignDraft:
     proof_requested: bool = False
     reminder_hours: list[int] = field(default_factory=lambda: [24, 2])
     remind_in_quiet_hours: bool = False
+    paid_broadcast: bool = False
 
 
 def _check_draft(d: CampaignDraft) -> None:
@@ -117,6 +118,7 @@ async def create_campaign(db: Database, actor: Actor, draft: CampaignDraft) -> C
             proof_requested=draft.proof_requested,
             reminder_hours=sorted(set(draft.reminder_hours), reverse=True),
             remind_in_quiet_hours=draft.remind_in_quiet_hours,
+            paid_broadcast=draft.paid_broadcast,
             created_by_user_id=actor.user_id,
         )
         session.add(campaign)
@@ -149,6 +151,7 @@ async def update_campaign(
             "delivery_mode",
             "proof_requested",
             "remind_in_quiet_hours",
+            "paid_broadcast",
         ):
             setattr(campaign, name, getattr(draft, name))
         campaign.reminder_hours = sorted(set(draft.reminder_hours), reverse=True)

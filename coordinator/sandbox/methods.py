@@ -46,6 +46,12 @@ def _int(params: dict[str, Any], name: str, default: int | None = None) -> int:
         raise bad_request(f"invalid {name} specified") from None
 
 
+def _flag(params: dict[str, Any], name: str) -> bool:
+    """A Boolean parameter as Telegram reads it: JSON true, or "true"/"1" in a form."""
+    value = params.get(name)
+    return value is True or str(value).lower() in ("true", "1")
+
+
 def _text(params: dict[str, Any]) -> tuple[str, str | None]:
     text = str(params.get("text") or "")
     parse_mode = params.get("parse_mode") or None
@@ -154,7 +160,7 @@ async def send_message(world: World, params: dict[str, Any]) -> dict[str, Any]:
     chat = world.chat_for_bot(params.get("chat_id"))
     text, parse_mode = _text(params)
     markup = _markup(params)
-    world.limits.check(chat.id)
+    world.limits.check(chat.id, paid=_flag(params, "allow_paid_broadcast"))
     message = world.store(
         Message(
             chat.id,

@@ -11,7 +11,10 @@ The user side (JSON in, JSON out):
   GET  /sandbox/callback-answers/<id>     the bot's answer to a press
   POST /sandbox/users/<id>/<block|unblock|deactivate>
   GET  /sandbox/chats/<chat>/messages     the chat as its members see it
-  PUT  /sandbox/limits                    {"enabled": true|false}  Telegram's flood limits
+  PUT  /sandbox/limits                    {"enabled": true|false, "flood_wait"?: seconds}
+                                          Telegram's flood limits; flood_wait refuses every
+                                          message for that long (a bot-wide 429)
+  PUT  /sandbox/stars                     {"stars": n}  the bot's balance for paid broadcasts
   GET  /sandbox/stats                     messages sent and edited, callbacks answered, 429s
   PUT  /sandbox/delay                     {"seconds": n}  hold every Bot API call before handling it
   PUT  /sandbox/failures                  {"method", "status"}  answer that method with an error
@@ -200,8 +203,9 @@ class Sandbox:
                 return people.history(w, int(chat_id))
             case "PUT", ["limits"]:
                 w.limits.enabled = bool(data["enabled"])
-                w.limits.overall.events.clear()
-                w.limits.chats.clear()
+                w.limits.reset()
+                if data.get("flood_wait"):
+                    w.limits.flood(float(data["flood_wait"]))
                 return {"enabled": w.limits.enabled}
             case "PUT", ["failures"]:
                 status = int(data.get("status") or 0)
@@ -210,6 +214,9 @@ class Sandbox:
                 else:
                     w.failing.pop(str(data["method"]).lower(), None)
                 return dict(w.failing)
+            case "PUT", ["stars"]:
+                w.limits.stars_tenths = round(float(data["stars"]) * 10)
+                return {"stars": w.limits.stars_tenths / 10}
             case "PUT", ["delay"]:
                 w.delay = float(data["seconds"])
                 return {"seconds": w.delay}
@@ -219,6 +226,11 @@ class Sandbox:
                     "edited": w.edited,
                     "callback_answers": len(w.callback_answers),
                     "refused_429": w.limits.refused,
+                    "refused_429_chat": w.limits.refused_chat,
+                    "refused_429_overall": w.limits.refused_overall,
+                    "paid_sent": w.limits.paid_sent,
+                    "stars_spent": w.limits.spent_tenths / 10,
+                    "stars_balance": w.limits.stars_tenths / 10,
                     "pending_updates": len(w.updates),
                 }
         raise BotApiError(404, "Not Found")

@@ -13,6 +13,7 @@ from coordinator.auth import scope
 from coordinator.auth.scope import Actor
 from coordinator.base import utcnow
 from coordinator.bots.messages import AssignmentView, ItemView, render
+from coordinator.bots.pacing import delivery_estimate
 from coordinator.campaigns import reminders
 from coordinator.campaigns import service as campaigns
 from coordinator.campaigns.models import CONTENT_ACTIONS, Campaign
@@ -88,6 +89,7 @@ def _draft(request: AnyRequest, data: dict[str, Any]) -> CampaignDraft:
         proof_requested=data.get("proof_requested") == "on",
         reminder_hours=[int(h) for h in hours],
         remind_in_quiet_hours=data.get("remind_in_quiet_hours") == "on",
+        paid_broadcast=data.get("paid_broadcast") == "on",
     )
 
 
@@ -103,6 +105,7 @@ def _values(request: AnyRequest, campaign: Campaign) -> dict[str, Any]:
         "proof_requested": "on" if campaign.proof_requested else "",
         "reminder_hours": ", ".join(str(h) for h in campaign.reminder_hours),
         "remind_in_quiet_hours": "on" if campaign.remind_in_quiet_hours else "",
+        "paid_broadcast": "on" if campaign.paid_broadcast else "",
     }
 
 
@@ -374,6 +377,9 @@ async def launch_page(
     lang = locale_of(request)
     detail = await campaigns.get_campaign(db, actor, campaign_id)
     volunteers, groups = await campaigns.audience_of(db, actor, campaign_id)
+    settings = _settings(request)
+    recipients = groups if detail.campaign.delivery_mode == "group" else volunteers
+    free, paid, stars = delivery_estimate(recipients, settings.send_rate)
     return page(
         request,
         "pages/campaign_launch.html",
@@ -389,7 +395,22 @@ async def launch_page(
         volunteers=volunteers,
         groups=groups,
         later=detail.campaign.launch_at > utcnow(),
+        rate=f"{settings.send_rate:g}",
+        free_time=_duration(lang, free),
+        paid_time=_duration(lang, paid),
+        stars=f"{stars:,g}",
+        paid=detail.campaign.paid_broadcast or settings.paid_broadcast,
     )
+
+
+def _duration(lang: str, seconds: float) -> str:
+    """A delivery time as people say it: seconds, minutes, or hours and minutes."""
+    if seconds < 60:
+        return translate(lang, "{n} s", n=max(1, round(seconds)))
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return translate(lang, "{n} min", n=minutes)
+    return translate(lang, "{h} h {m} min", h=minutes // 60, m=minutes % 60)
 
 
 async def _guarded(request: AnyRequest, campaign_id: PathId, action: Any, success: str) -> Redirect:

@@ -10,7 +10,7 @@ KEY = "k" * 40
 def test_it_uses_the_documented_defaults(tmp_path: Path):
     s = read_settings({"COORDINATOR_VAR_DIR": str(tmp_path)})
     assert s.database_url == "sqlite+aiosqlite:///./var/coordinator.db"
-    assert s.locale == "vi" and s.send_rate == 25.0 and s.telegram_mode == "polling"
+    assert s.locale == "vi" and s.send_rate == 30.0 and s.telegram_mode == "polling"
     assert str(s.timezone) == "Asia/Ho_Chi_Minh"
 
 
@@ -35,6 +35,7 @@ def test_it_reads_secrets_from_files(tmp_path: Path):
         ({"COORDINATOR_SEND_RATE": "fast"}, "SEND_RATE must be a number"),
         ({"COORDINATOR_SEND_RATE": "0"}, "greater than 0"),
         ({"COORDINATOR_LOCALE": "fr"}, "LOCALE must be one of vi, en"),
+        ({"COORDINATOR_PAID_BROADCAST": "yes"}, "PAID_BROADCAST must be True or False"),
         ({"COORDINATOR_TELEGRAM_MODE": "webhook"}, "needs COORDINATOR_WEBHOOK_URL"),
         (
             {"COORDINATOR_TELEGRAM_MODE": "webhook", "COORDINATOR_WEBHOOK_URL": "https://x/hook"},

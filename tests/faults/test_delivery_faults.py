@@ -21,6 +21,7 @@ from sqlmodel import col, select
 from coordinator.bots.models import OutboxMessage
 from coordinator.db import Database
 from coordinator.sandbox.run import free_port
+from coordinator.tallies.service import campaign_tally
 from tests.conftest import BACKEND
 from tests.faults.conftest import WriteRefusal, app_database
 from tests.faults.crowd import Crowd, Delivery, delivery, launch, received, settled, summary
@@ -119,6 +120,8 @@ def _worker(procs: Processes, api_url: str) -> Process:
 async def test_it_loses_no_task_to_two_sigkills_in_a_row(
     db: Database, processes: Processes, sandbox: Sandbox, crowd: Crowd
 ) -> None:
+    """Found: a lease marked a whole batch `sending`, so a crash left 200 rows uncertain
+    with ~20 in flight, recovery took ~70 s, and a second crash lost tasks for good."""
     await launch(db, crowd)
     first = _worker(processes, sandbox.api_url)
     at_first = await _strike_when_sent(sandbox, STRIKE_AFTER)
@@ -144,6 +147,8 @@ async def test_it_loses_no_task_to_two_sigkills_in_a_row(
 async def test_it_loses_no_task_while_the_bot_api_is_frozen(
     db: Database, processes: Processes, sandbox: Sandbox, crowd: Crowd
 ) -> None:
+    """Found: read timeouts left rows uncertain for good; volunteers who had the message
+    stayed pending in the tallies, and about one task per run was never delivered."""
     async with freezable_proxy(sandbox.url) as proxy:
         await launch(db, crowd)
         worker = _worker(processes, proxy.api_url)
@@ -153,6 +158,10 @@ async def test_it_loses_no_task_while_the_bot_api_is_frozen(
         assert proxy.held, "the freeze held no request: it struck after delivery ended"
         state = await _finish(db, sandbox, crowd)
         await _assert_nothing_lost(sandbox, state, duplicates_at_most=sender_concurrency())
+        # What the coordinator sees: nobody who holds the card is still counted as pending.
+        tally = await campaign_tally(db, crowd.world.actor["coordinator"], crowd.campaign_id)
+        assert tally.by_status["pending"] == 0, tally.by_status
+        assert tally.by_status["delivered"] == crowd.members, tally.by_status
         assert worker.alive()
 
 
@@ -200,7 +209,8 @@ async def _through_outage(
 async def test_it_survives_a_database_refusing_writes_and_readiness_tells(
     db: Database, processes: Processes, sandbox: Sandbox, crowd: Crowd
 ) -> None:
-    """The sender's process runs web and bot (`serve`): its /health/ready judges its loops."""
+    """Found: the sender died on its first database error, silently, and /health said ok.
+    The sender's process here runs web and bot (`serve`): its /health/ready judges its loops."""
     port = free_port()
     async with app_database(db) as (url, role):
         server = processes.serve(
@@ -246,6 +256,8 @@ def _help_update(update_id: int, person: int) -> dict[str, Any]:
 async def test_it_handles_updates_after_a_malformed_one_in_webhook_mode(
     processes: Processes, sandbox: Sandbox
 ) -> None:
+    """Found: one update the library cannot parse killed the webhook inbox loop; every
+    later update waited for a restart. The bad one goes first (lower update_id), as it came."""
     port = free_port()
     hook = f"http://127.0.0.1:{port}/telegram/webhook"
     server = processes.serve(
@@ -286,6 +298,8 @@ async def _replies(sandbox: Sandbox, person: int, count: int) -> bool:
 async def test_it_keeps_one_telegram_budget_across_three_senders(
     db: Database, processes: Processes, sandbox: Sandbox, crowd: Crowd
 ) -> None:
+    """Found: each process paced itself, so `worker` × 3 got thousands of 429s. One
+    budget for the deployment: Telegram's limits on, the default rate, not one 429."""
     await sandbox.limits(True)
     await launch(db, crowd)
     workers = [processes.worker(sandbox.api_url) for _ in range(3)]  # the default rate

@@ -74,10 +74,11 @@ async def app_role(url: str) -> AsyncIterator[str]:
         await admin.close()
 
 
-@contextlib.asynccontextmanager
+@pytest.fixture
 async def app_database(db: Database) -> AsyncIterator[tuple[str, str | None]]:
-    """(URL, role) for the app. PostgreSQL: a role of its own, whose rights a test can revoke;
-    SQLite: the same file (a test locks it from another connection)."""
+    """(URL, role) for the app's processes. PostgreSQL: a role of its own, whose rights a test
+    can revoke; SQLite: the same file (a test locks it from another connection). Asked for
+    before `processes`, it outlives them: the role is dropped once they have stopped."""
     if BACKEND != "postgres":
         yield db.url, None
         return

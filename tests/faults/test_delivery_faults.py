@@ -23,7 +23,7 @@ from coordinator.db import Database
 from coordinator.sandbox.run import free_port
 from coordinator.tallies.service import campaign_tally
 from tests.conftest import BACKEND
-from tests.faults.conftest import WriteRefusal, app_database
+from tests.faults.conftest import WriteRefusal
 from tests.faults.crowd import Crowd, Delivery, delivery, launch, received, settled, summary
 from tests.faults.harness import (
     FreezableProxy,
@@ -207,28 +207,32 @@ async def _through_outage(
 
 
 async def test_it_survives_a_database_refusing_writes_and_readiness_tells(
-    db: Database, processes: Processes, sandbox: Sandbox, crowd: Crowd
+    db: Database,
+    app_database: tuple[str, str | None],
+    processes: Processes,
+    sandbox: Sandbox,
+    crowd: Crowd,
 ) -> None:
     """Found: the sender died on its first database error, silently, and /health said ok.
     The sender's process here runs web and bot (`serve`): its /health/ready judges its loops."""
+    url, role = app_database
     port = free_port()
-    async with app_database(db) as (url, role):
-        server = processes.serve(
-            sandbox.api_url, port, COORDINATOR_SEND_RATE=RATE, COORDINATOR_DATABASE_URL=url
+    server = processes.serve(
+        sandbox.api_url, port, COORDINATOR_SEND_RATE=RATE, COORDINATOR_DATABASE_URL=url
+    )
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=3) as web:
+        await wait_for(lambda: _web_up(web), within=START_WITHIN, what="serve answers /health")
+        await launch(db, crowd)
+        await _strike_when_sent(sandbox, STRIKE_AFTER)
+        during = await _through_outage(web, WriteRefusal(db.url, role), 15)
+        assert server.alive(), "the sender's process died with the database"
+        state = await _finish(db, sandbox, crowd)
+        await _assert_nothing_lost(sandbox, state, duplicates_at_most=sender_concurrency())
+        ready = await wait_for(
+            lambda: _green(web), within=30, what="/health/ready is 200 after the outage"
         )
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=3) as web:
-            await wait_for(lambda: _web_up(web), within=START_WITHIN, what="serve answers /health")
-            await launch(db, crowd)
-            await _strike_when_sent(sandbox, STRIKE_AFTER)
-            during = await _through_outage(web, WriteRefusal(db.url, role), 15)
-            assert server.alive(), "the sender's process died with the database"
-            state = await _finish(db, sandbox, crowd)
-            await _assert_nothing_lost(sandbox, state, duplicates_at_most=sender_concurrency())
-            ready = await wait_for(
-                lambda: _green(web), within=30, what="/health/ready is 200 after the outage"
-            )
-            assert ready == 200
-            assert 503 in during, f"/health/ready never said 503 during the outage: {during}"
+        assert ready == 200
+        assert 503 in during, f"/health/ready never said 503 during the outage: {during}"
 
 
 async def _green(web: httpx.AsyncClient) -> int:

@@ -3,6 +3,9 @@
 Each test gets its own `coordinator sandbox` process, starts its workers through `processes`,
 and leaves nothing running: whatever is still alive is stopped when the test ends, and the
 processes' logs are printed (pytest shows them when the test failed).
+
+Run them alone with `.venv/bin/pytest -m faults` (add COORDINATOR_TEST_DB=postgres and
+COORDINATOR_TEST_POSTGRES_URL for PostgreSQL); they are part of `make test` too.
 """
 
 from __future__ import annotations

@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
-from aiohttp import ClientSession, ClientTimeout, web
+from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
 from coordinator.bots.sender import Sender
 from coordinator.sandbox.run import free_port
@@ -138,12 +137,13 @@ class Processes:
 
 
 class Sandbox:
-    """A `coordinator sandbox` process and a client for its user side."""
+    """A `coordinator sandbox` process and a client for its user side (aiohttp: thousands of
+    calls per test)."""
 
     def __init__(self, process: Process, port: int) -> None:
         self.process, self.port = process, port
         self.url = f"http://127.0.0.1:{port}"
-        self.http = httpx.AsyncClient(base_url=self.url, timeout=30)
+        self.http = ClientSession(base_url=self.url, timeout=ClientTimeout(total=30))
 
     @property
     def api_url(self) -> str:
@@ -151,14 +151,15 @@ class Sandbox:
         return f"{self.url}/bot"
 
     async def ready(self) -> bool:
-        with contextlib.suppress(httpx.HTTPError):
-            return (await self.http.get(f"/bot{TOKEN}/getMe")).status_code == 200
+        with contextlib.suppress(ClientError):
+            async with self.http.get(f"/bot{TOKEN}/getMe") as response:
+                return response.status == 200
         return False
 
     async def call(self, method: str, path: str, body: Any = None) -> Any:
-        response = await self.http.request(method, f"/sandbox/{path}", json=body)
-        response.raise_for_status()
-        return response.json()["result"]
+        async with self.http.request(method, f"/sandbox/{path}", json=body) as response:
+            response.raise_for_status()
+            return (await response.json())["result"]
 
     async def stats(self) -> dict[str, int]:
         result: dict[str, int] = await self.call("GET", "stats")
@@ -193,7 +194,7 @@ class Sandbox:
         return found
 
     async def close(self) -> None:
-        await self.http.aclose()
+        await self.http.close()
 
 
 async def start_sandbox(processes: Processes) -> Sandbox:

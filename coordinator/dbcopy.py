@@ -14,18 +14,18 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Integer, Table, func, insert, select, text, update
+from sqlalchemy import JSON, DateTime, Integer, Table, TypeDecorator, func, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from coordinator.base import UTCDateTime
 from coordinator.db import create_engine
 from coordinator.models import metadata
 
@@ -168,39 +168,61 @@ async def _copy_table(
     src: AsyncConnection, dst: AsyncConnection, table: Table, batch: int, say: Say
 ) -> TableCheck:
     check = TableCheck(table.name)
-    digest = RowDigest()
+    digest = RowDigest(table)
     late = _self_references(table)  # written in a second pass: a parent may have a higher id
-    pending: list[dict[str, Any]] = []
+    pending: list[tuple[Any, ...]] = []
     started = time.perf_counter()
     result = await src.stream(select(table).order_by(*table.primary_key.columns))
-    async for part in result.mappings().partitions(batch):
-        rows = [dict(row) for row in part]
+    async for part in result.partitions(batch):
+        rows: list[tuple[Any, ...]] = [tuple(row) for row in part]
         digest.add(rows)
         if late:
-            pending += [_take(row, late, table) for row in rows if any(row[c] for c in late)]
-        await dst.execute(insert(table), rows)
+            pending += [row for row in rows if any(row[i] is not None for i in late)]
+            rows = [tuple(None if i in late else v for i, v in enumerate(row)) for row in rows]
+        await _write(dst, table, rows)
         check.source_rows += len(rows)
         if check.source_rows % (batch * 20) == 0:
             say(f"  {table.name}: {check.source_rows:,} rows ...")
-    for values in pending:
-        key = {c.name: values.pop(c.name) for c in table.primary_key.columns}
-        where = [table.c[name] == value for name, value in key.items()]
-        await dst.execute(update(table).where(*where).values(**values))
+    await _write_late(dst, table, late, pending)
     check.source_digest = digest.hexdigest()
     say(f"  {table.name}: {check.source_rows:,} rows ({time.perf_counter() - started:.1f} s)")
     return check
 
 
-def _self_references(table: Table) -> list[str]:
-    return [fk.parent.name for fk in table.foreign_keys if fk.column.table is table]
+async def _write(dst: AsyncConnection, table: Table, rows: list[tuple[Any, ...]]) -> None:
+    """PostgreSQL's COPY, several times cheaper than INSERT for both processes on the machine.
+
+    Values go through each column type's own bind step first (aware UTC timestamps, JSON as
+    text), exactly what an INSERT through the same Table would send.
+    """
+    columns = list(table.columns)
+    steps = [c.type.bind_processor(dst.dialect) for c in columns]
+    if any(steps):
+        rows = [
+            tuple(step(v) if step else v for step, v in zip(steps, row, strict=True))
+            for row in rows
+        ]
+    raw = await dst.get_raw_connection()
+    await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+        table.name, records=rows, columns=[c.name for c in columns]
+    )
 
 
-def _take(row: dict[str, Any], columns: list[str], table: Table) -> dict[str, Any]:
-    """Blank the self-references in `row` (inserted so) and return them with the row's key."""
-    values = {c.name: row[c.name] for c in table.primary_key.columns}
-    for column in columns:
-        values[column], row[column] = row[column], None
-    return values
+def _self_references(table: Table) -> set[int]:
+    """Positions of the columns that point into the same table (organization.parent_id)."""
+    names = list(table.columns.keys())
+    return {names.index(fk.parent.key) for fk in table.foreign_keys if fk.column.table is table}
+
+
+async def _write_late(
+    dst: AsyncConnection, table: Table, late: set[int], rows: list[tuple[Any, ...]]
+) -> None:
+    """Set the self-references blanked at insert, now that every row of the table exists."""
+    columns = list(table.columns)
+    for row in rows:
+        where = [c == row[i] for i, c in enumerate(columns) if c.primary_key]
+        values = {columns[i].key: row[i] for i in late}
+        await dst.execute(update(table).where(*where).values(**values))
 
 
 async def _reset_sequences(dst: AsyncConnection) -> None:
@@ -230,41 +252,41 @@ async def _analyze(target: AsyncEngine) -> None:
 
 
 class RowDigest:
-    """An order-independent digest of rows: the sum of each row's SHA-256, modulo 2**256.
+    """An order-independent digest of a table's rows: the sum of each row's BLAKE2b, mod 2**128.
 
-    Order-independent because SQLite and PostgreSQL sort text keys differently; values are put
-    in one canonical form first (UTC ISO timestamps, JSON with sorted keys).
+    Order-independent because SQLite and PostgreSQL sort text keys differently. Timestamps and
+    JSON are put in one canonical form first (aware UTC; JSON text with sorted keys), since the
+    two databases may hand them back as different but equal objects.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, table: Table) -> None:
         self.total = 0
+        self._forms = [_canonical_form(column.type) for column in table.columns]
 
-    def add(self, rows: Iterable[Mapping[Any, Any]]) -> None:
+    def add(self, rows: Iterable[Sequence[Any]]) -> None:
+        forms = self._forms
         for row in rows:
-            line = json.dumps(
-                [row[k] for k in sorted(row)],
-                default=_canonical,
-                sort_keys=True,
-                ensure_ascii=False,
+            line = repr(
+                tuple(
+                    v if f is None or v is None else f(v) for f, v in zip(forms, row, strict=True)
+                )
             )
-            self.total = (self.total + int(hashlib.sha256(line.encode()).hexdigest(), 16)) % (
-                1 << 256
-            )
+            digest = hashlib.blake2b(line.encode(), digest_size=16).digest()
+            self.total = (self.total + int.from_bytes(digest, "big")) % (1 << 128)
 
     def hexdigest(self) -> str:
-        return f"{self.total:064x}"
+        return f"{self.total:032x}"
 
 
-def _canonical(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, bytes):
-        return value.hex()
-    raise TypeError(f"cannot compare a {type(value).__name__} value")
+def _canonical_form(column_type: Any) -> Callable[[Any], Any] | None:
+    if isinstance(column_type, UTCDateTime):
+        return None  # already aware UTC on both sides, so equal values print alike
+    kind = column_type.impl if isinstance(column_type, TypeDecorator) else column_type
+    if isinstance(kind, JSON):
+        return lambda v: json.dumps(v, sort_keys=True, ensure_ascii=False)
+    if isinstance(kind, DateTime):
+        return lambda v: v.astimezone(UTC) if v.tzinfo else v.replace(tzinfo=UTC)
+    return None
 
 
 async def _verify(src: AsyncConnection, dst: AsyncConnection, report: CopyReport, say: Say) -> None:
@@ -275,9 +297,9 @@ async def _verify(src: AsyncConnection, dst: AsyncConnection, report: CopyReport
         if source_rows != check.source_rows:
             check.source_rows = int(source_rows or 0)  # shows as a mismatch
         check.target_rows = int(await dst.scalar(select(func.count()).select_from(table)) or 0)
-        digest = RowDigest()
+        digest = RowDigest(table)
         result = await dst.stream(select(table))
-        async for part in result.mappings().partitions(BATCH):
+        async for part in result.partitions(BATCH):
             digest.add(part)
         check.target_digest = digest.hexdigest()
     report.source_tallies = await tallies(src)

@@ -253,7 +253,9 @@ def db_copy(target: str, source: str | None) -> None:
     for line in dbcopy.summary(report):
         click.echo(line)
     if not report.ok:
-        click.secho("error: the copy differs from the source; nothing was committed", fg="red")
+        click.secho(
+            "error: the copy differs from the source; nothing was committed", fg="red", err=True
+        )
         sys.exit(1)
     click.echo(f"Copied {report.rows:,} rows in {report.seconds:.1f} s; counts and tallies equal.")
 

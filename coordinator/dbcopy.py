@@ -360,4 +360,7 @@ def copy_deployment(
     asyncio.run(refuse_unless_empty(target_url))
     migrate(target_url)
     say(f"Target migrated to {head}; copying ...")
-    return asyncio.run(copy_rows(source_url, target_url, revision, say=say))
+    try:
+        return asyncio.run(copy_rows(source_url, target_url, revision, say=say))
+    except (OSError, DBAPIError) as exc:
+        raise CopyError(f"the copy failed, nothing was committed: {_reason(exc)}") from None

@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -52,6 +53,10 @@ def copy(source: str, target: str, var_dir: Path) -> float:
     return elapsed
 
 
+def _load() -> str:
+    return ", ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -74,10 +79,14 @@ def main() -> None:
         )
         try:
             # The command migrates the empty target itself; that is part of what is timed.
+            say("load average (1, 5, 15 min) before", _load())
             elapsed = copy(source, target, Path(tmp) / "var")
         finally:
             asyncio.run(dbtools.drop_pg_database(target))
     say("db copy, wall time (migrate + copy + verify)", f"{elapsed:.1f} s")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    say("db copy, peak memory of the process", f"{peak:.0f} MB")
+    say("load average (1, 5, 15 min) after", _load())
 
 
 if __name__ == "__main__":

@@ -265,7 +265,21 @@ async def running(
                 if task.get_name() in ("poller", *SET_UP):
                     task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await app.stop()
+            await app.stop()  # handles what is queued first
+            if webhook is None:
+                await _confirm(telegram, offset)
+
+
+async def _confirm(telegram: Telegram, offset: Offset) -> None:
+    """Tell Telegram which updates were handled, so a restart is not sent them again."""
+    if offset.value is None:
+        return
+    with contextlib.suppress(Exception):  # shutting down: a failure only means repeats later
+        await telegram.application.bot._post(
+            "getUpdates",
+            {"offset": offset.value, "timeout": 0, "allowed_updates": UPDATES},
+            read_timeout=5,
+        )
 
 
 SET_UP = ("bot.identity", "bot.updates", "bot.commands")

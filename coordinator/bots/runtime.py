@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,7 @@ from coordinator.bots.presses import PressQueue
 from coordinator.bots.sender import Sender
 from coordinator.bots.telegram_client import make_bot
 from coordinator.db import Database
+from coordinator.leader import Leader
 from coordinator.settings import Settings
 from coordinator.supervisor import Beat, Supervisor, recording
 from coordinator.supervisor import describe as describe_error
@@ -30,6 +32,9 @@ from coordinator.supervisor import describe as describe_error
 logger = logging.getLogger("coordinator.bot")
 UPDATES = ["message", "callback_query", "my_chat_member"]
 POLL_SECONDS = 20  # getUpdates' long poll
+UPDATES_LOCK = 0x636F6F7275  # the advisory lock of the one update reader per deployment
+STANDBY = 1.0  # seconds between a standby's tries to take the updates
+LEAD_CHECK = 2.0  # the inbox checks it still leads this often
 COMMANDS = {
     "vi": [
         ("tasks", "Nhiệm vụ đang mở"),
@@ -50,6 +55,7 @@ COMMANDS = {
 class Telegram:
     application: Application[Any, Any, Any, Any, Any, Any]
     sender: Sender
+    updates_leader: Leader  # the one process that polls or drains the webhook inbox
     # Set once getMe has answered: commands are matched against the bot's name, so updates
     # wait for it (sending does not).
     identified: asyncio.Event = field(default_factory=asyncio.Event)
@@ -86,7 +92,7 @@ def build(db: Database, settings: Settings, token: str, base_url: str | None) ->
         locale=settings.locale,
         paid_broadcast=settings.paid_broadcast,
     )
-    return Telegram(application, sender)
+    return Telegram(application, sender, Leader(db, UPDATES_LOCK, "updates"))
 
 
 def describe(exc: BaseException, token: str | None = None) -> str:
@@ -125,7 +131,12 @@ async def handle_inbox(
     db: Database = app.bot_data["db"]
     if not await _identified(telegram, stop):
         return
+    checked = 0.0
     while not stop.is_set():
+        if time.monotonic() - checked > LEAD_CHECK:
+            if not await _lead_updates(telegram, stop, beat):
+                return
+            checked = time.monotonic()
         pending = await updates.unprocessed(db)
         for payload in pending:
             await _handle_stored(app, payload)
@@ -134,6 +145,20 @@ async def handle_inbox(
         if not pending:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), idle)
+
+
+async def _lead_updates(telegram: Telegram, stop: asyncio.Event, beat: Beat | None) -> bool:
+    """One process per deployment takes the updates: Telegram answers a second concurrent
+    getUpdates with 409 Conflict, and two webhook inboxes would handle an update twice. The
+    others stand by (healthy) and take over when the leader's lock goes. False once stopped."""
+    while not stop.is_set():
+        if await telegram.updates_leader.try_lead():
+            return True
+        if beat is not None:
+            beat.ok()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), STANDBY)
+    return False
 
 
 @dataclass
@@ -150,6 +175,8 @@ async def poll(telegram: Telegram, stop: asyncio.Event, beat: Beat, offset: Offs
     if not await _identified(telegram, stop):
         return
     while not stop.is_set():
+        if not await _lead_updates(telegram, stop, beat):
+            return
         # The raw answer, not Bot.get_updates: that parses the whole batch at once, and one
         # malformed update would then fail every poll, forever.
         got = await app.bot._post(
@@ -266,8 +293,9 @@ async def running(
                     task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await app.stop()  # handles what is queued first
-            if webhook is None:
+            if webhook is None and telegram.updates_leader.leading:
                 await _confirm(telegram, offset)
+            await telegram.updates_leader.step_down()
 
 
 async def _confirm(telegram: Telegram, offset: Offset) -> None:

@@ -230,3 +230,27 @@ async def test_a_malformed_polled_update_is_kept_as_failed_and_polling_goes_on(w
     async with world.db.read() as session:
         row = await session.get(TelegramUpdate, bad["update_id"])
     assert row is not None and row.status == "failed" and row.error
+
+
+async def test_only_one_of_two_processes_takes_the_updates(world):
+    """Telegram refuses a second concurrent getUpdates (409 Conflict), and two inboxes would
+    answer every message twice: one bot runtime leads, the other stands by."""
+    async with running_sandbox(World(TOKEN, username=BOT_USERNAME)) as sandbox:
+        settings = read_settings({**os.environ, "COORDINATOR_DATABASE_URL": world.db.url})
+        first = runtime.build(world.db, settings, TOKEN, sandbox.base_url)
+        second = runtime.build(world.db, settings, TOKEN, sandbox.base_url)
+        async with runtime.running(first), runtime.running(second):
+            stranger = Phone(sandbox, sandbox.world.add_person("Lạ", None, "vi").id)
+            await stranger.say("/help")
+            await eventually(lambda: stranger.bot_said("/tasks"))
+            await stranger.say("/help")
+
+            async def two_answers():
+                said = [m for m in await stranger.chat() if m["from"]["is_bot"]]
+                return len(said) >= 2
+
+            await eventually(two_answers)
+            leading = [t.updates_leader.leading for t in (first, second)]
+            assert sorted(leading) == [False, True]
+            said = [m for m in await stranger.chat() if m["from"]["is_bot"]]
+            assert len(said) == 2  # one answer per message, not two

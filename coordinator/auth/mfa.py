@@ -7,6 +7,7 @@ again). A code is accepted once: the last time step used is kept per user.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import secrets
@@ -17,9 +18,10 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, delete, select
 
+from coordinator.auth import throttle
 from coordinator.auth.audit import audit
 from coordinator.auth.models import ROLES, MfaRequiredRole, RecoveryCode, User, UserTotp
-from coordinator.auth.passwords import token_digest
+from coordinator.auth.passwords import token_digest, verify_password
 from coordinator.auth.scope import Actor, require_role
 from coordinator.auth.sessions import end_user_sessions
 from coordinator.base import utcnow
@@ -129,6 +131,39 @@ async def verify(
         if len(code) == 10 and code.isdigit():
             return await _use_recovery_code(session, user_id, code)
     return False
+
+
+async def checked(db: Database, user_id: int, code: str, secret_key: str, address: str) -> bool:
+    """`verify`, throttled like a password: codes are only a million, so each user's code
+    guesses get the sign-in delays and hourly ceiling (raises TooManyAttempts)."""
+    admission = await throttle.admit(db, f"2fa:{user_id}", address)
+    ok = await verify(db, user_id, code, secret_key)
+    async with db.write() as session:
+        await throttle.settle(session, admission, ok)
+        if not ok:
+            audit(session, None, "mfa.code_failed", "user", user_id)
+    return ok
+
+
+async def remove_own(
+    db: Database, actor: Actor, password: str, code: str, secret_key: str, address: str
+) -> None:
+    """A user removes their own second factor only with their password and a current code:
+    a stolen session alone must not be able to take the factor away."""
+    assert actor.user_id is not None
+    async with db.read() as session:
+        user = await session.get(User, actor.user_id)
+    assert user is not None
+    admission = await throttle.admit(db, user.username, address)
+    right = await asyncio.to_thread(verify_password, user.password_hash, password)
+    async with db.write() as session:
+        await throttle.settle(session, admission, right)
+    if not right or not await checked(db, actor.user_id, code, secret_key, address):
+        raise Invalid(
+            "The password or the code is not right.",
+            errors=[field_error("code", "the password and a current code are both needed")],
+        )
+    await remove(db, actor, actor.user_id)
 
 
 async def _use_recovery_code(session: AsyncSession, user_id: int, code: str) -> bool:

@@ -31,6 +31,7 @@ from coordinator.web.context import (
     locale_of,
     page,
     redirect,
+    wait_text,
 )
 from coordinator.web.security import ROTATE, session_id_of
 
@@ -83,17 +84,6 @@ async def signin(request: AnyRequest, db: DB, data: Form) -> Template | Redirect
         }
     )
     return redirect("/account/mfa" if setup else target)
-
-
-def wait_text(lang: str, seconds: float) -> str:
-    """'Try again in ...' in seconds under a minute and a half, else in minutes."""
-    if seconds < 90:
-        return translate(
-            lang, "Too many attempts. Try again in {seconds} seconds.", seconds=math.ceil(seconds)
-        )
-    return translate(
-        lang, "Too many attempts. Try again in {minutes} minutes.", minutes=math.ceil(seconds / 60)
-    )
 
 
 def _throttled(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import partial
 from typing import Annotated, Any
@@ -217,4 +218,15 @@ def domain_error_page(request: AnyRequest, exc: DomainError) -> Response[Any]:
         title=translate(lang, "Something is not right"),
         status_code=status,
         message=message,
+    )
+
+
+def wait_text(lang: str, seconds: float) -> str:
+    """'Try again in ...' in seconds under a minute and a half, else in minutes."""
+    if seconds < 90:
+        return translate(
+            lang, "Too many attempts. Try again in {seconds} seconds.", seconds=math.ceil(seconds)
+        )
+    return translate(
+        lang, "Too many attempts. Try again in {minutes} minutes.", minutes=math.ceil(seconds / 60)
     )

@@ -12,6 +12,7 @@ from litestar.response import Redirect, Template
 from coordinator.auth import mfa
 from coordinator.auth.models import ROLES, User
 from coordinator.auth.scope import Actor, require_role
+from coordinator.auth.throttle import TooManyAttempts
 from coordinator.errors import Invalid
 from coordinator.http import DB, CurrentActor, PathId
 from coordinator.i18n import translate
@@ -24,6 +25,7 @@ from coordinator.web.context import (
     locale_of,
     page,
     redirect,
+    wait_text,
 )
 
 CODE_STEP_SECONDS = 300  # a password is good for a code step this long
@@ -75,7 +77,18 @@ async def code(request: AnyRequest, db: DB, data: Form) -> Template | Redirect:
         flash(request, "Sign in again: the code step expired.")
         return redirect("/signin")
     settings = request.app.state.settings
-    if not await mfa.verify(db, user_id, str(data.get("code", ""))[:32], settings.secret_key):
+    code = str(data.get("code", ""))[:32]
+    try:
+        right = await mfa.checked(db, user_id, code, settings.secret_key, _address(request))
+    except TooManyAttempts as exc:
+        return page(
+            request,
+            "pages/signin_code.html",
+            title=translate(lang, "Sign in"),
+            status_code=429,
+            error=wait_text(lang, exc.retry_after),
+        )
+    if not right:
         request.session["mfa_attempts"] = int(request.session.get("mfa_attempts", 0)) + 1
         error = translate(lang, "That code is not right. Try the newest code in your app.")
         return page(
@@ -164,13 +177,30 @@ async def confirm(request: AnyRequest, db: DB, actor: CurrentActor, data: Form) 
 
 
 @post("/account/mfa/remove")
-async def remove_own(request: AnyRequest, db: DB, actor: CurrentActor) -> Redirect:
+async def remove_own(
+    request: AnyRequest, db: DB, actor: CurrentActor, data: Form
+) -> Template | Redirect:
     if actor.role in await required_roles(request, db):
         flash(request, "Your role must use a second factor; it cannot be removed.")
         return redirect("/account/mfa")
-    await mfa.remove(db, actor, _me(actor))
+    password, code = str(data.get("password", ""))[:200], str(data.get("code", ""))[:32]
+    try:
+        secret_key = request.app.state.settings.secret_key
+        await mfa.remove_own(db, actor, password, code, secret_key, _address(request))
+    except (Invalid, TooManyAttempts) as exc:
+        lang = locale_of(request)
+        errors = (
+            field_errors(exc, lang)
+            if isinstance(exc, Invalid)
+            else {"code": wait_text(lang, exc.retry_after)}
+        )
+        return await _enrolment_page(request, db, actor, errors)
     flash(request, "The second factor was removed.")
     return redirect("/account/mfa")
+
+
+def _address(request: AnyRequest) -> str:
+    return request.client.host if request.client else ""
 
 
 @post("/users/{user_id:int}/mfa/remove")

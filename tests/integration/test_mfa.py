@@ -117,3 +117,30 @@ async def test_an_admin_removes_a_lost_second_factor(world):
     await mfa.remove(world.db, world.actor["admin"], user_id)
     assert not await mfa.enrolled(world.db, user_id)
     assert "mfa.remove" in await _actions(world)
+
+
+async def test_removing_ones_own_second_factor_needs_the_password_and_a_code(world):
+    user_id, seed, now = world.user_id["lead"], mfa.new_seed(), time.time()
+    await mfa.confirm(world.db, user_id, seed, pyotp.TOTP(seed).at(now - 60), KEY, now - 60)
+    lead = world.actor["lead"]
+    with pytest.raises(Invalid):
+        await mfa.remove_own(world.db, lead, "not the password", pyotp.TOTP(seed).now(), KEY, "")
+    with pytest.raises(Invalid):
+        await mfa.remove_own(world.db, lead, PASSWORD, "000001", KEY, "")
+    assert await mfa.enrolled(world.db, user_id)
+    await mfa.remove_own(world.db, lead, PASSWORD, pyotp.TOTP(seed).now(), KEY, "")
+    assert not await mfa.enrolled(world.db, user_id)
+
+
+async def test_code_guesses_are_throttled_like_passwords(world):
+    from coordinator.auth.throttle import PAIR_FREE, TooManyAttempts
+
+    user_id, seed, now = world.user_id["lead"], mfa.new_seed(), time.time()
+    await mfa.confirm(world.db, user_id, seed, pyotp.TOTP(seed).at(now), KEY, now)
+    near = {pyotp.TOTP(seed).at(now + drift) for drift in (-30, 0, 30)}
+    guesses = (f"{n:06d}" for n in range(1000) if f"{n:06d}" not in near)
+    for _ in range(PAIR_FREE):
+        assert not await mfa.checked(world.db, user_id, next(guesses), KEY, "10.9.9.9")
+    with pytest.raises(TooManyAttempts):
+        await mfa.checked(world.db, user_id, next(guesses), KEY, "10.9.9.9")
+    assert "mfa.code_failed" in await _actions(world)

@@ -11,6 +11,7 @@ Readiness reads the heartbeats every process writes (`coordinator/supervisor.py`
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -131,7 +132,19 @@ async def ready(request: Request[Any, Any, Any], db: DB) -> Response[dict[str, A
     except Exception as exc:
         body = {"status": "not ready", "problems": [f"database unreachable: {type(exc).__name__}"]}
         return Response(body, status_code=503)
+    if not _from_inside(request):  # the public sees the verdict, not hosts, pids or errors
+        report = {"status": report["status"], "problems": len(report["problems"])}
     return Response(report, status_code=200 if ok else 503)
+
+
+def _from_inside(request: Request[Any, Any, Any]) -> bool:
+    """Loopback (the machine's own monitoring, or a proxy in front on the same machine that
+    does not forward this path) gets the details."""
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 ROUTES = [health, ready]

@@ -49,6 +49,9 @@ def host_allowed(host_header: str, allowed: Iterable[str]) -> bool:
     return bool(name) and name in allowed
 
 
+HEALTH_PATHS = ("/health", "/health/ready")
+
+
 class Edge:
     """In front of every route: answers 400 to a Host not served here, and believes
     X-Forwarded-For / X-Forwarded-Proto only from COORDINATOR_TRUSTED_PROXIES, so the
@@ -66,7 +69,7 @@ class Edge:
         headers = dict(scope["headers"])
         host = headers.get(b"host", b"").decode("latin-1")
         # Load balancers probe /health by address: it says nothing worth a host check.
-        if not scope["path"].startswith("/health") and not host_allowed(host, self.allowed):
+        if scope["path"] not in HEALTH_PATHS and not host_allowed(host, self.allowed):
             await _bad_host(send)
             return
         peer = scope["client"][0] if scope["client"] else ""

@@ -190,3 +190,18 @@ async def test_readiness_reports_outbox_lag_and_the_uncertain_and_dead_letter_ro
         assert "no sender loop is running" in body["problems"]
         live = await client.get("/health")
         assert live.status_code == 200 and live.json()["status"] == "ok"
+
+
+async def test_readiness_tells_the_public_only_its_verdict(db):
+    """Hosts, process ids and error texts are for the machine's own monitoring (loopback)."""
+    from litestar.testing import AsyncTestClient
+
+    from coordinator.app import create_app
+    from coordinator.settings import read_settings
+
+    app = create_app(read_settings({**os.environ, "COORDINATOR_DATABASE_URL": db.url}))
+    async with AsyncTestClient(app=app) as client:  # its peer is "testclient", not loopback
+        answer = await client.get("/health/ready")
+    assert answer.status_code == 503  # nothing runs here
+    assert answer.json() == {"status": "not ready", "problems": answer.json()["problems"]}
+    assert isinstance(answer.json()["problems"], int)

@@ -81,8 +81,6 @@ def test_every_service_runs_a_coordinator_command():
 
 @pytest.mark.parametrize(("unit", "words"), CALLS)
 def test_the_command_exists_with_its_options(unit, words):
-    if words[0] == "web" and "web" not in cli.commands:  # type: ignore[attr-defined]
-        pytest.skip("`coordinator web` lands with the database-backed sessions work")
     path = _command_path(words)
     assert path, f"{unit}: {words[0]!r} is not a coordinator command"
     result = subprocess.run(
@@ -145,10 +143,27 @@ def test_the_environment_example_names_every_setting():
     example = (DEPLOY / "coordinator.env.example").read_text()
     missing = sorted(n for n in read if f"COORDINATOR_{n}" not in example)
     assert not missing, f"deploy/coordinator.env.example lacks {missing}"
-    secrets = ("DATABASE_URL", "MIGRATION_DATABASE_URL", "SECRET_KEY", "TELEGRAM_TOKEN")
+    secrets = ("DATABASE_URL", "SECRET_KEY", "TELEGRAM_TOKEN")
     for name in secrets:
         assert re.search(rf"^COORDINATOR_{name}_FILE=/etc/coordinator/secrets/", example, re.M)
         assert not re.search(rf"^COORDINATOR_{name}=", example, re.M), f"{name} in clear"
+
+
+def test_only_the_migration_and_backup_units_can_read_the_owner_role():
+    """The owner role could rewrite the audit log: web and worker must not reach its URL."""
+    example = (DEPLOY / "coordinator.env.example").read_text()
+    assert not re.search(r"^COORDINATOR_MIGRATION_DATABASE_URL", example, re.M)
+    for unit in sorted((DEPLOY / "systemd").glob("*.service")):
+        text = unit.read_text()
+        owner = "LoadCredential=migration_database_url:" in text
+        assert owner == (unit.name in ("coordinator-migrate.service", "coordinator-backup.service"))
+        if owner:
+            assert "COORDINATOR_MIGRATION_DATABASE_URL_FILE=%d/migration_database_url" in text
+
+
+def test_the_proxy_never_logs_the_webhook_secret():
+    caddyfile = (DEPLOY / "caddy/Caddyfile").read_text()
+    assert "request>headers>X-Telegram-Bot-Api-Secret-Token delete" in caddyfile
 
 
 def test_caddy_accepts_the_proxy_config():

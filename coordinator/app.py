@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -59,6 +60,10 @@ def create_app(settings: Settings | None = None, *, sandbox_url: str | None = No
         app.state.db = db
         app.state.settings = settings
         app.state.sandbox_url = sandbox_url
+        if not settings.mfa_admins_required:
+            logging.getLogger("coordinator").warning(
+                "COORDINATOR_MFA_ADMINS=optional: admins may sign in without a second factor"
+            )
         try:
             yield
         finally:

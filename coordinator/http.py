@@ -132,7 +132,10 @@ def problem_from_http(exc: HTTPException) -> ProblemDetailsException:
 
 
 def problem_from_deep_json(exc: RecursionError) -> ProblemDetailsException:
-    """Only a body nested beyond the decoder's depth gets here: refused, not crashed on."""
+    """A body nested beyond the JSON decoder's depth is refused; any other recursion is a bug
+    and answered (and logged) as one."""
+    if "deserializing" not in str(exc):  # msgspec's own words for a too-deep document
+        return problem_from_crash(exc)
     return ProblemDetailsException(
         status_code=400, title="Bad Request", detail="The JSON body is nested too deeply."
     )

@@ -58,6 +58,9 @@ class Window:
         return max(spaced, self.answered[over] + self.seconds - now)
 
 
+PRUNE_AT = 10_000  # chats remembered before the quiet ones are forgotten
+
+
 class Pacer:
     """One process's gate to Telegram: every send waits its turn here, then goes out at once."""
 
@@ -158,7 +161,20 @@ class Pacer:
             window.answered.append(now)
         self._count(self.in_flight, chat_id, -1)
         self.last_answer[chat_id] = now
+        self._forget_quiet_chats(now)
         self._answer.set()
+
+    def _forget_quiet_chats(self, now: float) -> None:
+        """A long-lived leader messages every volunteer in turn: forget chats whose spacing has
+        long passed, now and then, so the memory stays the size of the chats in play."""
+        if len(self.last_answer) < PRUNE_AT:
+            return
+        horizon = now - GROUP_INTERVAL - MARGIN
+        self.last_answer = {c: t for c, t in self.last_answer.items() if t > horizon}
+        self.chat_paused = {c: t for c, t in self.chat_paused.items() if t > now}
+        for counts in (self.in_flight, self.waiting):
+            for chat in [c for c, n in counts.items() if n == 0]:
+                del counts[chat]
 
     @staticmethod
     def _count(counts: dict[int, int], chat_id: int, change: int) -> None:

@@ -1,9 +1,9 @@
 """What we keep of Telegram updates: no secrets, and not for ever.
 
 `/start <token>` carries a single-use invite or link token in plain text. The inbox needs it
-until the update is handled; after that the stored copy keeps only the command. Handled
-updates are deleted after `UPDATE_RETENTION`: they exist to make handling idempotent, and
-Telegram never redelivers an update that old.
+until the update is handled; after that the stored copy keeps only the command. Handled (and
+failed) updates are deleted after `UPDATE_RETENTION`: they exist to make handling idempotent,
+and Telegram never redelivers an update that old.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import copy
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import or_
 from sqlmodel import col, delete
 
 from coordinator.bots.models import TelegramUpdate
@@ -39,12 +40,15 @@ def redacted(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 async def purge_handled_updates(db: Database, now: datetime) -> int:
-    """Delete handled updates older than the retention period; returns how many went."""
+    """Delete handled (or failed) updates older than the retention period; returns how many."""
+    cutoff = now - UPDATE_RETENTION
     async with db.write() as session:
         result = await session.execute(
             delete(TelegramUpdate).where(
-                col(TelegramUpdate.processed_at).is_not(None),
-                col(TelegramUpdate.processed_at) < now - UPDATE_RETENTION,
+                or_(
+                    col(TelegramUpdate.processed_at) < cutoff,
+                    col(TelegramUpdate.failed_at) < cutoff,
+                )
             )
         )
         return int(getattr(result, "rowcount", 0) or 0)

@@ -26,7 +26,9 @@ async def telegram_webhook(request: Request[Any, Any, Any], db: DB) -> dict[str,
         payload = await request.json()
     except Exception:  # not JSON at all: refused, and the inbox is not touched
         raise ValidationException("The body is not JSON.") from None
-    if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
+    update_id = payload.get("update_id") if isinstance(payload, dict) else None
+    # bool is an int to Python; Telegram's ids are positive and fit a signed 64-bit column.
+    if type(update_id) is not int or not 0 < update_id < 2**63:
         raise ValidationException("An update needs an integer update_id.")
     await updates.store(db, payload)
     return {"ok": True}

@@ -59,7 +59,8 @@ async def test_it_purges_handled_updates_after_the_retention_period_only(db):
         session.add(TelegramUpdate(update_id=10, payload={}, processed_at=now - UPDATE_RETENTION))
         session.add(TelegramUpdate(update_id=11, payload={}, processed_at=now - timedelta(hours=1)))
         session.add(TelegramUpdate(update_id=12, payload={}))  # waiting in the inbox
-    assert await purge_handled_updates(db, now + timedelta(seconds=1)) == 1
+        session.add(TelegramUpdate(update_id=13, payload={}, failed_at=now - UPDATE_RETENTION))
+    assert await purge_handled_updates(db, now + timedelta(seconds=1)) == 2
     async with db.read() as session:
         left = set(await session.scalars(select(TelegramUpdate.update_id)))
     assert left == {11, 12}

@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -39,21 +40,31 @@ class Deployment:
 
 
 def _start(env: dict[str, str], port: int, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+    # A file, not a pipe: nobody reads a pipe while the test runs, and a full one would stall
+    # the server on its own request log.
+    log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed with the process)
+    process = subprocess.Popen(
         [sys.executable, "-m", "coordinator", "web", "--port", str(port), *extra],
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    process.log = log  # type: ignore[attr-defined]
+    return process
+
+
+def _output(process: subprocess.Popen[str]) -> str:
+    log = process.log  # type: ignore[attr-defined]
+    log.seek(0)
+    return str(log.read())
 
 
 def _wait_until_up(url: str, process: subprocess.Popen[str], seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            out = process.stdout.read() if process.stdout else ""
-            raise AssertionError(f"the web process stopped: {out}")
+            raise AssertionError(f"the web process stopped: {_output(process)}")
         try:
             if httpx.get(url + "/health", timeout=2).status_code == 200:
                 return

@@ -45,9 +45,9 @@ async def test_it_takes_updates_only_with_the_right_secret(world):
             r = await client.post("/telegram/webhook", json=update, headers=headers)
             assert r.status_code == 401
         right = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
-        assert (
-            await client.post("/telegram/webhook", json={"x": 1}, headers=right)
-        ).status_code == 400
+        for bad in ({"x": 1}, {"update_id": True}, {"update_id": 2**64}, {"update_id": -5}):
+            answer = await client.post("/telegram/webhook", json=bad, headers=right)
+            assert answer.status_code == 400, bad
         for _ in range(2):
             assert (
                 await client.post("/telegram/webhook", json=update, headers=right)

@@ -87,3 +87,19 @@ def test_a_second_chat_refused_within_the_wait_pauses_everything():
     assert pacer.busy(1) and not pacer.busy(2)
     assert pacer.refused(2, 1.0) == "all"
     assert pacer.paused_until > 0
+
+
+def test_the_pacer_forgets_chats_long_quiet():
+    import time
+
+    from coordinator.bots.pacing import PRUNE_AT, Pacer
+
+    pacer = Pacer(30)
+    long_ago = time.monotonic() - 60
+    pacer.last_answer = dict.fromkeys(range(1, PRUNE_AT + 1), long_ago)
+    for window in (pacer.free, pacer.paid):
+        window.in_flight = 1
+    pacer.in_flight[-42] = 1
+    pacer._answered(-42)
+    assert list(pacer.last_answer) == [-42]  # the group just answered is still spaced
+    assert pacer.in_flight == {}

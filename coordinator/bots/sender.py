@@ -4,7 +4,8 @@
 - Permanent refusals (an explicit list): the member or group becomes unreachable.
 - Unknown 400/403: the row fails, nobody is disabled.
 - Chat migration: store the new id and resend once.
-- A timeout after the request went out: `uncertain`, never retried blindly.
+- A timeout after the request went out: uncertain, so `outbox.after_uncertain` decides: sent
+  once more as a marked copy, then shown to operators (counter edits: dropped, counted).
 - Anything else transient: capped exponential backoff with jitter, then dead-letter.
 """
 
@@ -47,6 +48,8 @@ MAX_BACKOFF = 300.0
 PRIVATE_INTERVAL = 1.0  # Telegram: about one message per second to one private chat
 GROUP_INTERVAL = 3.0  # Telegram: 20 messages per minute to one group
 HOLD_LIMIT = 2.0  # a chat busier than this goes back to the queue instead of holding a lease
+REAP_EVERY = 5.0  # seconds between looks for expired leases
+RESEND_AFTER_TIMEOUT = 5.0  # seconds: let a slow Bot API catch up before the copy goes
 
 
 class Pacer:
@@ -76,11 +79,34 @@ class Pacer:
         self.paused_until = max(self.paused_until, time.monotonic() + seconds)
 
 
+def _lease_for(bot: Bot, concurrency: int, rate: float) -> timedelta:
+    """Long enough for a claimed row to wait its pacing slot and for its request to time out
+    (waiting for a connection, connecting, reading the answer), and no longer."""
+    request = bot.request
+    timeouts = [
+        getattr(request, "read_timeout", None),
+        getattr(request, "connect_timeout", None),
+        getattr(request, "pool_timeout", None),
+    ]
+    budget = sum(t for t in timeouts if isinstance(t, int | float)) or 25.0
+    pacing = min(concurrency / rate, HOLD_LIMIT * 4) if rate > 0 else 0.0
+    return timedelta(seconds=budget + pacing + 2.0)
+
+
 def _seconds(value: timedelta | int | float) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 class Sender:
+    """Sends due outbox rows with at most `concurrency` of them leased at any moment.
+
+    A row is claimed (`sending`) only when a place among the `concurrency` in flight is free,
+    and its outcome is recorded as soon as it comes back (the outcomes that arrive while one
+    commit runs share the next: group commit). So a crash leaves at most `concurrency` rows
+    `sending`, all of which may really have gone out, and their lease, sized from the client's
+    own timeouts, expires in seconds rather than a minute.
+    """
+
     def __init__(
         self,
         db: Database,
@@ -91,19 +117,21 @@ class Sender:
         locale: str = "vi",
         batch: int = 200,
         concurrency: int = 64,
-        lease_for: timedelta = outbox.LEASE,
+        lease_for: timedelta | None = None,
     ) -> None:
         self.db, self.bot, self.tz, self.locale = db, bot, timezone, locale
-        self.batch, self.lease_for = batch, lease_for
+        self.batch, self.concurrency = batch, concurrency
+        self.lease_for = lease_for or _lease_for(bot, concurrency, rate)
         self.pacer = Pacer(rate)
         self.slots = asyncio.Semaphore(concurrency)
         self.wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event, idle: float = 0.5) -> None:
-        """Send until `stop` is set; reap stale leases now and then."""
-        last_reap = 0.0
+        """Send until `stop` is set. Reaps expired leases at start-up (a crashed sender's rows
+        come back at once) and then every few seconds."""
+        last_reap = -REAP_EVERY
         while not stop.is_set():
-            if time.monotonic() - last_reap > 10:
+            if time.monotonic() - last_reap >= REAP_EVERY:
                 await outbox.reap(self.db)
                 last_reap = time.monotonic()
             if await self.run_once():
@@ -113,15 +141,45 @@ class Sender:
                 await asyncio.wait_for(self.wake.wait(), idle)
 
     async def run_once(self) -> int:
-        """Lease one batch, send it, record the outcomes; returns how many rows it handled."""
-        rows = await outbox.lease(self.db, self.batch, lease_for=self.lease_for)
-        if not rows:
-            return 0
+        """Send up to `batch` due rows, recording each outcome as it comes back; returns how
+        many rows it handled (0: nothing was due)."""
+        handled, room, exhausted = 0, self.concurrency, False
+        done: list[Outcome] = []
+        arrived = asyncio.Event()
+        sending: set[asyncio.Task[None]] = set()
+
+        async def send(row: Leased, views: dict[int, Any]) -> None:
+            outcome = await self._send(row, views)
+            done.append(outcome)  # the list of the moment: `done` is swapped at each record
+            arrived.set()
+
+        try:
+            while True:
+                if room and not exhausted and handled < self.batch:
+                    rows = await outbox.lease(
+                        self.db, min(room, self.batch - handled), lease_for=self.lease_for
+                    )
+                    exhausted = len(rows) < min(room, self.batch - handled)
+                    room, handled = room - len(rows), handled + len(rows)
+                    views = await self._views(rows)
+                    for row in rows:
+                        task = asyncio.create_task(send(row, views))
+                        sending.add(task)
+                        task.add_done_callback(sending.discard)
+                if not sending and not done:
+                    return handled
+                await arrived.wait()
+                arrived.clear()
+                outcomes, done = done, []
+                await outbox.record(self.db, outcomes)
+                room += len(outcomes)
+        finally:
+            for task in sending:  # stopped or failed: those rows stay leased until they expire
+                task.cancel()
+
+    async def _views(self, rows: list[Leased]) -> dict[int, Any]:
         ids = [r.assignment_id for r in rows if r.assignment_id is not None]
-        views = await assignment_views(self.db, ids, self.locale)
-        outcomes = await asyncio.gather(*(self._send(row, views) for row in rows))
-        await outbox.record(self.db, outcomes)
-        return len(rows)
+        return await assignment_views(self.db, ids, self.locale) if ids else {}
 
     async def _send(self, row: Leased, views: dict[int, Any]) -> Outcome:
         slot = self.pacer.reserve(row.chat_id)
@@ -141,15 +199,17 @@ class Sender:
         return Outcome(row, "sent", message_id=message_id)
 
     async def _deliver(self, row: Leased, views: dict[int, Any]) -> int | None:
+        copy = bool(row.payload.get("resent"))
         if row.kind == "text":
-            sent = await self.bot.send_message(
-                row.chat_id, row.payload["text"], parse_mode=ParseMode.HTML
-            )
+            text = row.payload["text"]
+            if copy:
+                text = messages.copy_note(row.payload.get("locale") or self.locale) + "\n" + text
+            sent = await self.bot.send_message(row.chat_id, text, parse_mode=ParseMode.HTML)
             return sent.message_id
         if row.assignment_id not in views:
             raise LookupError(f"assignment {row.assignment_id} is gone")
         view, locale, message_id = views[row.assignment_id]
-        text = messages.render(view, locale, self.tz)
+        text = messages.render(view, locale, self.tz, copy=copy and row.kind == "assignment")
         markup = inline_keyboard(messages.buttons(view, locale))
         if row.kind == "edit":
             try:
@@ -200,7 +260,16 @@ class Sender:
             permanent = any(reason in text for reason in PERMANENT)
             return Outcome(row, "failed", error=exc.message[:500], unreachable=permanent)
         if isinstance(exc, TimedOut) and not isinstance(exc, NotSent):
-            return Outcome(row, "uncertain", error="timed out after sending; not retried blindly")
+            # The request went out: Telegram may have the message. Never lost, never blind.
+            status, payload, policy = outbox.after_uncertain(row.kind, row.payload)
+            retry_at = now + timedelta(seconds=RESEND_AFTER_TIMEOUT)
+            return Outcome(
+                row,
+                status,
+                error=f"timed out after sending; {policy}",
+                retry_at=retry_at,
+                payload=payload,
+            )
         if isinstance(exc, NetworkError | TimedOut) and row.attempts < MAX_ATTEMPTS:
             backoff = min(MAX_BACKOFF, 2**row.attempts) * random.uniform(0.5, 1.0)
             return Outcome(

@@ -14,6 +14,9 @@ The user side (JSON in, JSON out):
   PUT  /sandbox/limits                    {"enabled": true|false}  Telegram's flood limits
   GET  /sandbox/stats                     messages sent and edited, callbacks answered, 429s
   PUT  /sandbox/delay                     {"seconds": n}  hold every Bot API call before handling it
+                                          (then handle it: a client that timed out meanwhile
+                                          never learns that it was sent; stats say how many
+                                          calls are being held)
 """
 
 from __future__ import annotations
@@ -132,8 +135,12 @@ class Sandbox:
     async def _hold(self) -> None:
         """Hold the call while a delay is switched on (and let it go as soon as it is off)."""
         if self.world.delay:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.world.undelayed.wait(), self.world.delay)
+            self.world.held += 1
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.world.undelayed.wait(), self.world.delay)
+            finally:
+                self.world.held -= 1
 
     async def _user_side(self, method: str, parts: list[str], data: dict[str, Any]) -> Any:
         w = self.world
@@ -204,6 +211,7 @@ class Sandbox:
                     "callback_answers": len(w.callback_answers),
                     "refused_429": w.limits.refused,
                     "pending_updates": len(w.updates),
+                    "held": w.held,
                 }
         raise BotApiError(404, "Not Found")
 

@@ -14,7 +14,7 @@ from coordinator.errors import DomainError
 from coordinator.http import DB, CurrentActor
 from coordinator.i18n import translate
 from coordinator.tallies.service import progress_of
-from coordinator.web import account, campaign_pages, org_pages, simulator, tally_pages
+from coordinator.web import account, campaign_pages, org_pages, outbox_pages, simulator, tally_pages
 from coordinator.web.context import (
     SignInRequired,
     domain_error_page,
@@ -56,6 +56,7 @@ PAGES = Router(
         *campaign_pages.PAGES,
         *simulator.PAGES,
         *tally_pages.PAGES,
+        *outbox_pages.PAGES,
     ],
     dependencies={"actor": Provide(provide_web_actor)},
     exception_handlers={

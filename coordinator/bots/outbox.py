@@ -42,32 +42,35 @@ async def lease(
     """
     now = now or utcnow()
     async with db.write() as session:
-        rows = (
-            await session.scalars(
-                select(OutboxMessage)
-                .where(
-                    col(OutboxMessage.status) == "pending",
-                    col(OutboxMessage.next_attempt_at) <= now,
-                )
-                .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
-                .limit(limit)
-                .with_for_update(skip_locked=True)
+        return await _lease_in(session, limit, now, lease_for)
+
+
+async def _lease_in(
+    session: AsyncSession, limit: int, now: datetime, lease_for: timedelta
+) -> list[Leased]:
+    rows = (
+        await session.scalars(
+            select(OutboxMessage)
+            .where(
+                col(OutboxMessage.status) == "pending",
+                col(OutboxMessage.next_attempt_at) <= now,
             )
-        ).all()
-        if not rows:
-            return []
-        ids = [row.id for row in rows]
-        await session.execute(
-            update(OutboxMessage)
-            .where(col(OutboxMessage.id).in_(ids))
-            .values(
-                status="sending", lease_until=now + lease_for, attempts=OutboxMessage.attempts + 1
-            )
+            .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
         )
-        return [
-            Leased(r.id or 0, r.kind, r.chat_id, r.assignment_id, dict(r.payload), r.attempts + 1)
-            for r in rows
-        ]
+    ).all()
+    if not rows:
+        return []
+    await session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id).in_([row.id for row in rows]))
+        .values(status="sending", lease_until=now + lease_for, attempts=OutboxMessage.attempts + 1)
+    )
+    return [
+        Leased(r.id or 0, r.kind, r.chat_id, r.assignment_id, dict(r.payload), r.attempts + 1)
+        for r in rows
+    ]
 
 
 @dataclass
@@ -90,13 +93,28 @@ async def record(db: Database, outcomes: Sequence[Outcome], now: datetime | None
     now = now or utcnow()
     if not outcomes:
         return
-    sent = [o for o in outcomes if o.status == "sent"]
     async with db.write() as session:
-        if sent:
-            await _record_sent(session, sent, now)
-        for o in outcomes:
-            if o.status != "sent":
-                await _record_one(session, o, now)
+        await _record_in(session, outcomes, now)
+
+
+async def record_and_lease(
+    db: Database, outcomes: Sequence[Outcome], limit: int, lease_for: timedelta = LEASE
+) -> list[Leased]:
+    """`record` these outcomes and `lease` up to `limit` more rows, in one transaction: the
+    sender's steady state, one commit per round instead of two."""
+    now = utcnow()
+    async with db.write() as session:
+        await _record_in(session, outcomes, now)
+        return await _lease_in(session, limit, now, lease_for) if limit > 0 else []
+
+
+async def _record_in(session: AsyncSession, outcomes: Sequence[Outcome], now: datetime) -> None:
+    sent = [o for o in outcomes if o.status == "sent"]
+    if sent:
+        await _record_sent(session, sent, now)
+    for o in outcomes:
+        if o.status != "sent":
+            await _record_one(session, o, now)
 
 
 async def _record_sent(session: Any, sent: Sequence[Outcome], now: datetime) -> None:

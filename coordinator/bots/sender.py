@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import time
 from datetime import timedelta
@@ -48,6 +49,7 @@ MAX_BACKOFF = 300.0
 PRIVATE_INTERVAL = 1.0  # Telegram: about one message per second to one private chat
 GROUP_INTERVAL = 3.0  # Telegram: 20 messages per minute to one group
 HOLD_LIMIT = 2.0  # a chat busier than this goes back to the queue instead of holding a lease
+CLAIM_AHEAD = 0.2  # seconds of sending, at the pacing rate, leased ahead of time
 REAP_EVERY = 5.0  # seconds between looks for expired leases
 RESEND_AFTER_TIMEOUT = 5.0  # seconds: let a slow Bot API catch up before the copy goes
 
@@ -122,6 +124,10 @@ class Sender:
         self.db, self.bot, self.tz, self.locale = db, bot, timezone, locale
         self.batch, self.concurrency = batch, concurrency
         self.lease_for = lease_for or _lease_for(bot, concurrency, rate)
+        # Rows are leased no sooner than about CLAIM_AHEAD before the pacer lets them go: a
+        # crash then leaves uncertain only rows in flight or about to be.
+        self.ahead = max(1, math.ceil(rate * CLAIM_AHEAD)) if rate > 0 else concurrency
+        self.waiting = 0
         self.pacer = Pacer(rate)
         self.slots = asyncio.Semaphore(concurrency)
         self.wake = asyncio.Event()
@@ -144,6 +150,7 @@ class Sender:
         """Send up to `batch` due rows, recording each outcome as it comes back; returns how
         many rows it handled (0: nothing was due)."""
         handled, room, exhausted = 0, self.concurrency, False
+        self.waiting = 0  # leased rows whose request has not gone out yet
         done: list[Outcome] = []
         arrived = asyncio.Event()
         sending: set[asyncio.Task[None]] = set()
@@ -154,28 +161,33 @@ class Sender:
             arrived.set()
 
         try:
+            wanted = self._wanted(room, handled)
+            rows = await outbox.lease(self.db, wanted, lease_for=self.lease_for)
             while True:
-                if room and not exhausted and handled < self.batch:
-                    rows = await outbox.lease(
-                        self.db, min(room, self.batch - handled), lease_for=self.lease_for
-                    )
-                    exhausted = len(rows) < min(room, self.batch - handled)
-                    room, handled = room - len(rows), handled + len(rows)
-                    views = await self._views(rows)
-                    for row in rows:
-                        task = asyncio.create_task(send(row, views))
-                        sending.add(task)
-                        task.add_done_callback(sending.discard)
+                exhausted = exhausted or len(rows) < wanted
+                room, handled = room - len(rows), handled + len(rows)
+                self.waiting += len(rows)
+                views = await self._views(rows)
+                for row in rows:
+                    task = asyncio.create_task(send(row, views))
+                    sending.add(task)
+                    task.add_done_callback(sending.discard)
                 if not sending and not done:
                     return handled
                 await arrived.wait()
                 arrived.clear()
                 outcomes, done = done, []
-                await outbox.record(self.db, outcomes)
                 room += len(outcomes)
+                wanted = 0 if exhausted else self._wanted(room, handled)
+                rows = await outbox.record_and_lease(self.db, outcomes, wanted, self.lease_for)
         finally:
             for task in sending:  # stopped or failed: those rows stay leased until they expire
                 task.cancel()
+
+    def _wanted(self, room: int, handled: int) -> int:
+        """How many rows to lease now: free places, what is left of the batch, and no more
+        than the pacer will let go within CLAIM_AHEAD."""
+        return max(0, min(room, self.batch - handled, self.ahead - self.waiting))
 
     async def _views(self, rows: list[Leased]) -> dict[int, Any]:
         ids = [r.assignment_id for r in rows if r.assignment_id is not None]
@@ -184,6 +196,7 @@ class Sender:
     async def _send(self, row: Leased, views: dict[int, Any]) -> Outcome:
         slot = self.pacer.reserve(row.chat_id)
         if slot is None:
+            self.waiting -= 1
             ready = utcnow() + timedelta(seconds=self.pacer.chat_ready_in(row.chat_id))
             return Outcome(row, "pending", retry_at=ready, refund_attempt=True)
         async with self.slots:
@@ -192,6 +205,7 @@ class Sender:
             wait = slot - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
+            self.waiting -= 1  # its request goes out now
             try:
                 message_id = await self._deliver(row, views)
             except Exception as exc:  # classified below; nothing escapes the batch

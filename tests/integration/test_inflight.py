@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
+import sys
 from datetime import timedelta
 
+import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlmodel import col, func, select, update
@@ -21,7 +25,8 @@ from coordinator.bots.models import OutboxMessage
 from coordinator.bots.sender import Sender
 from coordinator.campaigns import service as campaigns
 from coordinator.campaigns.models import Assignment, Report
-from coordinator.sandbox.run import running_sandbox
+from coordinator.organizations.models import Member
+from coordinator.sandbox.run import free_port, running_sandbox
 from coordinator.sandbox.state import World
 from coordinator.settings import read_settings
 from tests.integration.test_bot import Phone, eventually
@@ -37,6 +42,7 @@ from tests.integration.test_delivery import (
 from tests.integration.test_web_authorization import sign_in
 
 COPY_VI = "bản gửi lại"
+CONCURRENCY = 64  # the sender's default: at most this many rows leased at once
 
 
 @pytest.fixture
@@ -260,3 +266,111 @@ async def test_the_api_counts_the_outbox_by_status_and_kind(world, api):
     }
     denied = await api.get("/api/v1/outbox/summary", headers=api.as_("lead"))
     assert denied.status_code == 403
+
+
+# -- a real worker process, killed twice mid-delivery -------------------------------------
+
+
+def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "coordinator", *args]
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def _sent(telegram: httpx.AsyncClient) -> int:
+    return int((await telegram.get("/sandbox/stats")).json()["result"]["sent"])
+
+
+async def _kill_after(worker: subprocess.Popen[bytes], telegram, sent: int) -> None:
+    async def far_enough() -> bool:
+        assert worker.poll() is None, "the worker exited by itself"
+        return await _sent(telegram) >= sent
+
+    await eventually(far_enough, 60)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(10)
+
+
+async def test_a_worker_killed_twice_mid_delivery_loses_nothing(world):
+    """SIGKILL, restart, SIGKILL again, restart: every volunteer gets the task, at most the
+    rows in flight at each kill get a second card, and each second card says it is a copy."""
+    port = free_port()
+    sandbox = _start(["sandbox", "--port", str(port), "--token", TOKEN], dict(os.environ))
+    env = {
+        **os.environ,
+        "COORDINATOR_DATABASE_URL": world.db.url,
+        "COORDINATOR_TELEGRAM_TOKEN": TOKEN,
+        "COORDINATOR_TELEGRAM_API_URL": f"http://127.0.0.1:{port}/bot",
+        "COORDINATOR_SEND_RATE": "100",
+    }
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as telegram:
+            await eventually(lambda: _up(telegram), 20)
+            people = [
+                (await telegram.post("/sandbox/users", json={"first_name": f"v{n}"})).json()[
+                    "result"
+                ]["id"]
+                for n in range(400)
+            ]
+            await _volunteers(world, people)
+            cid = await world.campaign(targets=("commune",))
+            await campaigns.launch_campaign(world.db, world.actor["coordinator"], cid)
+            leased_at_kill, leased = [], 0
+            for sent in (60, 200):
+                await _kill_after(_start(["worker"], env), telegram, sent)
+                now_leased = (await statuses(world.db)).get("sending", 0)
+                leased_at_kill.append(now_leased - leased)  # the earlier kill's are still there
+                leased = now_leased
+            assert all(n <= CONCURRENCY for n in leased_at_kill), leased_at_kill
+            print("leased at each kill:", leased_at_kill)
+            last = _start(["worker"], env)
+            try:
+
+                async def drained() -> bool:
+                    counts = await statuses(world.db)
+                    return not counts.get("pending") and not counts.get("sending")
+
+                await eventually(drained, 90)
+            finally:
+                last.terminate()
+                last.wait(10)
+            chats = [
+                [
+                    m["text"]
+                    for m in (await telegram.get(f"/sandbox/chats/{p}/messages")).json()["result"]
+                    if m["from"]["is_bot"]
+                ]
+                for p in people
+            ]
+    finally:
+        sandbox.terminate()
+        sandbox.wait(10)
+    assert all(chats), "nobody lost"
+    twice = [texts for texts in chats if len(texts) > 1]
+    assert all(len(texts) == 2 and COPY_VI in texts[1] for texts in twice)
+    assert len(twice) <= sum(leased_at_kill)
+    counts = await statuses(world.db)
+    assert counts == {"sent": len(people)}, counts
+    resent = [r for r in await rows(world.db) if r.payload.get("resent")]
+    assert len(resent) == sum(leased_at_kill)
+
+
+async def _up(telegram: httpx.AsyncClient) -> bool:
+    try:
+        return (await telegram.get(f"/bot{TOKEN}/getMe")).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+async def _volunteers(world, telegram_ids: list[int]) -> None:
+    """Members of the commune with these Telegram accounts; the world's own ones opt out."""
+    async with world.db.write() as session:
+        await session.execute(update(Member).values(opted_out_at=func.now()))
+        session.add_all(
+            Member(
+                organization_id=world.org["commune"],
+                display_name=f"v{n}",
+                telegram_user_id=telegram_id,
+                locale="vi",
+            )
+            for n, telegram_id in enumerate(telegram_ids)
+        )

@@ -21,6 +21,7 @@ from sqlmodel import func, select
 from coordinator.app import create_app
 from coordinator.auth import service as auth
 from coordinator.auth.models import AuditEvent, User
+from coordinator.bots.models import OutboxMessage
 from coordinator.organizations.models import Member
 from coordinator.sandbox.run import free_port
 from coordinator.settings import read_settings
@@ -162,6 +163,8 @@ PAGES = [
     Page("POST", "/users/{lead_user}/password", ADMIN, {"password": PASSWORD}),
     Page("POST", "/users/{lead_user}/active", ADMIN, {"active": "1"}),
     Page("GET", "/audit", ADMIN),
+    Page("GET", "/outbox", ADMIN),
+    Page("POST", "/outbox/{outbox_row}/retry", ADMIN, {}),
     Page("GET", "/tokens", ALL),
     Page("POST", "/tokens", ALL, {"name": "script"}),
     Page("POST", "/tokens/{lead_token}/revoke", frozenset({"admin", "lead"}), {}),
@@ -201,6 +204,10 @@ async def walked(template_url: str, tmp_path) -> AsyncIterator[tuple[World, dict
     lead_token = await auth.create_token(database, None, world.user_id["lead"], "lead's")
     del lead_token
     tokens = await auth.list_tokens(database, world.actor["lead"])
+    async with database.write() as session:
+        dead = OutboxMessage(dedupe_key="walk:dead", chat_id=1, kind="text", status="failed")
+        session.add(dead)
+        await session.flush()
     context = {
         "campaign": str(campaign),
         "agreement": str(world.agreement["province"]),
@@ -210,6 +217,7 @@ async def walked(template_url: str, tmp_path) -> AsyncIterator[tuple[World, dict
         "telegram": str(telegram),
         "lead_user": str(world.user_id["lead"]),
         "lead_token": str(tokens[0].id),
+        "outbox_row": str(dead.id),
     }
     yield world, context
     await database.dispose()
@@ -336,6 +344,7 @@ def test_it_covers_every_page():
         "{telegram}": "{telegram_id:int}",
         "{lead_user}": "{user_id:int}",
         "{lead_token}": "{token_id:int}",
+        "{outbox_row}": "{row_id:int}",
     }
 
     def template(path: str) -> str:

@@ -50,6 +50,7 @@ PRIVATE_INTERVAL = 1.0  # Telegram: about one message per second to one private 
 GROUP_INTERVAL = 3.0  # Telegram: 20 messages per minute to one group
 HOLD_LIMIT = 2.0  # a chat busier than this goes back to the queue instead of holding a lease
 CLAIM_AHEAD = 0.2  # seconds of sending, at the pacing rate, leased ahead of time
+RECORD_AT_LEAST = 8  # while rows wait for the pacer, record outcomes in rounds of this many
 REAP_EVERY = 5.0  # seconds between looks for expired leases
 RESEND_AFTER_TIMEOUT = 5.0  # seconds: let a slow Bot API catch up before the copy goes
 
@@ -172,10 +173,13 @@ class Sender:
                     task = asyncio.create_task(send(row, views))
                     sending.add(task)
                     task.add_done_callback(sending.discard)
+                rows = []
                 if not sending and not done:
                     return handled
                 await arrived.wait()
                 arrived.clear()
+                if sending and self.waiting and len(done) < min(self.ahead, RECORD_AT_LEAST):
+                    continue  # the rest wait for their pacing slots: a few outcomes per commit
                 outcomes, done = done, []
                 room += len(outcomes)
                 wanted = 0 if exhausted else self._wanted(room, handled)

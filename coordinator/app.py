@@ -18,6 +18,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from coordinator.auth.api import CONTROLLERS as AUTH_API
+from coordinator.bots.api import CONTROLLERS as OUTBOX_API
 from coordinator.bots.webhook import telegram_webhook
 from coordinator.campaigns.api import CONTROLLERS as CAMPAIGN_API
 from coordinator.db import Database
@@ -71,7 +72,14 @@ def create_app(settings: Settings | None = None, *, sandbox_url: str | None = No
 
     api = Router(
         path="/api/v1",
-        route_handlers=[*ORGANIZATION_API, *MEMBER_API, *CAMPAIGN_API, *AUTH_API, *TALLY_API],
+        route_handlers=[
+            *ORGANIZATION_API,
+            *MEMBER_API,
+            *CAMPAIGN_API,
+            *AUTH_API,
+            *TALLY_API,
+            *OUTBOX_API,
+        ],
         dependencies={"actor": Provide(provide_actor)},
     )
     problems = ProblemDetailsConfig(

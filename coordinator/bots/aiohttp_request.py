@@ -42,6 +42,14 @@ class AiohttpRequest(BaseRequest):
     def read_timeout(self) -> float | None:
         return self._defaults["read"]
 
+    @property
+    def connect_timeout(self) -> float | None:
+        return self._defaults["connect"]
+
+    @property
+    def pool_timeout(self) -> float | None:
+        return self._defaults["pool"]
+
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(

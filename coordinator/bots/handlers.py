@@ -8,6 +8,7 @@ from typing import Any
 
 from telegram import Update
 from telegram.constants import ParseMode
+from telegram.error import BadRequest
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -20,7 +21,7 @@ from telegram.ext import (
 )
 
 from coordinator.bots import messages
-from coordinator.bots.presses import Press, PressQueue
+from coordinator.bots.presses import Press, PressQueue, PressResult
 from coordinator.bots.telegram_client import inline_keyboard
 from coordinator.bots.updates import mark_processed, seen_before
 from coordinator.campaigns.reports import attach_proof
@@ -229,6 +230,7 @@ async def press(update: Update, context: Context) -> None:
             query.data or "",
             message.chat.id if message is not None else None,
             update.to_dict(),
+            message.message_id if message is not None else None,
         )
     )
     if result.repeat:
@@ -254,14 +256,39 @@ async def press(update: Update, context: Context) -> None:
             query.from_user.id, _(locale, "If you like, send the link to your post as proof.")
         )
     if result.view is not None and message is not None:
-        view, reader_locale, _sent_as = result.view
+        await _show(context, message.chat.id, message.message_id, result)
+
+
+async def _show(context: Context, chat_id: int, pressed: int, result: PressResult) -> None:
+    """Show the task as it reads now. A press on an older copy (a resend took over: the task
+    now lives in message `current`) counts like any other; that copy loses its buttons and
+    points at the newer one, which gets the fresh status."""
+    assert result.view is not None and result.outcome is not None
+    view, locale, current = result.view
+    tz = context.bot_data["timezone"]
+    fresh = messages.render(view, locale, tz)
+    markup = inline_keyboard(messages.buttons(view, locale))
+    if current is not None and current != pressed:
+        stale = messages.render(view, locale, tz, replaced=True)
+        await _edit(context, chat_id, pressed, stale, None)
+        if result.outcome.created:
+            await _edit(context, chat_id, current, fresh, markup)
+    elif result.outcome.created:
+        await _edit(context, chat_id, pressed, fresh, markup)
+
+
+async def _edit(context: Context, chat_id: int, message_id: int, text: str, markup: Any) -> None:
+    try:
         await context.bot.edit_message_text(
-            messages.render(view, reader_locale, context.bot_data["timezone"]),
-            chat_id=message.chat.id,
-            message_id=message.message_id,
+            text,
+            chat_id=chat_id,
+            message_id=message_id,
             parse_mode=ParseMode.HTML,
-            reply_markup=inline_keyboard(messages.buttons(view, reader_locale)),
+            reply_markup=markup,
         )
+    except BadRequest as exc:  # pressed twice: already showing this
+        if "message is not modified" not in exc.message.lower():
+            raise
 
 
 async def proof(update: Update, context: Context) -> None:

@@ -49,15 +49,30 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def render(view: AssignmentView, locale: str, tz: ZoneInfo) -> str:
+def copy_note(locale: str) -> str:
+    """The first line of a message sent again because the first try may not have arrived."""
+    return "<i>" + _(locale, "(Resent copy: you may already have this message.)") + "</i>"
+
+
+def replaced_note(locale: str) -> str:
+    """What an older copy of a task card says once a newer copy has taken over its buttons."""
+    return "<i>" + _(locale, "This copy was replaced: use the newer message below.") + "</i>"
+
+
+def render(
+    view: AssignmentView, locale: str, tz: ZoneInfo, *, copy: bool = False, replaced: bool = False
+) -> str:
     """The message text. Free text is clipped *before* it is escaped and wrapped in tags, so the
-    HTML stays balanced and the deadline and status lines are always there."""
+    HTML stays balanced and the deadline and status lines are always there. `copy`: a resend,
+    which says so; `replaced`: an older copy, which points at the newer one."""
+    notes = ([copy_note(locale)] if copy else []) + ([replaced_note(locale)] if replaced else [])
+    limit = MAX_TEXT - sum(len(n) + 1 for n in notes)
     for brief_limit, caption_limit in ((1500, 500), (600, 150), (200, 0)):
         text = _render(view, locale, tz, brief_limit, caption_limit)
-        if len(text) <= MAX_TEXT:
-            return text
+        if len(text) <= limit:
+            return "\n".join([*notes, text])
     # Only with dozens of items: show the first ten, never broken HTML.
-    return _render(replace(view, items=view.items[:10]), locale, tz, 0, 0)
+    return "\n".join([*notes, _render(replace(view, items=view.items[:10]), locale, tz, 0, 0)])
 
 
 def _render(

@@ -17,7 +17,9 @@ from coordinator.campaigns.models import Assignment
 from coordinator.db import Database
 from coordinator.organizations.models import GroupChat, Member
 
-LEASE = timedelta(seconds=60)
+# A lease covers the wait for a pacing slot and the request's own timeouts; the sender sizes it
+# from its client (`Sender.lease_for`), so a crashed sender's rows come back in seconds.
+LEASE = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -40,32 +42,35 @@ async def lease(
     """
     now = now or utcnow()
     async with db.write() as session:
-        rows = (
-            await session.scalars(
-                select(OutboxMessage)
-                .where(
-                    col(OutboxMessage.status) == "pending",
-                    col(OutboxMessage.next_attempt_at) <= now,
-                )
-                .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
-                .limit(limit)
-                .with_for_update(skip_locked=True)
+        return await _lease_in(session, limit, now, lease_for)
+
+
+async def _lease_in(
+    session: AsyncSession, limit: int, now: datetime, lease_for: timedelta
+) -> list[Leased]:
+    rows = (
+        await session.scalars(
+            select(OutboxMessage)
+            .where(
+                col(OutboxMessage.status) == "pending",
+                col(OutboxMessage.next_attempt_at) <= now,
             )
-        ).all()
-        if not rows:
-            return []
-        ids = [row.id for row in rows]
-        await session.execute(
-            update(OutboxMessage)
-            .where(col(OutboxMessage.id).in_(ids))
-            .values(
-                status="sending", lease_until=now + lease_for, attempts=OutboxMessage.attempts + 1
-            )
+            .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
         )
-        return [
-            Leased(r.id or 0, r.kind, r.chat_id, r.assignment_id, dict(r.payload), r.attempts + 1)
-            for r in rows
-        ]
+    ).all()
+    if not rows:
+        return []
+    await session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id).in_([row.id for row in rows]))
+        .values(status="sending", lease_until=now + lease_for, attempts=OutboxMessage.attempts + 1)
+    )
+    return [
+        Leased(r.id or 0, r.kind, r.chat_id, r.assignment_id, dict(r.payload), r.attempts + 1)
+        for r in rows
+    ]
 
 
 @dataclass
@@ -88,13 +93,28 @@ async def record(db: Database, outcomes: Sequence[Outcome], now: datetime | None
     now = now or utcnow()
     if not outcomes:
         return
-    sent = [o for o in outcomes if o.status == "sent"]
     async with db.write() as session:
-        if sent:
-            await _record_sent(session, sent, now)
-        for o in outcomes:
-            if o.status != "sent":
-                await _record_one(session, o, now)
+        await _record_in(session, outcomes, now)
+
+
+async def record_and_lease(
+    db: Database, outcomes: Sequence[Outcome], limit: int, lease_for: timedelta = LEASE
+) -> list[Leased]:
+    """`record` these outcomes and `lease` up to `limit` more rows, in one transaction: the
+    sender's steady state, one commit per round instead of two."""
+    now = utcnow()
+    async with db.write() as session:
+        await _record_in(session, outcomes, now)
+        return await _lease_in(session, limit, now, lease_for) if limit > 0 else []
+
+
+async def _record_in(session: AsyncSession, outcomes: Sequence[Outcome], now: datetime) -> None:
+    sent = [o for o in outcomes if o.status == "sent"]
+    if sent:
+        await _record_sent(session, sent, now)
+    for o in outcomes:
+        if o.status != "sent":
+            await _record_one(session, o, now)
 
 
 async def _record_sent(session: Any, sent: Sequence[Outcome], now: datetime) -> None:
@@ -187,28 +207,47 @@ async def _mark_unreachable(session: Any, row: Leased, now: datetime) -> None:
     )
 
 
-async def reap(db: Database, now: datetime | None = None) -> int:
-    """Expired `sending` leases become `uncertain`; an assignment is then resent once, flagged.
+def after_uncertain(kind: str, payload: dict[str, Any]) -> tuple[str, dict[str, Any], str]:
+    """The one policy for a row whose send may or may not have reached Telegram (a crash left
+    its lease to expire, or the answer timed out after the request went out).
 
-    A crash between `sending` and `sent` leaves no way to know whether Telegram got the message.
-    Counter edits are dropped (the next edit carries fresher counts); an assignment is worth one
-    possible duplicate, marked so, rather than a volunteer never getting it.
+    Every kind is sent once more, marked `resent`: an assignment or a text comes with a note
+    that it is a copy, an edit needs none (editing twice shows the same thing). If the second
+    try is uncertain too, nothing is sent blindly again: an assignment or a text stays
+    `uncertain` and is listed for the operators (with a Retry); a counter edit is dropped as
+    `cancelled` (the next edit carries fresher counts) and counted in the outbox summary.
+    Returns (status, payload, error).
+    """
+    if not payload.get("resent"):
+        return "pending", {**payload, "resent": True}, "uncertain; resent once as a copy"
+    if kind == "edit":
+        return "cancelled", payload, "uncertain twice; dropped (the next edit has fresh counts)"
+    return "uncertain", payload, "uncertain twice; not resent blindly: see the outbox page"
+
+
+def lease_expired(row: OutboxMessage, now: datetime) -> None:
+    """An expired lease: the sender stopped before it knew the result."""
+    row.status, row.payload, policy = after_uncertain(row.kind, dict(row.payload))
+    row.lease_until, row.next_attempt_at = None, now
+    row.error = f"lease expired: {policy}"
+
+
+async def reap(db: Database, now: datetime | None = None) -> int:
+    """Expired `sending` leases get the uncertain policy (`after_uncertain`); returns how many.
+
+    Only expired leases: a row another sender holds right now is left alone.
     """
     now = now or utcnow()
     async with db.write() as session:
         stale = (
             await session.scalars(
-                select(OutboxMessage).where(
-                    col(OutboxMessage.status) == "sending", col(OutboxMessage.lease_until) < now
-                )
+                select(OutboxMessage)
+                .where(col(OutboxMessage.status) == "sending", col(OutboxMessage.lease_until) < now)
+                .with_for_update(skip_locked=True)
             )
         ).all()
         for row in stale:
-            row.status, row.lease_until = "uncertain", None
-            row.error = "lease expired: the sender stopped before it knew the result"
-            if row.kind == "assignment" and not row.payload.get("resent"):
-                row.payload = {**row.payload, "resent": True}
-                row.status, row.next_attempt_at = "pending", now
+            lease_expired(row, now)
         return len(stale)
 
 

@@ -43,6 +43,7 @@ class Press:
     data: str
     chat_id: int | None  # the chat of the message whose button was pressed
     payload: dict[str, Any] = field(compare=False)  # the update, kept as received
+    message_id: int | None = None  # the message whose button was pressed (maybe an older copy)
 
 
 @dataclass
@@ -140,7 +141,9 @@ async def _follow_up(
         chat_id = presses[n].chat_id
         if chat_id is not None and chat_id < 0:
             await queue_group_edit_in(session, req.assignment_id, chat_id, now)
-        elif chat_id is not None and outcome.created:
+        elif chat_id is not None and (outcome.created or presses[n].message_id is not None):
+            # Even a repeat press is rendered: it may come from an older copy of the card,
+            # which the handler then points at the newer one.
             to_render.append((n, req.assignment_id))
         if req.action == "done" and outcome.created:
             done.append((n, req.assignment_id))

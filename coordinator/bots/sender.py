@@ -1,10 +1,13 @@
 """The outbox sender: keeps Telegram's limits itself, classifies every failure, never guesses.
 
-- 429: pause everything for `retry_after`, reschedule, do not count it as a failure.
+- 429: pause that chat (or, when a second chat is refused meanwhile, everything) for
+  `retry_after`, reschedule, do not count it as a failure.
+- Paid broadcasts refused for want of Stars: sent again at once at the free rate.
 - Permanent refusals (an explicit list): the member or group becomes unreachable.
 - Unknown 400/403: the row fails, nobody is disabled.
 - Chat migration: store the new id and resend once.
-- A timeout after the request went out: `uncertain`, never retried blindly.
+- A timeout after the request went out: uncertain, so `outbox.after_uncertain` decides: sent
+  once more as a marked copy, then shown to operators (counter edits: dropped, counted).
 - Anything else transient: capped exponential backoff with jitter, then dead-letter.
 """
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
@@ -28,7 +32,7 @@ from coordinator.base import utcnow
 from coordinator.bots import messages, outbox
 from coordinator.bots.aiohttp_request import NotSent
 from coordinator.bots.outbox import Leased, Outcome
-from coordinator.bots.pacing import Pacer
+from coordinator.bots.pacing import HOLD_LIMIT, Pacer
 from coordinator.bots.telegram_client import inline_keyboard
 from coordinator.bots.views import assignment_views
 from coordinator.db import Database
@@ -47,6 +51,10 @@ PERMANENT = (
 )
 MAX_ATTEMPTS = 8
 MAX_BACKOFF = 300.0
+CLAIM_AHEAD = 0.2  # seconds of sending, at the pacing rate, leased ahead of time
+RECORD_AT_LEAST = 8  # while rows wait for the pacer, record outcomes in rounds of this many
+REAP_EVERY = 5.0  # seconds between looks for expired leases
+RESEND_AFTER_TIMEOUT = 5.0  # seconds: let a slow Bot API catch up before the copy goes
 SENDER_LOCK = 0x636F6F7265  # the advisory lock of the one sender per deployment
 STANDBY = 1.0  # seconds between a standby sender's tries to lead
 # Telegram's answer when the bot's balance cannot pay a paid broadcast. Not documented: the
@@ -55,11 +63,34 @@ STARS_SHORT = ("balance_too_low", "not enough stars")
 PAID_PAUSE = 600.0  # seconds without paid broadcast after the balance ran short
 
 
+def _lease_for(bot: Bot, concurrency: int, rate: float) -> timedelta:
+    """Long enough for a claimed row to wait its pacing slot and for its request to time out
+    (waiting for a connection, connecting, reading the answer), and no longer."""
+    request = bot.request
+    timeouts = [
+        getattr(request, "read_timeout", None),
+        getattr(request, "connect_timeout", None),
+        getattr(request, "pool_timeout", None),
+    ]
+    budget = sum(t for t in timeouts if isinstance(t, int | float)) or 25.0
+    pacing = min(concurrency / rate, HOLD_LIMIT * 4) if rate > 0 else 0.0
+    return timedelta(seconds=budget + pacing + 2.0)
+
+
 def _seconds(value: timedelta | int | float) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 class Sender:
+    """Sends due outbox rows with at most `concurrency` of them leased at any moment.
+
+    A row is claimed (`sending`) only when a place among the `concurrency` in flight is free,
+    and its outcome is recorded as soon as it comes back (the outcomes that arrive while one
+    commit runs share the next: group commit). So a crash leaves at most `concurrency` rows
+    `sending`, all of which may really have gone out, and their lease, sized from the client's
+    own timeouts, expires in seconds rather than a minute.
+    """
+
     def __init__(
         self,
         db: Database,
@@ -70,11 +101,16 @@ class Sender:
         locale: str = "vi",
         batch: int = 200,
         concurrency: int = 64,
-        lease_for: timedelta = outbox.LEASE,
+        lease_for: timedelta | None = None,
         paid_broadcast: bool = False,
     ) -> None:
         self.db, self.bot, self.tz, self.locale = db, bot, timezone, locale
-        self.batch, self.lease_for = batch, lease_for
+        self.batch, self.concurrency = batch, concurrency
+        self.lease_for = lease_for or _lease_for(bot, concurrency, rate)
+        # Rows are leased no sooner than about CLAIM_AHEAD before the pacer lets them go: a
+        # crash then leaves uncertain only rows in flight or about to be.
+        self.ahead = max(1, math.ceil(rate * CLAIM_AHEAD)) if rate > 0 else concurrency
+        self.waiting = 0
         self.pacer = Pacer(rate)
         self.leader = Leader(db, SENDER_LOCK, "sender")
         self.paid_broadcast = paid_broadcast
@@ -84,12 +120,13 @@ class Sender:
         self.heartbeat: Callable[[], None] = lambda: None  # told after each good round
 
     async def run(self, stop: asyncio.Event, idle: float = 0.5) -> None:
-        """Send until `stop` is set; reap stale leases now and then."""
-        last_reap = 0.0
+        """Send until `stop` is set. Reaps expired leases at start-up (a crashed sender's rows
+        come back at once) and then every few seconds."""
+        last_reap = -REAP_EVERY
         while not stop.is_set():
             if not await self._lead(stop):
                 continue
-            if time.monotonic() - last_reap > 10:
+            if time.monotonic() - last_reap >= REAP_EVERY:
                 await outbox.reap(self.db)
                 last_reap = time.monotonic()
             handled = await self.run_once()
@@ -115,26 +152,71 @@ class Sender:
         return True
 
     async def run_once(self) -> int:
-        """Lease one batch, send it, record the outcomes; returns how many rows it handled."""
-        rows = await outbox.lease(self.db, self.batch, lease_for=self.lease_for)
-        if not rows:
-            return 0
+        """Send up to `batch` due rows, recording each outcome as it comes back; returns how
+        many rows it handled (0: nothing was due)."""
+        handled, room, exhausted = 0, self.concurrency, False
+        self.waiting = 0  # leased rows whose request has not gone out yet
+        done: list[Outcome] = []
+        arrived = asyncio.Event()
+        sending: set[asyncio.Task[None]] = set()
+
+        async def send(row: Leased, views: dict[int, Any]) -> None:
+            outcome = await self._send(row, views)
+            done.append(outcome)  # the list of the moment: `done` is swapped at each record
+            arrived.set()
+
+        try:
+            wanted = self._wanted(room, handled)
+            rows = await outbox.lease(self.db, wanted, lease_for=self.lease_for)
+            while True:
+                exhausted = exhausted or len(rows) < wanted
+                room, handled = room - len(rows), handled + len(rows)
+                self.waiting += len(rows)
+                views = await self._views(rows)
+                for row in rows:
+                    task = asyncio.create_task(send(row, views))
+                    sending.add(task)
+                    task.add_done_callback(sending.discard)
+                rows, wanted = [], 0  # a `continue` below leases nothing: not a sign of the end
+                if not sending and not done:
+                    return handled
+                await arrived.wait()
+                arrived.clear()
+                if sending and self.waiting and len(done) < min(self.ahead, RECORD_AT_LEAST):
+                    continue  # the rest wait for their pacing slots: a few outcomes per commit
+                outcomes, done = done, []
+                room += len(outcomes)
+                wanted = 0 if exhausted else self._wanted(room, handled)
+                rows = await outbox.record_and_lease(self.db, outcomes, wanted, self.lease_for)
+        finally:
+            for task in sending:  # stopped or failed: those rows stay leased until they expire
+                task.cancel()
+
+    def _wanted(self, room: int, handled: int) -> int:
+        """How many rows to lease now: free places, what is left of the batch, and no more
+        than the pacer will let go within CLAIM_AHEAD."""
+        return max(0, min(room, self.batch - handled, self.ahead - self.waiting))
+
+    async def _views(self, rows: list[Leased]) -> dict[int, Any]:
         ids = [r.assignment_id for r in rows if r.assignment_id is not None]
-        views = await assignment_views(self.db, ids, self.locale)
-        outcomes = await asyncio.gather(*(self._send(row, views) for row in rows))
-        await outbox.record(self.db, outcomes)
-        return len(rows)
+        return await assignment_views(self.db, ids, self.locale) if ids else {}
 
     async def _send(self, row: Leased, views: dict[int, Any]) -> Outcome:
         if self.pacer.busy(row.chat_id):
+            self.waiting -= 1
             ready = utcnow() + timedelta(seconds=self.pacer.chat_ready_in(row.chat_id))
             return Outcome(row, "pending", retry_at=ready, refund_attempt=True)
         paid = self._paid(row, views)
+        went = False
         async with self.slots:
             try:
                 async with self.pacer.sending(row.chat_id, paid=paid):
+                    self.waiting -= 1  # its request goes out now
+                    went = True
                     message_id = await self._deliver(row, views, paid)
             except Exception as exc:  # classified below; nothing escapes the batch
+                if not went:
+                    self.waiting -= 1
                 return self._classify(row, exc)
         return Outcome(row, "sent", message_id=message_id)
 
@@ -149,19 +231,20 @@ class Sender:
         return self.paid_broadcast or bool(view and view[0].paid_broadcast)
 
     async def _deliver(self, row: Leased, views: dict[int, Any], paid: bool = False) -> int | None:
+        copy = bool(row.payload.get("resent"))
         paid_broadcast = True if paid else None  # not sent at all unless it is on
         if row.kind == "text":
+            text = row.payload["text"]
+            if copy:
+                text = messages.copy_note(row.payload.get("locale") or self.locale) + "\n" + text
             sent = await self.bot.send_message(
-                row.chat_id,
-                row.payload["text"],
-                parse_mode=ParseMode.HTML,
-                allow_paid_broadcast=paid_broadcast,
+                row.chat_id, text, parse_mode=ParseMode.HTML, allow_paid_broadcast=paid_broadcast
             )
             return sent.message_id
         if row.assignment_id not in views:
             raise LookupError(f"assignment {row.assignment_id} is gone")
         view, locale, message_id = views[row.assignment_id]
-        text = messages.render(view, locale, self.tz)
+        text = messages.render(view, locale, self.tz, copy=copy and row.kind == "assignment")
         markup = inline_keyboard(messages.buttons(view, locale))
         if row.kind == "edit":
             try:
@@ -215,7 +298,16 @@ class Sender:
             permanent = any(reason in text for reason in PERMANENT)
             return Outcome(row, "failed", error=exc.message[:500], unreachable=permanent)
         if isinstance(exc, TimedOut) and not isinstance(exc, NotSent):
-            return Outcome(row, "uncertain", error="timed out after sending; not retried blindly")
+            # The request went out: Telegram may have the message. Never lost, never blind.
+            status, payload, policy = outbox.after_uncertain(row.kind, row.payload)
+            retry_at = now + timedelta(seconds=RESEND_AFTER_TIMEOUT)
+            return Outcome(
+                row,
+                status,
+                error=f"timed out after sending; {policy}",
+                retry_at=retry_at,
+                payload=payload,
+            )
         if isinstance(exc, NetworkError | TimedOut) and row.attempts < MAX_ATTEMPTS:
             backoff = min(MAX_BACKOFF, 2**row.attempts) * random.uniform(0.5, 1.0)
             return Outcome(

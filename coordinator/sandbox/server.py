@@ -17,6 +17,9 @@ The user side (JSON in, JSON out):
   PUT  /sandbox/stars                     {"stars": n}  the bot's balance for paid broadcasts
   GET  /sandbox/stats                     messages sent and edited, callbacks answered, 429s
   PUT  /sandbox/delay                     {"seconds": n}  hold every Bot API call before handling it
+                                          (then handle it: a client that timed out meanwhile
+                                          never learns that it was sent; stats say how many
+                                          calls are being held)
   PUT  /sandbox/failures                  {"method", "status"}  answer that method with an error
                                           (status 500, 502, ...; 0 answers normally again)
 """
@@ -140,8 +143,12 @@ class Sandbox:
     async def _hold(self) -> None:
         """Hold the call while a delay is switched on (and let it go as soon as it is off)."""
         if self.world.delay:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.world.undelayed.wait(), self.world.delay)
+            self.world.held += 1
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.world.undelayed.wait(), self.world.delay)
+            finally:
+                self.world.held -= 1
 
     async def _user_side(self, method: str, parts: list[str], data: dict[str, Any]) -> Any:
         w = self.world
@@ -232,6 +239,7 @@ class Sandbox:
                     "stars_spent": w.limits.spent_tenths / 10,
                     "stars_balance": w.limits.stars_tenths / 10,
                     "pending_updates": len(w.updates),
+                    "held": w.held,
                 }
         raise BotApiError(404, "Not Found")
 

@@ -116,6 +116,7 @@ class World:
         self.edited = 0
         self.closing = False
         self._delay = 0.0
+        self.held = 0  # Bot API calls being held by the delay right now
         self.undelayed = asyncio.Event()
         self.undelayed.set()
 

@@ -59,6 +59,7 @@ NAV = (
     NavItem("/simulator", "Volunteer simulator", ("admin", "coordinator", "lead"), True),
     NavItem("/users", "Users", ("admin",)),
     NavItem("/audit", "Audit log", ("admin",)),
+    NavItem("/outbox", "Outbox", ("admin",)),
     NavItem("/tokens", "API tokens", ALL),
     NavItem("/digests", "Telegram digests", ("admin", "lead", "leadership")),
 )

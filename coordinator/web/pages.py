@@ -14,7 +14,15 @@ from coordinator.errors import DomainError
 from coordinator.http import DB, CurrentActor
 from coordinator.i18n import translate
 from coordinator.tallies.service import progress_of
-from coordinator.web import account, campaign_pages, mfa_pages, org_pages, simulator, tally_pages
+from coordinator.web import (
+    account,
+    campaign_pages,
+    mfa_pages,
+    org_pages,
+    outbox_pages,
+    simulator,
+    tally_pages,
+)
 from coordinator.web.context import (
     SecondFactorSetupRequired,
     SignInRequired,
@@ -52,6 +60,7 @@ PAGES = Router(
         *campaign_pages.PAGES,
         *simulator.PAGES,
         *tally_pages.PAGES,
+        *outbox_pages.PAGES,
     ],
     dependencies={"actor": Provide(provide_web_actor)},
     exception_handlers={

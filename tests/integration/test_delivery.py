@@ -212,11 +212,12 @@ async def test_it_resends_once_flagged_after_a_sender_dies_mid_send(world, sandb
     doomed = Sender(world.db, doomed_bot, rate=1000, timezone=TZ, lease_for=timedelta(seconds=3))
     task = asyncio.create_task(doomed.run_once())
 
-    async def leased() -> bool:
-        return {r.status for r in await rows(world.db)} == {"sending"}
+    async def in_flight() -> bool:
+        statuses = {r.status for r in await rows(world.db)}
+        return statuses == {"sending"} and sandbox.world.held == 1
 
     deadline = time.monotonic() + 5
-    while not await leased():
+    while not await in_flight():
         assert time.monotonic() < deadline
         await asyncio.sleep(0.02)
     task.cancel()

@@ -22,6 +22,7 @@ from coordinator.app import create_app
 from coordinator.auth import service as auth
 from coordinator.auth import sessions
 from coordinator.auth.models import AuditEvent, User
+from coordinator.bots.models import OutboxMessage
 from coordinator.organizations.models import Member
 from coordinator.sandbox.run import free_port
 from coordinator.settings import read_settings
@@ -179,6 +180,8 @@ PAGES = [
     Page("POST", "/account/sessions/end-others", ALL, {}),
     Page("POST", "/account/password", ALL, {"current": PASSWORD, "new": PASSWORD}),
     Page("GET", "/audit", ADMIN),
+    Page("GET", "/outbox", ADMIN),
+    Page("POST", "/outbox/{outbox_row}/retry", ADMIN, {}),
     Page("GET", "/tokens", ALL),
     Page("POST", "/tokens", ALL, {"name": "script"}),
     Page("POST", "/tokens/{lead_token}/revoke", frozenset({"admin", "lead"}), {}),
@@ -236,6 +239,10 @@ async def walked(template_url: str, tmp_path) -> AsyncIterator[tuple[World, dict
         database, "lead-phone", b"{}", world.user_id["lead"], sessions.Client("Phone", "::1")
     )
     (lead_phone,) = await sessions.list_own(database, world.actor["lead"])
+    async with database.write() as session:
+        dead = OutboxMessage(dedupe_key="walk:dead", chat_id=1, kind="text", status="failed")
+        session.add(dead)
+        await session.flush()
     context = {
         "campaign": str(campaign),
         "agreement": str(world.agreement["province"]),
@@ -248,6 +255,7 @@ async def walked(template_url: str, tmp_path) -> AsyncIterator[tuple[World, dict
         "query": "1000000000001",  # a press nobody made: the poll shows "waiting"
         "spare_user": str(spare.id),
         "lead_phone": str(lead_phone.id),
+        "outbox_row": str(dead.id),
     }
     yield world, context
     await database.dispose()
@@ -379,6 +387,7 @@ def test_it_covers_every_page():
         "{query}": "{query_id:str}",
         "{spare_user}": "{user_id:int}",
         "{lead_phone}": "{session_id:int}",
+        "{outbox_row}": "{row_id:int}",
     }
 
     def template(path: str) -> str:

@@ -1,0 +1,42 @@
+"""The outbox page (admins): counts, dead letters and uncertain rows, and a Retry for each."""
+
+from __future__ import annotations
+
+from litestar import get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from coordinator.bots import outbox_review
+from coordinator.http import DB, CurrentActor
+from coordinator.i18n import translate
+from coordinator.web.context import AnyRequest, flash, locale_of, page, redirect
+
+PAGE = 50
+
+
+@get("/outbox")
+async def outbox_page(
+    request: AnyRequest, db: DB, actor: CurrentActor, offset: FromQuery[int] = 0
+) -> Template:
+    summary = await outbox_review.summary(db, actor)
+    rows = await outbox_review.troubled(db, actor, PAGE, max(offset, 0))
+    return page(
+        request,
+        "pages/outbox.html",
+        title=translate(locale_of(request), "Outbox"),
+        actor=actor,
+        summary=summary,
+        rows=rows,
+    )
+
+
+@post("/outbox/{row_id:int}/retry")
+async def retry_row(
+    request: AnyRequest, db: DB, actor: CurrentActor, row_id: FromPath[int]
+) -> Redirect:
+    await outbox_review.retry(db, actor, row_id)
+    flash(request, "Message {id} is queued again.", id=row_id)
+    return redirect("/outbox")
+
+
+PAGES = [outbox_page, retry_row]

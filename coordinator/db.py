@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 WRITE_OPTION = "coordinator_write"
+BUSY_TIMEOUT_MS = 10_000  # how long a SQLite writer waits for the lock
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:
@@ -33,7 +34,7 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()

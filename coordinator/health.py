@@ -17,16 +17,16 @@ from typing import Any
 
 from litestar import Request, get
 from litestar.response import Response
-from sqlalchemy import func, text
+from sqlalchemy import false, func, text, update
 from sqlmodel import col, select
 
 from coordinator.base import utcnow
 from coordinator.bots.identity import bot_status
 from coordinator.bots.models import OutboxMessage
-from coordinator.db import Database
+from coordinator.db import BUSY_TIMEOUT_MS, Database
 from coordinator.http import DB
 from coordinator.settings import Settings
-from coordinator.supervisor import LoopHeartbeat, heartbeats
+from coordinator.supervisor import LoopHeartbeat, describe, heartbeats
 
 
 def required_loops(settings: Settings) -> tuple[str, ...]:
@@ -71,6 +71,30 @@ async def outbox_health(db: Database, now: datetime) -> dict[str, Any]:
     }
 
 
+PROBE_WAIT_MS = 800
+
+
+async def writes_refused(db: Database) -> str | None:
+    """Whether this process may write now: an UPDATE that matches no row still needs the
+    privilege (PostgreSQL) and the write lock (SQLite). The loops' heartbeats cannot say it,
+    since they are writes themselves; None when writes go through, else why not."""
+    probe = update(LoopHeartbeat).where(false()).values(restarts=0)
+    sqlite = db.dialect == "sqlite"
+    try:
+        async with db.engine.connect() as connection:
+            if sqlite:  # answer within a second, not after the writers' 10 s busy timeout
+                await connection.exec_driver_sql(f"PRAGMA busy_timeout={PROBE_WAIT_MS}")
+            try:
+                await connection.execute(probe)
+            finally:
+                await connection.rollback()
+                if sqlite:
+                    await connection.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    except Exception as exc:
+        return describe(exc)
+    return None
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -99,6 +123,9 @@ async def readiness(db: Database, settings: Settings) -> tuple[bool, dict[str, A
     problems += [
         f"no {name} loop is running" for name in required_loops(settings) if name not in running
     ]
+    refused = await writes_refused(db)
+    if refused:
+        problems.append(f"the database refuses writes: {refused}")
     outbox = await outbox_health(db, now)
     if outbox["lag_seconds"] > settings.ready_lag_seconds:
         problems.append(f"the outbox lags {outbox['lag_seconds']:g} s")

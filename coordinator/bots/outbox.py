@@ -232,18 +232,22 @@ def lease_expired(row: OutboxMessage, now: datetime) -> None:
     row.error = f"lease expired: {policy}"
 
 
-async def reap(db: Database, now: datetime | None = None) -> int:
+async def reap(db: Database, now: datetime | None = None, *, every_lease: bool = False) -> int:
     """Expired `sending` leases get the uncertain policy (`after_uncertain`); returns how many.
 
-    Only expired leases: a row another sender holds right now is left alone.
+    Only expired leases: a row another sender holds right now is left alone. `every_lease` is
+    for a sender that has just been elected: one sender runs per deployment, so every row still
+    `sending` belonged to the one before it, which lost its lock (died, or lost its database
+    connection); waiting out those leases would only delay the copies by half a minute.
     """
     now = now or utcnow()
+    taken = col(OutboxMessage.status) == "sending"
+    if not every_lease:
+        taken = taken & (col(OutboxMessage.lease_until) < now)
     async with db.write() as session:
         stale = (
             await session.scalars(
-                select(OutboxMessage)
-                .where(col(OutboxMessage.status) == "sending", col(OutboxMessage.lease_until) < now)
-                .with_for_update(skip_locked=True)
+                select(OutboxMessage).where(taken).with_for_update(skip_locked=True)
             )
         ).all()
         for row in stale:

@@ -149,6 +149,9 @@ class Sender:
             return False
         if not was_leading:  # the previous leader's last sends may still fill the window
             self.pacer.pause(self.pacer.free.seconds)
+            reaped = await outbox.reap(self.db, every_lease=True)
+            if reaped:
+                logger.info("took over %s messages the previous sender left in flight", reaped)
         return True
 
     async def run_once(self) -> int:

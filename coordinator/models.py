@@ -25,6 +25,7 @@ from coordinator.organizations.models import (
     MemberClub,
     Organization,
 )
+from coordinator.tallies.models import TallySummary
 
 metadata = SQLModel.metadata
 
@@ -37,6 +38,7 @@ __all__ = [
     "Campaign",
     "CampaignTarget",
     "Channel",
+    "TallySummary",
     "Club",
     "ContentItem",
     "GroupChat",

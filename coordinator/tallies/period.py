@@ -1,5 +1,6 @@
 """Participation over a period, by organization (rolled up through the tree), by club and by
-week: the numbers leadership asks for, counted in the database and honest about their base.
+week: the numbers leadership asks for, read from the tally summary (tallies/summary.py, kept
+by database triggers, recounted hourly) and honest about their base.
 
 Definitions (the same on the status page, the dashboards and the exports):
 - assigned: tasks given; delivered: all past `pending`; acknowledged: acknowledged or done;
@@ -16,8 +17,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func
-from sqlalchemy import select as sa_select
+from sqlalchemy import func
 from sqlmodel import col, select
 
 from coordinator.auth import scope
@@ -25,7 +25,9 @@ from coordinator.auth.scope import Actor
 from coordinator.campaigns.models import Assignment, Campaign
 from coordinator.db import Database
 from coordinator.errors import Invalid
-from coordinator.organizations.models import Club, GroupChat, Member, MemberClub, Organization
+from coordinator.organizations.models import Club, GroupChat, Member, Organization
+from coordinator.tallies.models import ORGANIZATION_LINE
+from coordinator.tallies.summary import summary_lines
 
 
 @dataclass
@@ -45,6 +47,16 @@ class Counts:
         if status in ("done", "declined", "expired"):
             setattr(self, status, getattr(self, status) + count)
         self.unreachable += unreachable
+
+    @classmethod
+    def of_summary(cls, values: Sequence[int]) -> Counts:
+        """From a summary line's counts, in the order of `summary.COUNT_COLUMNS`: the six
+        statuses, then unreachable."""
+        pending, delivered, acknowledged, done, declined, expired, unreachable = values
+        assigned = pending + delivered + acknowledged + done + declined + expired
+        return cls(
+            assigned, assigned - pending, acknowledged + done, done, declined, expired, unreachable
+        )
 
     def add(self, other: Counts) -> None:
         for f in fields(self):
@@ -124,33 +136,18 @@ async def period_tally(
         direct: dict[int, Counts] = {}
         by_week: dict[int, Counts] = {}
         clubs: dict[int, Counts] = {}
-        for mode in ("dm", "group"):
-            org_col, unreachable, join = recipient_columns(mode)
-            flag = func.sum(case((unreachable, 1), else_=0))
-            base: Any = (
-                sa_select(
-                    col(Assignment.campaign_id), org_col, col(Assignment.status), func.count(), flag
-                )
-                .join(*join)
-                .where(col(Assignment.campaign_id).in_(visible))
-                .group_by(col(Assignment.campaign_id), org_col, col(Assignment.status))
-            )
-            for campaign_id, org_id, status, count, unreach in (await session.execute(base)).all():
-                direct.setdefault(org_id, Counts()).add_status(status, count, int(unreach or 0))
-                week = _week_key(campaign_weeks[campaign_id], tz)
-                by_week.setdefault(week, Counts()).add_status(status, count, int(unreach or 0))
-            club_col = col(GroupChat.club_id) if mode == "group" else col(MemberClub.club_id)
-            club_stmt = (
-                select(club_col, Assignment.status, func.count(), flag)
-                .select_from(Assignment)
-                .join(*join)
-                .where(col(Assignment.campaign_id).in_(visible), club_col.is_not(None))
-                .group_by(club_col, col(Assignment.status))
-            )
-            if mode == "dm":
-                club_stmt = club_stmt.join(MemberClub, col(MemberClub.member_id) == Member.id)
-            for club_id, status, count, unreach in (await session.execute(club_stmt)).all():
-                clubs.setdefault(club_id, Counts()).add_status(status, count, int(unreach or 0))
+        for campaign_id, org_id, club_id, *values in (
+            await session.execute(summary_lines(visible))
+        ).all():
+            if not any(values):
+                continue
+            counts = Counts.of_summary(values)
+            if club_id != ORGANIZATION_LINE:
+                clubs.setdefault(club_id, Counts()).add(counts)
+                continue
+            direct.setdefault(org_id, Counts()).add(counts)
+            week = _week_key(campaign_weeks[campaign_id], tz)
+            by_week.setdefault(week, Counts()).add(counts)
         orgs = (
             await session.execute(
                 select(Organization.id, Organization.name, Organization.parent_id)

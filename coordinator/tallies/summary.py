@@ -1,0 +1,143 @@
+"""The tally summary read, and its exact recount: a GROUP BY over the raw rows compared with
+the summary in one statement (one snapshot), every difference repaired and reported.
+
+The triggers of alembic revision 0010 keep the summary; nothing in Python writes it except
+the repair here. A repair adds the difference rather than setting the value, so a change
+committed by another transaction while the recount runs is kept: its trigger moved both sides.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, and_, case, delete, func, literal, or_, union_all
+from sqlalchemy import select as sa_select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col
+
+from coordinator.campaigns.models import ASSIGNMENT_STATUSES, Assignment
+from coordinator.db import Database
+from coordinator.organizations.models import GroupChat, Member, MemberClub
+from coordinator.tallies.models import ORGANIZATION_LINE, TallySummary
+
+logger = logging.getLogger("coordinator.tallies")
+COUNT_COLUMNS = (*ASSIGNMENT_STATUSES, "unreachable")
+KEY_COLUMNS = ("campaign_id", "organization_id", "club_id")
+T = TallySummary.__table__.c  # type: ignore[attr-defined]
+
+
+def summary_lines(campaigns: Any) -> Select[Any]:
+    """The summary lines of the campaigns in `campaigns` (ids or a subquery of ids):
+    campaign, organization, club (`ORGANIZATION_LINE` for the organization's own), counts."""
+    return sa_select(*(T[c] for c in KEY_COLUMNS), *(T[c] for c in COUNT_COLUMNS)).where(
+        T.campaign_id.in_(campaigns)
+    )
+
+
+def _facts() -> Any:
+    """Every task once per line it counts in: (key, status, unreachable 0/1)."""
+    a = Assignment
+    m_u = case((col(Member.unreachable_at).is_not(None), 1), else_=0)
+    g_u = case((col(GroupChat.unreachable_at).is_not(None), 1), else_=0)
+    member = (Member, col(Member.id) == a.member_id)
+    group = (GroupChat, col(GroupChat.id) == a.group_chat_id)
+    org = literal(ORGANIZATION_LINE)
+    parts = [
+        sa_select(a.campaign_id, Member.organization_id, org, a.status, m_u).join(*member),
+        sa_select(a.campaign_id, Member.organization_id, MemberClub.club_id, a.status, m_u)
+        .join(*member)
+        .join(MemberClub, col(MemberClub.member_id) == Member.id),
+        sa_select(a.campaign_id, GroupChat.organization_id, org, a.status, g_u).join(*group),
+        sa_select(a.campaign_id, GroupChat.organization_id, GroupChat.club_id, a.status, g_u)
+        .join(*group)
+        .where(col(GroupChat.club_id).is_not(None)),
+    ]
+    return union_all(*parts).subquery("facts")
+
+
+def _differences() -> Select[Any]:
+    """Lines where the raw rows and the summary disagree: key and (raw - summary) per count."""
+    facts = _facts()
+    key = list(facts.c)[:3]
+    status, unreachable = list(facts.c)[3:]
+    exact = sa_select(
+        *(k.label(n) for k, n in zip(key, KEY_COLUMNS, strict=True)),
+        *(func.sum(case((status == s, 1), else_=0)).label(s) for s in ASSIGNMENT_STATUSES),
+        func.sum(unreachable).label("unreachable"),
+    ).group_by(*key)
+    seen = sa_select(*(T[c] for c in KEY_COLUMNS), *(-T[c] for c in COUNT_COLUMNS))
+    both = union_all(exact, seen).subquery("both")
+    sums = [func.sum(both.c[c]) for c in COUNT_COLUMNS]
+    return (
+        sa_select(*(both.c[k] for k in KEY_COLUMNS), *sums)
+        .group_by(*(both.c[k] for k in KEY_COLUMNS))
+        .having(or_(*(s != 0 for s in sums)))
+    )
+
+
+@dataclass
+class DriftLine:
+    campaign_id: int
+    organization_id: int
+    club_id: int
+    off_by: dict[str, int]  # count -> raw minus summary, only the counts that differed
+
+    def __str__(self) -> str:
+        offs = ", ".join(f"{name} {delta:+d}" for name, delta in self.off_by.items())
+        return (
+            f"campaign {self.campaign_id} organization {self.organization_id} "
+            f"club {self.club_id or '-'}: {offs}"
+        )
+
+
+@dataclass
+class DriftReport:
+    lines: list[DriftLine] = field(default_factory=list)
+
+    @property
+    def drifted(self) -> bool:
+        return bool(self.lines)
+
+
+async def recount_summary(db: Database) -> DriftReport:
+    """Recount every line exactly, repair the summary where it drifted, and report the drift."""
+    async with db.read() as session:
+        rows = (await session.execute(_differences())).all()
+    report = DriftReport(
+        [
+            DriftLine(
+                *row[:3],
+                {c: int(v) for c, v in zip(COUNT_COLUMNS, row[3:], strict=True) if v},
+            )
+            for row in rows
+        ]
+    )
+    async with db.write() as session:
+        if report.lines:
+            await session.execute(_repair(db.dialect, report.lines))
+        await session.execute(delete(TallySummary).where(and_(*(T[c] == 0 for c in COUNT_COLUMNS))))
+    for line in report.lines:
+        logger.warning("tally summary drift repaired: %s", line)
+    return report
+
+
+def _repair(dialect: str, lines: Sequence[DriftLine]) -> Any:
+    """Add each line's difference to the summary (inserting lines the summary lacks)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values = [
+        {
+            "campaign_id": line.campaign_id,
+            "organization_id": line.organization_id,
+            "club_id": line.club_id,
+            **{c: line.off_by.get(c, 0) for c in COUNT_COLUMNS},
+        }
+        for line in lines
+    ]
+    stmt = insert(TallySummary).values(values)
+    return stmt.on_conflict_do_update(
+        index_elements=list(KEY_COLUMNS),
+        set_={c: T[c] + stmt.excluded[c] for c in COUNT_COLUMNS},
+    )

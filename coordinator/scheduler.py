@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import text
@@ -24,10 +24,12 @@ from coordinator.campaigns.sweeps import sweep
 from coordinator.db import Database
 from coordinator.settings import Settings
 from coordinator.tallies.digests import queue_digests
+from coordinator.tallies.summary import recount_summary
 
 logger = logging.getLogger("coordinator.scheduler")
 LOCK_KEY = 0x636F6F7264  # "coord": the advisory lock every Coordinator process asks for
 TICK_SECONDS = 30
+RECOUNT_EVERY = timedelta(hours=1)  # the exact tally recount: a full scan, so not every tick
 
 
 class Leader:
@@ -36,6 +38,7 @@ class Leader:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._connection: AsyncConnection | None = None
+        self.recounted_at: datetime | None = None  # this process's last tally recount
 
     async def try_lead(self) -> bool:
         if self.db.dialect != "postgresql":
@@ -90,6 +93,7 @@ async def tick(
     except Exception:
         logger.exception("scheduler sweep failed; the next tick tries again")
         return
+    await _recount_when_due(db, leader, now)
     if digests:
         logger.info("digests queued: %s", digests)
     if report.launched or report.reminded or report.closed:
@@ -99,6 +103,21 @@ async def tick(
             report.reminded,
             report.closed,
         )
+
+
+async def _recount_when_due(db: Database, leader: Leader, now: datetime) -> None:
+    """The tally summary's exact recount, at most once per RECOUNT_EVERY; drift is logged by
+    the recount itself, line by line."""
+    if leader.recounted_at is not None and now - leader.recounted_at < RECOUNT_EVERY:
+        return
+    leader.recounted_at = now
+    try:
+        report = await recount_summary(db)
+    except Exception:
+        logger.exception("tally recount failed; the next due tick tries again")
+        return
+    if report.drifted:
+        logger.warning("tally summary: %s lines drifted and were repaired", len(report.lines))
 
 
 @contextlib.asynccontextmanager

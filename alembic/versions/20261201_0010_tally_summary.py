@@ -174,7 +174,11 @@ def _pg_update_facts(kind: str) -> str:
     """Facts of an UPDATE statement over its transition tables: rows whose counted columns
     changed, taken away as they were and added as they are."""
     if kind == "assignment":
-        cols, changed, build = "{x}.campaign_id, {x}.member_id, {x}.group_chat_id, {x}.status", TASK_CHANGED, _tasks
+        cols, changed, build = (
+            "{x}.campaign_id, {x}.member_id, {x}.group_chat_id, {x}.status",
+            TASK_CHANGED,
+            _tasks,
+        )
     elif kind == "member":
         cols, changed, build = MEMBER_COLUMNS, MEMBER_CHANGED, _members
     else:
@@ -189,15 +193,42 @@ def _pg_update_facts(kind: str) -> str:
 
 PG_TRIGGERS = (
     ("tally_task_insert", "assignment", "INSERT", "NEW TABLE AS new_rows", _tasks("new_rows", "1")),
-    ("tally_task_delete", "assignment", "DELETE", "OLD TABLE AS old_rows", _tasks("old_rows", "-1")),
-    ("tally_task_update", "assignment", "UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows",
-     _pg_update_facts("assignment")),
-    ("tally_member_update", "member", "UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows",
-     _pg_update_facts("member")),
-    ("tally_group_update", "group_chat", "UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows",
-     _pg_update_facts("group_chat")),
+    (
+        "tally_task_delete",
+        "assignment",
+        "DELETE",
+        "OLD TABLE AS old_rows",
+        _tasks("old_rows", "-1"),
+    ),
+    (
+        "tally_task_update",
+        "assignment",
+        "UPDATE",
+        "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+        _pg_update_facts("assignment"),
+    ),
+    (
+        "tally_member_update",
+        "member",
+        "UPDATE",
+        "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+        _pg_update_facts("member"),
+    ),
+    (
+        "tally_group_update",
+        "group_chat",
+        "UPDATE",
+        "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+        _pg_update_facts("group_chat"),
+    ),
     ("tally_club_join", "member_club", "INSERT", "NEW TABLE AS new_rows", _clubs("new_rows", "1")),
-    ("tally_club_leave", "member_club", "DELETE", "OLD TABLE AS old_rows", _clubs("old_rows", "-1")),
+    (
+        "tally_club_leave",
+        "member_club",
+        "DELETE",
+        "OLD TABLE AS old_rows",
+        _clubs("old_rows", "-1"),
+    ),
 )
 
 

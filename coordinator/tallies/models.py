@@ -20,9 +20,7 @@ class TallySummary(SQLModel, table=True):
 
     __tablename__ = "tally_summary"
     campaign_id: int = Field(
-        sa_column=Column(
-            Integer, ForeignKey("campaign.id", ondelete="CASCADE"), primary_key=True
-        )
+        sa_column=Column(Integer, ForeignKey("campaign.id", ondelete="CASCADE"), primary_key=True)
     )
     organization_id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
     club_id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))

@@ -13,10 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, and_, case, delete, func, literal, or_, union_all
+from sqlalchemy import Select, Table, and_, case, delete, func, literal, or_, union_all
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import col
 
 from coordinator.campaigns.models import ASSIGNMENT_STATUSES, Assignment
 from coordinator.db import Database
@@ -26,7 +25,14 @@ from coordinator.tallies.models import ORGANIZATION_LINE, TallySummary
 logger = logging.getLogger("coordinator.tallies")
 COUNT_COLUMNS = (*ASSIGNMENT_STATUSES, "unreachable")
 KEY_COLUMNS = ("campaign_id", "organization_id", "club_id")
-T = TallySummary.__table__.c  # type: ignore[attr-defined]
+
+
+def _table(model: Any) -> Table:
+    table: Table = model.__table__
+    return table
+
+
+T = _table(TallySummary).c
 
 
 def summary_lines(campaigns: Any) -> Select[Any]:
@@ -37,23 +43,32 @@ def summary_lines(campaigns: Any) -> Select[Any]:
     )
 
 
+def by_status_of(campaigns: Any) -> Select[Any]:
+    """(campaign, count per status in ASSIGNMENT_STATUSES order) of the campaigns."""
+    return (
+        sa_select(T.campaign_id, *(func.sum(T[s]) for s in ASSIGNMENT_STATUSES))
+        .where(T.campaign_id.in_(campaigns), T.club_id == ORGANIZATION_LINE)
+        .group_by(T.campaign_id)
+    )
+
+
 def _facts() -> Any:
     """Every task once per line it counts in: (key, status, unreachable 0/1)."""
-    a = Assignment
-    m_u = case((col(Member.unreachable_at).is_not(None), 1), else_=0)
-    g_u = case((col(GroupChat.unreachable_at).is_not(None), 1), else_=0)
-    member = (Member, col(Member.id) == a.member_id)
-    group = (GroupChat, col(GroupChat.id) == a.group_chat_id)
+    tasks, members, groups, clubs = map(_table, (Assignment, Member, GroupChat, MemberClub))
+    a, m, g, mc = tasks.c, members.c, groups.c, clubs.c
+    m_u = case((m.unreachable_at.is_not(None), 1), else_=0)
+    g_u = case((g.unreachable_at.is_not(None), 1), else_=0)
     org = literal(ORGANIZATION_LINE)
+    by_member = tasks.join(members, m.id == a.member_id)
+    by_group = tasks.join(groups, g.id == a.group_chat_id)
+    by_club = by_member.join(clubs, mc.member_id == m.id)
     parts = [
-        sa_select(a.campaign_id, Member.organization_id, org, a.status, m_u).join(*member),
-        sa_select(a.campaign_id, Member.organization_id, MemberClub.club_id, a.status, m_u)
-        .join(*member)
-        .join(MemberClub, col(MemberClub.member_id) == Member.id),
-        sa_select(a.campaign_id, GroupChat.organization_id, org, a.status, g_u).join(*group),
-        sa_select(a.campaign_id, GroupChat.organization_id, GroupChat.club_id, a.status, g_u)
-        .join(*group)
-        .where(col(GroupChat.club_id).is_not(None)),
+        sa_select(a.campaign_id, m.organization_id, org, a.status, m_u).select_from(by_member),
+        sa_select(a.campaign_id, m.organization_id, mc.club_id, a.status, m_u).select_from(by_club),
+        sa_select(a.campaign_id, g.organization_id, org, a.status, g_u).select_from(by_group),
+        sa_select(a.campaign_id, g.organization_id, g.club_id, a.status, g_u)
+        .select_from(by_group)
+        .where(g.club_id.is_not(None)),
     ]
     return union_all(*parts).subquery("facts")
 
@@ -109,7 +124,9 @@ async def recount_summary(db: Database) -> DriftReport:
     report = DriftReport(
         [
             DriftLine(
-                *row[:3],
+                int(row[0]),
+                int(row[1]),
+                int(row[2]),
                 {c: int(v) for c, v in zip(COUNT_COLUMNS, row[3:], strict=True) if v},
             )
             for row in rows

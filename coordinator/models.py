@@ -25,7 +25,7 @@ from coordinator.organizations.models import (
     MemberClub,
     Organization,
 )
-from coordinator.tallies.models import TallySummary
+from coordinator.tallies.models import MemberTally, TallySummary
 
 metadata = SQLModel.metadata
 
@@ -44,6 +44,7 @@ __all__ = [
     "Invite",
     "Member",
     "MemberClub",
+    "MemberTally",
     "MfaRequiredRole",
     "Organization",
     "OutboxMessage",

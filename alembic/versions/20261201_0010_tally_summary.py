@@ -1,4 +1,5 @@
-"""tally_summary: task counts per campaign x organization x club, kept by triggers
+"""tally_summary (task counts per campaign x organization x club) and member_tally (active
+members per organization), kept by triggers
 
 Every change to the rows a tally counts (assignments; a member's or group chat's organization,
 club or reachability; club memberships) changes the summary in the same statement, so the same
@@ -232,6 +233,67 @@ PG_TRIGGERS = (
 )
 
 
+def _apply_members(facts: str) -> str:
+    """Add signed facts (organization_id, n) to the active members per organization."""
+    return (
+        "INSERT INTO member_tally (organization_id, active) "
+        f"SELECT organization_id, SUM(n) FROM ({facts}) f WHERE true "
+        "GROUP BY organization_id ORDER BY organization_id "
+        "ON CONFLICT (organization_id) DO UPDATE SET active = member_tally.active + excluded.active"
+    )
+
+
+MEMBER_COUNT_CHANGED = (
+    "{o}.organization_id {ne} {n}.organization_id "
+    "OR ({o}.deactivated_at IS NULL) {ne} ({n}.deactivated_at IS NULL)"
+)
+SQLITE_MEMBER_TRIGGERS = (
+    (
+        "member_tally_insert",
+        "INSERT",
+        "NEW.deactivated_at IS NULL",
+        "SELECT NEW.organization_id AS organization_id, 1 AS n",
+    ),
+    (
+        "member_tally_delete",
+        "DELETE",
+        "OLD.deactivated_at IS NULL",
+        "SELECT OLD.organization_id AS organization_id, -1 AS n",
+    ),
+    (
+        "member_tally_update",
+        "UPDATE OF organization_id, deactivated_at",
+        MEMBER_COUNT_CHANGED.format(o="OLD", n="NEW", ne="IS NOT"),
+        "SELECT OLD.organization_id AS organization_id, -1 AS n WHERE OLD.deactivated_at IS NULL "
+        "UNION ALL SELECT NEW.organization_id, 1 WHERE NEW.deactivated_at IS NULL",
+    ),
+)
+_PG_MOVED = "FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE ({}) AND ".format(
+    MEMBER_COUNT_CHANGED.format(o="o", n="n", ne="IS DISTINCT FROM")
+)
+PG_MEMBER_TRIGGERS = (
+    (
+        "member_tally_insert",
+        "INSERT",
+        "NEW TABLE AS new_rows",
+        "SELECT organization_id, 1 AS n FROM new_rows WHERE deactivated_at IS NULL",
+    ),
+    (
+        "member_tally_delete",
+        "DELETE",
+        "OLD TABLE AS old_rows",
+        "SELECT organization_id, -1 AS n FROM old_rows WHERE deactivated_at IS NULL",
+    ),
+    (
+        "member_tally_update",
+        "UPDATE",
+        "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+        f"SELECT o.organization_id, -1 AS n {_PG_MOVED} o.deactivated_at IS NULL UNION ALL "
+        f"SELECT n.organization_id, 1 {_PG_MOVED} n.deactivated_at IS NULL",
+    ),
+)
+
+
 def upgrade() -> None:
     op.create_table(
         "tally_summary",
@@ -242,33 +304,56 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["campaign_id"], ["campaign.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("campaign_id", "organization_id", "club_id"),
     )
-    # Tasks that exist already, counted once before any trigger runs.
+    op.create_table(
+        "member_tally",
+        sa.Column("organization_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("active", sa.Integer(), server_default="0", nullable=False),
+        sa.PrimaryKeyConstraint("organization_id"),
+    )
+    # What exists already, counted once before any trigger runs.
     op.execute(_apply(_tasks("assignment", "1")))
+    op.execute(
+        _apply_members("SELECT organization_id, 1 AS n FROM member WHERE deactivated_at IS NULL")
+    )
     if op.get_bind().dialect.name == "sqlite":
         for name, table, event, when, facts in SQLITE_TRIGGERS:
-            guard = f" WHEN {when}" if when else ""
-            op.execute(
-                f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW{guard} "
-                f"BEGIN {_apply(facts)}; END"
-            )
+            _sqlite_trigger(name, table, event, when, _apply(facts))
+        for name, event, when, facts in SQLITE_MEMBER_TRIGGERS:
+            _sqlite_trigger(name, "member", event, when, _apply_members(facts))
         return
     for name, table, event, transition, facts in PG_TRIGGERS:
-        op.execute(
-            f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS "
-            f"$$ BEGIN {_apply(facts)}; RETURN NULL; END $$"
-        )
-        op.execute(
-            f"CREATE TRIGGER {name} AFTER {event} ON {table} REFERENCING {transition} "
-            f"FOR EACH STATEMENT EXECUTE FUNCTION {name}()"
-        )
+        _pg_trigger(name, table, event, transition, _apply(facts))
+    for name, event, transition, facts in PG_MEMBER_TRIGGERS:
+        _pg_trigger(name, "member", event, transition, _apply_members(facts))
+
+
+def _sqlite_trigger(name: str, table: str, event: str, when: str | None, body: str) -> None:
+    guard = f" WHEN {when}" if when else ""
+    op.execute(
+        f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW{guard} BEGIN {body}; END"
+    )
+
+
+def _pg_trigger(name: str, table: str, event: str, transition: str, body: str) -> None:
+    op.execute(
+        f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS "
+        f"$$ BEGIN {body}; RETURN NULL; END $$"
+    )
+    op.execute(
+        f"CREATE TRIGGER {name} AFTER {event} ON {table} REFERENCING {transition} "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {name}()"
+    )
 
 
 def downgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
-    for name, table, *_ in SQLITE_TRIGGERS:
+    triggers = [(t[0], t[1]) for t in SQLITE_TRIGGERS]
+    triggers += [(t[0], "member") for t in SQLITE_MEMBER_TRIGGERS]
+    for name, table in triggers:
         if sqlite:
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
         else:
             op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
             op.execute(f"DROP FUNCTION IF EXISTS {name}()")
+    op.drop_table("member_tally")
     op.drop_table("tally_summary")

@@ -31,3 +31,11 @@ class TallySummary(SQLModel, table=True):
     declined: int = Field(default=0, sa_column=_count())
     expired: int = Field(default=0, sa_column=_count())
     unreachable: int = Field(default=0, sa_column=_count())
+
+
+class MemberTally(SQLModel, table=True):
+    """Active (not deactivated) members per organization, kept by triggers on `member`."""
+
+    __tablename__ = "member_tally"
+    organization_id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    active: int = Field(default=0, sa_column=_count())

@@ -17,7 +17,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
 from sqlmodel import col, select
 
 from coordinator.auth import scope
@@ -27,7 +26,7 @@ from coordinator.db import Database
 from coordinator.errors import Invalid
 from coordinator.organizations.models import Club, GroupChat, Member, Organization
 from coordinator.tallies.models import ORGANIZATION_LINE
-from coordinator.tallies.summary import summary_lines
+from coordinator.tallies.summary import active_members, summary_lines
 
 
 @dataclass
@@ -154,15 +153,7 @@ async def period_tally(
             )
         ).all()
         club_rows = (await session.execute(select(Club.id, Club.name, Club.organization_id))).all()
-        members = dict(
-            (
-                await session.execute(
-                    select(Member.organization_id, func.count())
-                    .where(col(Member.deactivated_at).is_(None))
-                    .group_by(col(Member.organization_id))
-                )
-            ).all()
-        )
+        members: dict[int, int] = {o: n for o, n in (await session.execute(active_members())).all()}
     own = actor.subtree if actor.role == "lead" else None
     lines = rolled_up(((o, n, p) for o, n, p in orgs), direct, own)
     total = Counts()

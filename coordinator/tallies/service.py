@@ -65,12 +65,14 @@ async def delivery_figures(
 ) -> DeliveryFigures:
     """The campaign's `DeliveryFigures`; `within`: only recipients of these organizations."""
     assert campaign.id is not None
-    org_col, unreachable, join = recipient_columns(campaign.delivery_mode)
-    tasks: Any = select(Assignment.id).join(*join).where(Assignment.campaign_id == campaign.id)
+    org_col, _, join = recipient_columns(campaign.delivery_mode)
+    tasks: Any = select(Assignment.id).where(Assignment.campaign_id == campaign.id)
     if within is not None:
-        tasks = tasks.where(org_col.in_(within))
-    lost = await session.scalar(
-        select(func.count()).select_from(tasks.where(unreachable).subquery())
+        tasks = tasks.join(*join).where(org_col.in_(within))
+    lost = sum(
+        Counts.of_summary(line[3:]).unreachable
+        for line in (await session.execute(summary_lines([campaign.id]))).all()
+        if line[2] == ORGANIZATION_LINE and (within is None or line[1] in within)
     )
     skipped = await _skipped_unreachable(session, campaign, within)
     resent, uncertain = (

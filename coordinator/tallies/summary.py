@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from coordinator.campaigns.models import ASSIGNMENT_STATUSES, Assignment
 from coordinator.db import Database
 from coordinator.organizations.models import GroupChat, Member, MemberClub
-from coordinator.tallies.models import ORGANIZATION_LINE, TallySummary
+from coordinator.tallies.models import ORGANIZATION_LINE, MemberTally, TallySummary
 
 logger = logging.getLogger("coordinator.tallies")
 COUNT_COLUMNS = (*ASSIGNMENT_STATUSES, "unreachable")
@@ -41,6 +41,12 @@ def summary_lines(campaigns: Any) -> Select[Any]:
     return sa_select(*(T[c] for c in KEY_COLUMNS), *(T[c] for c in COUNT_COLUMNS)).where(
         T.campaign_id.in_(campaigns)
     )
+
+
+def active_members() -> Select[Any]:
+    """(organization, active members) for every organization with any."""
+    kept = _table(MemberTally).c
+    return sa_select(kept.organization_id, kept.active).where(kept.active != 0)
 
 
 def by_status_of(campaigns: Any) -> Select[Any]:
@@ -93,15 +99,30 @@ def _differences() -> Select[Any]:
     )
 
 
+def _member_differences() -> Select[Any]:
+    """Organizations whose active member count disagrees: (organization, raw - kept)."""
+    m, kept = _table(Member).c, _table(MemberTally).c
+    exact = (
+        sa_select(m.organization_id, func.count().label("active"))
+        .where(m.deactivated_at.is_(None))
+        .group_by(m.organization_id)
+    )
+    both = union_all(exact, sa_select(kept.organization_id, -kept.active)).subquery("both")
+    off = func.sum(both.c.active)
+    return sa_select(both.c.organization_id, off).group_by(both.c.organization_id).having(off != 0)
+
+
 @dataclass
 class DriftLine:
-    campaign_id: int
+    campaign_id: int | None  # None: the organization's active member count (member_tally)
     organization_id: int
     club_id: int
     off_by: dict[str, int]  # count -> raw minus summary, only the counts that differed
 
     def __str__(self) -> str:
         offs = ", ".join(f"{name} {delta:+d}" for name, delta in self.off_by.items())
+        if self.campaign_id is None:
+            return f"members of organization {self.organization_id}: {offs}"
         return (
             f"campaign {self.campaign_id} organization {self.organization_id} "
             f"club {self.club_id or '-'}: {offs}"
@@ -121,6 +142,7 @@ async def recount_summary(db: Database) -> DriftReport:
     """Recount every line exactly, repair the summary where it drifted, and report the drift."""
     async with db.read() as session:
         rows = (await session.execute(_differences())).all()
+        members = (await session.execute(_member_differences())).all()
     report = DriftReport(
         [
             DriftLine(
@@ -132,10 +154,14 @@ async def recount_summary(db: Database) -> DriftReport:
             for row in rows
         ]
     )
+    moved = [DriftLine(None, int(org), 0, {"active": int(off)}) for org, off in members]
     async with db.write() as session:
-        if report.lines:
-            await session.execute(_repair(db.dialect, report.lines))
+        for start in range(0, len(report.lines), 1000):  # bounded statements
+            await session.execute(_repair(db.dialect, report.lines[start : start + 1000]))
+        for line in moved:
+            await session.execute(_repair_members(db.dialect, line))
         await session.execute(delete(TallySummary).where(and_(*(T[c] == 0 for c in COUNT_COLUMNS))))
+    report.lines += moved
     for line in report.lines:
         logger.warning("tally summary drift repaired: %s", line)
     return report
@@ -157,4 +183,15 @@ def _repair(dialect: str, lines: Sequence[DriftLine]) -> Any:
     return stmt.on_conflict_do_update(
         index_elements=list(KEY_COLUMNS),
         set_={c: T[c] + stmt.excluded[c] for c in COUNT_COLUMNS},
+    )
+
+
+def _repair_members(dialect: str, line: DriftLine) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(MemberTally).values(
+        organization_id=line.organization_id, active=line.off_by["active"]
+    )
+    kept = _table(MemberTally).c
+    return stmt.on_conflict_do_update(
+        index_elements=["organization_id"], set_={"active": kept.active + stmt.excluded.active}
     )

@@ -21,7 +21,7 @@ from coordinator.campaigns.models import Assignment, Report
 from coordinator.campaigns.reports import ReportRequest, record_report
 from coordinator.errors import DomainError
 from coordinator.organizations.models import GroupChat, Member, MemberClub
-from coordinator.tallies.models import ORGANIZATION_LINE, TallySummary
+from coordinator.tallies.models import ORGANIZATION_LINE, MemberTally, TallySummary
 from coordinator.tallies.period import period_tally
 from coordinator.tallies.summary import recount_summary
 from tests.conftest import open_database
@@ -86,6 +86,11 @@ async def test_a_recount_reports_and_repairs_a_drifted_summary(db):
                 campaign_id=ids[1], organization_id=world.org["outsider"], club_id=0, expired=7
             )
         )
+        await session.execute(
+            update(MemberTally)
+            .where(col(MemberTally.organization_id) == district)
+            .values(active=MemberTally.active + 4)
+        )
     assert asdict(await period_tally(db, admin, START, END, TZ)) != before
 
     report = await recount_summary(db)
@@ -97,6 +102,7 @@ async def test_a_recount_reports_and_repairs_a_drifted_summary(db):
         (ids[0], district, ORGANIZATION_LINE): {"pending": 1, "done": -3},
         (ids[0], district, club): {"pending": 2},  # d1 and d3 are in the club
         (ids[1], world.org["outsider"], ORGANIZATION_LINE): {"expired": -7},
+        (None, district, 0): {"active": -4},
     }
     assert f"campaign {ids[0]} organization {district} club -: pending +1, done -3" in {
         str(line) for line in report.lines
@@ -119,6 +125,8 @@ OPERATIONS = st.one_of(
     st.tuples(st.just("club"), st.sampled_from(PEOPLE), st.booleans()),
     st.tuples(st.just("group"), st.booleans()),
     st.tuples(st.just("link"), st.sampled_from(PEOPLE)),
+    st.tuples(st.just("deactivate"), st.sampled_from(PEOPLE), st.booleans()),
+    st.tuples(st.just("join"), st.sampled_from(["district", "commune", "outsider"])),
 )
 
 
@@ -149,6 +157,8 @@ async def _press(db, member_id: int, action: str) -> None:  # type: ignore[no-un
 
 async def _change(session, world, kind: str, args: list) -> None:  # type: ignore[no-untyped-def]
     member = world.member.get(args[0]) if args and isinstance(args[0], str) else None
+    if kind == "join":
+        member = None
     if kind == "delete":
         task = await session.scalar(select(Assignment.id).offset(args[0]).limit(1))
         if task is not None:
@@ -186,6 +196,14 @@ async def _change(session, world, kind: str, args: list) -> None:  # type: ignor
                 unreachable_at=NOW if args[0] else None,
             )
         )
+    elif kind == "deactivate":
+        await session.execute(
+            update(Member)
+            .where(col(Member.id) == member)
+            .values(deactivated_at=NOW if args[1] else None)
+        )
+    elif kind == "join":
+        session.add(Member(organization_id=world.org[args[0]], display_name="Đoàn viên mới"))
     elif kind == "link":
         row = await session.get(Member, member)
         row.telegram_user_id = row.telegram_user_id or 9_000_000 + row.id

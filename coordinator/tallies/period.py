@@ -58,8 +58,14 @@ class Counts:
         )
 
     def add(self, other: Counts) -> None:
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        # Spelled out: this runs once per summary line and roll-up step, thousands per tally.
+        self.assigned += other.assigned
+        self.delivered += other.delivered
+        self.acknowledged += other.acknowledged
+        self.done += other.done
+        self.declined += other.declined
+        self.expired += other.expired
+        self.unreachable += other.unreachable
 
     @property
     def rate(self) -> float:
@@ -132,6 +138,7 @@ async def period_tally(
                 )
             ).all()
         }
+        weeks_of = {cid: _week_key(launched, tz) for cid, launched in campaign_weeks.items()}
         direct: dict[int, Counts] = {}
         by_week: dict[int, Counts] = {}
         clubs: dict[int, Counts] = {}
@@ -145,8 +152,7 @@ async def period_tally(
                 clubs.setdefault(club_id, Counts()).add(counts)
                 continue
             direct.setdefault(org_id, Counts()).add(counts)
-            week = _week_key(campaign_weeks[campaign_id], tz)
-            by_week.setdefault(week, Counts()).add(counts)
+            by_week.setdefault(weeks_of[campaign_id], Counts()).add(counts)
         orgs = (
             await session.execute(
                 select(Organization.id, Organization.name, Organization.parent_id)

@@ -21,6 +21,8 @@ from coordinator.campaigns.models import Assignment, Report
 from coordinator.campaigns.reports import ReportRequest, record_report
 from coordinator.errors import DomainError
 from coordinator.organizations.models import GroupChat, Member, MemberClub
+from coordinator.scheduler import Leader, tick
+from coordinator.settings import Settings
 from coordinator.tallies.models import ORGANIZATION_LINE, MemberTally, TallySummary
 from coordinator.tallies.period import period_tally
 from coordinator.tallies.summary import recount_summary
@@ -228,3 +230,45 @@ def test_any_sequence_of_changes_keeps_the_summary_equal_to_a_recount(template_u
     finally:
         run(db.dispose())
         loop.close()
+
+
+async def test_the_scheduler_recounts_the_summary_at_most_hourly(db, tmp_path):
+    world, ids = await _launched_world(db)
+    settings = Settings(
+        database_url="unused",
+        secret_key="k" * 40,
+        telegram_token=None,
+        telegram_api_url=None,
+        telegram_mode="polling",
+        webhook_url=None,
+        webhook_secret=None,
+        locale="vi",
+        send_rate=25,
+        timezone=TZ,
+        var_dir=tmp_path,
+    )
+    leader = Leader(db)
+    line = (
+        col(TallySummary.campaign_id) == ids[0],
+        col(TallySummary.organization_id) == world.org["district"],
+        col(TallySummary.club_id) == ORGANIZATION_LINE,
+    )
+
+    async def corrupt() -> None:
+        async with db.write() as session:
+            await session.execute(
+                update(TallySummary).where(*line).values(expired=TallySummary.expired + 5)
+            )
+
+    async def expired_kept() -> int:
+        async with db.read() as session:
+            return int(await session.scalar(select(TallySummary.expired).where(*line)) or 0)
+
+    await corrupt()
+    await tick(db, settings, leader, NOW)
+    assert await expired_kept() == 0
+    await corrupt()
+    await tick(db, settings, leader, NOW + timedelta(minutes=30))
+    assert await expired_kept() == 5, "not again within the hour"
+    await tick(db, settings, leader, NOW + timedelta(minutes=61))
+    assert await expired_kept() == 0

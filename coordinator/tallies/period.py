@@ -24,9 +24,9 @@ from coordinator.auth.scope import Actor
 from coordinator.campaigns.models import Assignment, Campaign
 from coordinator.db import Database
 from coordinator.errors import Invalid
-from coordinator.organizations.models import Club, GroupChat, Member, Organization
+from coordinator.organizations.models import Club, GroupChat, Member
 from coordinator.tallies.models import ORGANIZATION_LINE
-from coordinator.tallies.summary import active_members, summary_lines
+from coordinator.tallies.summary import launched_lines, organizations_with_members
 
 
 @dataclass
@@ -130,38 +130,15 @@ async def period_tally(
         ),
     )
     async with db.read() as session:
-        campaign_weeks = {
-            cid: launched
-            for cid, launched in (
-                await session.execute(
-                    select(Campaign.id, Campaign.launched_at).where(col(Campaign.id).in_(visible))
-                )
-            ).all()
-        }
-        weeks_of = {cid: _week_key(launched, tz) for cid, launched in campaign_weeks.items()}
-        direct: dict[int, Counts] = {}
-        by_week: dict[int, Counts] = {}
-        clubs: dict[int, Counts] = {}
-        for campaign_id, org_id, club_id, *values in (
-            await session.execute(summary_lines(visible))
-        ).all():
-            if not any(values):
-                continue
-            counts = Counts.of_summary(values)
-            if club_id != ORGANIZATION_LINE:
-                clubs.setdefault(club_id, Counts()).add(counts)
-                continue
-            direct.setdefault(org_id, Counts()).add(counts)
-            by_week.setdefault(weeks_of[campaign_id], Counts()).add(counts)
-        orgs = (
-            await session.execute(
-                select(Organization.id, Organization.name, Organization.parent_id)
-            )
-        ).all()
+        campaigns, direct, by_week, clubs = _summed(
+            (await session.execute(launched_lines(visible))).all(), tz
+        )
+        org_rows = (await session.execute(organizations_with_members())).all()
         club_rows = (await session.execute(select(Club.id, Club.name, Club.organization_id))).all()
-        members: dict[int, int] = {o: n for o, n in (await session.execute(active_members())).all()}
+    orgs = [(o, n, p) for o, n, p, _ in org_rows]
+    members = {o: int(active) for o, _, _, active in org_rows if active}
     own = actor.subtree if actor.role == "lead" else None
-    lines = rolled_up(((o, n, p) for o, n, p in orgs), direct, own)
+    lines = rolled_up(orgs, direct, own)
     total = Counts()
     for counts in direct.values():
         total.add(counts)
@@ -177,9 +154,29 @@ async def period_tally(
         Line(key, _week_start(key, tz).strftime("%d/%m"), counts)
         for key, counts in sorted(by_week.items())
     ]
-    return PeriodTally(
-        start, end, total, lines, club_lines, weeks, len(campaign_weeks), dict(members)
-    )
+    return PeriodTally(start, end, total, lines, club_lines, weeks, campaigns, members)
+
+
+def _summed(
+    rows: Sequence[Any], tz: ZoneInfo
+) -> tuple[int, dict[int, Counts], dict[int, Counts], dict[int, Counts]]:
+    """From `summary.launched_lines`: (campaigns, by organization, by week, by club)."""
+    weeks_of: dict[int, int] = {}
+    direct: dict[int, Counts] = {}
+    by_week: dict[int, Counts] = {}
+    clubs: dict[int, Counts] = {}
+    for campaign_id, launched, org_id, club_id, *values in rows:
+        if campaign_id not in weeks_of:
+            weeks_of[campaign_id] = _week_key(launched, tz)
+        if org_id is None or not any(values):
+            continue
+        counts = Counts.of_summary(values)
+        if club_id != ORGANIZATION_LINE:
+            clubs.setdefault(club_id, Counts()).add(counts)
+            continue
+        direct.setdefault(org_id, Counts()).add(counts)
+        by_week.setdefault(weeks_of[campaign_id], Counts()).add(counts)
+    return len(weeks_of), direct, by_week, clubs
 
 
 class Addable(Protocol):

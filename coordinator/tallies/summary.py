@@ -17,9 +17,9 @@ from sqlalchemy import Select, Table, and_, case, delete, func, literal, or_, un
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from coordinator.campaigns.models import ASSIGNMENT_STATUSES, Assignment
+from coordinator.campaigns.models import ASSIGNMENT_STATUSES, Assignment, Campaign
 from coordinator.db import Database
-from coordinator.organizations.models import GroupChat, Member, MemberClub
+from coordinator.organizations.models import GroupChat, Member, MemberClub, Organization
 from coordinator.tallies.models import ORGANIZATION_LINE, MemberTally, TallySummary
 
 logger = logging.getLogger("coordinator.tallies")
@@ -43,10 +43,28 @@ def summary_lines(campaigns: Any) -> Select[Any]:
     )
 
 
-def active_members() -> Select[Any]:
-    """(organization, active members) for every organization with any."""
-    kept = _table(MemberTally).c
-    return sa_select(kept.organization_id, kept.active).where(kept.active != 0)
+def launched_lines(campaigns: Any) -> Select[Any]:
+    """Each campaign in `campaigns` with its launch and its summary lines (organization, club,
+    counts), one row per line; a campaign without lines comes once, with None for the rest."""
+    campaign = _table(Campaign)
+    return (
+        sa_select(
+            campaign.c.id,
+            campaign.c.launched_at,
+            *(T[c] for c in KEY_COLUMNS[1:]),
+            *(T[c] for c in COUNT_COLUMNS),
+        )
+        .select_from(campaign.outerjoin(_table(TallySummary), T.campaign_id == campaign.c.id))
+        .where(campaign.c.id.in_(campaigns))
+    )
+
+
+def organizations_with_members() -> Select[Any]:
+    """(organization, name, parent, active members) for every organization."""
+    org, kept = _table(Organization), _table(MemberTally)
+    return sa_select(
+        org.c.id, org.c.name, org.c.parent_id, func.coalesce(kept.c.active, 0)
+    ).select_from(org.outerjoin(kept, kept.c.organization_id == org.c.id))
 
 
 def by_status_of(campaigns: Any) -> Select[Any]:

@@ -473,3 +473,22 @@ def demo(members: int, if_empty: bool, seed: int) -> None:
         )
     )
     click.echo(summary)
+
+
+@main.group()
+def tallies() -> None:
+    """The tally summary that the tallies read."""
+
+
+@tallies.command("recount")
+@friendly
+def tallies_recount() -> None:
+    """Recount the summary from the raw rows, repair any drift and print it (exit 1 on drift)."""
+    from coordinator.tallies.summary import recount_summary
+
+    report = run(_with_db(recount_summary))
+    for line in report.lines:
+        click.echo(f"drift repaired: {line}")
+    click.echo(f"{len(report.lines)} summary lines drifted" if report.drifted else "no drift")
+    if report.drifted:
+        sys.exit(1)

@@ -26,6 +26,7 @@ from coordinator.organizations.models import (
     Organization,
 )
 from coordinator.supervisor import LoopHeartbeat
+from coordinator.tallies.models import MemberTally, TallySummary
 
 metadata = SQLModel.metadata
 
@@ -46,12 +47,14 @@ __all__ = [
     "LoopHeartbeat",
     "Member",
     "MemberClub",
+    "MemberTally",
     "MfaRequiredRole",
     "Organization",
     "OutboxMessage",
     "RecoveryCode",
     "Report",
     "SignInAttempt",
+    "TallySummary",
     "TelegramUpdate",
     "User",
     "UserTotp",

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from coordinator import leader as leadership
 from coordinator.base import utcnow
@@ -27,10 +27,12 @@ from coordinator.db import Database
 from coordinator.settings import Settings
 from coordinator.supervisor import Beat, Supervisor, recording
 from coordinator.tallies.digests import queue_digests
+from coordinator.tallies.summary import recount_summary
 
 logger = logging.getLogger("coordinator.scheduler")
 LOCK_KEY = 0x636F6F7264  # "coord": the advisory lock every Coordinator process asks for
 TICK_SECONDS = 30
+RECOUNT_EVERY = timedelta(hours=1)  # the exact tally recount: a full scan, so not every tick
 
 
 class Leader(leadership.Leader):
@@ -38,6 +40,7 @@ class Leader(leadership.Leader):
 
     def __init__(self, db: Database) -> None:
         super().__init__(db, LOCK_KEY, "scheduler")
+        self.recounted_at: datetime | None = None  # this process's last tally recount
 
 
 async def tick(
@@ -50,6 +53,7 @@ async def tick(
     report = await sweep(db, now, settings.timezone)
     digests = await queue_digests(db, now, settings.timezone)
     await purge_handled_updates(db, now)
+    await _recount_when_due(db, leader, now)
     if digests:
         logger.info("digests queued: %s", digests)
     if report.launched or report.reminded or report.closed:
@@ -70,6 +74,21 @@ async def ticking(
         beat.ok()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), TICK_SECONDS)
+
+
+async def _recount_when_due(db: Database, leader: Leader, now: datetime) -> None:
+    """The tally summary's exact recount, at most once per RECOUNT_EVERY; drift is logged by
+    the recount itself, line by line."""
+    if leader.recounted_at is not None and now - leader.recounted_at < RECOUNT_EVERY:
+        return
+    leader.recounted_at = now
+    try:
+        report = await recount_summary(db)
+    except Exception:
+        logger.exception("tally recount failed; the next due tick tries again")
+        return
+    if report.drifted:
+        logger.warning("tally summary: %s lines drifted and were repaired", len(report.lines))
 
 
 @contextlib.asynccontextmanager

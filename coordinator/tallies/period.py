@@ -1,5 +1,6 @@
 """Participation over a period, by organization (rolled up through the tree), by club and by
-week: the numbers leadership asks for, counted in the database and honest about their base.
+week: the numbers leadership asks for, read from the tally summary (tallies/summary.py, kept
+by database triggers, recounted hourly) and honest about their base.
 
 Definitions (the same on the status page, the dashboards and the exports):
 - assigned: tasks given; delivered: all past `pending`; acknowledged: acknowledged or done;
@@ -10,14 +11,12 @@ Definitions (the same on the status page, the dashboards and the exports):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func
-from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
 from coordinator.auth import scope
@@ -25,7 +24,9 @@ from coordinator.auth.scope import Actor
 from coordinator.campaigns.models import Assignment, Campaign
 from coordinator.db import Database
 from coordinator.errors import Invalid
-from coordinator.organizations.models import Club, GroupChat, Member, MemberClub, Organization
+from coordinator.organizations.models import Club, GroupChat, Member
+from coordinator.tallies.models import ORGANIZATION_LINE
+from coordinator.tallies.summary import launched_lines, organizations_with_members
 
 
 @dataclass
@@ -46,9 +47,25 @@ class Counts:
             setattr(self, status, getattr(self, status) + count)
         self.unreachable += unreachable
 
+    @classmethod
+    def of_summary(cls, values: Sequence[int]) -> Counts:
+        """From a summary line's counts, in the order of `summary.COUNT_COLUMNS`: the six
+        statuses, then unreachable."""
+        pending, delivered, acknowledged, done, declined, expired, unreachable = values
+        assigned = pending + delivered + acknowledged + done + declined + expired
+        return cls(
+            assigned, assigned - pending, acknowledged + done, done, declined, expired, unreachable
+        )
+
     def add(self, other: Counts) -> None:
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        # Spelled out: this runs once per summary line and roll-up step, thousands per tally.
+        self.assigned += other.assigned
+        self.delivered += other.delivered
+        self.acknowledged += other.acknowledged
+        self.done += other.done
+        self.declined += other.declined
+        self.expired += other.expired
+        self.unreachable += other.unreachable
 
     @property
     def rate(self) -> float:
@@ -113,61 +130,15 @@ async def period_tally(
         ),
     )
     async with db.read() as session:
-        campaign_weeks = {
-            cid: launched
-            for cid, launched in (
-                await session.execute(
-                    select(Campaign.id, Campaign.launched_at).where(col(Campaign.id).in_(visible))
-                )
-            ).all()
-        }
-        direct: dict[int, Counts] = {}
-        by_week: dict[int, Counts] = {}
-        clubs: dict[int, Counts] = {}
-        for mode in ("dm", "group"):
-            org_col, unreachable, join = recipient_columns(mode)
-            flag = func.sum(case((unreachable, 1), else_=0))
-            base: Any = (
-                sa_select(
-                    col(Assignment.campaign_id), org_col, col(Assignment.status), func.count(), flag
-                )
-                .join(*join)
-                .where(col(Assignment.campaign_id).in_(visible))
-                .group_by(col(Assignment.campaign_id), org_col, col(Assignment.status))
-            )
-            for campaign_id, org_id, status, count, unreach in (await session.execute(base)).all():
-                direct.setdefault(org_id, Counts()).add_status(status, count, int(unreach or 0))
-                week = _week_key(campaign_weeks[campaign_id], tz)
-                by_week.setdefault(week, Counts()).add_status(status, count, int(unreach or 0))
-            club_col = col(GroupChat.club_id) if mode == "group" else col(MemberClub.club_id)
-            club_stmt = (
-                select(club_col, Assignment.status, func.count(), flag)
-                .select_from(Assignment)
-                .join(*join)
-                .where(col(Assignment.campaign_id).in_(visible), club_col.is_not(None))
-                .group_by(club_col, col(Assignment.status))
-            )
-            if mode == "dm":
-                club_stmt = club_stmt.join(MemberClub, col(MemberClub.member_id) == Member.id)
-            for club_id, status, count, unreach in (await session.execute(club_stmt)).all():
-                clubs.setdefault(club_id, Counts()).add_status(status, count, int(unreach or 0))
-        orgs = (
-            await session.execute(
-                select(Organization.id, Organization.name, Organization.parent_id)
-            )
-        ).all()
-        club_rows = (await session.execute(select(Club.id, Club.name, Club.organization_id))).all()
-        members = dict(
-            (
-                await session.execute(
-                    select(Member.organization_id, func.count())
-                    .where(col(Member.deactivated_at).is_(None))
-                    .group_by(col(Member.organization_id))
-                )
-            ).all()
+        campaigns, direct, by_week, clubs = _summed(
+            (await session.execute(launched_lines(visible))).all(), tz
         )
+        org_rows = (await session.execute(organizations_with_members())).all()
+        club_rows = (await session.execute(select(Club.id, Club.name, Club.organization_id))).all()
+    orgs = [(o, n, p) for o, n, p, _ in org_rows]
+    members = {o: int(active) for o, _, _, active in org_rows if active}
     own = actor.subtree if actor.role == "lead" else None
-    lines = rolled_up(((o, n, p) for o, n, p in orgs), direct, own)
+    lines = rolled_up(orgs, direct, own)
     total = Counts()
     for counts in direct.values():
         total.add(counts)
@@ -183,9 +154,29 @@ async def period_tally(
         Line(key, _week_start(key, tz).strftime("%d/%m"), counts)
         for key, counts in sorted(by_week.items())
     ]
-    return PeriodTally(
-        start, end, total, lines, club_lines, weeks, len(campaign_weeks), dict(members)
-    )
+    return PeriodTally(start, end, total, lines, club_lines, weeks, campaigns, members)
+
+
+def _summed(
+    rows: Sequence[Any], tz: ZoneInfo
+) -> tuple[int, dict[int, Counts], dict[int, Counts], dict[int, Counts]]:
+    """From `summary.launched_lines`: (campaigns, by organization, by week, by club)."""
+    weeks_of: dict[int, int] = {}
+    direct: dict[int, Counts] = {}
+    by_week: dict[int, Counts] = {}
+    clubs: dict[int, Counts] = {}
+    for campaign_id, launched, org_id, club_id, *values in rows:
+        if campaign_id not in weeks_of:
+            weeks_of[campaign_id] = _week_key(launched, tz)
+        if org_id is None or not any(values):
+            continue
+        counts = Counts.of_summary(values)
+        if club_id != ORGANIZATION_LINE:
+            clubs.setdefault(club_id, Counts()).add(counts)
+            continue
+        direct.setdefault(org_id, Counts()).add(counts)
+        by_week.setdefault(weeks_of[campaign_id], Counts()).add(counts)
+    return len(weeks_of), direct, by_week, clubs
 
 
 class Addable(Protocol):

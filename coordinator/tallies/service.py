@@ -29,8 +29,10 @@ from coordinator.bots.models import OutboxMessage
 from coordinator.campaigns.launch import campaign_targets, targeted_groups, targeted_members
 from coordinator.campaigns.models import ASSIGNMENT_STATUSES, Assignment, Campaign, Report
 from coordinator.db import Database
-from coordinator.organizations.models import Club, GroupChat, Member, MemberClub, Organization
+from coordinator.organizations.models import Club, GroupChat, Member, Organization
+from coordinator.tallies.models import ORGANIZATION_LINE
 from coordinator.tallies.period import Counts, Line, hide_small, recipient_columns
+from coordinator.tallies.summary import by_status_of, summary_lines
 
 
 @dataclass
@@ -63,12 +65,14 @@ async def delivery_figures(
 ) -> DeliveryFigures:
     """The campaign's `DeliveryFigures`; `within`: only recipients of these organizations."""
     assert campaign.id is not None
-    org_col, unreachable, join = recipient_columns(campaign.delivery_mode)
-    tasks: Any = select(Assignment.id).join(*join).where(Assignment.campaign_id == campaign.id)
+    org_col, _, join = recipient_columns(campaign.delivery_mode)
+    tasks: Any = select(Assignment.id).where(Assignment.campaign_id == campaign.id)
     if within is not None:
-        tasks = tasks.where(org_col.in_(within))
-    lost = await session.scalar(
-        select(func.count()).select_from(tasks.where(unreachable).subquery())
+        tasks = tasks.join(*join).where(org_col.in_(within))
+    lost = sum(
+        Counts.of_summary(line[3:]).unreachable
+        for line in (await session.execute(summary_lines([campaign.id]))).all()
+        if line[2] == ORGANIZATION_LINE and (within is None or line[1] in within)
     )
     skipped = await _skipped_unreachable(session, campaign, within)
     resent, uncertain = (
@@ -142,13 +146,9 @@ class CampaignTally:
 async def campaign_tally(db: Database, actor: Actor, campaign_id: int) -> CampaignTally:
     async with db.read() as session:
         campaign = await scope.visible_campaign(session, actor, campaign_id)
-        rows = await session.execute(
-            select(Assignment.status, func.count())
-            .where(Assignment.campaign_id == campaign_id)
-            .group_by(Assignment.status)
-        )
         by_status = dict.fromkeys(ASSIGNMENT_STATUSES, 0)
-        by_status.update({status: count for status, count in rows.all()})
+        for _, *counts in (await session.execute(by_status_of([campaign_id]))).all():
+            by_status.update(zip(ASSIGNMENT_STATUSES, map(int, counts), strict=True))
         # Distinct members per action: one person pressing twice is one.
         actions = await session.execute(
             select(Report.action, func.count(func.distinct(Report.member_id)))
@@ -191,14 +191,10 @@ async def progress_of(
         return {}
     visible = scope.campaigns(actor, select(Campaign.id).where(col(Campaign.id).in_(campaign_ids)))
     async with db.read() as session:
-        rows = await session.execute(
-            select(Assignment.campaign_id, Assignment.status, func.count())
-            .where(col(Assignment.campaign_id).in_(visible))
-            .group_by(col(Assignment.campaign_id), col(Assignment.status))
-        )
+        rows = await session.execute(by_status_of(visible))
     out: dict[int, dict[str, int]] = {}
-    for campaign_id, status, count in rows.all():
-        out.setdefault(campaign_id, dict.fromkeys(ASSIGNMENT_STATUSES, 0))[status] = count
+    for campaign_id, *counts in rows.all():
+        out[campaign_id] = dict(zip(ASSIGNMENT_STATUSES, map(int, counts), strict=True))
     for counts in out.values():
         counts["assigned"] = sum(counts[s] for s in ASSIGNMENT_STATUSES)
     return out
@@ -219,24 +215,7 @@ async def campaign_breakdown(db: Database, actor: Actor, campaign_id: int) -> Br
     """Progress by organization and by club. Leads see only their own subtree's lines."""
     async with db.read() as session:
         campaign = await scope.visible_campaign(session, actor, campaign_id)
-        org_col, unreachable, join = recipient_columns(campaign.delivery_mode)
-        group_mode = campaign.delivery_mode == "group"
-        club_col = col(GroupChat.club_id) if group_mode else col(MemberClub.club_id)
-        flag = func.sum(case((unreachable, 1), else_=0))
-        base: Any = (
-            select(Assignment.status).join(*join).where(Assignment.campaign_id == campaign_id)
-        )
-        org_rows = (
-            await session.execute(
-                base.add_columns(org_col, func.count(), flag).group_by(org_col, Assignment.status)
-            )
-        ).all()
-        club_stmt = base.add_columns(club_col, func.count(), flag).group_by(
-            club_col, Assignment.status
-        )
-        if not group_mode:
-            club_stmt = club_stmt.join(MemberClub, col(MemberClub.member_id) == Member.id)
-        club_rows = (await session.execute(club_stmt.where(club_col.is_not(None)))).all()
+        lines = (await session.execute(summary_lines([campaign_id]))).all()
         org_names: dict[int, str] = dict(
             (await session.execute(select(Organization.id, Organization.name))).tuples().all()
         )
@@ -244,9 +223,15 @@ async def campaign_breakdown(db: Database, actor: Actor, campaign_id: int) -> Br
         own = actor.subtree if actor.role == "lead" else None
         delivery = await delivery_figures(session, campaign, own)
     club_org = {club_id: org_id for club_id, _, org_id in clubs}
-    by_org = _lines(org_rows, org_names, lambda key: own is None or key in own)
+    org_lines = [line for line in lines if line[2] == ORGANIZATION_LINE]
+    by_org = _lines(org_lines, 1, org_names, lambda key: own is None or key in own)
     club_names = {club_id: name for club_id, name, _ in clubs}
-    by_club = _lines(club_rows, club_names, lambda key: own is None or club_org.get(key) in own)
+    by_club = _lines(
+        [line for line in lines if line[2] != ORGANIZATION_LINE],
+        2,
+        club_names,
+        lambda key: own is None or club_org.get(key) in own,
+    )
     total = Counts()
     for line in by_org:
         total.add(line.counts)
@@ -255,10 +240,14 @@ async def campaign_breakdown(db: Database, actor: Actor, campaign_id: int) -> Br
     return Breakdown(total, by_org, by_club, laggards, delivery)
 
 
-def _lines(rows: Sequence[Any], names: dict[int, str], keep: Callable[[int], bool]) -> list[Line]:
+def _lines(
+    rows: Sequence[Any], key_at: int, names: dict[int, str], keep: Callable[[int], bool]
+) -> list[Line]:
+    """Summary lines (tallies/summary.py) summed per the key in column `key_at`."""
     lines: dict[int, Line] = {}
-    for status, key, count, unreachable in rows:
-        if keep(key):
+    for row in rows:
+        key, values = row[key_at], row[3:]
+        if keep(key) and any(values):
             line = lines.setdefault(key, Line(key, names.get(key, str(key)), Counts()))
-            line.counts.add_status(status, count, int(unreachable or 0))
+            line.counts.add(Counts.of_summary(values))
     return sorted(lines.values(), key=lambda line: line.name)

@@ -100,3 +100,30 @@ def test_it_loads_the_demo_once(url):
     assert "loaded already" in _cli(url, "demo", "--if-empty").stdout
     again = _cli(url, "demo")
     assert again.returncode == 2 and "empty database" in again.stderr
+
+
+def test_it_recounts_the_tally_summary_and_reports_drift(url):
+    from sqlalchemy import text
+
+    from coordinator.db import Database
+
+    _cli(url, "db", "upgrade")
+    assert _cli(url, "demo", "--members", "120").returncode == 0
+    clean = _cli(url, "tallies", "recount")
+    assert clean.returncode == 0 and "no drift" in clean.stdout, clean.stderr
+
+    async def corrupt() -> None:
+        db = Database(url)
+        try:
+            async with db.write() as session:
+                await session.execute(
+                    text("UPDATE tally_summary SET done = done + 2 WHERE club_id = 0")
+                )
+        finally:
+            await db.dispose()
+
+    asyncio.run(corrupt())
+    drifted = _cli(url, "tallies", "recount")
+    assert drifted.returncode == 1, drifted.stderr
+    assert "drift repaired: campaign" in drifted.stdout and "done -2" in drifted.stdout
+    assert "no drift" in _cli(url, "tallies", "recount").stdout

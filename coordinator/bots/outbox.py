@@ -228,7 +228,9 @@ def after_uncertain(kind: str, payload: dict[str, Any]) -> tuple[str, dict[str, 
 def lease_expired(row: OutboxMessage, now: datetime) -> None:
     """An expired lease: the sender stopped before it knew the result."""
     row.status, row.payload, policy = after_uncertain(row.kind, dict(row.payload))
-    row.lease_until, row.next_attempt_at = None, now
+    # It keeps its place in the queue: the copy goes before what was queued after it, so the
+    # volunteers a crash left in doubt are settled first, not after the rest of the campaign.
+    row.lease_until, row.next_attempt_at = None, min(row.next_attempt_at, now)
     row.error = f"lease expired: {policy}"
 
 

@@ -197,3 +197,23 @@ def test_it_keeps_the_audit_log_append_only_for_the_application_role(two_roles):
     assert "allowed" not in outcomes.values(), outcomes
     assert outcomes["update"] == "InsufficientPrivilegeError"
     assert outcomes["truncate"] == "InsufficientPrivilegeError"
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="roles are PostgreSQL's")
+def test_a_restore_runs_as_the_owner_and_gives_the_application_role_its_rights_again(
+    two_roles, tmp_path
+):
+    owner_url, app_url = two_roles
+    owner = {"COORDINATOR_MIGRATION_DATABASE_URL": owner_url}
+    _ok(_cli(app_url, "db", "upgrade", **owner))
+    _ok(_cli(app_url, "orgs", "create", "--name", "Tỉnh đoàn", "--kind", "province"))
+    backup = tmp_path / "roles.backup"
+    _ok(_cli(app_url, "backup", str(backup), **owner))
+    _ok(_cli(app_url, "orgs", "create", "--name", "After the backup", "--kind", "district"))
+    assert "Granted the application role" in _ok(
+        _cli(app_url, "restore", "--yes", str(backup), **owner)
+    )
+    assert _organizations(owner_url) == ["Tỉnh đoàn"]
+    # The restored tables are the owner's, and the application role may use them again.
+    _ok(_cli(app_url, "orgs", "create", "--name", "After the restore", "--kind", "district"))
+    assert _organizations(app_url) == ["Tỉnh đoàn", "After the restore"]

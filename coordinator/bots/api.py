@@ -6,10 +6,9 @@ from datetime import datetime
 
 import msgspec
 from litestar import Controller, get, post
-from litestar.params import FromPath
 
 from coordinator.bots import outbox_review
-from coordinator.http import DB, CurrentActor, Limit, Offset, PageOut, out, page_out
+from coordinator.http import DB, CurrentActor, Limit, Offset, PageOut, PathId, out, page_out
 
 
 class SummaryOut(msgspec.Struct):
@@ -56,7 +55,7 @@ class OutboxController(Controller):
         return page_out(TroubledOut, await outbox_review.troubled(db, actor, limit, offset))
 
     @post("/{row_id:int}/retry", status_code=200)
-    async def retry(self, db: DB, actor: CurrentActor, row_id: FromPath[int]) -> RetriedOut:
+    async def retry(self, db: DB, actor: CurrentActor, row_id: PathId) -> RetriedOut:
         """Admins: queue a dead letter or an uncertain row again, once (audited)."""
         return out(RetriedOut, await outbox_review.retry(db, actor, row_id))
 

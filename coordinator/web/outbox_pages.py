@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from litestar import get, post
-from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from coordinator.bots import outbox_review
-from coordinator.http import DB, CurrentActor
+from coordinator.http import DB, CurrentActor, PageOffset, PathId
 from coordinator.i18n import translate
 from coordinator.web.context import AnyRequest, flash, locale_of, page, redirect
 
@@ -16,7 +15,7 @@ PAGE = 50
 
 @get("/outbox")
 async def outbox_page(
-    request: AnyRequest, db: DB, actor: CurrentActor, offset: FromQuery[int] = 0
+    request: AnyRequest, db: DB, actor: CurrentActor, offset: PageOffset = 0
 ) -> Template:
     summary = await outbox_review.summary(db, actor)
     rows = await outbox_review.troubled(db, actor, PAGE, max(offset, 0))
@@ -31,9 +30,7 @@ async def outbox_page(
 
 
 @post("/outbox/{row_id:int}/retry")
-async def retry_row(
-    request: AnyRequest, db: DB, actor: CurrentActor, row_id: FromPath[int]
-) -> Redirect:
+async def retry_row(request: AnyRequest, db: DB, actor: CurrentActor, row_id: PathId) -> Redirect:
     await outbox_review.retry(db, actor, row_id)
     flash(request, "Message {id} is queued again.", id=row_id)
     return redirect("/outbox")

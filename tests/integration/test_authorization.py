@@ -15,6 +15,7 @@ from sqlmodel import func, select
 
 from coordinator.auth.models import AuditEvent
 from coordinator.base import utcnow
+from coordinator.bots.models import OutboxMessage
 from coordinator.campaigns import service as campaigns
 from coordinator.campaigns.models import Assignment
 from tests.conftest import open_database
@@ -119,6 +120,9 @@ ROUTES = [
             "name": "Zalo OA",
         },
     ),
+    Route("GET", "/api/v1/outbox/summary", frozenset({"admin"})),
+    Route("GET", "/api/v1/outbox/troubled", frozenset({"admin"})),
+    Route("POST", "/api/v1/outbox/{outbox_row}/retry", frozenset({"admin"})),
     Route("GET", "/api/v1/campaigns", ALL),
     Route("POST", "/api/v1/campaigns", frozenset({"admin", "coordinator"}), CAMPAIGN_BODY),
     Route(
@@ -183,13 +187,17 @@ async def _context(world) -> dict[str, Any]:
     draft = await world.campaign(targets=("province",))
     active = await world.campaign(targets=("district",))
     await campaigns.launch_campaign(world.db, world.actor["coordinator"], active)
-    async with world.db.read() as session:
+    async with world.db.write() as session:
         assignment = await session.scalar(
             select(Assignment.id).where(
                 Assignment.campaign_id == active, Assignment.member_id == world.member["d1"]
             )
         )
+        dead = OutboxMessage(dedupe_key="walk:dead", chat_id=1, kind="text", status="failed")
+        session.add(dead)
+        await session.flush()
     return {
+        "outbox_row": dead.id,
         "district": world.org["district"],
         "commune": world.org["commune"],
         "club": world.club["club"],
@@ -294,6 +302,7 @@ def _template(path: str) -> str:
         "{campaign}": "{campaign_id:int}",
         "{active}": "{campaign_id:int}",
         "{lead_user}": "{user_id:int}",
+        "{outbox_row}": "{row_id:int}",
     }
     path = path.split("?")[0]
     for placeholder, param in names.items():

@@ -32,7 +32,7 @@ from coordinator.base import utcnow
 from coordinator.bots import messages, outbox
 from coordinator.bots.aiohttp_request import NotSent
 from coordinator.bots.outbox import Leased, Outcome
-from coordinator.bots.pacing import HOLD_LIMIT, Pacer
+from coordinator.bots.pacing import HOLD_LIMIT, PAID_RATE, Pacer
 from coordinator.bots.telegram_client import inline_keyboard
 from coordinator.bots.views import assignment_views
 from coordinator.db import Database
@@ -61,6 +61,7 @@ STANDBY = 1.0  # seconds between a standby sender's tries to lead
 # sandbox answers "Bad Request: BALANCE_TOO_LOW" (Telegram's name for a short Stars balance).
 STARS_SHORT = ("balance_too_low", "not enough stars")
 PAID_PAUSE = 600.0  # seconds without paid broadcast after the balance ran short
+PAID_MEMORY = 2.0  # seconds a paid message keeps the sender leasing at the paid rate
 
 
 def _lease_for(bot: Bot, concurrency: int, rate: float) -> timedelta:
@@ -109,7 +110,9 @@ class Sender:
         self.lease_for = lease_for or _lease_for(bot, concurrency, rate)
         # Rows are leased no sooner than about CLAIM_AHEAD before the pacer lets them go: a
         # crash then leaves uncertain only rows in flight or about to be.
-        self.ahead = max(1, math.ceil(rate * CLAIM_AHEAD)) if rate > 0 else concurrency
+        self.free_ahead = max(1, math.ceil(rate * CLAIM_AHEAD)) if rate > 0 else concurrency
+        self.paid_ahead = max(self.free_ahead, math.ceil(PAID_RATE * CLAIM_AHEAD))
+        self.paid_sent_at = -PAID_MEMORY  # paid broadcasts lately: lease ahead at their rate
         self.waiting = 0
         self.pacer = Pacer(rate)
         self.leader = Leader(db, SENDER_LOCK, "sender")
@@ -195,6 +198,12 @@ class Sender:
             for task in sending:  # stopped or failed: those rows stay leased until they expire
                 task.cancel()
 
+    @property
+    def ahead(self) -> int:
+        """Rows leased ahead of the pacer: 0.2 s of sending at the rate messages go out now."""
+        paying = time.monotonic() - self.paid_sent_at < PAID_MEMORY
+        return self.paid_ahead if paying or self.paid_broadcast else self.free_ahead
+
     def _wanted(self, room: int, handled: int) -> int:
         """How many rows to lease now: free places, what is left of the batch, and no more
         than the pacer will let go within CLAIM_AHEAD."""
@@ -210,6 +219,8 @@ class Sender:
             ready = utcnow() + timedelta(seconds=self.pacer.chat_ready_in(row.chat_id))
             return Outcome(row, "pending", retry_at=ready, refund_attempt=True)
         paid = self._paid(row, views)
+        if paid:
+            self.paid_sent_at = time.monotonic()
         went = False
         async with self.slots:
             try:

@@ -30,6 +30,7 @@ run: $(VENV)/.installed
 	$(BIN)/coordinator demo --if-empty
 	@echo "Open http://$(HOST):$(PORT)/  (API: /api/v1, OpenAPI: /schema/openapi.json)"
 	@echo "Demo sign-in: admin, coordinator, lead, leadership / demo-password-2026"
+	@echo "(admin sets up an authenticator app at its first sign-in: admins must use a second factor)"
 	@echo "API token:    $(BIN)/coordinator tokens create --username admin --name me"
 	$(BIN)/coordinator serve --host $(HOST) --port $(PORT)
 

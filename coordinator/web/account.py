@@ -26,6 +26,7 @@ from coordinator.web.context import (
     AnyRequest,
     Form,
     bot_not_ready,
+    client_address,
     field_errors,
     flash,
     locale_of,
@@ -59,7 +60,7 @@ async def signin(request: AnyRequest, db: DB, data: Form) -> Template | Redirect
     username = str(data.get("username", "")).strip().lower()[:64]
     password = str(data.get("password", ""))
     target = _safe_next(data.get("next"))
-    address = request.client.host if request.client else ""
+    address = client_address(request)
     try:  # an empty field is not an attempt: nothing to count
         user = (
             await auth.sign_in(db, username, password, address) if username and password else None
@@ -189,7 +190,7 @@ async def change_own_password(
     request: AnyRequest, db: DB, actor: CurrentActor, data: Form
 ) -> Template | Redirect:
     lang = locale_of(request)
-    address = request.client.host if request.client else ""
+    address = client_address(request)
     try:
         await auth.change_own_password(
             db,

@@ -147,6 +147,12 @@ def bot_not_ready(request: AnyRequest, back: str) -> Redirect:
     return redirect(back)
 
 
+def client_address(request: AnyRequest) -> str:
+    """The client's address as the edge resolved it (forwarded only by trusted proxies): what
+    sign-in and second-factor throttling count attempts by."""
+    return request.client.host if request.client else ""
+
+
 def form_int(value: Any) -> int | None:
     """A whole number from a form field, or None when it is empty or not a number."""
     try:

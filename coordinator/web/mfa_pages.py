@@ -20,6 +20,7 @@ from coordinator.web.context import (
     FORM_ERROR,
     AnyRequest,
     Form,
+    client_address,
     field_errors,
     flash,
     locale_of,
@@ -79,7 +80,7 @@ async def code(request: AnyRequest, db: DB, data: Form) -> Template | Redirect:
     settings = request.app.state.settings
     code = str(data.get("code", ""))[:32]
     try:
-        right = await mfa.checked(db, user_id, code, settings.secret_key, _address(request))
+        right = await mfa.checked(db, user_id, code, settings.secret_key, client_address(request))
     except TooManyAttempts as exc:
         return page(
             request,
@@ -186,7 +187,7 @@ async def remove_own(
     password, code = str(data.get("password", ""))[:200], str(data.get("code", ""))[:32]
     try:
         secret_key = request.app.state.settings.secret_key
-        await mfa.remove_own(db, actor, password, code, secret_key, _address(request))
+        await mfa.remove_own(db, actor, password, code, secret_key, client_address(request))
     except (Invalid, TooManyAttempts) as exc:
         lang = locale_of(request)
         errors = (
@@ -197,10 +198,6 @@ async def remove_own(
         return await _enrolment_page(request, db, actor, errors)
     flash(request, "The second factor was removed.")
     return redirect("/account/mfa")
-
-
-def _address(request: AnyRequest) -> str:
-    return request.client.host if request.client else ""
 
 
 @post("/users/{user_id:int}/mfa/remove")

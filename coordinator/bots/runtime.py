@@ -204,8 +204,8 @@ async def _identify(telegram: Telegram, db: Database) -> None:
     me = await bot.get_me()
     if not me.username:
         raise RuntimeError("getMe answered without a username")
+    await identity.record_identity(db, me.id, me.username)  # links work before updates flow
     telegram.identified.set()
-    await identity.record_identity(db, me.id, me.username)
     logger.info("the bot is @%s", me.username)
 
 

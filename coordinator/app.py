@@ -24,6 +24,7 @@ from coordinator.campaigns.api import CONTROLLERS as CAMPAIGN_API
 from coordinator.db import Database
 from coordinator.errors import DomainError
 from coordinator.http import (
+    actor_from_bearer,
     document_problems,
     problem_from_crash,
     problem_from_deep_json,
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, *, sandbox_url: str | None = No
             *OUTBOX_API,
         ],
         dependencies={"actor": Provide(provide_actor)},
+        opt={"resolve_actor": actor_from_bearer},
     )
     problems = ProblemDetailsConfig(
         exception_to_problem_detail_map={

@@ -8,12 +8,14 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
 from litestar import Litestar, Request
+from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter, PathParameter, QueryParameter
 from litestar.plugins.problem_details import ProblemDetailsException
 
+from coordinator.auth import policy
 from coordinator.auth.scope import Actor
 from coordinator.auth.service import actor_from_token
 from coordinator.base import MAX_ROW_ID
@@ -156,18 +158,23 @@ async def provide_db(request: Request[Any, Any, Any]) -> Database:
     return db
 
 
-async def provide_actor(request: Request[Any, Any, Any], db: DB) -> Actor:
-    """The bearer token's user, resolved once per request."""
-    header = request.headers.get("authorization", "")
+async def actor_from_bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:
+    """The bearer token's user: how the API router resolves its actor (`policy.actor_of`)."""
+    header = connection.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise NotAuthorizedException(
             "Send an API token: Authorization: Bearer <token>.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    actor = await actor_from_token(db, token.strip())
+    actor = await actor_from_token(connection.app.state.db, token.strip())
     if actor is None:
         raise NotAuthorizedException(
             "The API token is unknown or revoked.", headers={"WWW-Authenticate": "Bearer"}
         )
     return actor
+
+
+async def provide_actor(request: Request[Any, Any, Any]) -> Actor:
+    """The acting user, resolved once per request by the router's resolver."""
+    return await policy.actor_of(request)

@@ -9,14 +9,16 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from litestar import Request, Response
+from litestar.connection import ASGIConnection
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
 
+from coordinator.auth import policy
 from coordinator.auth.models import User
 from coordinator.auth.scope import Actor, actor_for
+from coordinator.db import Database
 from coordinator.errors import DomainError, Forbidden, Invalid, NotFound
-from coordinator.http import DB
 from coordinator.i18n import LOCALES, translate
 
 AnyRequest = Request[Any, Any, Any]
@@ -125,6 +127,7 @@ def page(
         "_": partial(translate, lang),
         "lang": lang,
         "actor": actor,
+        "can": policy.rights(actor) if actor is not None else None,
         "username": request.session.get("username") if _has_session(request) else None,
         "nav": nav,
         "path": request.url.path,
@@ -176,17 +179,19 @@ def field_errors(exc: Invalid, lang: str) -> dict[str, str]:
     return out
 
 
-async def provide_web_actor(request: AnyRequest, db: DB) -> Actor:
-    """The signed-in user of this browser session, checked against the database each time."""
-    user_id = request.session.get("user_id")
+async def actor_from_session(connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:
+    """The signed-in user of this browser session, checked against the database each time:
+    how the page router resolves its actor (`policy.actor_of`)."""
+    user_id = connection.session.get("user_id")
     if not isinstance(user_id, int):
         raise SignInRequired
+    db: Database = connection.app.state.db
     async with db.read() as session:
         user = await session.get(User, user_id)
         if user is None or not user.active:
-            request.clear_session()
+            connection.clear_session()
             raise SignInRequired
-        if request.session.get("mfa_setup") and not request.url.path.startswith(SETUP_PATHS):
+        if connection.session.get("mfa_setup") and not connection.url.path.startswith(SETUP_PATHS):
             raise SecondFactorSetupRequired
         return await actor_for(session, user)
 

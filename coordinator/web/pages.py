@@ -11,7 +11,7 @@ from litestar.response import Template
 from coordinator import health
 from coordinator.campaigns import service as campaigns
 from coordinator.errors import DomainError
-from coordinator.http import DB, CurrentActor
+from coordinator.http import DB, CurrentActor, provide_actor
 from coordinator.i18n import translate
 from coordinator.tallies.service import progress_of
 from coordinator.web import (
@@ -26,10 +26,10 @@ from coordinator.web import (
 from coordinator.web.context import (
     SecondFactorSetupRequired,
     SignInRequired,
+    actor_from_session,
     domain_error_page,
     locale_of,
     page,
-    provide_web_actor,
     second_factor_setup,
     sign_in_required,
 )
@@ -62,7 +62,8 @@ PAGES = Router(
         *tally_pages.PAGES,
         *outbox_pages.PAGES,
     ],
-    dependencies={"actor": Provide(provide_web_actor)},
+    dependencies={"actor": Provide(provide_actor)},
+    opt={"resolve_actor": actor_from_session},
     exception_handlers={
         SignInRequired: sign_in_required,
         SecondFactorSetupRequired: second_factor_setup,

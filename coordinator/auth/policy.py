@@ -1,0 +1,135 @@
+"""Who may do what: every "may this actor ..." and "counts only?" question, in one place.
+
+The API and the pages ask the same questions. Services call `require(...)`; routers and route
+handlers use `guard(question)` in `guards=[...]`; pages and templates read `rights(actor)`
+(templates see it as `can`) and never test a role. `scope` beside this module turns the same
+rules into query filters (which rows an actor may see).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+
+from coordinator.auth.scope import Actor
+from coordinator.errors import Forbidden
+
+Question = Callable[[Actor], bool]
+ActorResolver = Callable[[ASGIConnection[Any, Any, Any, Any]], Awaitable[Actor]]
+REFUSED = "Your role does not allow this."
+
+
+# ---- the questions (one function per rule) ----
+
+
+def counts_only(actor: Actor) -> bool:
+    """Leadership sees aggregates: no names, and counts under five are masked."""
+    return actor.role == "leadership"
+
+
+def sees_names(actor: Actor) -> bool:
+    """Named members, group chats, assignments and reports."""
+    return not counts_only(actor)
+
+
+def administers(actor: Actor) -> bool:
+    """Users, agreements, the outbox's review, deployment settings."""
+    return actor.is_admin
+
+
+def runs_campaigns(actor: Actor) -> bool:
+    """Drafting, editing, launching and closing campaigns (within `scope.campaigns`)."""
+    return actor.role in ("admin", "coordinator")
+
+
+def manages_people(actor: Actor) -> bool:
+    """Members, clubs, group chats and invites of some organization (which ones:
+    `manages_organization`)."""
+    return actor.role in ("admin", "lead")
+
+
+def manages_organization(actor: Actor, organization_id: int) -> bool:
+    """Changes to an organization's people and groups: admins, or leads of its subtree."""
+    return actor.is_admin or (actor.role == "lead" and organization_id in actor.subtree)
+
+
+def sees_organizations(actor: Actor) -> bool:
+    """The organization tree and member lists (named people: not leadership)."""
+    return sees_names(actor)
+
+
+def own_subtree(actor: Actor) -> frozenset[int] | None:
+    """The organizations whose figures are the actor's own: a lead's subtree; None for roles
+    that see every organization's figures."""
+    return actor.subtree if actor.role == "lead" else None
+
+
+# ---- enforcing them ----
+
+
+def require(allowed: bool, refusal: str = REFUSED) -> None:
+    """Raise Forbidden unless `allowed` (the answer of one of the questions above)."""
+    if not allowed:
+        raise Forbidden(refusal)
+
+
+def require_organization(actor: Actor, organization_id: int) -> None:
+    require(
+        manages_organization(actor, organization_id),
+        "You can only manage your own organization and those below it.",
+    )
+
+
+async def actor_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:
+    """The acting user of this request, resolved once: by the router's `resolve_actor` (the
+    bearer token for the API, the session for pages), then kept on the connection."""
+    known = connection.scope.get("state", {}).get("coordinator_actor")
+    if known is None:
+        resolve: ActorResolver = connection.route_handler.opt["resolve_actor"]
+        known = await resolve(connection)
+        connection.scope.setdefault("state", {})["coordinator_actor"] = known
+    actor: Actor = known
+    return actor
+
+
+def guard(question: Question, refusal: str = REFUSED) -> Callable[..., Awaitable[None]]:
+    """A Litestar guard that refuses unless `question(actor)` holds; the same guard serves the
+    API router and the page router."""
+
+    async def check(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        require(question(await actor_of(connection)), refusal)
+
+    check.__name__ = f"requires_{question.__name__}"
+    return check
+
+
+@dataclass(frozen=True)
+class Rights:
+    """What pages and templates may ask about the actor (`can.<right>` in templates)."""
+
+    counts_only: bool
+    sees_names: bool
+    administers: bool
+    runs_campaigns: bool
+    manages_people: bool
+    sees_organizations: bool
+    subtree: frozenset[int]
+
+    def manages(self, organization_id: int) -> bool:
+        return self.administers or (self.manages_people and organization_id in self.subtree)
+
+
+def rights(actor: Actor) -> Rights:
+    return Rights(
+        counts_only=counts_only(actor),
+        sees_names=sees_names(actor),
+        administers=administers(actor),
+        runs_campaigns=runs_campaigns(actor),
+        manages_people=manages_people(actor),
+        sees_organizations=sees_organizations(actor),
+        subtree=actor.subtree,
+    )

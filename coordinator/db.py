@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
-from collections.abc import AsyncIterator
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -17,7 +21,12 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+T = TypeVar("T")
+logger = logging.getLogger("coordinator.db")
 WRITE_OPTION = "coordinator_write"
+# PostgreSQL aborts one side of a deadlock (40P01) or of a serialization conflict (40001);
+# the transaction did nothing and running it again is the documented answer.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 BUSY_TIMEOUT_MS = 10_000  # how long a SQLite writer waits for the lock
 
 
@@ -89,5 +98,27 @@ class Database:
         async with self._writer() as session, session.begin():
             yield session
 
+    async def transaction(
+        self, work: Callable[[AsyncSession], Awaitable[T]], *, attempts: int = 4
+    ) -> T:
+        """`work` in a write transaction, run again (after a short random pause) when the
+        database aborted it as one side of a deadlock or serialization conflict. `work` must
+        only touch the database: it may run more than once."""
+        for attempt in range(1, attempts + 1):
+            try:
+                async with self.write() as session:
+                    return await work(session)
+            except DBAPIError as exc:
+                if attempt == attempts or not is_retryable(exc):
+                    raise
+                logger.warning("transaction aborted (%s), attempt %d: again", exc.orig, attempt)
+                await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)
+        raise AssertionError("unreachable")
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def is_retryable(exc: DBAPIError) -> bool:
+    """A deadlock or serialization failure: the whole transaction may simply run again."""
+    return getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES

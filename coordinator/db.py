@@ -55,11 +55,21 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 
 
 def _private_database_file(path: Path) -> None:
-    """Create a new database file readable by its owner only; SQLite gives its -wal and -shm
-    files the same mode, so volunteers' names are never world-readable on the machine."""
+    """Make the database file readable by its owner only; SQLite gives its -wal and -shm
+    files the same mode, so volunteers' names are never world-readable on the machine. A file
+    created before this rule (or by hand) is tightened too, with its -wal and -shm."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        return
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+        except FileNotFoundError:
+            continue
+        except PermissionError:  # not ours to change: say so rather than fail to start
+            logger.warning("%s is readable by others and is not ours to tighten", file)
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:

@@ -9,15 +9,14 @@ from litestar.di import Provide
 from litestar.response import Template
 
 from coordinator import health
+from coordinator.auth import web as auth_web
 from coordinator.campaigns import service as campaigns
 from coordinator.errors import DomainError
 from coordinator.http import DB, CurrentActor, provide_actor
 from coordinator.i18n import translate
 from coordinator.tallies.service import progress_of
 from coordinator.web import (
-    account,
     campaign_pages,
-    mfa_pages,
     org_pages,
     outbox_pages,
     simulator,
@@ -54,8 +53,7 @@ PAGES = Router(
     path="/",
     route_handlers=[
         dashboard,
-        *account.PAGES,
-        *mfa_pages.PAGES,
+        *auth_web.ROUTES,
         *org_pages.PAGES,
         *campaign_pages.PAGES,
         *simulator.PAGES,
@@ -71,4 +69,4 @@ PAGES = Router(
     },
     include_in_schema=False,
 )
-PUBLIC_PAGES = [*health.ROUTES, *account.PUBLIC, *mfa_pages.PUBLIC]
+PUBLIC_PAGES = [*health.ROUTES, *auth_web.PUBLIC]

@@ -202,3 +202,53 @@ async def test_it_counts_assignments_in_one_query_per_status(world):
         raw = await session.scalar(select(func.count()).select_from(Assignment))
     assert tally.assigned == raw == 4
     assert tally.by_status["pending"] == 4
+
+
+@pytest.mark.parametrize(
+    ("url", "vi", "en"),
+    [
+        ("https://youtu.be/x", "Đường dẫn này không cho biết kênh", "does not show which channel"),
+        (
+            "https://www.facebook.com/someone-else/posts/1",
+            "Đường dẫn không thuộc kênh chính thức",
+            "is not on an official channel",
+        ),
+        ("https://facebook.com.evil.example/doan-province", "Đường dẫn không thuộc", "not on"),
+    ],
+)
+async def test_the_url_check_speaks_the_readers_language(world, url, vi, en):
+    import os
+
+    from litestar.testing import AsyncTestClient
+
+    from coordinator.app import create_app
+    from coordinator.organizations import agreements
+    from coordinator.settings import read_settings
+    from tests.integration.test_web_authorization import sign_in
+
+    await agreements.create_channel(
+        world.db,
+        None,
+        organization_id=world.org["province"],
+        platform="youtube",
+        url="https://www.youtube.com/@tinhdoan",
+        name="YouTube",
+    )
+    app = create_app(read_settings({**os.environ, "COORDINATOR_DATABASE_URL": world.db.url}))
+    async with AsyncTestClient(app=app) as client:
+        await sign_in(client, "coordinator")
+        for lang, wanted in (("vi", vi), ("en", en)):
+            token = client.cookies["coordinator_csrf"]
+            await client.post("/language", data={"lang": lang, "_csrf_token": token})
+            answer = await client.post(
+                "/campaigns/check-url",
+                data={
+                    "url": url,
+                    "agreement_id": str(world.agreement["province"]),
+                    "_csrf_token": token,
+                },
+            )
+            assert answer.status_code == 200, answer.text
+            assert wanted in answer.text, (lang, answer.text)
+            if lang == "vi":
+                assert "official channel" not in answer.text and "not on" not in answer.text

@@ -41,6 +41,7 @@ __all__ = [
     "url_belongs_to",
 ]
 
+
 async def create_agreement(
     db: Database,
     actor: Actor | None,

@@ -216,7 +216,7 @@ def resolve(
 def refusal(code: str, candidates: Sequence[Channel] = ()) -> Invalid:
     """The Invalid a service raises: its detail is a catalog message id, its code the reason;
     a choice to make lists the candidate channels."""
-    error = field_error("channel_id" if candidates else "url", MESSAGES[code])
+    error = field_error("url", MESSAGES[code])
     if candidates:
         error["candidates"] = [{"id": c.id, "name": c.name, "url": c.url} for c in candidates]
     return Invalid(MESSAGES[code], errors=[error], code=code)

@@ -244,8 +244,7 @@ async def channel_for_url(
 
 def check_url(url: str, field: str = "url") -> str:
     url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 500:
+    if parse(url) is None or len(url) > 500:  # parse also refuses what urlsplit cannot read
         raise Invalid("Not a web address.", errors=[field_error(field, "must be an http(s) URL")])
     return url
 

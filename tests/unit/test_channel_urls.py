@@ -226,3 +226,32 @@ def test_a_lookalike_host_is_never_accepted(host, path):
     url = f"https://{host}{path}"
     assert isinstance(resolve(url, CHANNELS), Refused)
     assert isinstance(resolve(url, CHANNELS, chosen_id=YT.id), Refused)
+
+
+URLISH = st.builds(
+    lambda scheme, rest: f"{scheme}{rest}",
+    st.sampled_from(["https://", "http://", "HTTPS://www.", "http://[", "https://m.", ""]),
+    st.text(alphabet=st.characters(codec="utf-8"), max_size=60),
+)
+
+
+@given(URLISH)
+def test_a_url_like_text_is_parsed_or_refused_as_not_a_web_address(text):
+    from coordinator.errors import Invalid
+    from coordinator.organizations.channels import check_url
+
+    try:
+        check_url(text)
+    except Invalid as error:
+        assert error.detail == "Not a web address."
+    resolve(text, CHANNELS, chosen_id=3)
+    channel_problem(text)
+
+
+def test_an_unreadable_address_is_not_a_web_address():
+    from coordinator.errors import Invalid
+    from coordinator.organizations.channels import check_url
+
+    for text in ("http://[", "https://[::1", "javascript:alert(1)", "https://", "ftp://x.vn/a"):
+        with pytest.raises(Invalid, match="Not a web address"):
+            check_url(text)

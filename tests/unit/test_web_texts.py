@@ -9,6 +9,7 @@ from pathlib import Path
 from coordinator.auth.models import ROLES
 from coordinator.campaigns.service import CONTENT_KINDS
 from coordinator.i18n import _catalog, translate
+from coordinator.organizations.channels import MESSAGES as CHANNEL_MESSAGES
 from coordinator.organizations.members import MEMBER_STATES
 from coordinator.organizations.service import ORG_KINDS
 from coordinator.web.campaign_pages import STATUSES
@@ -49,6 +50,7 @@ def dynamic_ids() -> set[str]:
         | set(ORG_KINDS)
         | set(CONTENT_KINDS)
         | set(ERROR_TEXT.values())
+        | set(CHANNEL_MESSAGES.values())  # the URL check shows them on the content form
     )
 
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from litestar import get, post
@@ -64,7 +64,7 @@ async def _agreements(
         parties=parties,
         org_names={line.organization.id: line.organization.name for line in tree},
         org_options=_options(tree),
-        today=date.today(),
+        today=datetime.now(request.app.state.settings.timezone).date(),
         errors=errors,
         values=values,
     )

@@ -32,7 +32,6 @@ from coordinator.web.context import (
 )
 
 MANAGES_PEOPLE = [policy.guard(policy.manages_people)]
-NOTHING_PENDING = "Nothing to import: upload the file again."
 
 
 def _uploads(request: AnyRequest) -> Path:
@@ -108,13 +107,13 @@ async def import_preview(
 async def import_confirm(request: AnyRequest, db: DB, actor: CurrentActor) -> Redirect:
     pending = request.session.pop("import", None)
     if not pending:
-        flash(request, NOTHING_PENDING, "error")
+        flash(request, "Nothing to import: upload the file again.", "error")
         return redirect("/members/import")
     path = _uploads(request) / pending["key"]
     try:
         content = path.read_bytes()
     except OSError:
-        flash(request, NOTHING_PENDING, "error")
+        flash(request, "Nothing to import: upload the file again.", "error")
         return redirect("/members/import")
     try:
         result = await importer.import_members(

@@ -14,12 +14,13 @@ from coordinator.campaigns import service as campaigns
 from coordinator.errors import DomainError
 from coordinator.http import DB, CurrentActor, provide_actor
 from coordinator.i18n import translate
+from coordinator.organizations import web as organizations_web
+from coordinator.sandbox import web as sandbox_web
 from coordinator.tallies.service import progress_of
 from coordinator.web import (
     campaign_pages,
     org_pages,
     outbox_pages,
-    simulator,
     tally_pages,
 )
 from coordinator.web.context import (
@@ -54,9 +55,10 @@ PAGES = Router(
     route_handlers=[
         dashboard,
         *auth_web.ROUTES,
+        *organizations_web.ROUTES,
         *org_pages.PAGES,
         *campaign_pages.PAGES,
-        *simulator.PAGES,
+        *sandbox_web.ROUTES,
         *tally_pages.PAGES,
         *outbox_pages.PAGES,
     ],

@@ -28,10 +28,15 @@ def template_ids() -> set[str]:
     return found
 
 
+def page_modules() -> list[Path]:
+    """The shared web layer and every slice's pages (`<slice>/web.py` or `<slice>/web/*.py`)."""
+    code = ROOT / "coordinator"
+    return [*code.glob("web/*.py"), *code.glob("*/web.py"), *code.glob("*/web/*.py")]
+
+
 def python_ids() -> set[str]:
     found = set()
-    pages = ROOT / "coordinator"  # the shared web layer and every slice's pages
-    for path in [*pages.glob("web/*.py"), *pages.glob("*/web.py"), *pages.glob("*/web/*.py")]:
+    for path in page_modules():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) in CALLS:
                 index = CALLS[node.func.id]  # type: ignore[attr-defined]

@@ -1,4 +1,6 @@
-"""What every page shares: the signed-in actor, language, flash messages, navigation, errors."""
+"""What every page shares: language, flash messages, navigation, the sign-in and error pages.
+
+The signed-in actor is resolved by `coordinator.auth.actors.actor_from_session`."""
 
 from __future__ import annotations
 
@@ -9,15 +11,13 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from litestar import Request, Response
-from litestar.connection import ASGIConnection
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
 
 from coordinator.auth import policy
-from coordinator.auth.models import User
-from coordinator.auth.scope import Actor, actor_for
-from coordinator.db import Database
+from coordinator.auth.actors import SecondFactorSetupRequired, SignInRequired
+from coordinator.auth.scope import Actor
 from coordinator.errors import DomainError, Forbidden, Invalid, NotFound
 from coordinator.i18n import LOCALES, translate
 
@@ -28,18 +28,6 @@ Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED
 # A form shown again with its errors next to the fields is a normal page: browsers log a 4xx
 # document as a console error, and htmx does not swap 4xx answers.
 FORM_ERROR = 200
-
-
-class SignInRequired(Exception):
-    """No signed-in user: pages answer with the sign-in page."""
-
-
-class SecondFactorSetupRequired(Exception):
-    """The user's role must use a second factor and they have none yet."""
-
-
-# What a user who must first set up a second factor may still open.
-SETUP_PATHS = ("/account/mfa", "/signout", "/language")
 
 
 @dataclass(frozen=True)
@@ -177,23 +165,6 @@ def field_errors(exc: Invalid, lang: str) -> dict[str, str]:
         name = str(error.get("field", ""))
         out.setdefault(name, translate(lang, str(error.get("message", ""))))
     return out
-
-
-async def actor_from_session(connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:
-    """The signed-in user of this browser session, checked against the database each time:
-    how the page router resolves its actor (`policy.actor_of`)."""
-    user_id = connection.session.get("user_id")
-    if not isinstance(user_id, int):
-        raise SignInRequired
-    db: Database = connection.app.state.db
-    async with db.read() as session:
-        user = await session.get(User, user_id)
-        if user is None or not user.active:
-            connection.clear_session()
-            raise SignInRequired
-        if connection.session.get("mfa_setup") and not connection.url.path.startswith(SETUP_PATHS):
-            raise SecondFactorSetupRequired
-        return await actor_for(session, user)
 
 
 def sign_in_required(request: AnyRequest, exc: SignInRequired) -> Response[Any]:

@@ -30,28 +30,32 @@ Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED
 FORM_ERROR = 200
 
 
+def anyone(actor: Actor) -> bool:
+    """Every signed-in user."""
+    return True
+
+
 @dataclass(frozen=True)
 class NavItem:
     path: str
     label: str
-    roles: tuple[str, ...]
+    shown_to: policy.Question  # the policy question that lets the actor open the page
     needs_sandbox: bool = False
 
 
-ALL = ("admin", "coordinator", "lead", "leadership")
 NAV = (
-    NavItem("/", "Dashboard", ALL),
-    NavItem("/campaigns", "Campaigns", ALL),
-    NavItem("/participation", "Participation", ALL),
-    NavItem("/organizations", "Organizations", ("admin", "coordinator", "lead")),
-    NavItem("/members", "Members", ("admin", "coordinator", "lead")),
-    NavItem("/agreements", "Agreements", ALL),
-    NavItem("/simulator", "Volunteer simulator", ("admin", "coordinator", "lead"), True),
-    NavItem("/users", "Users", ("admin",)),
-    NavItem("/audit", "Audit log", ("admin",)),
-    NavItem("/outbox", "Outbox", ("admin",)),
-    NavItem("/tokens", "API tokens", ALL),
-    NavItem("/digests", "Telegram digests", ("admin", "lead", "leadership")),
+    NavItem("/", "Dashboard", anyone),
+    NavItem("/campaigns", "Campaigns", anyone),
+    NavItem("/participation", "Participation", anyone),
+    NavItem("/organizations", "Organizations", policy.sees_organizations),
+    NavItem("/members", "Members", policy.sees_names),
+    NavItem("/agreements", "Agreements", anyone),
+    NavItem("/simulator", "Volunteer simulator", policy.sees_names, True),
+    NavItem("/users", "Users", policy.administers),
+    NavItem("/audit", "Audit log", policy.administers),
+    NavItem("/outbox", "Outbox", policy.administers),
+    NavItem("/tokens", "API tokens", anyone),
+    NavItem("/digests", "Telegram digests", policy.connects_digests),
 )
 
 
@@ -107,9 +111,7 @@ def page(
     nav = [
         item
         for item in NAV
-        if actor is not None
-        and actor.role in item.roles
-        and (has_sandbox or not item.needs_sandbox)
+        if actor is not None and item.shown_to(actor) and (has_sandbox or not item.needs_sandbox)
     ]
     shared = {
         "_": partial(translate, lang),

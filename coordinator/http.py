@@ -1,23 +1,21 @@
-"""What every JSON route shares: bearer auth, RFC 9457 problems, pagination parameters."""
+"""What every JSON route shares: RFC 9457 problems, pagination and id parameters.
+
+A low module: it imports no slice (the actor is resolved in `coordinator.auth.actors`)."""
 
 from __future__ import annotations
 
 import logging
 from http import HTTPStatus
-from typing import Annotated, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 import msgspec
-from litestar import Litestar, Request
-from litestar.connection import ASGIConnection
+from litestar import Request, Router
 from litestar.di import NamedDependency
-from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter, PathParameter, QueryParameter
 from litestar.plugins.problem_details import ProblemDetailsException
 
-from coordinator.auth import policy
-from coordinator.auth.scope import Actor
-from coordinator.auth.service import actor_from_token
 from coordinator.base import MAX_ROW_ID
 from coordinator.db import Database
 from coordinator.errors import DomainError
@@ -26,7 +24,14 @@ from coordinator.pagination import MAX_LIMIT, Page
 T = TypeVar("T")
 logger = logging.getLogger("coordinator")
 DB = NamedDependency[Database]
-CurrentActor = NamedDependency[Actor]
+if TYPE_CHECKING:
+    from coordinator.auth.scope import Actor
+
+    CurrentActor = NamedDependency[Actor]
+else:
+    # The handlers' `actor` (provided by `coordinator.auth.actors.provide_actor`): typed for the
+    # type checker only, so that this low module imports no slice when it runs.
+    CurrentActor = NamedDependency[Any]
 Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="page size")]
 MAX_OFFSET = 10**9
 Offset = Annotated[int, Parameter(ge=0, le=MAX_OFFSET, description="rows to skip")]
@@ -69,9 +74,9 @@ PROBLEM_STATUSES = {
 }
 
 
-def document_problems(app: Litestar, prefix: str = "/api/") -> None:
-    """Describe the problem answers on every API operation, in one place, so the OpenAPI
-    document promises exactly what the server can answer."""
+def document_problems(app: Router, prefix: str = "/api/") -> None:
+    """Describe the problem answers on every API operation of an app or router, in one place,
+    so the OpenAPI document promises exactly what the server can answer."""
     responses = {
         status: ResponseSpec(Problem, description=text, media_type="application/problem+json")
         for status, text in PROBLEM_STATUSES.items()
@@ -156,25 +161,3 @@ def problem_from_crash(exc: Exception) -> ProblemDetailsException:
 async def provide_db(request: Request[Any, Any, Any]) -> Database:
     db: DB = request.app.state.db
     return db
-
-
-async def actor_from_bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:
-    """The bearer token's user: how the API router resolves its actor (`policy.actor_of`)."""
-    header = connection.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise NotAuthorizedException(
-            "Send an API token: Authorization: Bearer <token>.",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    actor = await actor_from_token(connection.app.state.db, token.strip())
-    if actor is None:
-        raise NotAuthorizedException(
-            "The API token is unknown or revoked.", headers={"WWW-Authenticate": "Bearer"}
-        )
-    return actor
-
-
-async def provide_actor(request: Request[Any, Any, Any]) -> Actor:
-    """The acting user, resolved once per request by the router's resolver."""
-    return await policy.actor_of(request)

@@ -1,4 +1,6 @@
-"""What every page shares: the signed-in actor, language, flash messages, navigation, errors."""
+"""What every page shares: language, flash messages, navigation, the sign-in and error pages.
+
+The signed-in actor is resolved by `coordinator.auth.actors.actor_from_session`."""
 
 from __future__ import annotations
 
@@ -9,15 +11,13 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from litestar import Request, Response
-from litestar.connection import ASGIConnection
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
 
 from coordinator.auth import policy
-from coordinator.auth.models import User
-from coordinator.auth.scope import Actor, actor_for
-from coordinator.db import Database
+from coordinator.auth.actors import SecondFactorSetupRequired, SignInRequired
+from coordinator.auth.scope import Actor
 from coordinator.errors import DomainError, Forbidden, Invalid, NotFound
 from coordinator.i18n import LOCALES, translate
 
@@ -30,40 +30,32 @@ Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED
 FORM_ERROR = 200
 
 
-class SignInRequired(Exception):
-    """No signed-in user: pages answer with the sign-in page."""
-
-
-class SecondFactorSetupRequired(Exception):
-    """The user's role must use a second factor and they have none yet."""
-
-
-# What a user who must first set up a second factor may still open.
-SETUP_PATHS = ("/account/mfa", "/signout", "/language")
+def anyone(actor: Actor) -> bool:
+    """Every signed-in user."""
+    return True
 
 
 @dataclass(frozen=True)
 class NavItem:
     path: str
     label: str
-    roles: tuple[str, ...]
+    shown_to: policy.Question  # the policy question that lets the actor open the page
     needs_sandbox: bool = False
 
 
-ALL = ("admin", "coordinator", "lead", "leadership")
 NAV = (
-    NavItem("/", "Dashboard", ALL),
-    NavItem("/campaigns", "Campaigns", ALL),
-    NavItem("/participation", "Participation", ALL),
-    NavItem("/organizations", "Organizations", ALL),
-    NavItem("/members", "Members", ("admin", "coordinator", "lead")),
-    NavItem("/agreements", "Agreements", ALL),
-    NavItem("/simulator", "Volunteer simulator", ("admin", "coordinator", "lead"), True),
-    NavItem("/users", "Users", ("admin",)),
-    NavItem("/audit", "Audit log", ("admin",)),
-    NavItem("/outbox", "Outbox", ("admin",)),
-    NavItem("/tokens", "API tokens", ALL),
-    NavItem("/digests", "Telegram digests", ("admin", "lead", "leadership")),
+    NavItem("/", "Dashboard", anyone),
+    NavItem("/campaigns", "Campaigns", anyone),
+    NavItem("/participation", "Participation", anyone),
+    NavItem("/organizations", "Organizations", policy.sees_organizations),
+    NavItem("/members", "Members", policy.sees_names),
+    NavItem("/agreements", "Agreements", anyone),
+    NavItem("/simulator", "Volunteer simulator", policy.sees_names, True),
+    NavItem("/users", "Users", policy.administers),
+    NavItem("/audit", "Audit log", policy.administers),
+    NavItem("/outbox", "Outbox", policy.administers),
+    NavItem("/tokens", "API tokens", anyone),
+    NavItem("/digests", "Telegram digests", policy.connects_digests),
 )
 
 
@@ -119,9 +111,7 @@ def page(
     nav = [
         item
         for item in NAV
-        if actor is not None
-        and actor.role in item.roles
-        and (has_sandbox or not item.needs_sandbox)
+        if actor is not None and item.shown_to(actor) and (has_sandbox or not item.needs_sandbox)
     ]
     shared = {
         "_": partial(translate, lang),
@@ -177,23 +167,6 @@ def field_errors(exc: Invalid, lang: str) -> dict[str, str]:
         name = str(error.get("field", ""))
         out.setdefault(name, translate(lang, str(error.get("message", ""))))
     return out
-
-
-async def actor_from_session(connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:
-    """The signed-in user of this browser session, checked against the database each time:
-    how the page router resolves its actor (`policy.actor_of`)."""
-    user_id = connection.session.get("user_id")
-    if not isinstance(user_id, int):
-        raise SignInRequired
-    db: Database = connection.app.state.db
-    async with db.read() as session:
-        user = await session.get(User, user_id)
-        if user is None or not user.active:
-            connection.clear_session()
-            raise SignInRequired
-        if connection.session.get("mfa_setup") and not connection.url.path.startswith(SETUP_PATHS):
-            raise SecondFactorSetupRequired
-        return await actor_for(session, user)
 
 
 def sign_in_required(request: AnyRequest, exc: SignInRequired) -> Response[Any]:

@@ -10,9 +10,10 @@ from litestar.response import Template
 
 from coordinator import health
 from coordinator.auth import web as auth_web
+from coordinator.auth.actors import actor_from_session, provide_actor
 from coordinator.campaigns import service as campaigns
 from coordinator.errors import DomainError
-from coordinator.http import DB, CurrentActor, provide_actor
+from coordinator.http import DB, CurrentActor
 from coordinator.i18n import translate
 from coordinator.organizations import web as organizations_web
 from coordinator.sandbox import web as sandbox_web
@@ -26,7 +27,6 @@ from coordinator.web import (
 from coordinator.web.context import (
     SecondFactorSetupRequired,
     SignInRequired,
-    actor_from_session,
     domain_error_page,
     locale_of,
     page,

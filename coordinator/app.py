@@ -18,10 +18,10 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from coordinator.auth.api import CONTROLLERS as AUTH_API
-from coordinator.bots.api import CONTROLLERS as OUTBOX_API
 from coordinator.bots.webhook import telegram_webhook
 from coordinator.campaigns.api import CONTROLLERS as CAMPAIGN_API
 from coordinator.db import Database
+from coordinator.delivery.api import CONTROLLERS as OUTBOX_API
 from coordinator.errors import DomainError
 from coordinator.http import (
     actor_from_bearer,

@@ -91,3 +91,12 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def upsert_insert(session: AsyncSession) -> Any:
+    """`insert` of the session's dialect: INSERT ... ON CONFLICT DO NOTHING exists in both,
+    spelt by each one's module."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert

@@ -19,11 +19,11 @@ from sqlmodel import col, func, select
 from coordinator.auth import scope
 from coordinator.auth.models import User
 from coordinator.auth.scope import Actor, actor_for
-from coordinator.bots.models import OutboxMessage
-from coordinator.bots.outbox import queue_text
 from coordinator.campaigns.models import Assignment, Campaign
 from coordinator.campaigns.states import OPEN_ASSIGNMENT
 from coordinator.db import Database
+from coordinator.delivery.models import OutboxMessage
+from coordinator.delivery.queue import queue_text
 from coordinator.i18n import translate as _
 from coordinator.organizations.models import Member
 from coordinator.tallies.period import Line, hide_small, period_tally

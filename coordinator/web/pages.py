@@ -10,6 +10,7 @@ from litestar.response import Template
 
 from coordinator import health
 from coordinator.campaigns import service as campaigns
+from coordinator.delivery import web as delivery_web
 from coordinator.errors import DomainError
 from coordinator.http import DB, CurrentActor, provide_actor
 from coordinator.i18n import translate
@@ -19,7 +20,6 @@ from coordinator.web import (
     campaign_pages,
     mfa_pages,
     org_pages,
-    outbox_pages,
     simulator,
     tally_pages,
 )
@@ -60,7 +60,7 @@ PAGES = Router(
         *campaign_pages.PAGES,
         *simulator.PAGES,
         *tally_pages.PAGES,
-        *outbox_pages.PAGES,
+        *delivery_web.PAGES,
     ],
     dependencies={"actor": Provide(provide_actor)},
     opt={"resolve_actor": actor_from_session},

@@ -17,6 +17,7 @@ from coordinator.base import row_id, utcnow
 from coordinator.campaigns import launch as materialize
 from coordinator.campaigns.models import (
     CONTENT_ACTIONS,
+    DEFAULT_REMINDER_HOURS,
     Assignment,
     Campaign,
     CampaignTarget,
@@ -51,7 +52,7 @@ class CampaignDraft:
     quota_percent: int | None = None
     delivery_mode: str = "dm"
     proof_requested: bool = False
-    reminder_hours: list[int] = field(default_factory=lambda: [24, 2])
+    reminder_hours: list[int] = field(default_factory=lambda: list(DEFAULT_REMINDER_HOURS))
     remind_in_quiet_hours: bool = False
     paid_broadcast: bool = False
 

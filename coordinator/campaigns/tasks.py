@@ -43,10 +43,11 @@ async def record_delivered(
         .values(telegram_message_id=bindparam("message_id")),
         delivered,
     )
-    # A resend must not move delivered_at: only a pending task becomes delivered.
+    # A resend must not move delivered_at: only a pending task becomes delivered. One
+    # statement, so that on PostgreSQL its trigger locks the tally summary lines in key order,
+    # as a launch's does (per-row statements would lock them in task order).
     await session.execute(
         update(assignments)
-        .where(assignments.c.id == bindparam("task"), assignments.c.status == "pending")
-        .values(status="delivered", delivered_at=now),
-        [{"task": task} for task, _ in cards],
+        .where(assignments.c.id.in_([task for task, _ in cards]), assignments.c.status == "pending")
+        .values(status="delivered", delivered_at=now)
     )

@@ -33,18 +33,23 @@ class Text:
     text: str
 
 
-async def queue_once(session: AsyncSession, messages: Sequence[OutboxMessage]) -> int:
-    """Add each message unless a row with its dedupe key exists (or an earlier one in the
-    list has it); the session's autoflush makes rows added earlier in the same transaction
-    count too. Returns how many were added."""
-    keys = [m.dedupe_key for m in messages]
-    taken: set[str] = set()
-    for start in range(0, len(keys), _KEYS_AT_ONCE):
-        chunk = keys[start : start + _KEYS_AT_ONCE]
+async def queued_keys(session: AsyncSession, keys: Iterable[str]) -> set[str]:
+    """Which of these dedupe keys are queued already (in any status)."""
+    wanted, taken = list(keys), set[str]()
+    for start in range(0, len(wanted), _KEYS_AT_ONCE):
+        chunk = wanted[start : start + _KEYS_AT_ONCE]
         found = await session.scalars(
             select(OutboxMessage.dedupe_key).where(col(OutboxMessage.dedupe_key).in_(chunk))
         )
         taken.update(found.all())
+    return taken
+
+
+async def queue_once(session: AsyncSession, messages: Sequence[OutboxMessage]) -> int:
+    """Add each message unless a row with its dedupe key exists (or an earlier one in the
+    list has it); the session's autoflush makes rows added earlier in the same transaction
+    count too. Returns how many were added."""
+    taken = await queued_keys(session, (m.dedupe_key for m in messages))
     added = 0
     for message in messages:
         if message.dedupe_key not in taken:

@@ -96,7 +96,8 @@ Card = tuple[int, int | None]  # a task card that went out: (assignment id, mess
 @dataclass(frozen=True)
 class Settle:
     """What outcomes change outside the outbox, in the record's own transaction; each is
-    owned by the slice whose rows it writes, and called before any outbox row is touched."""
+    owned by the slice whose rows it writes. `delivered` and `unreachable` run before any
+    outbox row is touched (their rows' triggers lock tally summary lines: see `_record_in`)."""
 
     delivered: Callable[[AsyncSession, list[Card], datetime], Awaitable[None]]
     unreachable: Callable[[AsyncSession, int, datetime], Awaitable[None]]  # a chat id
@@ -139,10 +140,13 @@ async def _record_in(
     outcomes = sorted(outcomes, key=lambda o: o.row.id)
     sent = [o for o in outcomes if o.status == "sent"]
     others = [o for o in outcomes if o.status != "sent"]
-    cards = sorted(
-        (o.row.assignment_id, o.message_id)
-        for o in sent
-        if o.row.kind == "assignment" and o.row.assignment_id
+    cards: list[Card] = sorted(
+        (
+            (task, o.message_id)
+            for o in sent
+            if o.row.kind == "assignment" and (task := o.row.assignment_id) is not None
+        ),
+        key=lambda card: card[0],
     )
     if cards:
         await settle.delivered(session, cards, now)

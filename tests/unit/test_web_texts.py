@@ -29,7 +29,8 @@ def template_ids() -> set[str]:
 
 def python_ids() -> set[str]:
     found = set()
-    for path in (ROOT / "coordinator" / "web").glob("*.py"):
+    pages = ROOT / "coordinator"
+    for path in [*(pages / "web").glob("*.py"), *pages.glob("*/web.py")]:  # slices' pages too
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) in CALLS:
                 index = CALLS[node.func.id]  # type: ignore[attr-defined]

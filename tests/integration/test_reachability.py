@@ -4,6 +4,7 @@ its first proof."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import httpx
@@ -296,3 +297,32 @@ async def test_a_lead_hears_of_each_return_once(world):
         member.unreachable_at = utcnow()
         await onboarding.mark_reachable_in(session, member, utcnow())
     assert len(await _notes_to(world.db, 8_000_001, "back:")) == 2
+
+
+async def test_the_sent_record_settles_tasks_before_it_touches_the_outbox(world):
+    """A launch locks tally summary lines before it inserts outbox rows: the sender's record
+    must write the tasks (whose triggers lock those lines) first too, in task order."""
+    cid = await world.campaign(targets=("province",))
+    await campaigns.launch_campaign(world.db, world.actor["coordinator"], cid)
+    leased = await store.lease(world.db, 100)
+    seen: list[tuple[list[int], set[str]]] = []
+
+    async def delivered(session, cards, now):
+        ids = [row.id for row in leased]
+        statuses = await session.scalars(
+            select(OutboxMessage.status).where(col(OutboxMessage.id).in_(ids))
+        )
+        seen.append(([task for task, _ in cards], set(statuses.all())))
+        await SETTLE.delivered(session, cards, now)
+
+    settle = replace(SETTLE, delivered=delivered)
+    sent = [Outcome(row, "sent", message_id=500 + n) for n, row in enumerate(reversed(leased))]
+    await store.record(world.db, sent, settle)
+    [(tasks, statuses)] = seen
+    assert statuses == {"sending"}  # no outbox row written yet
+    assert len(tasks) == len(leased) > 1 and tasks == sorted(tasks)
+    async with world.db.read() as session:
+        states = await session.scalars(
+            select(Assignment.status).where(Assignment.campaign_id == cid)
+        )
+        assert set(states.all()) == {"delivered"}

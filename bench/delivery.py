@@ -38,12 +38,12 @@ from bench.launch import _province
 from coordinator.auth.scope import SYSTEM
 from coordinator.base import utcnow
 from coordinator.bots import runtime
-from coordinator.bots.models import OutboxMessage
 from coordinator.bots.sender import SENDER_LOCK, Sender, send_all
 from coordinator.bots.telegram_client import make_bot
 from coordinator.campaigns import service as campaigns
 from coordinator.campaigns.models import Assignment, Report
 from coordinator.db import Database
+from coordinator.delivery.models import OutboxMessage
 from coordinator.organizations import agreements
 from coordinator.organizations.models import Member
 from coordinator.sandbox.run import free_port

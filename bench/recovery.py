@@ -31,8 +31,8 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlmodel import col, select
 
-from coordinator.bots.models import OutboxMessage
 from coordinator.db import Database
+from coordinator.delivery.models import OutboxMessage
 from tests import dbtools
 from tests.faults.crowd import UNSETTLED, build_crowd, delivery, launch, received
 from tests.faults.harness import Processes, Sandbox, sender_concurrency, start_sandbox, wait_for

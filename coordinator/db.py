@@ -132,3 +132,12 @@ class Database:
 def is_retryable(exc: DBAPIError) -> bool:
     """A deadlock or serialization failure: the whole transaction may simply run again."""
     return getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+def upsert_insert(session: AsyncSession) -> Any:
+    """`insert` of the session's dialect: INSERT ... ON CONFLICT DO NOTHING exists in both,
+    spelt by each one's module."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert

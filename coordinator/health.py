@@ -22,8 +22,8 @@ from sqlmodel import col, select
 
 from coordinator.base import utcnow
 from coordinator.bots.identity import bot_status
-from coordinator.bots.models import OutboxMessage
 from coordinator.db import BUSY_TIMEOUT_MS, Database
+from coordinator.delivery.models import OutboxMessage
 from coordinator.http import DB
 from coordinator.settings import Settings
 from coordinator.supervisor import LoopHeartbeat, describe, heartbeats

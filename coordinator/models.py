@@ -12,8 +12,9 @@ from coordinator.auth.models import (
     UserTotp,
     WebSession,
 )
-from coordinator.bots.models import BotState, OutboxMessage, TelegramUpdate
+from coordinator.bots.models import BotState, TelegramUpdate
 from coordinator.campaigns.models import Assignment, Campaign, CampaignTarget, ContentItem, Report
+from coordinator.delivery.models import OutboxMessage
 from coordinator.organizations.models import (
     Agreement,
     AgreementParty,

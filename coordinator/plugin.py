@@ -114,8 +114,8 @@ def api_router() -> Router:
 
     from coordinator.auth.actors import actor_from_bearer, provide_actor
     from coordinator.auth.api import CONTROLLERS as AUTH_API
-    from coordinator.bots.api import CONTROLLERS as OUTBOX_API
     from coordinator.campaigns.api import CONTROLLERS as CAMPAIGN_API
+    from coordinator.delivery.api import CONTROLLERS as OUTBOX_API
     from coordinator.http import document_problems
     from coordinator.organizations.api import CONTROLLERS as ORGANIZATION_API
     from coordinator.organizations.members_api import CONTROLLERS as MEMBER_API

@@ -171,3 +171,18 @@ async def visible_campaign(session: AsyncSession, actor: Actor, campaign_id: int
 async def editable_campaign(session: AsyncSession, actor: Actor, campaign_id: int) -> Campaign:
     require_role(actor, "coordinator")
     return await visible_campaign(session, actor, campaign_id)
+
+
+async def chat_names(session: AsyncSession, actor: Actor, chats: set[int]) -> dict[int, str]:
+    """Telegram chats by who they are: member names (private chats) and group titles, as far
+    as the actor may see them."""
+    people: Any = select(Member.telegram_user_id, Member.display_name).where(
+        col(Member.telegram_user_id).in_(chats)
+    )
+    groups: Any = select(GroupChat.telegram_chat_id, GroupChat.title).where(
+        col(GroupChat.telegram_chat_id).in_(chats)
+    )
+    names: dict[int, str] = {}
+    for stmt in (members(actor, people), group_chats(actor, groups)):
+        names.update((chat, name) for chat, name in (await session.execute(stmt)).all())
+    return names

@@ -20,26 +20,19 @@ from telegram.ext import (
     filters,
 )
 
-from coordinator.bots import messages
 from coordinator.bots.presses import Press, PressQueue, PressResult
 from coordinator.bots.telegram_client import inline_keyboard
 from coordinator.bots.updates import mark_processed, seen_before
-from coordinator.campaigns.reports import attach_proof
+from coordinator.campaigns.reports import REFUSALS, attach_proof
+from coordinator.campaigns.tasks import open_tasks
 from coordinator.db import Database
+from coordinator.delivery import messages
 from coordinator.errors import DomainError
 from coordinator.i18n import translate as _
 from coordinator.organizations import onboarding
 
 logger = logging.getLogger("coordinator.bot")
 Context = ContextTypes.DEFAULT_TYPE
-# Report refusals, as short replies in the member's language.
-REFUSALS = {
-    "deadline_passed": "The deadline has passed; reports are closed for this task.",
-    "campaign_not_active": "This task is no longer running.",
-    "not_a_member": "Only members of this group's organization can report here.",
-    "not_your_task": "This task belongs to someone else.",
-    "status_backwards": "This task is already finished.",
-}
 
 
 def _db(context: Context) -> Database:
@@ -204,13 +197,13 @@ async def tasks(update: Update, context: Context) -> None:
             ),
         )
         return
-    open_tasks = await onboarding.open_tasks(db, member.id or 0)
-    if not open_tasks:
+    tasks = await open_tasks(db, member.id or 0)
+    if not tasks:
         await _reply(update, _(member.locale, "You have no open tasks."))
         return
     tz = context.bot_data["timezone"]
     lines = [_(member.locale, "Your open tasks:")]
-    for assignment, campaign in open_tasks:
+    for assignment, campaign in tasks:
         deadline = campaign.deadline_at.astimezone(tz).strftime("%H:%M %d/%m")
         status = _(member.locale, messages.STATUS_LABELS[assignment.status])
         lines.append(f"• <b>{escape(campaign.title)}</b> ({deadline}): {status}")

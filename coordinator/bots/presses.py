@@ -21,13 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from coordinator.base import row_id, utcnow
-from coordinator.bots import messages
 from coordinator.bots.models import TelegramUpdate
-from coordinator.bots.outbox import queue_group_edit_in
 from coordinator.bots.views import View, assignment_views_in
 from coordinator.campaigns.models import Assignment, Campaign
 from coordinator.campaigns.reports import ReportOutcome, ReportRequest, record_reports_in
 from coordinator.db import Database
+from coordinator.delivery import messages
+from coordinator.delivery.queue import queue_group_edit_in
 from coordinator.errors import DomainError
 from coordinator.organizations.models import Member
 from coordinator.organizations.onboarding import mark_reachable_in

@@ -6,7 +6,7 @@
 - Permanent refusals (an explicit list): the member or group becomes unreachable.
 - Unknown 400/403: the row fails, nobody is disabled.
 - Chat migration: store the new id and resend once.
-- A timeout after the request went out: uncertain, so `outbox.after_uncertain` decides: sent
+- A timeout after the request went out: uncertain, so `store.after_uncertain` decides: sent
   once more as a marked copy, then shown to operators (counter edits: dropped, counted).
 - Anything else transient: capped exponential backoff with jitter, then dead-letter.
 """
@@ -29,13 +29,14 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from coordinator.base import utcnow
-from coordinator.bots import messages, outbox
 from coordinator.bots.aiohttp_request import NotSent
-from coordinator.bots.outbox import Leased, Outcome
 from coordinator.bots.pacing import HOLD_LIMIT, PAID_RATE, Pacer
+from coordinator.bots.settle import SETTLE
 from coordinator.bots.telegram_client import inline_keyboard
 from coordinator.bots.views import assignment_views
 from coordinator.db import Database
+from coordinator.delivery import messages, store
+from coordinator.delivery.store import Leased, Outcome
 from coordinator.leader import Leader
 
 logger = logging.getLogger("coordinator.sender")
@@ -130,7 +131,7 @@ class Sender:
             if not await self._lead(stop):
                 continue
             if time.monotonic() - last_reap >= REAP_EVERY:
-                await outbox.reap(self.db)
+                await store.reap(self.db)
                 last_reap = time.monotonic()
             handled = await self.run_once()
             self.heartbeat()
@@ -152,7 +153,7 @@ class Sender:
             return False
         if not was_leading:  # the previous leader's last sends may still fill the window
             self.pacer.pause(self.pacer.free.seconds)
-            reaped = await outbox.reap(self.db, every_lease=True)
+            reaped = await store.reap(self.db, every_lease=True)
             if reaped:
                 logger.info("took over %s messages the previous sender left in flight", reaped)
         return True
@@ -173,7 +174,7 @@ class Sender:
 
         try:
             wanted = self._wanted(room, handled)
-            rows = await outbox.lease(self.db, wanted, lease_for=self.lease_for)
+            rows = await store.lease(self.db, wanted, lease_for=self.lease_for)
             while True:
                 exhausted = exhausted or len(rows) < wanted
                 room, handled = room - len(rows), handled + len(rows)
@@ -193,7 +194,9 @@ class Sender:
                 outcomes, done = done, []
                 room += len(outcomes)
                 wanted = 0 if exhausted else self._wanted(room, handled)
-                rows = await outbox.record_and_lease(self.db, outcomes, wanted, self.lease_for)
+                rows = await store.record_and_lease(
+                    self.db, outcomes, wanted, SETTLE, self.lease_for
+                )
         finally:
             for task in sending:  # stopped or failed: those rows stay leased until they expire
                 task.cancel()
@@ -313,7 +316,7 @@ class Sender:
             return Outcome(row, "failed", error=exc.message[:500], unreachable=permanent)
         if isinstance(exc, TimedOut) and not isinstance(exc, NotSent):
             # The request went out: Telegram may have the message. Never lost, never blind.
-            status, payload, policy = outbox.after_uncertain(row.kind, row.payload)
+            status, payload, policy = store.after_uncertain(row.kind, row.payload)
             retry_at = now + timedelta(seconds=RESEND_AFTER_TIMEOUT)
             return Outcome(
                 row,

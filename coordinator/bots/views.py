@@ -8,9 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, func, select
 
 from coordinator.base import row_id
-from coordinator.bots.messages import AssignmentView, ItemView
 from coordinator.campaigns.models import Assignment, Campaign, ContentItem, Report
 from coordinator.db import Database
+from coordinator.delivery.messages import AssignmentView, ItemView
 from coordinator.organizations.models import Member
 
 View = tuple[AssignmentView, str, int | None]  # the view, the reader's locale, the message id

@@ -10,6 +10,7 @@ from litestar.params import FromQuery, JSONBody
 
 from coordinator.campaigns import reports
 from coordinator.campaigns import service as campaigns
+from coordinator.campaigns.models import DEFAULT_REMINDER_HOURS
 from coordinator.http import (
     DB,
     CurrentActor,
@@ -36,7 +37,9 @@ class CampaignIn(msgspec.Struct, forbid_unknown_fields=True):
     quota_percent: SmallCount | None = None
     delivery_mode: str = "dm"
     proof_requested: bool = False
-    reminder_hours: list[SmallCount] = msgspec.field(default_factory=lambda: [24, 2])
+    reminder_hours: list[SmallCount] = msgspec.field(
+        default_factory=lambda: list(DEFAULT_REMINDER_HOURS)
+    )
     remind_in_quiet_hours: bool = False
     paid_broadcast: bool = False
 

@@ -5,16 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String, cast, func, literal, or_
-from sqlalchemy import select as sa_select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import func, literal, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from coordinator.base import UTCDateTime
-from coordinator.bots.models import OutboxMessage
 from coordinator.campaigns.models import Assignment, Campaign, CampaignTarget
+from coordinator.db import upsert_insert
+from coordinator.delivery.queue import queue_cards
 from coordinator.organizations.models import GroupChat, Member, MemberClub
 from coordinator.organizations.tree import subtree_ids
 
@@ -84,7 +82,13 @@ async def write_assignments(session: AsyncSession, campaign: Campaign, now: date
         created = await _insert_member_assignments(session, campaign.id, orgs, clubs, now)
         recipient = select(Member.telegram_user_id).where(Member.id == Assignment.member_id)
     if created:
-        await _insert_outbox(session, campaign.id, recipient.scalar_subquery(), now)
+        await queue_cards(
+            session,
+            col(Assignment.id),
+            recipient.scalar_subquery(),
+            col(Assignment.campaign_id) == campaign.id,
+            now,
+        )
     return created
 
 
@@ -113,56 +117,13 @@ async def _insert_missing(session: AsyncSession, eligible: Any, recipient: str) 
     skips the rest. Not NOT EXISTS: after ANALYZE has seen an empty `assignment` table,
     PostgreSQL plans it as a nested-loop anti join that rescans the rows this very statement is
     writing, once per member (371 s for 270,000 tasks on a fresh database)."""
-    statement = _dialect_insert(session)(Assignment).from_select(
+    statement = upsert_insert(session)(Assignment).from_select(
         ["campaign_id", recipient, "status", "created_at"], eligible
     )
     result = await session.execute(
         statement.on_conflict_do_nothing(index_elements=["campaign_id", recipient])
     )
     return _rowcount(result)
-
-
-def _dialect_insert(session: AsyncSession) -> Any:
-    """INSERT ... ON CONFLICT DO NOTHING exists in both dialects, spelt by each one's module."""
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-
-
-async def _insert_outbox(
-    session: AsyncSession, campaign_id: int, recipient: Any, now: datetime
-) -> None:
-    """One outbox row per assignment that has none: the dedupe key's unique index skips the
-    rest. (Not NOT EXISTS: PostgreSQL plans it as a nested loop over the outbox pages this very
-    statement is filling, 64 s for 90,000 rows in a populated database.)"""
-    when = literal(now, UTCDateTime())
-    rows = sa_select(
-        literal("assignment:") + cast(col(Assignment.id), String),
-        recipient,
-        literal("assignment"),
-        literal({}, JSON()),
-        col(Assignment.id),
-        literal("pending"),
-        literal(0),
-        when,
-        when,
-    ).where(col(Assignment.campaign_id) == campaign_id)
-    await session.execute(
-        _dialect_insert(session)(OutboxMessage)
-        .from_select(
-            [
-                "dedupe_key",
-                "chat_id",
-                "kind",
-                "payload",
-                "assignment_id",
-                "status",
-                "attempts",
-                "next_attempt_at",
-                "created_at",
-            ],
-            rows,
-        )
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-    )
 
 
 def _rowcount(result: Any) -> int:

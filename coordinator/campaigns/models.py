@@ -26,6 +26,10 @@ def _fk(target: str, *, nullable: bool = False, cascade: bool = False) -> Column
     return Column(Integer, ForeignKey(target, ondelete=ondelete), nullable=nullable, index=True)
 
 
+# Reminders of a new campaign, hours before its deadline, unless its author chooses others.
+DEFAULT_REMINDER_HOURS = (24, 2)
+
+
 class Campaign(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint(
@@ -46,7 +50,7 @@ class Campaign(SQLModel, table=True):
     proof_requested: bool = False
     # Hours before the deadline at which those not done are reminded, e.g. [24, 2].
     reminder_hours: list[int] = Field(
-        default_factory=lambda: [24, 2], sa_column=Column(JSON, nullable=False)
+        default_factory=lambda: list(DEFAULT_REMINDER_HOURS), sa_column=Column(JSON, nullable=False)
     )
     remind_in_quiet_hours: bool = False  # 22:00-07:00 local is quiet unless this is set
     # Urgent: send with allow_paid_broadcast (up to 1,000/s, Stars from the bot's balance).

@@ -11,10 +11,10 @@ from coordinator.auth import scope
 from coordinator.auth.audit import audit
 from coordinator.auth.scope import Actor
 from coordinator.base import utcnow
-from coordinator.bots.models import OutboxMessage
 from coordinator.campaigns.models import Assignment
 from coordinator.clock import local_time_text
 from coordinator.db import Database
+from coordinator.delivery.queue import Text, queue_texts
 from coordinator.errors import Conflict
 from coordinator.i18n import translate
 from coordinator.organizations.models import Member
@@ -56,27 +56,19 @@ async def remind_not_done(
                 )
             )
         ).all()
-        keys = {f"reminder:{step}:{assignment_id}" for assignment_id, _, _ in rows}
-        taken = set(
-            (
-                await session.scalars(
-                    select(OutboxMessage.dedupe_key).where(col(OutboxMessage.dedupe_key).in_(keys))
-                )
-            ).all()
-        )
         deadline = local_time_text(campaign.deadline_at)
-        queued = [
-            OutboxMessage(
-                dedupe_key=f"reminder:{step}:{assignment_id}",
-                chat_id=int(telegram_id),
-                kind="text",
-                payload={"text": reminder_text(locale, campaign.title, deadline)},
-                next_attempt_at=now,
-            )
-            for assignment_id, telegram_id, locale in rows
-            if f"reminder:{step}:{assignment_id}" not in taken
-        ]
-        session.add_all(queued)
+        queued = await queue_texts(
+            session,
+            (
+                Text(
+                    int(telegram_id),
+                    f"reminder:{step}:{assignment_id}",
+                    reminder_text(locale, campaign.title, deadline),
+                )
+                for assignment_id, telegram_id, locale in rows
+            ),
+            now,
+        )
         audit(
             session,
             actor,
@@ -84,6 +76,6 @@ async def remind_not_done(
             "campaign",
             campaign_id,
             step=step,
-            queued=len(queued),
+            queued=queued,
         )
-    return len(queued)
+    return queued

@@ -29,6 +29,20 @@ from coordinator.organizations.models import GroupChat, Member, MemberClub
 from coordinator.organizations.tree import subtree_ids
 from coordinator.pagination import Page, paginate
 
+# Why a report is refused, by code: the API's problem detail, and the bot's short reply in the
+# member's language (a task moving backwards tells the API more: `_advance`).
+REFUSALS = {
+    "deadline_passed": "The deadline has passed; reports are closed for this task.",
+    "campaign_not_active": "This task is no longer running.",
+    "not_a_member": "Only members of this group's organization can report here.",
+    "not_your_task": "This task belongs to someone else.",
+    "status_backwards": "This task is already finished.",
+}
+
+
+def _refused(code: str) -> Conflict:
+    return Conflict(REFUSALS[code], code=code)
+
 
 @dataclass
 class ReportRequest:
@@ -76,7 +90,7 @@ async def _check_reporter(session: AsyncSession, assignment: Assignment, member:
     """DM: only the assignee. Group: a linked, active member of the group's organization or club."""
     if assignment.member_id is not None:
         if assignment.member_id != member.id:
-            raise Conflict("This task belongs to someone else.", code="not_your_task")
+            raise _refused("not_your_task")
         return
     group = await session.get(GroupChat, assignment.group_chat_id)
     assert group is not None
@@ -89,9 +103,7 @@ async def _check_reporter(session: AsyncSession, assignment: Assignment, member:
     else:
         allowed = member.organization_id in await subtree_ids(session, [group.organization_id])
     if not allowed or member.deactivated_at is not None:
-        raise Conflict(
-            "Only members of this group's organization can report here.", code="not_a_member"
-        )
+        raise _refused("not_a_member")
 
 
 ReportKey = tuple[int, int, str, int | None]  # assignment, member, action, content item
@@ -189,11 +201,9 @@ async def _record_one(
         return ReportOutcome(existing, False, assignment.status)
     campaign = rows.campaigns[assignment.campaign_id]
     if campaign.status != "active" or assignment.status == "expired":
-        raise Conflict("This campaign is no longer running.", code="campaign_not_active")
+        raise _refused("campaign_not_active")
     if now > campaign.deadline_at:
-        raise Conflict(
-            "The deadline has passed; reports are closed for this task.", code="deadline_passed"
-        )
+        raise _refused("deadline_passed")
     if req.content_item_id is not None:
         item = await session.get(ContentItem, req.content_item_id)
         if item is None or item.campaign_id != campaign.id or req.action not in item.actions:

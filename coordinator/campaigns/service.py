@@ -14,10 +14,10 @@ from coordinator.auth import scope
 from coordinator.auth.audit import audit
 from coordinator.auth.scope import SYSTEM, Actor
 from coordinator.base import row_id, utcnow
-from coordinator.bots.models import OutboxMessage
 from coordinator.campaigns import launch as materialize
 from coordinator.campaigns.models import (
     CONTENT_ACTIONS,
+    DEFAULT_REMINDER_HOURS,
     Assignment,
     Campaign,
     CampaignTarget,
@@ -26,6 +26,7 @@ from coordinator.campaigns.models import (
 from coordinator.campaigns.states import OPEN_ASSIGNMENT, campaign_move
 from coordinator.clock import local_date
 from coordinator.db import Database
+from coordinator.delivery.queue import withdraw_cards
 from coordinator.errors import Conflict, Forbidden, Invalid, field_error
 from coordinator.organizations.agreements import channel_for_url, check_url, party_ids, reach_of
 from coordinator.organizations.models import (
@@ -51,7 +52,7 @@ class CampaignDraft:
     quota_percent: int | None = None
     delivery_mode: str = "dm"
     proof_requested: bool = False
-    reminder_hours: list[int] = field(default_factory=lambda: [24, 2])
+    reminder_hours: list[int] = field(default_factory=lambda: list(DEFAULT_REMINDER_HOURS))
     remind_in_quiet_hours: bool = False
     paid_broadcast: bool = False
 
@@ -390,15 +391,10 @@ async def _finish(
             )
             .values(status="expired", expired_at=now)
         )
-        await session.execute(
-            update(OutboxMessage)
-            .where(
-                col(OutboxMessage.assignment_id).in_(
-                    select(Assignment.id).where(Assignment.campaign_id == campaign_id)
-                ),
-                col(OutboxMessage.status) == "pending",
-            )
-            .values(status="cancelled", error=f"campaign {campaign.status}")
+        await withdraw_cards(
+            session,
+            select(Assignment.id).where(Assignment.campaign_id == campaign_id),
+            f"campaign {campaign.status}",
         )
         audit(session, actor, f"campaign.{move}", "campaign", campaign_id)
     return campaign

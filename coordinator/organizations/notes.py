@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from coordinator.auth.models import User
-from coordinator.bots.outbox import queue_text
+from coordinator.delivery.queue import queue_text
 from coordinator.i18n import translate as _
 from coordinator.organizations.models import Member
 from coordinator.organizations.tree import ancestor_ids

@@ -7,20 +7,20 @@ from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select, update
+from sqlmodel import col, select
 
 from coordinator.auth.audit import audit
 from coordinator.auth.models import User
 from coordinator.auth.passwords import token_digest
 from coordinator.base import utcnow
-from coordinator.bots.models import OutboxMessage
 from coordinator.campaigns.models import Assignment, Campaign
-from coordinator.campaigns.states import OPEN_ASSIGNMENT
 from coordinator.db import Database
+from coordinator.delivery.queue import resend_refused_cards
 from coordinator.errors import Conflict, Invalid
 from coordinator.organizations import notes
 from coordinator.organizations.members import LOCALES
 from coordinator.organizations.models import GroupChat, Invite, Member, Organization
+from coordinator.organizations.reachability import migrate_chat
 
 
 @dataclass
@@ -235,19 +235,12 @@ async def _resend_refused_cards(session: AsyncSession, member: Member, now: date
             Campaign.status == "active",
         )
     )
-    await session.execute(
-        update(OutboxMessage)
-        .where(
-            col(OutboxMessage.kind) == "assignment",
-            col(OutboxMessage.status) == "failed",
-            col(OutboxMessage.assignment_id).in_(undelivered),
-        )
-        .values(
-            status="pending",
-            next_attempt_at=now,
-            chat_id=member.telegram_user_id,
-            error="resent: the member can be reached again",
-        )
+    await resend_refused_cards(
+        session,
+        undelivered,
+        int(member.telegram_user_id or 0),
+        now,
+        "resent: the member can be reached again",
     )
 
 
@@ -282,24 +275,6 @@ async def set_locale(db: Database, telegram_user_id: int, locale: str) -> None:
 
 
 async def migrate_group(db: Database, old_chat_id: int, new_chat_id: int) -> None:
+    """Telegram said the group moved (it became a supergroup): `reachability.migrate_chat`."""
     async with db.write() as session:
-        group = await session.scalar(
-            select(GroupChat).where(GroupChat.telegram_chat_id == old_chat_id)
-        )
-        if group is not None:
-            group.telegram_chat_id = new_chat_id
-
-
-async def open_tasks(db: Database, member_id: int) -> list[tuple[Assignment, Campaign]]:
-    async with db.read() as session:
-        rows = await session.execute(
-            select(Assignment, Campaign)
-            .join(Campaign, col(Campaign.id) == Assignment.campaign_id)
-            .where(
-                Assignment.member_id == member_id,
-                col(Assignment.status).in_(OPEN_ASSIGNMENT),
-                Campaign.status == "active",
-            )
-            .order_by(col(Campaign.deadline_at))
-        )
-        return [(a, c) for a, c in rows.all()]
+        await migrate_chat(session, old_chat_id, new_chat_id)

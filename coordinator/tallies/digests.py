@@ -19,11 +19,10 @@ from sqlmodel import col, func, select
 from coordinator.auth import scope
 from coordinator.auth.models import User
 from coordinator.auth.scope import Actor, actor_for
-from coordinator.bots.models import OutboxMessage
-from coordinator.bots.outbox import queue_text
 from coordinator.campaigns.models import Assignment, Campaign
 from coordinator.campaigns.states import OPEN_ASSIGNMENT
 from coordinator.db import Database
+from coordinator.delivery.queue import queue_text, queued_keys
 from coordinator.i18n import translate as _
 from coordinator.organizations.models import Member
 from coordinator.tallies.period import Line, hide_small, period_tally
@@ -59,11 +58,7 @@ async def queue_digests(db: Database, now: datetime, tz: ZoneInfo) -> int:
             )
         ).all()
         due = {key: user for user in users if (key := _key(user, local)) is not None}
-        queued_before = set(
-            await session.scalars(
-                select(OutboxMessage.dedupe_key).where(col(OutboxMessage.dedupe_key).in_(due))
-            )
-        )
+        queued_before = await queued_keys(session, due)
     queued = 0
     for key, user in due.items():
         if key in queued_before:

@@ -25,10 +25,10 @@ from sqlmodel import col, select
 
 from coordinator.auth import scope
 from coordinator.auth.scope import Actor
-from coordinator.bots.models import OutboxMessage
 from coordinator.campaigns.launch import campaign_targets, targeted_groups, targeted_members
 from coordinator.campaigns.models import ASSIGNMENT_STATUSES, Assignment, Campaign, Report
 from coordinator.db import Database
+from coordinator.delivery.models import OutboxMessage
 from coordinator.organizations.models import Club, GroupChat, Member, Organization
 from coordinator.tallies.models import ORGANIZATION_LINE
 from coordinator.tallies.period import Counts, Line, hide_small, recipient_columns
@@ -55,7 +55,7 @@ DELIVERY_FIGURES = ("unreachable", "unreachable_skipped", "resent", "uncertain")
 
 def resent_copy() -> Any:
     """An outbox row sent again after an uncertain send. The reaper marks it today with
-    `"resent": true` in the payload (bots/outbox.py `reap`); if that record moves, only this
+    `"resent": true` in the payload (delivery/store.py `reap`); if that record moves, only this
     changes."""
     return OutboxMessage.payload["resent"].as_boolean().is_(True)
 

@@ -12,12 +12,12 @@ from litestar.response import Redirect, Template
 from coordinator.auth import scope
 from coordinator.auth.scope import Actor
 from coordinator.base import utcnow
-from coordinator.bots.messages import AssignmentView, ItemView, render
 from coordinator.bots.pacing import delivery_estimate
 from coordinator.campaigns import reminders
 from coordinator.campaigns import service as campaigns
 from coordinator.campaigns.models import CONTENT_ACTIONS, Campaign
 from coordinator.campaigns.service import CONTENT_KINDS, CampaignDraft
+from coordinator.delivery.messages import AssignmentView, ItemView, render
 from coordinator.errors import Conflict, Invalid
 from coordinator.http import DB, CurrentActor, PageOffset, PathId, Search
 from coordinator.i18n import LOCALES, translate

@@ -12,6 +12,7 @@ from coordinator import health
 from coordinator.auth import web as auth_web
 from coordinator.auth.actors import actor_from_session, provide_actor
 from coordinator.campaigns import service as campaigns
+from coordinator.delivery import web as delivery_web
 from coordinator.errors import DomainError
 from coordinator.http import DB, CurrentActor
 from coordinator.i18n import translate
@@ -21,7 +22,6 @@ from coordinator.tallies.service import progress_of
 from coordinator.web import (
     campaign_pages,
     org_pages,
-    outbox_pages,
     tally_pages,
 )
 from coordinator.web.context import (
@@ -60,7 +60,7 @@ PAGES = Router(
         *campaign_pages.PAGES,
         *sandbox_web.ROUTES,
         *tally_pages.PAGES,
-        *outbox_pages.PAGES,
+        *delivery_web.PAGES,
     ],
     dependencies={"actor": Provide(provide_actor)},
     opt={"resolve_actor": actor_from_session},

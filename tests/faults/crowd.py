@@ -11,11 +11,11 @@ from sqlalchemy import func, insert, update
 from sqlmodel import col, select
 
 from coordinator.base import utcnow
-from coordinator.bots.models import OutboxMessage
 from coordinator.campaigns import service as campaigns
 from coordinator.campaigns.launch import audience
 from coordinator.campaigns.models import Assignment, Campaign
 from coordinator.db import Database
+from coordinator.delivery.models import OutboxMessage
 from coordinator.organizations.models import Member
 from tests.factories import World, build_world
 from tests.faults.harness import Sandbox

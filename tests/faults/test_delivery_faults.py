@@ -18,8 +18,8 @@ import httpx
 import pytest
 from sqlmodel import col, select
 
-from coordinator.bots.models import OutboxMessage
 from coordinator.db import Database
+from coordinator.delivery.models import OutboxMessage
 from coordinator.sandbox.run import free_port
 from coordinator.tallies.service import campaign_tally
 from tests.conftest import BACKEND

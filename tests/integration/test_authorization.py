@@ -15,9 +15,9 @@ from sqlmodel import func, select
 
 from coordinator.auth.models import AuditEvent
 from coordinator.base import utcnow
-from coordinator.bots.models import OutboxMessage
 from coordinator.campaigns import service as campaigns
 from coordinator.campaigns.models import Assignment
+from coordinator.delivery.models import OutboxMessage
 from tests.conftest import open_database
 from tests.factories import api_client, build_world
 

@@ -11,7 +11,7 @@ from litestar.testing import AsyncTestClient
 
 from coordinator.app import create_app
 from coordinator.base import MAX_ROW_ID
-from coordinator.bots.messages import BUTTON_STEPS, parse_callback
+from coordinator.delivery.messages import BUTTON_STEPS, parse_callback
 from coordinator.settings import read_settings
 from tests.integration.test_web_authorization import sign_in
 

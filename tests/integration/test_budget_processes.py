@@ -16,9 +16,9 @@ from sqlalchemy import insert, text
 from sqlmodel import col, func, select
 
 from coordinator.base import utcnow
-from coordinator.bots.models import OutboxMessage
 from coordinator.bots.sender import SENDER_LOCK
 from coordinator.campaigns import service as campaigns
+from coordinator.delivery.models import OutboxMessage
 from coordinator.organizations.models import Member
 from coordinator.sandbox.run import running_sandbox
 from coordinator.sandbox.state import World

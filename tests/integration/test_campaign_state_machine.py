@@ -20,12 +20,12 @@ from hypothesis.stateful import (
 )
 from sqlmodel import col, select, update
 
-from coordinator.bots.models import OutboxMessage
 from coordinator.campaigns import service as campaigns
 from coordinator.campaigns.models import Assignment, Report
 from coordinator.campaigns.reports import ReportRequest, record_report
 from coordinator.campaigns.states import assignment_move
 from coordinator.db import Database
+from coordinator.delivery.models import OutboxMessage
 from coordinator.errors import DomainError
 from coordinator.organizations.models import GroupChat, Member
 from coordinator.tallies.service import campaign_tally

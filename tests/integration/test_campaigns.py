@@ -6,9 +6,9 @@ import pytest
 from sqlmodel import col, func, select
 
 from coordinator.base import utcnow
-from coordinator.bots.models import OutboxMessage
 from coordinator.campaigns import service as campaigns
 from coordinator.campaigns.models import Assignment
+from coordinator.delivery.models import OutboxMessage
 from coordinator.errors import Conflict, Forbidden, Invalid, NotFound
 from coordinator.organizations.models import GroupChat
 

@@ -13,13 +13,13 @@ from sqlmodel import col, select, update
 from telegram.error import BadRequest
 
 from coordinator.base import utcnow
-from coordinator.bots import outbox
-from coordinator.bots.models import OutboxMessage
-from coordinator.bots.outbox import Leased
 from coordinator.bots.sender import Sender
 from coordinator.bots.telegram_client import make_bot
 from coordinator.campaigns import service as campaigns
 from coordinator.campaigns.models import Assignment
+from coordinator.delivery import store
+from coordinator.delivery.models import OutboxMessage
+from coordinator.delivery.store import Leased
 from coordinator.organizations.models import GroupChat, Member
 from coordinator.sandbox.run import running_sandbox
 from coordinator.sandbox.state import World
@@ -225,9 +225,9 @@ async def test_it_resends_once_flagged_after_a_sender_dies_mid_send(world, sandb
         await task
     await doomed_bot.shutdown()
     sandbox.world.delay = 0
-    assert await outbox.reap(world.db) == 0  # the lease has not expired yet
+    assert await store.reap(world.db) == 0  # the lease has not expired yet
     deadline = time.monotonic() + 10
-    while not await outbox.reap(world.db):
+    while not await store.reap(world.db):
         assert time.monotonic() < deadline
         await asyncio.sleep(0.05)
     [row] = await rows(world.db)
@@ -241,7 +241,7 @@ async def test_it_resends_once_flagged_after_a_sender_dies_mid_send(world, sandb
     # A second lease that also dies stays uncertain: no endless resending.
     async with world.db.write() as session:
         await session.execute(update(OutboxMessage).values(status="sending", lease_until=utcnow()))
-    assert await outbox.reap(world.db) == 1
+    assert await store.reap(world.db) == 1
     [row] = await rows(world.db)
     assert row.status == "uncertain"
 

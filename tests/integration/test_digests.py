@@ -12,9 +12,9 @@ from sqlmodel import col, select
 
 from coordinator.auth.models import User
 from coordinator.base import utcnow
-from coordinator.bots.models import OutboxMessage
 from coordinator.campaigns import service as campaigns
 from coordinator.campaigns.reports import ReportRequest, record_report
+from coordinator.delivery.models import OutboxMessage
 from coordinator.errors import Conflict
 from coordinator.organizations import invites, onboarding
 from coordinator.sandbox.html import visible_text

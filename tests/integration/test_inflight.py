@@ -19,12 +19,13 @@ from telegram import Bot
 
 from coordinator.app import create_app
 from coordinator.auth.models import AuditEvent
-from coordinator.bots import outbox, runtime
+from coordinator.bots import runtime
 from coordinator.bots.aiohttp_request import AiohttpRequest
-from coordinator.bots.models import OutboxMessage
 from coordinator.bots.sender import Sender
 from coordinator.campaigns import service as campaigns
 from coordinator.campaigns.models import Assignment, Report
+from coordinator.delivery import store
+from coordinator.delivery.models import OutboxMessage
 from coordinator.organizations.models import Member
 from coordinator.sandbox.run import free_port, running_sandbox
 from coordinator.sandbox.state import World
@@ -90,7 +91,7 @@ async def test_a_sender_killed_mid_batch_leaves_only_its_in_flight_rows_uncertai
     counts = await statuses(world.db)
     assert counts == {"sending": 8, "pending": 301 - 8}, "only the 8 in flight were leased"
     async with impatient_bot(sandbox, 15) as bot:
-        await eventually(lambda: outbox.reap(world.db))
+        await eventually(lambda: store.reap(world.db))
         assert await statuses(world.db) == {"pending": 301}
         await drain(Sender(world.db, bot, rate=10_000, timezone=TZ), world.db, 60)
     received = [bot_messages(sandbox, p.id) for p in people]
@@ -156,7 +157,7 @@ async def test_either_copy_counts_once_and_the_older_points_at_the_newer(world, 
             await session.execute(
                 update(OutboxMessage).values(status="sending", lease_until=func.now())
             )
-        await eventually(lambda: outbox.reap(world.db))
+        await eventually(lambda: store.reap(world.db))
         await drain(sender, world.db)
     phone = Phone(sandbox, ids["c1"])
     old, new = [m for m in await phone.chat() if m["from"]["is_bot"]]

@@ -7,10 +7,11 @@ import asyncio
 import pytest
 from sqlmodel import col, select
 
-from coordinator.bots.models import OutboxMessage, TelegramUpdate
+from coordinator.bots.models import TelegramUpdate
 from coordinator.bots.presses import Press, PressQueue, record_presses
 from coordinator.campaigns import service as campaigns
 from coordinator.campaigns.models import Assignment, Report
+from coordinator.delivery.models import OutboxMessage
 from coordinator.organizations.models import Member
 
 STRANGER = 999_999_999

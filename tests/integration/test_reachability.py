@@ -4,6 +4,7 @@ its first proof."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import httpx
@@ -12,12 +13,13 @@ from sqlmodel import col, select
 
 from coordinator.auth.models import User
 from coordinator.base import utcnow
-from coordinator.bots import outbox
-from coordinator.bots.models import OutboxMessage
-from coordinator.bots.outbox import Outcome
 from coordinator.bots.presses import Press, record_presses
+from coordinator.bots.settle import SETTLE
 from coordinator.campaigns import service as campaigns
 from coordinator.campaigns.models import Assignment
+from coordinator.delivery import store
+from coordinator.delivery.models import OutboxMessage
+from coordinator.delivery.store import Outcome
 from coordinator.organizations import onboarding
 from coordinator.organizations.models import GroupChat, Member
 from coordinator.tallies.service import campaign_breakdown, campaign_tally
@@ -168,8 +170,8 @@ async def _refused_resent_uncertain(world) -> int:
     launched = await campaigns.launch_campaign(world.db, world.actor["coordinator"], cid)
     assert launched.created == 8  # d1, d2, d3 and five reachable newcomers
     tasks = {key: (await _task(world.db, cid, world.member[key])).id for key in ("d1", "d2", "d3")}
-    leased = {row.assignment_id: row for row in await outbox.lease(world.db, 100)}
-    await outbox.record(
+    leased = {row.assignment_id: row for row in await store.lease(world.db, 100)}
+    await store.record(
         world.db,
         [
             Outcome(leased[tasks["d1"]], "uncertain", error="timed out after sending"),
@@ -180,8 +182,9 @@ async def _refused_resent_uncertain(world) -> int:
                 if task not in tasks.values()
             ),
         ],
+        SETTLE,
     )
-    await outbox.reap(world.db, now=utcnow() + timedelta(minutes=5))  # d3's lease ran out: resent
+    await store.reap(world.db, now=utcnow() + timedelta(minutes=5))  # d3's lease ran out: resent
     return cid
 
 
@@ -230,7 +233,7 @@ async def test_a_press_before_the_sent_record_dates_delivery_and_keeps_it(world)
     await campaigns.launch_campaign(world.db, world.actor["coordinator"], cid)
     d1 = await _member(world.db, world.member["d1"])
     task = await _task(world.db, cid, world.member["d1"])
-    leased = await outbox.lease(world.db, 100)
+    leased = await store.lease(world.db, 100)
     pressed_at = utcnow()
     press = Press(7002, d1.telegram_user_id, f"t:{task.id}:ack", d1.telegram_user_id, {})
     [result] = await record_presses(world.db, [press], "vi", now=pressed_at)
@@ -240,7 +243,7 @@ async def test_a_press_before_the_sent_record_dates_delivery_and_keeps_it(world)
 
     recorded_at = pressed_at + timedelta(seconds=3)
     sent = [Outcome(row, "sent", message_id=900 + n) for n, row in enumerate(leased)]
-    await outbox.record(world.db, sent, now=recorded_at)
+    await store.record(world.db, sent, SETTLE, now=recorded_at)
     after = await _task(world.db, cid, world.member["d1"])
     assert after.delivered_at == pressed_at  # the first proof stands
     assert after.status == "acknowledged"  # never back to delivered
@@ -260,15 +263,16 @@ async def test_a_group_press_before_the_sent_record_dates_delivery_too(world):
     await campaigns.launch_campaign(world.db, world.actor["coordinator"], cid)
     async with world.db.read() as session:
         task = await session.scalar(select(Assignment).where(Assignment.campaign_id == cid))
-    leased = await outbox.lease(world.db, 100)
+    leased = await store.lease(world.db, 100)
     d1 = await _member(world.db, world.member["d1"])
     pressed_at = utcnow()
     press = Press(7003, d1.telegram_user_id, f"t:{task.id}:done", -4002, {})
     [result] = await record_presses(world.db, [press], "vi", now=pressed_at)
     assert result.outcome is not None
-    await outbox.record(
+    await store.record(
         world.db,
         [Outcome(row, "sent", message_id=77) for row in leased if row.kind == "assignment"],
+        SETTLE,
         now=pressed_at + timedelta(seconds=3),
     )
     async with world.db.read() as session:
@@ -293,3 +297,32 @@ async def test_a_lead_hears_of_each_return_once(world):
         member.unreachable_at = utcnow()
         await onboarding.mark_reachable_in(session, member, utcnow())
     assert len(await _notes_to(world.db, 8_000_001, "back:")) == 2
+
+
+async def test_the_sent_record_settles_tasks_before_it_touches_the_outbox(world):
+    """A launch locks tally summary lines before it inserts outbox rows: the sender's record
+    must write the tasks (whose triggers lock those lines) first too, in task order."""
+    cid = await world.campaign(targets=("province",))
+    await campaigns.launch_campaign(world.db, world.actor["coordinator"], cid)
+    leased = await store.lease(world.db, 100)
+    seen: list[tuple[list[int], set[str]]] = []
+
+    async def delivered(session, cards, now):
+        ids = [row.id for row in leased]
+        statuses = await session.scalars(
+            select(OutboxMessage.status).where(col(OutboxMessage.id).in_(ids))
+        )
+        seen.append(([task for task, _ in cards], set(statuses.all())))
+        await SETTLE.delivered(session, cards, now)
+
+    settle = replace(SETTLE, delivered=delivered)
+    sent = [Outcome(row, "sent", message_id=500 + n) for n, row in enumerate(reversed(leased))]
+    await store.record(world.db, sent, settle)
+    [(tasks, statuses)] = seen
+    assert statuses == {"sending"}  # no outbox row written yet
+    assert len(tasks) == len(leased) > 1 and tasks == sorted(tasks)
+    async with world.db.read() as session:
+        states = await session.scalars(
+            select(Assignment.status).where(Assignment.campaign_id == cid)
+        )
+        assert set(states.all()) == {"delivered"}

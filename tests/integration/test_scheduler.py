@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import text, update
 from sqlmodel import col, func, select
 
-from coordinator.bots.models import OutboxMessage
 from coordinator.campaigns import reminders, sweeps
 from coordinator.campaigns import service as campaigns
 from coordinator.campaigns.models import Assignment, Campaign
 from coordinator.campaigns.reports import ReportRequest, record_report
 from coordinator.db import Database
+from coordinator.delivery.models import OutboxMessage
 from coordinator.errors import Conflict
 from coordinator.scheduler import Leader
 from tests.conftest import BACKEND

@@ -19,8 +19,8 @@ from coordinator import scheduler
 from coordinator.app import create_app
 from coordinator.base import utcnow
 from coordinator.bots import runtime
-from coordinator.bots.models import OutboxMessage
 from coordinator.campaigns import service as campaigns
+from coordinator.delivery.models import OutboxMessage
 from coordinator.sandbox.run import free_port, running_sandbox
 from coordinator.sandbox.state import World
 from coordinator.settings import read_settings

@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, insert, update
 from sqlmodel import col, select
 
-from coordinator.bots.models import OutboxMessage
 from coordinator.campaigns import service as campaigns
 from coordinator.campaigns.models import Assignment, Report
 from coordinator.campaigns.reports import ReportRequest, record_report
+from coordinator.delivery.models import OutboxMessage
 from coordinator.errors import DomainError
 from coordinator.organizations.models import GroupChat, Member, MemberClub
 from coordinator.scheduler import Leader, tick

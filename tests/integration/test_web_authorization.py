@@ -22,7 +22,7 @@ from coordinator.app import create_app
 from coordinator.auth import service as auth
 from coordinator.auth import sessions
 from coordinator.auth.models import AuditEvent, User
-from coordinator.bots.models import OutboxMessage
+from coordinator.delivery.models import OutboxMessage
 from coordinator.organizations.models import Member
 from coordinator.sandbox.run import free_port
 from coordinator.settings import read_settings

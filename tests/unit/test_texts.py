@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from coordinator.bots import handlers, messages
+from coordinator.bots import handlers
+from coordinator.delivery import messages
 from coordinator.i18n import _catalog, translate
 
 ROOT = Path(__file__).resolve().parents[2] / "coordinator"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import get, post
 from litestar.response import Redirect, Template
 
-from coordinator.bots import outbox_review
+from coordinator.delivery import review
 from coordinator.http import DB, CurrentActor, PageOffset, PathId
 from coordinator.i18n import translate
 from coordinator.web.context import AnyRequest, flash, locale_of, page, redirect
@@ -17,11 +17,11 @@ PAGE = 50
 async def outbox_page(
     request: AnyRequest, db: DB, actor: CurrentActor, offset: PageOffset = 0
 ) -> Template:
-    summary = await outbox_review.summary(db, actor)
-    rows = await outbox_review.troubled(db, actor, PAGE, max(offset, 0))
+    summary = await review.summary(db, actor)
+    rows = await review.troubled(db, actor, PAGE, max(offset, 0))
     return page(
         request,
-        "pages/outbox.html",
+        "delivery/outbox.html",
         title=translate(locale_of(request), "Outbox"),
         actor=actor,
         summary=summary,
@@ -31,7 +31,7 @@ async def outbox_page(
 
 @post("/outbox/{row_id:int}/retry")
 async def retry_row(request: AnyRequest, db: DB, actor: CurrentActor, row_id: PathId) -> Redirect:
-    await outbox_review.retry(db, actor, row_id)
+    await review.retry(db, actor, row_id)
     flash(request, "Message {id} is queued again.", id=row_id)
     return redirect("/outbox")
 

@@ -1,8 +1,12 @@
-"""The outbox as a queue in the database: lease due rows, record outcomes, reap stale leases."""
+"""The outbox as a queue in the database: lease due rows, record outcomes, reap stale leases.
+
+What an outcome changes outside the outbox belongs to the slices that own those rows; the
+sender hands their functions in as a `Settle`, run in the same transaction as the record.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,10 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select, update
 
 from coordinator.base import utcnow
-from coordinator.bots.models import OutboxMessage
-from coordinator.campaigns.models import Assignment
 from coordinator.db import Database
-from coordinator.organizations.models import GroupChat, Member
+from coordinator.delivery.models import OutboxMessage
 
 # A lease covers the wait for a pacing slot and the request's own timeouts; the sender sizes it
 # from its client (`Sender.lease_for`), so a crashed sender's rows come back in seconds.
@@ -88,38 +90,91 @@ class Outcome:
     payload: dict[str, Any] | None = None
 
 
-async def record(db: Database, outcomes: Sequence[Outcome], now: datetime | None = None) -> None:
+Card = tuple[int, int | None]  # a task card that went out: (assignment id, message id)
+
+
+@dataclass(frozen=True)
+class Settle:
+    """What outcomes change outside the outbox, in the record's own transaction; each is
+    owned by the slice whose rows it writes. `delivered` and `unreachable` run before any
+    outbox row is touched (their rows' triggers lock tally summary lines: see `_record_in`)."""
+
+    delivered: Callable[[AsyncSession, list[Card], datetime], Awaitable[None]]
+    unreachable: Callable[[AsyncSession, int, datetime], Awaitable[None]]  # a chat id
+    migrated: Callable[[AsyncSession, int, int], Awaitable[None]]  # old and new chat id
+
+
+async def record(
+    db: Database, outcomes: Sequence[Outcome], settle: Settle, now: datetime | None = None
+) -> None:
     """Apply a batch of outcomes in one transaction; the common case, sent, in bulk."""
     now = now or utcnow()
     if not outcomes:
         return
-    async with db.write() as session:
-        await _record_in(session, outcomes, now)
+    async def work(session: AsyncSession) -> None:
+        await _record_in(session, outcomes, settle, now)
+
+    await db.transaction(work)  # a deadlock aborts the record: it runs again, nothing lost
 
 
 async def record_and_lease(
-    db: Database, outcomes: Sequence[Outcome], limit: int, lease_for: timedelta = LEASE
+    db: Database,
+    outcomes: Sequence[Outcome],
+    limit: int,
+    settle: Settle,
+    lease_for: timedelta = LEASE,
 ) -> list[Leased]:
     """`record` these outcomes and `lease` up to `limit` more rows, in one transaction: the
     sender's steady state, one commit per round instead of two."""
     now = utcnow()
-    async with db.write() as session:
-        await _record_in(session, outcomes, now)
+
+    async def work(session: AsyncSession) -> list[Leased]:
+        await _record_in(session, outcomes, settle, now)
         return await _lease_in(session, limit, now, lease_for) if limit > 0 else []
 
+    return await db.transaction(work)  # a deadlock aborts the round: it runs again
 
-async def _record_in(session: AsyncSession, outcomes: Sequence[Outcome], now: datetime) -> None:
+
+async def _record_in(
+    session: AsyncSession, outcomes: Sequence[Outcome], settle: Settle, now: datetime
+) -> None:
+    """Other slices' rows first, then the outbox's, each in id order. A launch takes the tally
+    summary's locks (its assignment triggers) before it inserts outbox rows; recording in the
+    same order (assignments, members and groups, whose triggers lock the summary, then outbox
+    rows) leaves no lock-order inversion for PostgreSQL to call a deadlock."""
+    outcomes = sorted(outcomes, key=lambda o: o.row.id)
     sent = [o for o in outcomes if o.status == "sent"]
+    others = [o for o in outcomes if o.status != "sent"]
+    cards: list[Card] = sorted(
+        (
+            (task, o.message_id)
+            for o in sent
+            if o.row.kind == "assignment" and (task := o.row.assignment_id) is not None
+        ),
+        key=lambda card: card[0],
+    )
+    if cards:
+        await settle.delivered(session, cards, now)
+    refused = sorted({o.row.chat_id for o in others if o.unreachable})
+    for chat_id in refused:
+        await settle.unreachable(session, chat_id, now)
     if sent:
         await _record_sent(session, sent, now)
-    for o in outcomes:
-        if o.status != "sent":
-            await _record_one(session, o, now)
+    for o in others:
+        await _record_one(session, o)
+    for chat_id in refused:  # nothing else queued for that chat will get through either
+        await session.execute(
+            update(OutboxMessage)
+            .where(col(OutboxMessage.chat_id) == chat_id, col(OutboxMessage.status) == "pending")
+            .values(status="failed", error="chat unreachable")
+        )
+    for o in others:
+        if o.new_chat_id is not None:
+            await settle.migrated(session, o.row.chat_id, o.new_chat_id)
 
 
-async def _record_sent(session: Any, sent: Sequence[Outcome], now: datetime) -> None:
+async def _record_sent(session: AsyncSession, sent: Sequence[Outcome], now: datetime) -> None:
     outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
-    assignments = Assignment.__table__  # type: ignore[attr-defined]
     # Only a row still leased by us is ours to settle (the reaper may have taken it).
     await session.execute(
         update(outbox)
@@ -133,29 +188,9 @@ async def _record_sent(session: Any, sent: Sequence[Outcome], now: datetime) -> 
         ),
         [{"row_id": o.row.id, "message_id": o.message_id} for o in sent],
     )
-    delivered = [
-        {"task": o.row.assignment_id, "message_id": o.message_id}
-        for o in sent
-        if o.row.kind == "assignment" and o.row.assignment_id
-    ]
-    if not delivered:
-        return
-    await session.execute(
-        update(assignments)
-        .where(assignments.c.id == bindparam("task"))
-        .values(telegram_message_id=bindparam("message_id")),
-        delivered,
-    )
-    # A resend must not move delivered_at: only a pending task becomes delivered.
-    await session.execute(
-        update(assignments)
-        .where(assignments.c.id == bindparam("task"), assignments.c.status == "pending")
-        .values(status="delivered", delivered_at=now),
-        [{"task": d["task"]} for d in delivered],
-    )
 
 
-async def _record_one(session: Any, o: Outcome, now: datetime) -> None:
+async def _record_one(session: AsyncSession, o: Outcome) -> None:
     values: dict[str, Any] = {"status": o.status, "lease_until": None, "error": o.error}
     if o.retry_at is not None:
         values["next_attempt_at"] = o.retry_at
@@ -169,41 +204,6 @@ async def _record_one(session: Any, o: Outcome, now: datetime) -> None:
         update(OutboxMessage)
         .where(col(OutboxMessage.id) == o.row.id, col(OutboxMessage.status) == "sending")
         .values(**values)
-    )
-    if o.unreachable:
-        await _mark_unreachable(session, o.row, now)
-    if o.new_chat_id is not None:
-        await session.execute(
-            update(GroupChat)
-            .where(col(GroupChat.telegram_chat_id) == o.row.chat_id)
-            .values(telegram_chat_id=o.new_chat_id)
-        )
-
-
-async def _mark_unreachable(session: Any, row: Leased, now: datetime) -> None:
-    """A permanent refusal: the member (private chat) or the group stops getting messages."""
-    if row.chat_id > 0:
-        await session.execute(
-            update(Member)
-            .where(
-                col(Member.telegram_user_id) == row.chat_id, col(Member.unreachable_at).is_(None)
-            )
-            .values(unreachable_at=now)
-        )
-    else:
-        await session.execute(
-            update(GroupChat)
-            .where(
-                col(GroupChat.telegram_chat_id) == row.chat_id,
-                col(GroupChat.unreachable_at).is_(None),
-            )
-            .values(unreachable_at=now)
-        )
-    # Nothing else queued for that chat will get through either.
-    await session.execute(
-        update(OutboxMessage)
-        .where(col(OutboxMessage.chat_id) == row.chat_id, col(OutboxMessage.status) == "pending")
-        .values(status="failed", error="chat unreachable")
     )
 
 
@@ -255,57 +255,3 @@ async def reap(db: Database, now: datetime | None = None, *, every_lease: bool =
         for row in stale:
             lease_expired(row, now)
         return len(stale)
-
-
-async def _queue_once(session: AsyncSession, message: OutboxMessage) -> bool:
-    """Add `message` unless a row with its dedupe key exists; the session's autoflush makes a
-    row added earlier in the same transaction count too."""
-    exists = await session.scalar(
-        select(OutboxMessage.id).where(OutboxMessage.dedupe_key == message.dedupe_key)
-    )
-    if exists is not None:
-        return False
-    session.add(message)
-    return True
-
-
-async def queue_text(
-    session: AsyncSession, chat_id: int, dedupe_key: str, text: str, now: datetime
-) -> bool:
-    """Queue a plain HTML message once per dedupe key; False if it was queued before."""
-    message = OutboxMessage(
-        dedupe_key=dedupe_key,
-        chat_id=chat_id,
-        kind="text",
-        payload={"text": text},
-        next_attempt_at=now,
-    )
-    return await _queue_once(session, message)
-
-
-EDIT_WINDOW = 5  # seconds: at most one edit of a group message per window
-
-
-async def queue_group_edit(
-    db: Database, assignment_id: int, chat_id: int, now: datetime | None = None
-) -> bool:
-    """Ask for the group message to show fresh counts, coalesced to one edit per window."""
-    async with db.write() as session:
-        return await queue_group_edit_in(session, assignment_id, chat_id, now or utcnow())
-
-
-async def queue_group_edit_in(
-    session: AsyncSession, assignment_id: int, chat_id: int, now: datetime
-) -> bool:
-    """The same, in the caller's transaction; False when an edit in this window is queued."""
-    window = int(now.timestamp()) // EDIT_WINDOW
-    key = f"edit:{assignment_id}:{window}"
-    due = datetime.fromtimestamp((window + 1) * EDIT_WINDOW, tz=now.tzinfo)
-    edit = OutboxMessage(
-        dedupe_key=key,
-        chat_id=chat_id,
-        kind="edit",
-        assignment_id=assignment_id,
-        next_attempt_at=due,
-    )
-    return await _queue_once(session, edit)

@@ -1,7 +1,7 @@
 """What operators see of the outbox: counts, rows that need a person, and a retry for those.
 
 Rows that need a person are dead letters (`failed`) and rows left `uncertain` after their one
-resend (`outbox.after_uncertain`). Admins only; they may see member names (privacy rules).
+resend (`store.after_uncertain`). Admins only; they may see member names (privacy rules).
 """
 
 from __future__ import annotations
@@ -9,20 +9,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from coordinator.auth import scope
+from coordinator.auth import policy, scope
 from coordinator.auth.audit import audit
 from coordinator.auth.scope import Actor
 from coordinator.base import utcnow
-from coordinator.bots.models import OutboxMessage
 from coordinator.db import Database
+from coordinator.delivery.models import OutboxMessage
 from coordinator.errors import Conflict, NotFound
-from coordinator.organizations.models import GroupChat, Member
 from coordinator.pagination import Page, check_window
 
 NEEDS_A_PERSON = ("failed", "uncertain")
@@ -59,7 +56,7 @@ def redact(text: str | None) -> str | None:
 
 
 async def summary(db: Database, actor: Actor) -> Summary:
-    scope.require_role(actor)
+    policy.require(policy.administers(actor))
     resent_flag = OutboxMessage.payload["resent"].as_boolean()
     async with db.read() as session:
         counts = (
@@ -89,7 +86,7 @@ async def summary(db: Database, actor: Actor) -> Summary:
 
 async def troubled(db: Database, actor: Actor, limit: int, offset: int) -> Page[TroubledRow]:
     """Dead letters and rows uncertain for good, newest first, with who they were for."""
-    scope.require_role(actor)
+    policy.require(policy.administers(actor))
     check_window(limit, offset)
     stmt = select(OutboxMessage).where(col(OutboxMessage.status).in_(NEEDS_A_PERSON))
     async with db.read() as session:
@@ -99,7 +96,7 @@ async def troubled(db: Database, actor: Actor, limit: int, offset: int) -> Page[
                 stmt.order_by(col(OutboxMessage.id).desc()).limit(limit).offset(offset)
             )
         ).all()
-        names = await _recipients(session, actor, {r.chat_id for r in rows})
+        names = await scope.chat_names(session, actor, {r.chat_id for r in rows})
     items = [
         TroubledRow(
             id=r.id or 0,
@@ -118,24 +115,10 @@ async def troubled(db: Database, actor: Actor, limit: int, offset: int) -> Page[
     return Page(items=items, total=total or 0, limit=limit, offset=offset)
 
 
-async def _recipients(session: AsyncSession, actor: Actor, chats: set[int]) -> dict[int, str]:
-    """Member names (private chats) and group titles, as far as the actor may see them."""
-    people: Any = select(Member.telegram_user_id, Member.display_name).where(
-        col(Member.telegram_user_id).in_(chats)
-    )
-    groups: Any = select(GroupChat.telegram_chat_id, GroupChat.title).where(
-        col(GroupChat.telegram_chat_id).in_(chats)
-    )
-    names: dict[int, str] = {}
-    for stmt in (scope.members(actor, people), scope.group_chats(actor, groups)):
-        names.update((chat, name) for chat, name in (await session.execute(stmt)).all())
-    return names
-
-
 async def retry(db: Database, actor: Actor, row_id: int) -> OutboxMessage:
     """Queue a dead letter or an uncertain row again, once; audited. An assignment sent again
     this way says that it is a copy when its first try was uncertain."""
-    scope.require_role(actor)
+    policy.require(policy.administers(actor))
     async with db.write() as session:
         row = await session.get(OutboxMessage, row_id, with_for_update=True)
         if row is None:

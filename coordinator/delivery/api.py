@@ -7,7 +7,7 @@ from datetime import datetime
 import msgspec
 from litestar import Controller, get, post
 
-from coordinator.bots import outbox_review
+from coordinator.delivery import review
 from coordinator.http import DB, CurrentActor, Limit, Offset, PageOut, PathId, out, page_out
 
 
@@ -45,19 +45,19 @@ class OutboxController(Controller):
     @get("/summary")
     async def summary(self, db: DB, actor: CurrentActor) -> SummaryOut:
         """Admins: outbox rows by status and kind; resent, uncertain and dead-letter counts."""
-        return out(SummaryOut, await outbox_review.summary(db, actor))
+        return out(SummaryOut, await review.summary(db, actor))
 
     @get("/troubled")
     async def troubled(
         self, db: DB, actor: CurrentActor, limit: Limit = 100, offset: Offset = 0
     ) -> PageOut[TroubledOut]:
         """Admins: dead letters and rows left uncertain, newest first."""
-        return page_out(TroubledOut, await outbox_review.troubled(db, actor, limit, offset))
+        return page_out(TroubledOut, await review.troubled(db, actor, limit, offset))
 
     @post("/{row_id:int}/retry", status_code=200)
     async def retry(self, db: DB, actor: CurrentActor, row_id: PathId) -> RetriedOut:
         """Admins: queue a dead letter or an uncertain row again, once (audited)."""
-        return out(RetriedOut, await outbox_review.retry(db, actor, row_id))
+        return out(RetriedOut, await review.retry(db, actor, row_id))
 
 
 CONTROLLERS = [OutboxController]

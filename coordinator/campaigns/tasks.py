@@ -1,0 +1,53 @@
+"""Tasks as Telegram sees them: a member's open ones (/tasks), and the cards that went out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import bindparam, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from coordinator.campaigns.models import Assignment, Campaign
+from coordinator.campaigns.states import OPEN_ASSIGNMENT
+from coordinator.db import Database
+
+
+async def open_tasks(db: Database, member_id: int) -> list[tuple[Assignment, Campaign]]:
+    """The member's tasks of running campaigns still waiting for them, nearest deadline first."""
+    async with db.read() as session:
+        rows = await session.execute(
+            select(Assignment, Campaign)
+            .join(Campaign, col(Campaign.id) == Assignment.campaign_id)
+            .where(
+                Assignment.member_id == member_id,
+                col(Assignment.status).in_(OPEN_ASSIGNMENT),
+                Campaign.status == "active",
+            )
+            .order_by(col(Campaign.deadline_at))
+        )
+        return [(a, c) for a, c in rows.all()]
+
+
+async def record_delivered(
+    session: AsyncSession, cards: list[tuple[int, int | None]], now: datetime
+) -> None:
+    """Task cards Telegram accepted, (assignment id, message id) in assignment order: each
+    task keeps its message id, and a pending one becomes delivered. In bulk: the sender's
+    record calls this for every round (`delivery.store.Settle.delivered`)."""
+    assignments = Assignment.__table__  # type: ignore[attr-defined]
+    delivered = [{"task": task, "message_id": message_id} for task, message_id in cards]
+    await session.execute(
+        update(assignments)
+        .where(assignments.c.id == bindparam("task"))
+        .values(telegram_message_id=bindparam("message_id")),
+        delivered,
+    )
+    # A resend must not move delivered_at: only a pending task becomes delivered. One
+    # statement, so that on PostgreSQL its trigger locks the tally summary lines in key order,
+    # as a launch's does (per-row statements would lock them in task order).
+    await session.execute(
+        update(assignments)
+        .where(assignments.c.id.in_([task for task, _ in cards]), assignments.c.status == "pending")
+        .values(status="delivered", delivered_at=now)
+    )

@@ -36,6 +36,7 @@ from coordinator.http import (
 from coordinator.logs import quiet_libraries
 from coordinator.organizations.api import CONTROLLERS as ORGANIZATION_API
 from coordinator.organizations.members_api import CONTROLLERS as MEMBER_API
+from coordinator.scrape import ROUTES as METRICS_ROUTES
 from coordinator.settings import Settings, get_settings
 from coordinator.tallies.api import CONTROLLERS as TALLY_API
 from coordinator.web import filters
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None, *, sandbox_url: str | None = No
         route_handlers=[
             api,
             telegram_webhook,
+            *METRICS_ROUTES,
             PAGES,
             Router(path="/", route_handlers=PUBLIC_PAGES, include_in_schema=False),
             create_static_files_router(

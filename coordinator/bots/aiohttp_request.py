@@ -7,6 +7,8 @@ nothing but Bot API calls, so the client decides their throughput (docs/benchmar
 
 from __future__ import annotations
 
+from typing import cast
+
 import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
@@ -108,3 +110,18 @@ class AiohttpRequest(BaseRequest):
             raise TimedOut("Timed out waiting for Telegram's answer") from exc
         except aiohttp.ClientError as exc:
             raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
+
+
+class Form:
+    """Bot API parameters already encoded as form fields, read as `do_request` reads a
+    `RequestData` (`json_parameters`, `contains_files`), without a `RequestParameter` for each
+    (`RequestData` is final; this is its shape)."""
+
+    __slots__ = ("json_parameters",)
+    contains_files = False
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        self.json_parameters = fields
+
+    def as_request_data(self) -> RequestData:
+        return cast(RequestData, self)

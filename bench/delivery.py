@@ -183,13 +183,19 @@ async def run(
             await _relink(db, people[:fast])
             await campaigns.launch_campaign(db, SYSTEM, await _campaign(db, root, agreement))
             sender = Sender(db, bot, rate=100_000, timezone=TZ, batch=500, concurrency=64)
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             sent = await send_all(sender)
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
             rate_a = sent / elapsed
-            print(f"(a) limits off     {sent} messages in {elapsed:.1f} s = {rate_a:,.0f} msg/s")
-            bare = await bare_rate(f"{sandbox_url}/bot{TOKEN}", people[:fast])
-            print(f"(a) bare aiohttp   {bare:,.0f} msg/s; the sender reaches {rate_a / bare:.2f}")
+            print(
+                f"(a) limits off     {sent} messages in {elapsed:.1f} s = {rate_a:,.0f} msg/s; "
+                f"{cpu * 1000 / sent:.3f} ms CPU/message (sender and database)"
+            )
+            bare, bare_cpu = await bare_rate(f"{sandbox_url}/bot{TOKEN}", people[:fast])
+            print(
+                f"(a) bare aiohttp   {bare:,.0f} msg/s; {bare_cpu:.3f} ms CPU/message; "
+                f"the sender reaches {rate_a / bare:.2f} of it"
+            )
             # (b) Telegram's limits on, the sender at the default rate
             await http.put("/sandbox/limits", json={"enabled": True})
             await _relink(db, people[:limited])

@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.delivery [--fast 10000] [--limited 3000] [--presses 2000]
         [--paid 5000] [--spread 2000 --processes 3] [--postgres URL]
 
-(a) limits off: messages/s one sender sustains over --fast assignments;
+(a) limits off: messages/s one sender sustains over --fast assignments, beside a bare aiohttp
+    loop to the same sandbox (bench/bare.py): the ceiling it is measured against;
 (b) Telegram's limits on, the sender at the DEFAULT rate: achieved rate / allowed rate (30/s)
     over --limited DM assignments, and how many 429s the sandbox had to give (target: none);
 (c) button presses handled per second end to end (sandbox -> bot -> database -> answer);
@@ -34,6 +35,7 @@ import aiohttp
 import httpx
 from sqlalchemy import func, insert, select, text, update
 
+from bench.bare import bare_rate
 from bench.launch import _province
 from coordinator.auth.scope import SYSTEM
 from coordinator.base import utcnow
@@ -181,11 +183,19 @@ async def run(
             await _relink(db, people[:fast])
             await campaigns.launch_campaign(db, SYSTEM, await _campaign(db, root, agreement))
             sender = Sender(db, bot, rate=100_000, timezone=TZ, batch=500, concurrency=64)
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             sent = await send_all(sender)
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
             rate_a = sent / elapsed
-            print(f"(a) limits off     {sent} messages in {elapsed:.1f} s = {rate_a:,.0f} msg/s")
+            print(
+                f"(a) limits off     {sent} messages in {elapsed:.1f} s = {rate_a:,.0f} msg/s; "
+                f"{cpu * 1000 / sent:.3f} ms CPU/message (sender and database)"
+            )
+            bare, bare_cpu = await bare_rate(f"{sandbox_url}/bot{TOKEN}", people[:fast])
+            print(
+                f"(a) bare aiohttp   {bare:,.0f} msg/s; {bare_cpu:.3f} ms CPU/message; "
+                f"the sender reaches {rate_a / bare:.2f} of it"
+            )
             # (b) Telegram's limits on, the sender at the default rate
             await http.put("/sandbox/limits", json={"enabled": True})
             await _relink(db, people[:limited])

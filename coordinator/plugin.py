@@ -87,17 +87,19 @@ class CoordinatorPlugin(InitPluginProtocol):
 
 
 def routes() -> list[Any]:
-    """The JSON API, the Telegram webhook, the pages and the static files."""
+    """The JSON API, the Telegram webhook, the metrics, the pages and the static files."""
     from litestar import Router
     from litestar.datastructures import CacheControlHeader
     from litestar.static_files import create_static_files_router
 
     from coordinator.bots.webhook import telegram_webhook
+    from coordinator.scrape import ROUTES as METRICS_ROUTES
     from coordinator.web.pages import PAGES, PUBLIC_PAGES
 
     return [
         api_router(),
         telegram_webhook,
+        *METRICS_ROUTES,
         PAGES,
         Router(path="/", route_handlers=PUBLIC_PAGES, include_in_schema=False),
         create_static_files_router(

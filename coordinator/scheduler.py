@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 from coordinator import leader as leadership
+from coordinator import metrics
 from coordinator.base import utcnow
 from coordinator.bots.retention import purge_handled_updates
 from coordinator.campaigns.sweeps import sweep
@@ -50,9 +51,12 @@ async def tick(
     if not await leader.try_lead():
         return
     now = now or utcnow()
-    report = await sweep(db, now, settings.timezone)
-    digests = await queue_digests(db, now, settings.timezone)
-    await purge_handled_updates(db, now)
+    with metrics.sweeping("campaigns"):
+        report = await sweep(db, now, settings.timezone)
+    with metrics.sweeping("digests"):
+        digests = await queue_digests(db, now, settings.timezone)
+    with metrics.sweeping("purge_updates"):
+        await purge_handled_updates(db, now)
     await _recount_when_due(db, leader, now)
     if digests:
         logger.info("digests queued: %s", digests)
@@ -83,7 +87,9 @@ async def _recount_when_due(db: Database, leader: Leader, now: datetime) -> None
         return
     leader.recounted_at = now
     try:
-        report = await recount_summary(db)
+        with metrics.sweeping("tally_recount"):
+            report = await recount_summary(db)
+        metrics.recounted(len(report.lines))
     except Exception:
         logger.exception("tally recount failed; the next due tick tries again")
         return

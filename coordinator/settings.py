@@ -159,6 +159,7 @@ class Settings:
     ready_stale_seconds: float = 60.0  # a loop without a good tick this long is not ready
     ready_lag_seconds: float = 300.0  # the oldest due outbox message waiting this long: not ready
     paid_broadcast: bool = False  # allow_paid_broadcast on every message (bots that qualify)
+    metrics_token: str | None = None  # GET /metrics from beyond loopback: this bearer token
 
     @property
     def is_sqlite(self) -> bool:
@@ -213,6 +214,7 @@ def read_settings(env: dict[str, str] | None = None) -> Settings:
             "READY_LAG_SECONDS", _raw("READY_LAG_SECONDS", env), 300.0
         ),
         paid_broadcast=_bool("PAID_BROADCAST", _raw("PAID_BROADCAST", env), False),
+        metrics_token=_raw("METRICS_TOKEN", env, secret=True),
     )
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import Column, Integer, Text, delete
 from sqlalchemy.exc import StatementError
 from sqlmodel import Field, SQLModel, col, select
 
+from coordinator import metrics
 from coordinator.base import UTCDateTime, utcnow
 from coordinator.db import Database
 
@@ -120,6 +121,7 @@ class Supervisor:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), backoff)
             beat.restarts += 1
+            metrics.RESTARTS.labels(beat.loop).inc()
             backoff = min(self.max_backoff, backoff * 2)
 
     async def flush(self) -> None:

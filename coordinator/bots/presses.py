@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from coordinator import metrics
 from coordinator.base import row_id, utcnow
 from coordinator.bots.models import TelegramUpdate
 from coordinator.bots.views import View, assignment_views_in
@@ -176,7 +177,8 @@ class PressQueue:
         self._waiting.append((press, future))
         if self._draining is None or self._draining.done():
             self._draining = asyncio.create_task(self._drain())
-        return await future
+        with metrics.PRESSES.labels(metrics.BOT).time():
+            return await future
 
     async def _drain(self) -> None:
         while self._waiting:

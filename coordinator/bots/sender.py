@@ -25,14 +25,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from telegram import Bot
-from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
+from coordinator import metrics
 from coordinator.base import utcnow
+from coordinator.bots import bot_api
 from coordinator.bots.aiohttp_request import NotSent
 from coordinator.bots.pacing import HOLD_LIMIT, PAID_RATE, Pacer
 from coordinator.bots.settle import SETTLE
-from coordinator.bots.telegram_client import inline_keyboard
 from coordinator.bots.views import assignment_views
 from coordinator.db import Database
 from coordinator.delivery import messages, store
@@ -122,6 +122,7 @@ class Sender:
         self.slots = asyncio.Semaphore(concurrency)
         self.wake = asyncio.Event()
         self.heartbeat: Callable[[], None] = lambda: None  # told after each good round
+        self.name = metrics.BOT  # the bot's label in the metrics
 
     async def run(self, stop: asyncio.Event, idle: float = 0.5) -> None:
         """Send until `stop` is set. Reaps expired leases at start-up (a crashed sender's rows
@@ -234,7 +235,10 @@ class Sender:
             except Exception as exc:  # classified below; nothing escapes the batch
                 if not went:
                     self.waiting -= 1
-                return self._classify(row, exc)
+                outcome = self._classify(row, exc)
+                metrics.refused(exc, outcome.unreachable, self.name)
+                return outcome
+        metrics.SENT.labels(self.name).inc()
         return Outcome(row, "sent", message_id=message_id)
 
     def _paid(self, row: Leased, views: dict[int, Any]) -> bool:
@@ -248,42 +252,25 @@ class Sender:
         return self.paid_broadcast or bool(view and view[0].paid_broadcast)
 
     async def _deliver(self, row: Leased, views: dict[int, Any], paid: bool = False) -> int | None:
-        copy = bool(row.payload.get("resent"))
-        paid_broadcast = True if paid else None  # not sent at all unless it is on
+        copy = bool(row.payload.get("resent"))  # paid: allow_paid_broadcast, else not sent
         if row.kind == "text":
             text = row.payload["text"]
             if copy:
                 text = messages.copy_note(row.payload.get("locale") or self.locale) + "\n" + text
-            sent = await self.bot.send_message(
-                row.chat_id, text, parse_mode=ParseMode.HTML, allow_paid_broadcast=paid_broadcast
-            )
-            return sent.message_id
+            return await bot_api.send_message(self.bot, row.chat_id, text, paid=paid)
         if row.assignment_id not in views:
             raise LookupError(f"assignment {row.assignment_id} is gone")
         view, locale, message_id = views[row.assignment_id]
         text = messages.render(view, locale, self.tz, copy=copy and row.kind == "assignment")
-        markup = inline_keyboard(messages.buttons(view, locale))
+        markup = messages.buttons(view, locale)
         if row.kind == "edit":
             try:
-                await self.bot.edit_message_text(
-                    text,
-                    chat_id=row.chat_id,
-                    message_id=message_id,
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=markup,
-                )
+                await bot_api.edit_message_text(self.bot, row.chat_id, message_id, text, markup)
             except BadRequest as exc:
                 if "message is not modified" not in exc.message.lower():
                     raise
             return message_id
-        sent = await self.bot.send_message(
-            row.chat_id,
-            text,
-            parse_mode=ParseMode.HTML,
-            reply_markup=markup,
-            allow_paid_broadcast=paid_broadcast,
-        )
-        return sent.message_id
+        return await bot_api.send_message(self.bot, row.chat_id, text, markup, paid=paid)
 
     def _classify(self, row: Leased, exc: Exception) -> Outcome:
         now = utcnow()

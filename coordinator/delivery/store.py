@@ -111,6 +111,7 @@ async def record(
     now = now or utcnow()
     if not outcomes:
         return
+
     async def work(session: AsyncSession) -> None:
         await _record_in(session, outcomes, settle, now)
 

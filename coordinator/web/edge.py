@@ -49,7 +49,7 @@ def host_allowed(host_header: str, allowed: Iterable[str]) -> bool:
     return bool(name) and name in allowed
 
 
-HEALTH_PATHS = ("/health", "/health/ready")
+HEALTH_PATHS = ("/health", "/health/ready", "/metrics")  # scrapers ask by address
 
 
 class Edge:

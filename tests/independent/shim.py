@@ -82,8 +82,11 @@ class Shim:
 
     async def _handle(self, request: web.Request) -> web.Response:
         token, method = request.match_info["token"], request.match_info["method"]
-        if request.content_type == "application/json":
-            params = dict(await request.json())
+        if request.content_type == "application/json":  # Telegram reads it as the same form
+            params = {
+                key: value if isinstance(value, str) else json.dumps(value)
+                for key, value in dict(await request.json()).items()
+            }
         else:
             params = dict(await request.post())
         call = Call(method, params, time.monotonic())

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator.base import utcnow
 from coordinator.bots.models import BotState
-from coordinator.db import Database
+from coordinator.db import Database, upsert_insert
 from coordinator.errors import DomainError
 
 STATE_ID = 1
@@ -46,10 +46,14 @@ def deep_link(username: str, parameter: str, value: str) -> str:
 
 
 async def _state(session: AsyncSession) -> BotState:
-    state = await session.get(BotState, STATE_ID)
-    if state is None:
-        state = BotState(id=STATE_ID)
-        session.add(state)
+    """The one state row, locked for this transaction. The set-up jobs write it concurrently at
+    start-up: the first insert wins and the others wait for it (ON CONFLICT DO NOTHING, then
+    FOR UPDATE), where a plain get-or-add made one of them fail on the primary key."""
+    await session.execute(
+        upsert_insert(session)(BotState).values(id=STATE_ID).on_conflict_do_nothing()
+    )
+    state = await session.get(BotState, STATE_ID, with_for_update=True, populate_existing=True)
+    assert state is not None
     return state
 
 

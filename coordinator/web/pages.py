@@ -10,6 +10,7 @@ from litestar.response import Template
 
 from coordinator import health
 from coordinator.campaigns import service as campaigns
+from coordinator.campaigns import web as campaigns_web
 from coordinator.errors import DomainError
 from coordinator.http import DB, CurrentActor, provide_actor
 from coordinator.i18n import translate
@@ -58,6 +59,7 @@ PAGES = Router(
         *mfa_pages.PAGES,
         *org_pages.PAGES,
         *campaign_pages.PAGES,
+        *campaigns_web.ROUTES,
         *simulator.PAGES,
         *tally_pages.PAGES,
         *outbox_pages.PAGES,

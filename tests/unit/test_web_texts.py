@@ -7,11 +7,11 @@ import re
 from pathlib import Path
 
 from coordinator.auth.models import ROLES
-from coordinator.campaigns.service import CONTENT_KINDS
+from coordinator.campaigns.drafting import CONTENT_KINDS
+from coordinator.campaigns.web.forms import STATUSES
 from coordinator.i18n import _catalog, translate
 from coordinator.organizations.members import MEMBER_STATES
 from coordinator.organizations.service import ORG_KINDS
-from coordinator.web.campaign_pages import STATUSES
 from coordinator.web.context import ERROR_TEXT, NAV
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +29,7 @@ def template_ids() -> set[str]:
 
 def python_ids() -> set[str]:
     found = set()
-    for path in (ROOT / "coordinator" / "web").glob("*.py"):
+    for path in (ROOT / "coordinator").rglob("web/*.py"):  # every slice's pages too
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) in CALLS:
                 index = CALLS[node.func.id]  # type: ignore[attr-defined]

@@ -124,6 +124,20 @@ async def target_choices(db: Database, actor: Actor, agreement_id: int) -> Targe
                 .order_by(col(Club.name))
             )
         ).all()
+    out = _as_tree(list(orgs), reach, direct)
+    names = {c.id: c.name for c in out}
+    club_choices = [
+        TargetChoice(club_id, f"{name} ({names.get(org_id, '')})", 0, count)
+        for club_id, name, org_id, count in clubs
+    ]
+    return TargetChoices(out, club_choices)
+
+
+def _as_tree(
+    orgs: list[Organization], reach: set[int], direct: dict[int, int]
+) -> list[TargetChoice]:
+    """The organizations in tree order with their depth, each counting the volunteers of its
+    whole subtree (`direct` holds each organization's own)."""
     children: dict[int | None, list[Organization]] = {}
     for org in orgs:
         parent = org.parent_id if org.parent_id in reach else None
@@ -141,12 +155,7 @@ async def target_choices(db: Database, actor: Actor, agreement_id: int) -> Targe
         return total
 
     walk(None, 0)
-    names = {c.id: c.name for c in out}
-    club_choices = [
-        TargetChoice(club_id, f"{name} ({names.get(org_id, '')})", 0, count)
-        for club_id, name, org_id, count in clubs
-    ]
-    return TargetChoices(out, club_choices)
+    return out
 
 
 async def agreements_for_new_campaigns(

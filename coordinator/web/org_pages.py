@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from datetime import date
 from typing import Annotated, Any
 
 import segno
@@ -34,7 +33,6 @@ from coordinator.web.context import (
     field_errors,
     flash,
     form_int,
-    form_ints,
     locale_of,
     page,
     redirect,
@@ -382,132 +380,6 @@ def _refusal(lang: str, exc: Invalid) -> str:
     return translate(lang, exc.detail)
 
 
-# ---- agreements ---------------------------------------------------------------------------
-
-
-@get("/agreements")
-async def agreements_page(
-    request: AnyRequest, db: DB, actor: CurrentActor, offset: PageOffset = 0
-) -> Template:
-    return await _agreements(request, db, actor, offset, {}, {})
-
-
-async def _agreements(
-    request: AnyRequest,
-    db: DB,
-    actor: CurrentActor,
-    offset: int,
-    errors: dict[str, str],
-    values: dict[str, Any],
-    status: int = 200,
-) -> Template:
-    lang = locale_of(request)
-    found, parties = await agreement_service.list_agreements(db, actor, PAGE, max(offset, 0))
-    tree = await organizations.organization_tree(db, actor)
-    return page(
-        request,
-        "pages/agreements.html",
-        title=translate(lang, "Agreements"),
-        actor=actor,
-        status_code=status,
-        agreements=found,
-        parties=parties,
-        org_names={line.organization.id: line.organization.name for line in tree},
-        org_options=_options(tree),
-        today=date.today(),
-        errors=errors,
-        values=values,
-    )
-
-
-def _agreement_fields(data: dict[str, Any]) -> dict[str, Any]:
-    def day(name: str) -> date:
-        try:
-            return date.fromisoformat(str(data.get(name, "")))
-        except ValueError:
-            raise Invalid(
-                "Check the dates.", errors=[{"field": name, "message": "a date is needed"}]
-            ) from None
-
-    return {
-        "title": str(data.get("title", "")),
-        "party_ids": form_ints(data.get("party_ids", [])),
-        "signed_on": day("signed_on"),
-        "valid_from": day("valid_from"),
-        "valid_until": day("valid_until"),
-        "document_url": str(data.get("document_url", "")).strip() or None,
-    }
-
-
-@post("/agreements")
-async def create_agreement(
-    request: AnyRequest, db: DB, actor: CurrentActor, data: Form
-) -> Template | Redirect:
-    try:
-        scope.require_role(actor)
-        agreement = await agreement_service.create_agreement(
-            db,
-            actor,
-            lead_organization_id=form_int(data.get("lead_organization_id")) or 0,
-            **_agreement_fields(data),
-        )
-    except Invalid as exc:
-        errors = field_errors(exc, locale_of(request))
-        return await _agreements(request, db, actor, 0, errors, data, FORM_ERROR)
-    flash(request, "Agreement {title} saved.", title=agreement.title)
-    return redirect("/agreements")
-
-
-@get("/agreements/{agreement_id:int}/edit")
-async def edit_agreement_page(
-    request: AnyRequest, db: DB, actor: CurrentActor, agreement_id: PathId
-) -> Template:
-    scope.require_role(actor)
-    agreement, party_ids = await agreement_service.get_agreement(db, actor, agreement_id)
-    values = {**agreement.model_dump(), "party_ids": party_ids}
-    return await _edit_agreement(request, db, actor, agreement_id, values, {})
-
-
-async def _edit_agreement(
-    request: AnyRequest,
-    db: DB,
-    actor: CurrentActor,
-    agreement_id: PathId,
-    values: dict[str, Any],
-    errors: dict[str, str],
-    status: int = 200,
-) -> Template:
-    lang = locale_of(request)
-    tree = await organizations.organization_tree(db, actor)
-    return page(
-        request,
-        "pages/agreement_edit.html",
-        title=translate(lang, "Edit agreement"),
-        actor=actor,
-        status_code=status,
-        crumbs=[("/agreements", translate(lang, "Agreements"))],
-        agreement_id=agreement_id,
-        org_options=_options(tree),
-        values=values,
-        errors=errors,
-    )
-
-
-@post("/agreements/{agreement_id:int}")
-async def update_agreement(
-    request: AnyRequest, db: DB, actor: CurrentActor, agreement_id: PathId, data: Form
-) -> Template | Redirect:
-    scope.require_role(actor)  # before the form is read: no error details for those refused
-    try:
-        await agreement_service.update_agreement(db, actor, agreement_id, **_agreement_fields(data))
-    except Invalid as exc:
-        values = {**data, "party_ids": form_ints(data.get("party_ids", []))}
-        errors = field_errors(exc, locale_of(request))
-        return await _edit_agreement(request, db, actor, agreement_id, values, errors, FORM_ERROR)
-    flash(request, "The agreement was updated.")
-    return redirect("/agreements")
-
-
 PAGES = [
     organizations_page,
     organization_page,
@@ -520,8 +392,4 @@ PAGES = [
     import_form,
     import_preview,
     import_confirm,
-    agreements_page,
-    create_agreement,
-    edit_agreement_page,
-    update_agreement,
 ]

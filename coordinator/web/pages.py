@@ -14,6 +14,7 @@ from coordinator.campaigns import web as campaigns_web
 from coordinator.errors import DomainError
 from coordinator.http import DB, CurrentActor, provide_actor
 from coordinator.i18n import translate
+from coordinator.organizations.web import agreements as agreement_pages
 from coordinator.tallies.service import progress_of
 from coordinator.web import (
     account,
@@ -58,6 +59,7 @@ PAGES = Router(
         *account.PAGES,
         *mfa_pages.PAGES,
         *org_pages.PAGES,
+        *agreement_pages.ROUTES,
         *campaign_pages.PAGES,
         *campaigns_web.ROUTES,
         *simulator.PAGES,

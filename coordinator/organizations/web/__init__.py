@@ -1,0 +1,1 @@
+"""The organizations slice's pages; each module has its own route list."""

@@ -178,3 +178,17 @@ async def test_the_edit_page_lists_the_campaigns_and_asks_to_confirm(world):
         assert saved.status_code == 303, saved.text
         _, parties = await agreements.get_agreement(world.db, world.actor["admin"], agreement_id)
         assert parties == [world.org["province"]]
+
+
+async def test_the_launch_button_says_in_vietnamese_which_organization_left(world):
+    agreement_id, campaign_id = await _joint_campaign(world)
+    await _drop_outsider(world, agreement_id, confirm=True)
+    async with api_client(world) as client:
+        await sign_in(client, "admin")
+        headers = {"x-csrftoken": client.cookies["coordinator_csrf"]}
+        url = f"/campaigns/{campaign_id}/launch"
+        refused = await client.post(url, headers=headers, follow_redirects=False)
+        assert refused.status_code == 303
+        status = await client.get(f"/campaigns/{campaign_id}")
+        assert f"Không còn thuộc các bên tham gia quy chế: {OUTSIDER}" in status.text
+    assert await _assignments(world, campaign_id) == 0

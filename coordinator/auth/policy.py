@@ -68,6 +68,15 @@ def own_subtree(actor: Actor) -> frozenset[int] | None:
     return actor.subtree if actor.role == "lead" else None
 
 
+# auth
+
+
+def connects_digests(actor: Actor) -> bool:
+    """Connecting one's own Telegram for the digests: the roles digests go to (leads and
+    leadership), and admins."""
+    return actor.is_admin or actor.role in ("lead", "leadership")
+
+
 # ---- enforcing them ----
 
 

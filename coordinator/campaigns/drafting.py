@@ -158,7 +158,11 @@ async def add_content_item(
     kind: str,
     actions: Sequence[str],
     suggested_caption: str | None = None,
+    channel_id: int | None = None,
 ) -> ContentItem:
+    """`channel_id` is the registered channel the coordinator chose: needed when the URL does
+    not show its channel (a video id, a share or short link), and then audited as confirmed
+    by the coordinator; otherwise it must be the channel the URL is on."""
     url = check_url(url)
     errors = []
     if kind not in CONTENT_KINDS:
@@ -178,7 +182,7 @@ async def add_content_item(
     async with db.write() as session:
         campaign = await scope.editable_campaign(session, actor, campaign_id)
         require_status(campaign, ("draft", "scheduled"), "given new content")
-        channel = await channel_for_url(session, campaign.agreement_id, url)
+        found = await channel_for_url(session, campaign.agreement_id, url, channel_id)
         count = len(
             (
                 await session.scalars(
@@ -188,7 +192,7 @@ async def add_content_item(
         )
         item = ContentItem(
             campaign_id=campaign_id,
-            channel_id=row_id(channel),
+            channel_id=row_id(found.channel),
             url=url,
             kind=kind,
             actions=list(actions),
@@ -197,7 +201,16 @@ async def add_content_item(
         )
         session.add(item)
         await session.flush()
-        audit(session, actor, "campaign.content", "campaign", campaign_id, item=item.id)
+        audit(
+            session,
+            actor,
+            "campaign.content",
+            "campaign",
+            campaign_id,
+            item=item.id,
+            channel=found.channel.id,
+            ownership="confirmed_by_coordinator" if found.confirmed_by_coordinator else "url",
+        )
     return item
 
 

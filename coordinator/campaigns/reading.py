@@ -173,14 +173,15 @@ async def agreements_for_new_campaigns(
 
 
 async def check_content_url(
-    db: Database, actor: Actor, agreement_id: int, url: str
+    db: Database, actor: Actor, agreement_id: int, url: str, channel_id: int | None = None
 ) -> tuple[str, str]:
     """(channel name, organization name) the URL is published on; Invalid if none of the
-    agreement's parties runs that channel. Used as the editor checks a URL while typing."""
+    agreement's parties runs that channel, or (code channel_choice_needed, with the candidates)
+    if the URL does not show its channel. Used as the editor checks a URL while typing."""
     scope.require_role(actor, "coordinator")
     url = check_url(url)
     async with db.read() as session:
-        channel = await channel_for_url(session, agreement_id, url)
+        channel = (await channel_for_url(session, agreement_id, url, channel_id)).channel
         org = await session.get(Organization, channel.organization_id)
     return channel.name, org.name if org else ""
 

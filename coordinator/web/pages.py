@@ -9,6 +9,7 @@ from litestar.di import Provide
 from litestar.response import Template
 
 from coordinator import health
+from coordinator.auth import web as auth_web
 from coordinator.campaigns import service as campaigns
 from coordinator.campaigns import web as campaigns_web
 from coordinator.errors import DomainError
@@ -17,9 +18,7 @@ from coordinator.i18n import translate
 from coordinator.organizations.web import agreements as agreement_pages
 from coordinator.tallies.service import progress_of
 from coordinator.web import (
-    account,
     campaign_pages,
-    mfa_pages,
     org_pages,
     outbox_pages,
     simulator,
@@ -56,8 +55,7 @@ PAGES = Router(
     path="/",
     route_handlers=[
         dashboard,
-        *account.PAGES,
-        *mfa_pages.PAGES,
+        *auth_web.ROUTES,
         *org_pages.PAGES,
         *agreement_pages.ROUTES,
         *campaign_pages.PAGES,
@@ -75,4 +73,4 @@ PAGES = Router(
     },
     include_in_schema=False,
 )
-PUBLIC_PAGES = [*health.ROUTES, *account.PUBLIC, *mfa_pages.PUBLIC]
+PUBLIC_PAGES = [*health.ROUTES, *auth_web.PUBLIC]

@@ -10,6 +10,7 @@ from coordinator.auth.models import ROLES
 from coordinator.campaigns.drafting import CONTENT_KINDS
 from coordinator.campaigns.web.forms import STATUSES
 from coordinator.i18n import _catalog, translate
+from coordinator.organizations.channels import MESSAGES as CHANNEL_MESSAGES
 from coordinator.organizations.members import MEMBER_STATES
 from coordinator.organizations.service import ORG_KINDS
 from coordinator.web.context import ERROR_TEXT, NAV
@@ -29,7 +30,8 @@ def template_ids() -> set[str]:
 
 def python_ids() -> set[str]:
     found = set()
-    for path in (ROOT / "coordinator").rglob("web/*.py"):  # every slice's pages too
+    pages = ROOT / "coordinator"  # the shared web layer and every slice's pages
+    for path in [*pages.glob("web/*.py"), *pages.glob("*/web.py"), *pages.glob("*/web/*.py")]:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) in CALLS:
                 index = CALLS[node.func.id]  # type: ignore[attr-defined]
@@ -48,6 +50,7 @@ def dynamic_ids() -> set[str]:
         | set(ORG_KINDS)
         | set(CONTENT_KINDS)
         | set(ERROR_TEXT.values())
+        | set(CHANNEL_MESSAGES.values())  # the URL check shows them on the content form
     )
 
 

@@ -124,16 +124,20 @@ def campaigns(actor: Actor, stmt: S) -> S:
     return stmt.where(_reaches(actor.lineage))
 
 
+def party_to(organization_ids: frozenset[int]) -> Any:
+    """The agreement has one of these organizations as a party (a filter on `Agreement`): the one
+    party filter, for who may read agreements and under which ones a coordinator may draft."""
+    return exists().where(
+        col(AgreementParty.agreement_id) == Agreement.id,
+        col(AgreementParty.organization_id).in_(organization_ids),
+    )
+
+
 def agreements(actor: Actor, stmt: S) -> S:
     """Agreements are internal documents: parties' people (up and down the tree) and leadership."""
     if actor.role in ("admin", "leadership"):
         return stmt
-    return stmt.where(
-        exists().where(
-            col(AgreementParty.agreement_id) == Agreement.id,
-            col(AgreementParty.organization_id).in_(actor.lineage),
-        )
-    )
+    return stmt.where(party_to(actor.lineage))
 
 
 def assignments(actor: Actor, stmt: S) -> S:

@@ -8,8 +8,7 @@ import msgspec
 from litestar import Controller, get, post, put
 from litestar.params import FromQuery, JSONBody
 
-from coordinator.campaigns import reports
-from coordinator.campaigns import service as campaigns
+from coordinator.campaigns import drafting, lifecycle, reading, reports
 from coordinator.campaigns.models import DEFAULT_REMINDER_HOURS
 from coordinator.http import (
     DB,
@@ -156,8 +155,8 @@ class RecordedOut(msgspec.Struct):
     assignment_status: str
 
 
-def _draft(data: JSONBody[CampaignIn]) -> campaigns.CampaignDraft:
-    return campaigns.CampaignDraft(**msgspec.structs.asdict(data))
+def _draft(data: JSONBody[CampaignIn]) -> drafting.CampaignDraft:
+    return drafting.CampaignDraft(**msgspec.structs.asdict(data))
 
 
 class CampaignController(Controller):
@@ -173,21 +172,19 @@ class CampaignController(Controller):
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> PageOut[CampaignOut]:
-        return page_out(
-            CampaignOut, await campaigns.list_campaigns(db, actor, status, limit, offset)
-        )
+        return page_out(CampaignOut, await reading.list_campaigns(db, actor, status, limit, offset))
 
     @post("/")
     async def create_campaign(
         self, db: DB, actor: CurrentActor, data: JSONBody[CampaignIn]
     ) -> CampaignOut:
-        return out(CampaignOut, await campaigns.create_campaign(db, actor, _draft(data)))
+        return out(CampaignOut, await drafting.create_campaign(db, actor, _draft(data)))
 
     @get("/{campaign_id:int}")
     async def get_campaign(
         self, db: DB, actor: CurrentActor, campaign_id: PathId
     ) -> CampaignDetailOut:
-        detail = await campaigns.get_campaign(db, actor, campaign_id)
+        detail = await reading.get_campaign(db, actor, campaign_id)
         return CampaignDetailOut(
             out(CampaignOut, detail.campaign),
             [out(ContentItemOut, i) for i in detail.items],
@@ -198,14 +195,14 @@ class CampaignController(Controller):
     async def update_campaign(
         self, db: DB, actor: CurrentActor, campaign_id: PathId, data: JSONBody[CampaignIn]
     ) -> CampaignOut:
-        campaign = await campaigns.update_campaign(db, actor, campaign_id, _draft(data))
+        campaign = await drafting.update_campaign(db, actor, campaign_id, _draft(data))
         return out(CampaignOut, campaign)
 
     @post("/{campaign_id:int}/content-items")
     async def add_content_item(
         self, db: DB, actor: CurrentActor, campaign_id: PathId, data: JSONBody[ContentItemIn]
     ) -> ContentItemOut:
-        item = await campaigns.add_content_item(
+        item = await drafting.add_content_item(
             db,
             actor,
             campaign_id,
@@ -221,7 +218,7 @@ class CampaignController(Controller):
     async def set_targets(
         self, db: DB, actor: CurrentActor, campaign_id: PathId, data: JSONBody[TargetsIn]
     ) -> list[TargetOut]:
-        targets = await campaigns.set_targets(
+        targets = await drafting.set_targets(
             db,
             actor,
             campaign_id,
@@ -232,21 +229,21 @@ class CampaignController(Controller):
 
     @post("/{campaign_id:int}/schedule", status_code=200)
     async def schedule(self, db: DB, actor: CurrentActor, campaign_id: PathId) -> CampaignOut:
-        return out(CampaignOut, await campaigns.schedule_campaign(db, actor, campaign_id))
+        return out(CampaignOut, await lifecycle.schedule_campaign(db, actor, campaign_id))
 
     @post("/{campaign_id:int}/launch", status_code=200)
     async def launch(self, db: DB, actor: CurrentActor, campaign_id: PathId) -> LaunchOut:
         """Activate now and write assignments + outbox rows; repeating adds only new members."""
-        result = await campaigns.launch_campaign(db, actor, campaign_id)
+        result = await lifecycle.launch_campaign(db, actor, campaign_id)
         return LaunchOut(out(CampaignOut, result.campaign), result.created)
 
     @post("/{campaign_id:int}/close", status_code=200)
     async def close(self, db: DB, actor: CurrentActor, campaign_id: PathId) -> CampaignOut:
-        return out(CampaignOut, await campaigns.close_campaign(db, actor, campaign_id))
+        return out(CampaignOut, await lifecycle.close_campaign(db, actor, campaign_id))
 
     @post("/{campaign_id:int}/cancel", status_code=200)
     async def cancel(self, db: DB, actor: CurrentActor, campaign_id: PathId) -> CampaignOut:
-        return out(CampaignOut, await campaigns.cancel_campaign(db, actor, campaign_id))
+        return out(CampaignOut, await lifecycle.cancel_campaign(db, actor, campaign_id))
 
     @get("/{campaign_id:int}/tally")
     async def tally(self, db: DB, actor: CurrentActor, campaign_id: PathId) -> TallyOut:

@@ -16,8 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 
 from coordinator.auth.scope import SYSTEM
-from coordinator.campaigns import reminders
-from coordinator.campaigns import service as campaigns
+from coordinator.campaigns import lifecycle, reminders
 from coordinator.campaigns.models import Campaign
 from coordinator.db import Database
 from coordinator.errors import DomainError
@@ -66,7 +65,7 @@ async def launch_due(db: Database, now: datetime, report: SweepReport) -> None:
         db, col(Campaign.status) == "scheduled", col(Campaign.launch_at) <= now
     ):
         try:
-            await campaigns.launch_campaign(db, None, campaign_id, now)
+            await lifecycle.launch_campaign(db, None, campaign_id, now)
             report.launched.append(campaign_id)
         except DomainError as exc:  # e.g. the agreement lapsed: stays scheduled, said each tick
             report.failed[campaign_id] = exc.detail
@@ -98,7 +97,7 @@ async def close_due(db: Database, now: datetime, report: SweepReport) -> None:
     for campaign_id in await _ids(
         db, col(Campaign.status) == "active", col(Campaign.deadline_at) <= now
     ):
-        await campaigns.close_campaign(db, SYSTEM, campaign_id, now)
+        await lifecycle.close_campaign(db, SYSTEM, campaign_id, now)
         report.closed.append(campaign_id)
 
 

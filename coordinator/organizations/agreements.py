@@ -3,12 +3,20 @@
 The rules that campaigns lean on live here: which agreement is valid on which dates and which
 organizations it reaches. Official channels, and which one a content URL is on, live in
 `channels` (re-exported here for the callers that import them from this module).
+
+Campaigns sit above organizations, so this module never imports them. What an agreement edit
+would break upstairs is asked through a small registry instead: a slice above registers a check
+with `on_party_change(check)`; `update_agreement` calls every check when a party is removed or
+the dates change, and refuses with `AgreementChangeBreaks` (listing what breaks) unless the
+editor confirmed. The campaigns slice registers its check in `campaigns.party_rule`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +27,7 @@ from coordinator.auth.audit import audit
 from coordinator.auth.scope import Actor
 from coordinator.base import row_id
 from coordinator.db import Database
-from coordinator.errors import Invalid, NotFound, field_error
+from coordinator.errors import Conflict, Invalid, NotFound, field_error
 from coordinator.organizations.channels import (
     PLATFORMS,
     channel_for_url,
@@ -40,6 +48,71 @@ __all__ = [
     "list_channels",
     "url_belongs_to",
 ]
+
+
+@dataclass(frozen=True)
+class AgreementChange:
+    """An edit about to be saved: the agreement's parties and dates after it."""
+
+    agreement_id: int
+    party_ids: list[int]
+    removed_party_ids: list[int]
+    valid_from: date
+    valid_until: date
+
+
+@dataclass(frozen=True)
+class Broken:
+    """Something an agreement change would break: `reason` is a message id, `values` fill it."""
+
+    id: int
+    title: str
+    reason: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+ChangeCheck = Callable[[AsyncSession, AgreementChange], Awaitable[list[Broken]]]
+_CHANGE_CHECKS: list[ChangeCheck] = []
+
+
+def on_party_change(check: ChangeCheck) -> ChangeCheck:
+    """Register a check run before an agreement loses a party or changes its dates (once)."""
+    if check not in _CHANGE_CHECKS:
+        _CHANGE_CHECKS.append(check)
+    return check
+
+
+class AgreementChangeBreaks(Conflict):
+    """The edit would break the campaigns in `broken`; saving again with `confirm` accepts it."""
+
+    code = "agreement_change_breaks_campaigns"
+
+    def __init__(self, broken: list[Broken]) -> None:
+        super().__init__(
+            "This change breaks the campaigns listed. Confirm to save it anyway.",
+            errors=[
+                {
+                    "field": "campaigns",
+                    "campaign_id": b.id,
+                    "title": b.title,
+                    "message": b.reason.format(**b.values),
+                }
+                for b in broken
+            ],
+        )
+        self.broken = broken
+
+
+async def _broken_by(
+    session: AsyncSession, agreement: Agreement, parties: list[int], valid: tuple[date, date]
+) -> list[Broken]:
+    """What every registered check says the change would break (nothing if nothing shrinks)."""
+    before = await party_ids(session, row_id(agreement))
+    removed = sorted(set(before) - set(parties))
+    if not removed and valid == (agreement.valid_from, agreement.valid_until):
+        return []
+    change = AgreementChange(row_id(agreement), parties, removed, *valid)
+    return [b for check in _CHANGE_CHECKS for b in await check(session, change)]
 
 
 async def create_agreement(
@@ -115,8 +188,11 @@ async def update_agreement(
     valid_from: date,
     valid_until: date,
     document_url: str | None = None,
+    confirm: bool = False,
 ) -> Agreement:
-    """Correct an agreement; the lead organization stays a party."""
+    """Correct an agreement; the lead organization stays a party. Removing a party or changing
+    the dates is refused with `AgreementChangeBreaks` while it would break something registered
+    with `on_party_change`, unless `confirm`."""
     scope.require_role(actor)
     document_url = _check_agreement(title, signed_on, valid_from, valid_until, document_url)
     async with db.write() as session:
@@ -125,6 +201,9 @@ async def update_agreement(
             raise NotFound(f"Agreement {agreement_id} not found.")
         parties = sorted({agreement.lead_organization_id, *party_ids})
         await _check_parties(session, parties)
+        broken = await _broken_by(session, agreement, parties, (valid_from, valid_until))
+        if broken and not confirm:
+            raise AgreementChangeBreaks(broken)
         agreement.title = title.strip()
         agreement.signed_on, agreement.valid_from = signed_on, valid_from
         agreement.valid_until, agreement.document_url = valid_until, document_url
@@ -134,7 +213,15 @@ async def update_agreement(
         session.add_all(
             AgreementParty(agreement_id=agreement_id, organization_id=p) for p in parties
         )
-        audit(session, actor, "agreement.update", "agreement", agreement_id, parties=parties)
+        audit(
+            session,
+            actor,
+            "agreement.update",
+            "agreement",
+            agreement_id,
+            parties=parties,
+            broken=[b.id for b in broken],
+        )
     return agreement
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import msgspec
-from litestar import Controller, get, patch, post
+from litestar import Controller, get, patch, post, put
 from litestar.params import JSONBody
 
 from coordinator.auth import policy
@@ -87,6 +87,19 @@ class AgreementIn(msgspec.Struct, forbid_unknown_fields=True):
     valid_until: date
     party_ids: list[Id] = []
     document_url: str | None = None
+
+
+class AgreementUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    """A correction; the lead organization stays. Removing a party or changing the dates while
+    live campaigns depend on them answers 409 listing those campaigns unless `confirm`."""
+
+    title: str
+    signed_on: date
+    valid_from: date
+    valid_until: date
+    party_ids: list[Id] = []
+    document_url: str | None = None
+    confirm: bool = False
 
 
 class AgreementOut(msgspec.Struct):
@@ -243,6 +256,13 @@ class AgreementController(Controller):
     ) -> AgreementOut:
         agreement, parties = await agreements.get_agreement(db, actor, agreement_id)
         return out(AgreementOut, agreement, party_ids=parties)
+
+    @put("/{agreement_id:int}", guards=[policy.guard(policy.administers)])
+    async def update_agreement(
+        self, db: DB, actor: CurrentActor, agreement_id: PathId, data: JSONBody[AgreementUpdate]
+    ) -> AgreementOut:
+        await agreements.update_agreement(db, actor, agreement_id, **msgspec.structs.asdict(data))
+        return await self.get_agreement.fn(self, db, actor, agreement_id)
 
 
 class ChannelController(Controller):

@@ -12,6 +12,7 @@ from coordinator import health
 from coordinator.auth import web as auth_web
 from coordinator.auth.actors import actor_from_session, provide_actor
 from coordinator.campaigns import service as campaigns
+from coordinator.campaigns import web as campaigns_web
 from coordinator.delivery import web as delivery_web
 from coordinator.errors import DomainError
 from coordinator.http import DB, CurrentActor
@@ -21,7 +22,6 @@ from coordinator.sandbox import web as sandbox_web
 from coordinator.tallies.service import progress_of
 from coordinator.web import (
     campaign_pages,
-    org_pages,
     tally_pages,
 )
 from coordinator.web.context import (
@@ -56,8 +56,8 @@ PAGES = Router(
         dashboard,
         *auth_web.ROUTES,
         *organizations_web.ROUTES,
-        *org_pages.PAGES,
         *campaign_pages.PAGES,
+        *campaigns_web.ROUTES,
         *sandbox_web.ROUTES,
         *tally_pages.PAGES,
         *delivery_web.PAGES,

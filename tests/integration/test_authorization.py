@@ -108,6 +108,18 @@ ROUTES = [
         "/api/v1/agreements/{agreement}",
         frozenset({"admin", "coordinator", "lead", "leadership"}),
     ),
+    Route(
+        "PUT",
+        "/api/v1/agreements/{agreement}",
+        frozenset({"admin"}),
+        {
+            "title": "Quy chế sửa",
+            "signed_on": "2026-01-05",
+            "valid_from": "2026-01-10",
+            "valid_until": "2027-12-31",
+            "confirm": True,
+        },
+    ),
     Route("GET", "/api/v1/channels", ALL),
     Route(
         "POST",

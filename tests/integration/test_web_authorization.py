@@ -374,7 +374,9 @@ def test_it_covers_every_page():
     served = {
         (method, route.path)
         for route in app.routes
-        if not route.path.startswith(("/api/", "/static", "/schema", "/telegram", "/health"))
+        if not route.path.startswith(
+            ("/api/", "/static", "/schema", "/telegram", "/health", "/metrics")
+        )
         for method in route.methods - {"HEAD", "OPTIONS"}
     }
     names = {

@@ -7,12 +7,12 @@ import re
 from pathlib import Path
 
 from coordinator.auth.models import ROLES
-from coordinator.campaigns.service import CONTENT_KINDS
+from coordinator.campaigns.drafting import CONTENT_KINDS
+from coordinator.campaigns.web.forms import STATUSES
 from coordinator.i18n import _catalog, translate
 from coordinator.organizations.channels import MESSAGES as CHANNEL_MESSAGES
 from coordinator.organizations.members import MEMBER_STATES
 from coordinator.organizations.service import ORG_KINDS
-from coordinator.web.campaign_pages import STATUSES
 from coordinator.web.context import ERROR_TEXT, NAV
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,21 +1,27 @@
-"""Agreements in the browser (the rest of the organization pages live in
-`coordinator.organizations.web`)."""
+"""Agreement pages: the list with the new-agreement form, and the editor.
+
+An edit that would break a live campaign (a party removed, the dates changed) is not saved at
+once: the editor shows the campaigns it breaks and asks to confirm (`confirm` in the form).
+"""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from litestar import get, post
 from litestar.response import Redirect, Template
 
-from coordinator.auth import scope
+from coordinator.auth import policy
+from coordinator.base import utcnow
+from coordinator.clock import local_date
 from coordinator.errors import Invalid
 from coordinator.http import DB, CurrentActor, PageOffset, PathId
 from coordinator.i18n import translate
 from coordinator.organizations import agreements as agreement_service
 from coordinator.organizations import service as organizations
-from coordinator.organizations.web.sheets import organization_options as _options
+from coordinator.organizations.agreements import AgreementChangeBreaks, Broken
+from coordinator.organizations.web.sheets import organization_options
 from coordinator.web.context import (
     FORM_ERROR,
     AnyRequest,
@@ -30,9 +36,7 @@ from coordinator.web.context import (
 )
 
 PAGE = 50
-
-
-# ---- agreements ---------------------------------------------------------------------------
+ADMINS = [policy.guard(policy.administers)]
 
 
 @get("/agreements")
@@ -56,15 +60,15 @@ async def _agreements(
     tree = await organizations.organization_tree(db, actor)
     return page(
         request,
-        "pages/agreements.html",
+        "organizations/agreements.html",
         title=translate(lang, "Agreements"),
         actor=actor,
         status_code=status,
         agreements=found,
         parties=parties,
         org_names={line.organization.id: line.organization.name for line in tree},
-        org_options=_options(tree),
-        today=datetime.now(request.app.state.settings.timezone).date(),
+        org_options=organization_options(tree),
+        today=local_date(utcnow()),
         errors=errors,
         values=values,
     )
@@ -89,12 +93,11 @@ def _agreement_fields(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@post("/agreements")
+@post("/agreements", guards=ADMINS)
 async def create_agreement(
     request: AnyRequest, db: DB, actor: CurrentActor, data: Form
 ) -> Template | Redirect:
     try:
-        scope.require_role(actor)
         agreement = await agreement_service.create_agreement(
             db,
             actor,
@@ -108,11 +111,10 @@ async def create_agreement(
     return redirect("/agreements")
 
 
-@get("/agreements/{agreement_id:int}/edit")
+@get("/agreements/{agreement_id:int}/edit", guards=ADMINS)
 async def edit_agreement_page(
     request: AnyRequest, db: DB, actor: CurrentActor, agreement_id: PathId
 ) -> Template:
-    scope.require_role(actor)
     agreement, party_ids = await agreement_service.get_agreement(db, actor, agreement_id)
     values = {**agreement.model_dump(), "party_ids": party_ids}
     return await _edit_agreement(request, db, actor, agreement_id, values, {})
@@ -126,41 +128,43 @@ async def _edit_agreement(
     values: dict[str, Any],
     errors: dict[str, str],
     status: int = 200,
+    broken: list[Broken] | None = None,
 ) -> Template:
     lang = locale_of(request)
     tree = await organizations.organization_tree(db, actor)
     return page(
         request,
-        "pages/agreement_edit.html",
+        "organizations/agreement_edit.html",
         title=translate(lang, "Edit agreement"),
         actor=actor,
         status_code=status,
         crumbs=[("/agreements", translate(lang, "Agreements"))],
         agreement_id=agreement_id,
-        org_options=_options(tree),
+        org_options=organization_options(tree),
         values=values,
         errors=errors,
+        broken=[(b.id, b.title, translate(lang, b.reason, **b.values)) for b in broken or []],
     )
 
 
-@post("/agreements/{agreement_id:int}")
+@post("/agreements/{agreement_id:int}", guards=ADMINS)  # refused before the form is read
 async def update_agreement(
     request: AnyRequest, db: DB, actor: CurrentActor, agreement_id: PathId, data: Form
 ) -> Template | Redirect:
-    scope.require_role(actor)  # before the form is read: no error details for those refused
+    values = {**data, "party_ids": form_ints(data.get("party_ids", []))}
     try:
-        await agreement_service.update_agreement(db, actor, agreement_id, **_agreement_fields(data))
+        await agreement_service.update_agreement(
+            db, actor, agreement_id, **_agreement_fields(data), confirm=data.get("confirm") == "1"
+        )
+    except AgreementChangeBreaks as exc:
+        return await _edit_agreement(
+            request, db, actor, agreement_id, values, {}, exc.status, exc.broken
+        )
     except Invalid as exc:
-        values = {**data, "party_ids": form_ints(data.get("party_ids", []))}
         errors = field_errors(exc, locale_of(request))
         return await _edit_agreement(request, db, actor, agreement_id, values, errors, FORM_ERROR)
     flash(request, "The agreement was updated.")
     return redirect("/agreements")
 
 
-PAGES = [
-    agreements_page,
-    create_agreement,
-    edit_agreement_page,
-    update_agreement,
-]
+ROUTES = [agreements_page, create_agreement, edit_agreement_page, update_agreement]

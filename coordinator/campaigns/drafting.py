@@ -1,0 +1,281 @@
+"""Drafting campaigns: the draft's fields, its content items and its targets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from coordinator.auth import scope
+from coordinator.auth.audit import audit
+from coordinator.auth.scope import Actor
+from coordinator.base import row_id
+from coordinator.campaigns import party_rule
+from coordinator.campaigns.models import (
+    CONTENT_ACTIONS,
+    DEFAULT_REMINDER_HOURS,
+    Campaign,
+    CampaignTarget,
+    ContentItem,
+)
+from coordinator.clock import local_date
+from coordinator.db import Database
+from coordinator.errors import Conflict, Forbidden, Invalid, field_error
+from coordinator.organizations.agreements import channel_for_url, check_url, party_ids, reach_of
+from coordinator.organizations.models import Agreement
+
+CONTENT_KINDS = ("post", "video", "article", "image", "live")
+
+
+@dataclass
+class CampaignDraft:
+    agreement_id: int
+    title: str
+    launch_at: datetime
+    deadline_at: datetime
+    brief: str = ""
+    quota_percent: int | None = None
+    delivery_mode: str = "dm"
+    proof_requested: bool = False
+    reminder_hours: list[int] = field(default_factory=lambda: list(DEFAULT_REMINDER_HOURS))
+    remind_in_quiet_hours: bool = False
+    paid_broadcast: bool = False
+
+
+def _check_draft(d: CampaignDraft) -> None:
+    errors = []
+    if not 1 <= len(d.title.strip()) <= 200:
+        errors.append(field_error("title", "1-200 characters"))
+    if len(d.brief) > 4000:
+        errors.append(field_error("brief", "at most 4000 characters"))
+    if d.launch_at.tzinfo is None or d.deadline_at.tzinfo is None:
+        errors.append(field_error("launch_at", "times need a time zone (e.g. +07:00 or Z)"))
+    elif d.deadline_at <= d.launch_at:
+        errors.append(field_error("deadline_at", "must be after launch_at"))
+    if d.quota_percent is not None and not 1 <= d.quota_percent <= 100:
+        errors.append(field_error("quota_percent", "between 1 and 100"))
+    if len(d.reminder_hours) > 5 or any(not 1 <= h <= 168 for h in d.reminder_hours):
+        errors.append(field_error("reminder_hours", "up to 5 values, each 1-168 hours"))
+    if d.delivery_mode not in ("dm", "group"):
+        errors.append(field_error("delivery_mode", "dm or group"))
+    if errors:
+        raise Invalid("The campaign cannot be saved.", errors=errors)
+
+
+async def agreement_for(
+    session: AsyncSession,
+    actor: Actor,
+    agreement_id: int,
+    launch_at: datetime,
+    deadline_at: datetime,
+) -> Agreement:
+    """The agreement, if the actor's organization is party to it and it covers both dates."""
+    agreement = await session.get(Agreement, agreement_id)
+    if agreement is None:
+        raise Invalid(
+            "No such agreement.", errors=[field_error("agreement_id", "no such agreement")]
+        )
+    if not actor.is_admin and actor.organization_id not in await party_ids(session, agreement_id):
+        raise Forbidden("Your organization is not a party to this agreement.")
+    first, last = local_date(launch_at), local_date(deadline_at)
+    if first < agreement.valid_from or last > agreement.valid_until:
+        raise Invalid(
+            f"The agreement is valid from {agreement.valid_from} to {agreement.valid_until}; "
+            f"the campaign runs {first} to {last}.",
+            errors=[field_error("agreement_id", "not valid on the campaign's dates")],
+            code="agreement_not_valid",
+        )
+    return agreement
+
+
+async def create_campaign(db: Database, actor: Actor, draft: CampaignDraft) -> Campaign:
+    scope.require_role(actor, "coordinator")
+    _check_draft(draft)
+    async with db.write() as session:
+        await agreement_for(session, actor, draft.agreement_id, draft.launch_at, draft.deadline_at)
+        campaign = Campaign(
+            agreement_id=draft.agreement_id,
+            title=draft.title.strip(),
+            brief=draft.brief,
+            launch_at=draft.launch_at,
+            deadline_at=draft.deadline_at,
+            quota_percent=draft.quota_percent,
+            delivery_mode=draft.delivery_mode,
+            proof_requested=draft.proof_requested,
+            reminder_hours=sorted(set(draft.reminder_hours), reverse=True),
+            remind_in_quiet_hours=draft.remind_in_quiet_hours,
+            paid_broadcast=draft.paid_broadcast,
+            created_by_user_id=actor.user_id,
+        )
+        session.add(campaign)
+        await session.flush()
+        audit(session, actor, "campaign.create", "campaign", campaign.id)
+    return campaign
+
+
+async def update_campaign(
+    db: Database, actor: Actor, campaign_id: int, draft: CampaignDraft
+) -> Campaign:
+    """Drafts and scheduled campaigns can be edited; the agreement cannot change."""
+    _check_draft(draft)
+    async with db.write() as session:
+        campaign = await scope.editable_campaign(session, actor, campaign_id)
+        require_status(campaign, ("draft", "scheduled"), "edited")
+        if draft.agreement_id != campaign.agreement_id:
+            raise Invalid(
+                "The agreement of a campaign cannot change.",
+                errors=[field_error("agreement_id", "cannot change")],
+            )
+        await agreement_for(
+            session, actor, campaign.agreement_id, draft.launch_at, draft.deadline_at
+        )
+        for name in (
+            "brief",
+            "launch_at",
+            "deadline_at",
+            "quota_percent",
+            "delivery_mode",
+            "proof_requested",
+            "remind_in_quiet_hours",
+            "paid_broadcast",
+        ):
+            setattr(campaign, name, getattr(draft, name))
+        campaign.reminder_hours = sorted(set(draft.reminder_hours), reverse=True)
+        campaign.title = draft.title.strip()
+        audit(session, actor, "campaign.update", "campaign", campaign_id)
+    return campaign
+
+
+def require_status(campaign: Campaign, allowed: Sequence[str], doing: str) -> None:
+    if campaign.status not in allowed:
+        raise Conflict(f"A {campaign.status} campaign cannot be {doing}.", code="wrong_status")
+
+
+async def add_content_item(
+    db: Database,
+    actor: Actor,
+    campaign_id: int,
+    *,
+    url: str,
+    kind: str,
+    actions: Sequence[str],
+    suggested_caption: str | None = None,
+    channel_id: int | None = None,
+) -> ContentItem:
+    """`channel_id` is the registered channel the coordinator chose: needed when the URL does
+    not show its channel (a video id, a share or short link), and then audited as confirmed
+    by the coordinator; otherwise it must be the channel the URL is on."""
+    url = check_url(url)
+    errors = []
+    if kind not in CONTENT_KINDS:
+        errors.append(field_error("kind", f"one of {', '.join(CONTENT_KINDS)}"))
+    if (
+        not actions
+        or any(a not in CONTENT_ACTIONS for a in actions)
+        or len(set(actions)) != len(actions)
+    ):
+        errors.append(
+            field_error("actions", f"one or more distinct of {', '.join(CONTENT_ACTIONS)}")
+        )
+    if suggested_caption is not None and len(suggested_caption) > 1000:
+        errors.append(field_error("suggested_caption", "at most 1000 characters"))
+    if errors:
+        raise Invalid("The content item cannot be added.", errors=errors)
+    async with db.write() as session:
+        campaign = await scope.editable_campaign(session, actor, campaign_id)
+        require_status(campaign, ("draft", "scheduled"), "given new content")
+        found = await channel_for_url(session, campaign.agreement_id, url, channel_id)
+        count = len(
+            (
+                await session.scalars(
+                    select(ContentItem.id).where(ContentItem.campaign_id == campaign_id)
+                )
+            ).all()
+        )
+        item = ContentItem(
+            campaign_id=campaign_id,
+            channel_id=row_id(found.channel),
+            url=url,
+            kind=kind,
+            actions=list(actions),
+            suggested_caption=suggested_caption,
+            position=count,
+        )
+        session.add(item)
+        await session.flush()
+        audit(
+            session,
+            actor,
+            "campaign.content",
+            "campaign",
+            campaign_id,
+            item=item.id,
+            channel=found.channel.id,
+            ownership="confirmed_by_coordinator" if found.confirmed_by_coordinator else "url",
+        )
+    return item
+
+
+async def set_targets(
+    db: Database,
+    actor: Actor,
+    campaign_id: int,
+    *,
+    organization_ids: Sequence[int],
+    club_ids: Sequence[int],
+) -> list[CampaignTarget]:
+    """Replace the targets: parties, their sub-organizations, and clubs inside them only."""
+    if not organization_ids and not club_ids:
+        raise Invalid(
+            "Pick at least one organization or club.",
+            errors=[field_error("organization_ids", "empty")],
+        )
+    async with db.write() as session:
+        campaign = await scope.editable_campaign(session, actor, campaign_id)
+        require_status(campaign, ("draft", "scheduled"), "retargeted")
+        reach = await reach_of(session, campaign.agreement_id)
+        outside, bad_clubs = await party_rule.targets_outside(
+            session, reach, organization_ids, club_ids
+        )
+        errors = []
+        if outside:
+            errors.append(
+                field_error(
+                    "organization_ids", f"not parties of the agreement or below them: {outside}"
+                )
+            )
+        if bad_clubs:
+            errors.append(
+                field_error("club_ids", f"not clubs of the agreement's parties: {bad_clubs}")
+            )
+        if errors:
+            raise Invalid(
+                "These targets are outside the agreement.",
+                errors=errors,
+                code="target_outside_agreement",
+            )
+        await session.execute(
+            delete(CampaignTarget).where(col(CampaignTarget.campaign_id) == campaign_id)
+        )
+        targets = [
+            CampaignTarget(campaign_id=campaign_id, organization_id=o)
+            for o in sorted(set(organization_ids))
+        ]
+        targets += [
+            CampaignTarget(campaign_id=campaign_id, club_id=c) for c in sorted(set(club_ids))
+        ]
+        session.add_all(targets)
+        audit(
+            session,
+            actor,
+            "campaign.targets",
+            "campaign",
+            campaign_id,
+            organizations=sorted(set(organization_ids)),
+            clubs=sorted(set(club_ids)),
+        )
+    return targets

@@ -1,0 +1,139 @@
+"""The guarded moves of a campaign: schedule, launch, close and cancel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from coordinator.auth import scope
+from coordinator.auth.audit import audit
+from coordinator.auth.scope import SYSTEM, Actor
+from coordinator.base import utcnow
+from coordinator.campaigns import launch as materialize
+from coordinator.campaigns import party_rule
+from coordinator.campaigns.drafting import agreement_for
+from coordinator.campaigns.models import Assignment, Campaign, CampaignTarget, ContentItem
+from coordinator.campaigns.states import OPEN_ASSIGNMENT, campaign_move
+from coordinator.db import Database
+from coordinator.delivery.queue import withdraw_cards
+from coordinator.errors import Conflict, Invalid, field_error
+
+
+async def _check_ready(
+    session: AsyncSession, actor: Actor, campaign: Campaign, now: datetime, start: datetime
+) -> None:
+    """What must hold before a campaign may be scheduled or launched (to run from `start`)."""
+    assert campaign.id is not None
+    errors = []
+    if not await session.scalar(
+        select(ContentItem.id).where(ContentItem.campaign_id == campaign.id).limit(1)
+    ):
+        errors.append(field_error("content", "add at least one content item"))
+    if not await session.scalar(
+        select(CampaignTarget.id).where(CampaignTarget.campaign_id == campaign.id).limit(1)
+    ):
+        errors.append(field_error("targets", "pick at least one organization or club"))
+    if campaign.deadline_at <= now:
+        errors.append(field_error("deadline_at", "the deadline has passed"))
+    if errors:
+        raise Invalid("The campaign is not ready.", errors=errors, code="not_ready")
+    await agreement_for(session, actor, campaign.agreement_id, start, campaign.deadline_at)
+    await party_rule.require_within_reach(session, campaign)
+
+
+async def _move(session: AsyncSession, campaign: Campaign, move: str) -> None:
+    target = campaign_move(campaign.status, move)
+    if target is None:
+        raise Conflict(f"A {campaign.status} campaign cannot {move}.", code="wrong_status")
+    campaign.status = target
+
+
+async def schedule_campaign(
+    db: Database, actor: Actor, campaign_id: int, now: datetime | None = None
+) -> Campaign:
+    now = now or utcnow()
+    async with db.write() as session:
+        campaign = await scope.editable_campaign(session, actor, campaign_id)
+        await _move(session, campaign, "schedule")
+        await _check_ready(session, actor, campaign, now, campaign.launch_at)
+        audit(session, actor, "campaign.schedule", "campaign", campaign_id)
+    return campaign
+
+
+@dataclass
+class LaunchResult:
+    campaign: Campaign
+    created: int
+
+
+async def launch_campaign(
+    db: Database, actor: Actor | None, campaign_id: int, now: datetime | None = None
+) -> LaunchResult:
+    """Make the campaign active and write its assignments and outbox rows in one transaction.
+
+    Launching again (an active campaign) adds only members who became eligible since; with
+    nothing new it changes nothing. `actor=None` is the scheduler launching on time.
+    """
+    now = now or utcnow()
+    acting = actor or SYSTEM
+
+    async def launch(session: AsyncSession) -> LaunchResult:
+        campaign = await scope.editable_campaign(session, acting, campaign_id)
+        was = campaign.status
+        await _move(session, campaign, "launch")
+        # Launching early needs the agreement to be valid already today.
+        await _check_ready(session, acting, campaign, now, min(now, campaign.launch_at))
+        if was != "active":
+            campaign.launched_at = now
+        created = await materialize.write_assignments(session, campaign, now)
+        audit(session, actor, "campaign.launch", "campaign", campaign_id, created=created)
+        return LaunchResult(campaign, created)
+
+    # A launch and the sender both lock tally summary lines: if PostgreSQL picks the launch
+    # as a deadlock's victim, it runs again rather than fail in the coordinator's hands.
+    return await db.transaction(launch)
+
+
+async def _finish(
+    db: Database, actor: Actor, campaign_id: int, move: str, now: datetime | None
+) -> Campaign:
+    """Close or cancel: open assignments expire, unsent messages are withdrawn."""
+    now = now or utcnow()
+    async with db.write() as session:
+        campaign = await scope.editable_campaign(session, actor, campaign_id)
+        was = campaign.status
+        await _move(session, campaign, move)
+        if was == campaign.status:
+            return campaign
+        campaign.closed_at = now
+        await session.execute(
+            update(Assignment)
+            .where(
+                col(Assignment.campaign_id) == campaign_id,
+                col(Assignment.status).in_(OPEN_ASSIGNMENT),
+            )
+            .values(status="expired", expired_at=now)
+        )
+        await withdraw_cards(
+            session,
+            select(Assignment.id).where(Assignment.campaign_id == campaign_id),
+            f"campaign {campaign.status}",
+        )
+        audit(session, actor, f"campaign.{move}", "campaign", campaign_id)
+    return campaign
+
+
+async def close_campaign(
+    db: Database, actor: Actor, campaign_id: int, now: datetime | None = None
+) -> Campaign:
+    return await _finish(db, actor, campaign_id, "close", now)
+
+
+async def cancel_campaign(
+    db: Database, actor: Actor, campaign_id: int, now: datetime | None = None
+) -> Campaign:
+    return await _finish(db, actor, campaign_id, "cancel", now)

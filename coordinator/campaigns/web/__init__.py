@@ -1,0 +1,10 @@
+"""The campaigns slice's pages: drafting (`drafts`) and the moves (`launch`), mounted as `ROUTES`.
+
+The status page and its progress partial belong to the tallies slice.
+"""
+
+from __future__ import annotations
+
+from coordinator.campaigns.web import drafts, launch
+
+ROUTES = [*drafts.ROUTES, *launch.ROUTES]

@@ -1,0 +1,91 @@
+"""Campaign forms in the browser: the editor's fields read into a draft and written back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from coordinator.campaigns.drafting import CampaignDraft
+from coordinator.campaigns.models import Campaign
+from coordinator.errors import Invalid
+from coordinator.i18n import translate
+from coordinator.web.context import AnyRequest, field_errors, form_int
+
+STATUSES = ("draft", "scheduled", "active", "closed", "cancelled")
+LOCAL_INPUT = "%Y-%m-%dT%H:%M"
+
+
+def settings_of(request: AnyRequest) -> Any:
+    return request.app.state.settings
+
+
+def local_input(request: AnyRequest, value: datetime | None) -> str:
+    """A stored UTC time as a datetime-local input value."""
+    return value.astimezone(settings_of(request).timezone).strftime(LOCAL_INPUT) if value else ""
+
+
+def parse_local(request: AnyRequest, value: Any, field: str) -> datetime:
+    try:
+        naive = datetime.strptime(str(value), LOCAL_INPUT)
+    except ValueError:
+        raise Invalid(
+            "Check the times.", errors=[{"field": field, "message": "a date and time is needed"}]
+        ) from None
+    return naive.replace(tzinfo=settings_of(request).timezone)
+
+
+def read_draft(request: AnyRequest, data: dict[str, Any]) -> CampaignDraft:
+    """The form's fields as a draft; every unreadable field is reported at once."""
+    quota = str(data.get("quota_percent", "")).strip()
+    errors = []
+    times = {}
+    for name in ("launch_at", "deadline_at"):
+        try:
+            times[name] = parse_local(request, data.get(name), name)
+        except Invalid as exc:
+            errors += exc.errors or []
+    if quota and not quota.isdigit():
+        errors.append({"field": "quota_percent", "message": "between 1 and 100"})
+    hours = str(data.get("reminder_hours", "")).replace(",", " ").split()
+    if not all(h.isdigit() for h in hours):
+        errors.append({"field": "reminder_hours", "message": "up to 5 values, each 1-168 hours"})
+    if errors:
+        raise Invalid("The campaign cannot be saved.", errors=errors)
+    return CampaignDraft(
+        agreement_id=form_int(data.get("agreement_id")) or 0,
+        title=str(data.get("title", "")),
+        brief=str(data.get("brief", "")),
+        launch_at=times["launch_at"],
+        deadline_at=times["deadline_at"],
+        quota_percent=int(quota) if quota else None,
+        delivery_mode=str(data.get("delivery_mode", "dm")),
+        proof_requested=data.get("proof_requested") == "on",
+        reminder_hours=[int(h) for h in hours],
+        remind_in_quiet_hours=data.get("remind_in_quiet_hours") == "on",
+        paid_broadcast=data.get("paid_broadcast") == "on",
+    )
+
+
+def form_values(request: AnyRequest, campaign: Campaign) -> dict[str, Any]:
+    return {
+        "agreement_id": campaign.agreement_id,
+        "title": campaign.title,
+        "brief": campaign.brief,
+        "launch_at": local_input(request, campaign.launch_at),
+        "deadline_at": local_input(request, campaign.deadline_at),
+        "quota_percent": campaign.quota_percent or "",
+        "delivery_mode": campaign.delivery_mode,
+        "proof_requested": "on" if campaign.proof_requested else "",
+        "reminder_hours": ", ".join(str(h) for h in campaign.reminder_hours),
+        "remind_in_quiet_hours": "on" if campaign.remind_in_quiet_hours else "",
+        "paid_broadcast": "on" if campaign.paid_broadcast else "",
+    }
+
+
+def form_errors(exc: Invalid, lang: str) -> dict[str, str]:
+    errors = field_errors(exc, lang)
+    if not errors:
+        errors[""] = translate(lang, exc.detail)
+    elif exc.code == "agreement_not_valid":
+        errors["agreement_id"] = exc.detail
+    return errors

@@ -9,7 +9,6 @@ from litestar import get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
-from coordinator.auth import scope
 from coordinator.auth.scope import Actor
 from coordinator.base import utcnow
 from coordinator.bots.messages import AssignmentView, ItemView, render
@@ -22,8 +21,6 @@ from coordinator.errors import Conflict, Invalid
 from coordinator.http import DB, CurrentActor, PageOffset, PathId, Search
 from coordinator.i18n import LOCALES, translate
 from coordinator.organizations.agreements import list_agreements
-from coordinator.tallies.cache import PROGRESS, audience_key
-from coordinator.tallies.service import campaign_breakdown
 from coordinator.web.context import (
     FORM_ERROR,
     AnyRequest,
@@ -483,54 +480,6 @@ async def remind(request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: 
     return redirect(f"/campaigns/{campaign_id}")
 
 
-async def _breakdown(db: DB, actor: Actor, campaign_id: int) -> Any:
-    """The campaign's progress, shared for 2 s by everyone who sees the same lines."""
-    async with db.read() as session:  # the visibility check is never cached
-        await scope.visible_campaign(session, actor, campaign_id)
-    value, _ = await PROGRESS.get(
-        (db.url, campaign_id, audience_key(actor)),
-        lambda: campaign_breakdown(db, actor, campaign_id),
-    )
-    return value
-
-
-@get("/campaigns/{campaign_id:int}")
-async def status_page(
-    request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: PathId
-) -> Template:
-    lang = locale_of(request)
-    detail = await campaigns.get_campaign(db, actor, campaign_id)
-    return page(
-        request,
-        "pages/campaign_status.html",
-        title=detail.campaign.title,
-        actor=actor,
-        crumbs=[("/campaigns", translate(lang, "Campaigns"))],
-        campaign=detail.campaign,
-        items=detail.items,
-        breakdown=await _breakdown(db, actor, campaign_id),
-        can_edit=actor.role in ("admin", "coordinator"),
-        hide_small=actor.role == "leadership",
-    )
-
-
-@get("/campaigns/{campaign_id:int}/progress")
-async def progress_partial(
-    request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: PathId
-) -> Template:
-    """htmx polls this while the campaign runs: the status page updates without a reload."""
-    detail = await campaigns.get_campaign(db, actor, campaign_id)
-    return page(
-        request,
-        "partials/progress.html",
-        title="",
-        actor=actor,
-        campaign=detail.campaign,
-        breakdown=await _breakdown(db, actor, campaign_id),
-        hide_small=actor.role == "leadership",
-    )
-
-
 PAGES = [
     campaigns_page,
     new_campaign_page,
@@ -547,6 +496,4 @@ PAGES = [
     close,
     cancel,
     remind,
-    status_page,
-    progress_partial,
 ]

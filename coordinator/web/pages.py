@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Request, Router, get
+from litestar import Router
 from litestar.di import Provide
-from litestar.response import Template
 
 from coordinator import health
-from coordinator.campaigns import service as campaigns
 from coordinator.errors import DomainError
-from coordinator.http import DB, CurrentActor, provide_actor
-from coordinator.i18n import translate
-from coordinator.tallies.service import progress_of
+from coordinator.http import provide_actor
+from coordinator.tallies import web as tallies_web
 from coordinator.web import (
     account,
     campaign_pages,
@@ -21,45 +16,25 @@ from coordinator.web import (
     org_pages,
     outbox_pages,
     simulator,
-    tally_pages,
 )
 from coordinator.web.context import (
     SecondFactorSetupRequired,
     SignInRequired,
     actor_from_session,
     domain_error_page,
-    locale_of,
-    page,
     second_factor_setup,
     sign_in_required,
 )
 
-
-@get("/")
-async def dashboard(request: Request[Any, Any, Any], db: DB, actor: CurrentActor) -> Template:
-    lang = locale_of(request)
-    recent = await campaigns.list_campaigns(db, actor, None, 10, 0)
-    progress = await progress_of(db, actor, [c.id for c in recent.items if c.id is not None])
-    return page(
-        request,
-        "pages/dashboard.html",
-        title=translate(lang, "Dashboard"),
-        actor=actor,
-        campaigns=recent,
-        progress=progress,
-    )
-
-
 PAGES = Router(
     path="/",
     route_handlers=[
-        dashboard,
+        *tallies_web.ROUTES,
         *account.PAGES,
         *mfa_pages.PAGES,
         *org_pages.PAGES,
         *campaign_pages.PAGES,
         *simulator.PAGES,
-        *tally_pages.PAGES,
         *outbox_pages.PAGES,
     ],
     dependencies={"actor": Provide(provide_actor)},

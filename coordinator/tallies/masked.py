@@ -5,6 +5,10 @@ A masked count renders as "<5" (str and Jinja) and has no rate, no bar and no pe
 `Figures` whose `done` or `assigned` is masked has `rate` None, the `percent` filter writes "–"
 for it, and templates draw a bar only from a `rate` that is not None. The rule lives here only;
 every surface (pages, partials, exports, digests, the API) takes figures from here.
+
+Masking is per figure: each figure shown is a group of five or more, but a parent's rolled-up
+total minus its visible children may narrow or equal a masked count; hiding those differences
+too would blank most of a province's tree (tests/integration/test_masked_figures.py).
 """
 
 from __future__ import annotations

@@ -24,9 +24,9 @@ from coordinator.tallies.masked import (
     Figure,
     Figures,
     ShownLine,
-    mask,
     masked,
     rate_of,
+    shown,
     shown_fields,
     shown_line,
 )
@@ -208,8 +208,8 @@ async def dashboard_progress(
     out: dict[int, dict[str, Any]] = {}
     for campaign_id, counts in (await progress_of(db, actor, campaign_ids)).items():
         assigned = counts["assigned"]
-        shown = {n: mask(v, assigned) if hide else v for n, v in counts.items()}
-        out[campaign_id] = {**shown, "rate": rate_of(shown["done"], shown["assigned"])}
+        values = {n: shown(v, hide, assigned) for n, v in counts.items()}
+        out[campaign_id] = {**values, "rate": rate_of(values["done"], values["assigned"])}
     return out
 
 
@@ -242,20 +242,20 @@ async def campaign_figures(db: Database, actor: Actor, campaign_id: int) -> Camp
     t = await campaign_tally(db, actor, campaign_id)
     base = t.assigned
 
-    def shown(values: dict[str, int]) -> dict[str, Figure]:
-        return {n: mask(v, base) if hide else v for n, v in values.items()}
+    def all_shown(values: dict[str, int]) -> dict[str, Figure]:
+        return {n: shown(v, hide, base) for n, v in values.items()}
 
-    assigned = mask(base, base) if hide else base
-    by_status = shown(t.by_status)
+    assigned = shown(base, hide, base)
+    by_status = all_shown(t.by_status)
     rate = rate_of(by_status.get("done", 0), assigned)
     participation_rate = None if rate is None and base else t.participation_rate
-    delivery = shown({name: getattr(t.delivery, name) for name in DELIVERY_FIGURES})
+    delivery = all_shown({name: getattr(t.delivery, name) for name in DELIVERY_FIGURES})
     quota_met = t.quota_met if participation_rate is not None else None
     return CampaignFigures(
         t,
         assigned,
         by_status,
-        shown(t.reports_by_action),
+        all_shown(t.reports_by_action),
         participation_rate,
         quota_met,
         delivery,

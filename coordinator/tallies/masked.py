@@ -56,6 +56,11 @@ def mask(value: int, base: int | None = None) -> Figure:
     return value
 
 
+def shown(value: int, counts_only: bool, base: int | None = None) -> Figure:
+    """`value` as its audience sees it: masked for counts only, as is for everyone else."""
+    return mask(value, base) if counts_only else value
+
+
 def masked(value: Any) -> bool:
     return isinstance(value, Masked)
 
@@ -123,4 +128,4 @@ def shown_line(line: Line, counts_only: bool, previous: Counts | None = None) ->
 def shown_fields(value: Any, counts_only: bool, base: int) -> dict[str, Figure]:
     """Every int field of a dataclass of counts, masked against `base` for counts only."""
     raw = {f.name: getattr(value, f.name) for f in fields(value)}
-    return {n: mask(v, base) if counts_only else v for n, v in raw.items()}
+    return {n: shown(v, counts_only, base) for n, v in raw.items()}

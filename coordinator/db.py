@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
-from collections.abc import AsyncIterator
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -17,7 +21,12 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+T = TypeVar("T")
+logger = logging.getLogger("coordinator.db")
 WRITE_OPTION = "coordinator_write"
+# PostgreSQL aborts one side of a deadlock (40P01) or of a serialization conflict (40001);
+# the transaction did nothing and running it again is the documented answer.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 BUSY_TIMEOUT_MS = 10_000  # how long a SQLite writer waits for the lock
 
 
@@ -46,11 +55,21 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 
 
 def _private_database_file(path: Path) -> None:
-    """Create a new database file readable by its owner only; SQLite gives its -wal and -shm
-    files the same mode, so volunteers' names are never world-readable on the machine."""
+    """Make the database file readable by its owner only; SQLite gives its -wal and -shm
+    files the same mode, so volunteers' names are never world-readable on the machine. A file
+    created before this rule (or by hand) is tightened too, with its -wal and -shm."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        return
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+        except FileNotFoundError:
+            continue
+        except PermissionError:  # not ours to change: say so rather than fail to start
+            logger.warning("%s is readable by others and is not ours to tighten", file)
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -89,5 +108,27 @@ class Database:
         async with self._writer() as session, session.begin():
             yield session
 
+    async def transaction(
+        self, work: Callable[[AsyncSession], Awaitable[T]], *, attempts: int = 4
+    ) -> T:
+        """`work` in a write transaction, run again (after a short random pause) when the
+        database aborted it as one side of a deadlock or serialization conflict. `work` must
+        only touch the database: it may run more than once."""
+        for attempt in range(1, attempts + 1):
+            try:
+                async with self.write() as session:
+                    return await work(session)
+            except DBAPIError as exc:
+                if attempt == attempts or not is_retryable(exc):
+                    raise
+                logger.warning("transaction aborted (%s), attempt %d: again", exc.orig, attempt)
+                await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)
+        raise AssertionError("unreachable")
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def is_retryable(exc: DBAPIError) -> bool:
+    """A deadlock or serialization failure: the whole transaction may simply run again."""
+    return getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES

@@ -18,11 +18,11 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, delete, select
 
-from coordinator.auth import throttle
+from coordinator.auth import policy, throttle
 from coordinator.auth.audit import audit
 from coordinator.auth.models import ROLES, MfaRequiredRole, RecoveryCode, User, UserTotp
 from coordinator.auth.passwords import token_digest, verify_password
-from coordinator.auth.scope import Actor, require_role
+from coordinator.auth.scope import Actor
 from coordinator.auth.sessions import end_user_sessions
 from coordinator.base import utcnow
 from coordinator.db import Database
@@ -56,8 +56,20 @@ async def required_roles(db: Database, admins: bool = True) -> frozenset[str]:
     return (ALWAYS_REQUIRED | chosen) if admins else chosen
 
 
+async def must_use(db: Database, who: Actor | User, admins: bool = True) -> bool:
+    """Whether this user's role must use a second factor (`admins`: the deployment's
+    setting, as for `required_roles`)."""
+    return who.role in await required_roles(db, admins)
+
+
+async def must_use_among(db: Database, users: list[User], admins: bool = True) -> set[int]:
+    """Which of these users' roles must use a second factor (for the users page)."""
+    required = await required_roles(db, admins)
+    return {u.id for u in users if u.id is not None and u.role in required}
+
+
 async def set_required_roles(db: Database, actor: Actor, roles: set[str]) -> frozenset[str]:
-    require_role(actor)
+    policy.require(policy.administers(actor))
     unknown = roles - set(ROLES)
     if unknown:
         raise Invalid("Unknown role.", errors=[field_error("roles", ", ".join(sorted(unknown)))])
@@ -184,7 +196,7 @@ async def _use_recovery_code(session: AsyncSession, user_id: int, code: str) -> 
 async def remove(db: Database, actor: Actor, user_id: int) -> None:
     """Remove a user's second factor: the user themself, or an admin for a lost phone."""
     if actor.user_id != user_id:
-        require_role(actor)
+        policy.require(policy.administers(actor))
     async with db.write() as session:
         if await session.get(User, user_id) is None:
             raise NotFound(f"User {user_id} not found.")

@@ -66,14 +66,34 @@ def manages_organization(actor: Actor, organization_id: int) -> bool:
 
 
 def sees_organizations(actor: Actor) -> bool:
-    """The organization tree and member lists (named people: not leadership)."""
-    return sees_names(actor)
+    """The organization tree: organizations, their kinds, clubs and official channels, for the
+    API and the pages alike. They name no one, so leadership sees them too; member counts, group
+    chats and member lists stay behind `sees_names`."""
+    return True
 
 
 def own_subtree(actor: Actor) -> frozenset[int] | None:
     """The organizations whose figures are the actor's own: a lead's subtree; None for roles
     that see every organization's figures."""
     return actor.subtree if actor.role == "lead" else None
+
+
+# auth
+
+
+def connects_digests(actor: Actor) -> bool:
+    """Connecting one's own Telegram for the digests: the roles digests go to (leads and
+    leadership), and admins."""
+    return actor.is_admin or actor.role in ("lead", "leadership")
+
+
+# organizations slice
+
+
+def sees_members_of(actor: Actor, organization_id: int) -> bool:
+    """Named members of this organization: admins, or coordinators and leads of its subtree
+    (the same rule `scope.members` applies to queries)."""
+    return actor.is_admin or (sees_names(actor) and organization_id in actor.subtree)
 
 
 # tallies
@@ -155,6 +175,10 @@ class Rights:
 
     def manages(self, organization_id: int) -> bool:
         return self.administers or (self.manages_people and organization_id in self.subtree)
+
+    def sees_members(self, organization_id: int) -> bool:
+        """`sees_members_of` for templates."""
+        return self.administers or (self.sees_names and organization_id in self.subtree)
 
 
 def rights(actor: Actor) -> Rights:

@@ -9,7 +9,7 @@ from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from coordinator.auth import throttle
+from coordinator.auth import policy, throttle
 from coordinator.auth.audit import audit
 from coordinator.auth.models import ROLES, ApiToken, AuditEvent, User
 from coordinator.auth.passwords import (
@@ -20,7 +20,7 @@ from coordinator.auth.passwords import (
     token_digest,
     verify_password,
 )
-from coordinator.auth.scope import Actor, actor_for, require_role
+from coordinator.auth.scope import Actor, actor_for
 from coordinator.auth.sessions import end_user_sessions
 from coordinator.base import utcnow
 from coordinator.db import Database
@@ -55,7 +55,7 @@ async def create_user(
 ) -> User:
     """Create a user; `actor=None` is the command line, which runs with the operator's rights."""
     if actor is not None:
-        require_role(actor)
+        policy.require(policy.administers(actor))
     _check_user_input(username, password, role)
     async with db.write() as session:
         if await session.get(Organization, organization_id) is None:
@@ -78,7 +78,7 @@ async def create_user(
 
 
 async def set_role(db: Database, actor: Actor, user_id: int, role: str) -> User:
-    require_role(actor)
+    policy.require(policy.administers(actor))
     if role not in ROLES:
         raise Invalid("Unknown role.", errors=[field_error("role", f"one of {', '.join(ROLES)}")])
     async with db.write() as session:
@@ -159,7 +159,7 @@ async def signed_out(db: Database, user_id: int) -> None:
 async def create_token(db: Database, actor: Actor | None, user_id: int, name: str) -> str:
     """A new bearer token, shown once; only its digest is kept."""
     if actor is not None and actor.user_id != user_id:
-        require_role(actor)
+        policy.require(policy.administers(actor))
     name = name.strip()
     if not 1 <= len(name) <= 100:
         raise Invalid("The token needs a name.", errors=[field_error("name", "1-100 characters")])
@@ -190,7 +190,7 @@ async def actor_from_token(db: Database, token: str) -> Actor | None:
 async def list_users(
     db: Database, actor: Actor, search: str | None, limit: int, offset: int
 ) -> Page[User]:
-    require_role(actor)
+    policy.require(policy.administers(actor))
     stmt = select(User).order_by(col(User.username))
     if search:
         stmt = stmt.where(col(User.username).contains(search.strip().lower(), autoescape=True))
@@ -200,7 +200,7 @@ async def list_users(
 
 async def set_active(db: Database, actor: Actor, user_id: int, active: bool) -> User:
     """Deactivate (or reactivate) a user; their sessions and tokens stop working at once."""
-    require_role(actor)
+    policy.require(policy.administers(actor))
     if user_id == actor.user_id and not active:
         raise Conflict("You cannot deactivate yourself.")
     async with db.write() as session:
@@ -217,7 +217,7 @@ async def set_active(db: Database, actor: Actor, user_id: int, active: bool) -> 
 
 
 async def reset_password(db: Database, actor: Actor, user_id: int, password: str) -> None:
-    require_role(actor)
+    policy.require(policy.administers(actor))
     if len(password) < MIN_PASSWORD_LENGTH:
         raise Invalid(
             "The password is too short.",
@@ -269,7 +269,7 @@ async def change_own_password(
 
 async def end_sessions_of(db: Database, actor: Actor, user_id: int) -> int:
     """An admin signs a user out everywhere (a lost phone, a shared computer)."""
-    require_role(actor)
+    policy.require(policy.administers(actor))
     async with db.write() as session:
         if await session.get(User, user_id) is None:
             raise NotFound(f"User {user_id} not found.")
@@ -292,7 +292,7 @@ async def list_tokens(db: Database, actor: Actor) -> list[ApiToken]:
 async def revoke_token(db: Database, actor: Actor, token_id: int) -> None:
     async with db.write() as session:
         token = await session.get(ApiToken, token_id)
-        if token is None or (token.user_id != actor.user_id and not actor.is_admin):
+        if token is None or (token.user_id != actor.user_id and not policy.administers(actor)):
             raise NotFound(f"Token {token_id} not found.")
         if token.revoked_at is None:
             token.revoked_at = utcnow()
@@ -302,7 +302,7 @@ async def revoke_token(db: Database, actor: Actor, token_id: int) -> None:
 async def list_audit(
     db: Database, actor: Actor, action: str | None, limit: int, offset: int
 ) -> Page[AuditEvent]:
-    require_role(actor)
+    policy.require(policy.administers(actor))
     stmt = select(AuditEvent).order_by(col(AuditEvent.id).desc())
     if action:
         stmt = stmt.where(col(AuditEvent.action).startswith(action.strip(), autoescape=True))

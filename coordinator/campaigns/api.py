@@ -63,6 +63,7 @@ class ContentItemIn(msgspec.Struct, forbid_unknown_fields=True):
     actions: list[str]
     kind: str = "post"
     suggested_caption: str | None = None
+    channel_id: OptionalId = None  # the registered channel, when the URL does not show it
 
 
 class ContentItemOut(msgspec.Struct):
@@ -191,6 +192,7 @@ class CampaignController(Controller):
             kind=data.kind,
             actions=data.actions,
             suggested_caption=data.suggested_caption,
+            channel_id=data.channel_id,
         )
         return out(ContentItemOut, item)
 

@@ -174,7 +174,11 @@ async def add_content_item(
     kind: str,
     actions: Sequence[str],
     suggested_caption: str | None = None,
+    channel_id: int | None = None,
 ) -> ContentItem:
+    """`channel_id` is the registered channel the coordinator chose: needed when the URL does
+    not show its channel (a video id, a share or short link), and then audited as confirmed
+    by the coordinator; otherwise it must be the channel the URL is on."""
     url = check_url(url)
     errors = []
     if kind not in CONTENT_KINDS:
@@ -194,7 +198,7 @@ async def add_content_item(
     async with db.write() as session:
         campaign = await scope.editable_campaign(session, actor, campaign_id)
         _require_status(campaign, ("draft", "scheduled"), "given new content")
-        channel = await channel_for_url(session, campaign.agreement_id, url)
+        found = await channel_for_url(session, campaign.agreement_id, url, channel_id)
         count = len(
             (
                 await session.scalars(
@@ -204,7 +208,7 @@ async def add_content_item(
         )
         item = ContentItem(
             campaign_id=campaign_id,
-            channel_id=row_id(channel),
+            channel_id=row_id(found.channel),
             url=url,
             kind=kind,
             actions=list(actions),
@@ -213,7 +217,16 @@ async def add_content_item(
         )
         session.add(item)
         await session.flush()
-        audit(session, actor, "campaign.content", "campaign", campaign_id, item=item.id)
+        audit(
+            session,
+            actor,
+            "campaign.content",
+            "campaign",
+            campaign_id,
+            item=item.id,
+            channel=found.channel.id,
+            ownership="confirmed_by_coordinator" if found.confirmed_by_coordinator else "url",
+        )
     return item
 
 
@@ -550,13 +563,14 @@ async def agreements_for_new_campaigns(db: Database, actor: Actor, today: date) 
 
 
 async def check_content_url(
-    db: Database, actor: Actor, agreement_id: int, url: str
+    db: Database, actor: Actor, agreement_id: int, url: str, channel_id: int | None = None
 ) -> tuple[str, str]:
     """(channel name, organization name) the URL is published on; Invalid if none of the
-    agreement's parties runs that channel. Used as the editor checks a URL while typing."""
+    agreement's parties runs that channel, or (code channel_choice_needed, with the candidates)
+    if the URL does not show its channel. Used as the editor checks a URL while typing."""
     scope.require_role(actor, "coordinator")
     url = check_url(url)
     async with db.read() as session:
-        channel = await channel_for_url(session, agreement_id, url)
+        channel = (await channel_for_url(session, agreement_id, url, channel_id)).channel
         org = await session.get(Organization, channel.organization_id)
     return channel.name, org.name if org else ""

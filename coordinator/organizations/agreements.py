@@ -1,14 +1,14 @@
-"""Agreements (cooperation charters) with their parties, and official channels.
+"""Agreements (cooperation charters) with their parties.
 
-The rules that campaigns lean on live here: which agreement is valid on which dates, which
-organizations it reaches, and which channel a content URL belongs to.
+The rules that campaigns lean on live here: which agreement is valid on which dates and which
+organizations it reaches. Official channels, and which one a content URL is on, live in
+`channels` (re-exported here for the callers that import them from this module).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from urllib.parse import urlsplit
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,19 +20,26 @@ from coordinator.auth.scope import Actor
 from coordinator.base import row_id
 from coordinator.db import Database
 from coordinator.errors import Invalid, NotFound, field_error
-from coordinator.organizations.models import Agreement, AgreementParty, Channel, Organization
+from coordinator.organizations.channels import (
+    PLATFORMS,
+    channel_for_url,
+    check_url,
+    create_channel,
+    list_channels,
+    url_belongs_to,
+)
+from coordinator.organizations.models import Agreement, AgreementParty, Organization
 from coordinator.organizations.tree import subtree_ids
 from coordinator.pagination import Page, paginate
 
-PLATFORMS = ("facebook", "zalo", "youtube", "tiktok", "telegram", "website", "other")
-
-
-def check_url(url: str, field: str = "url") -> str:
-    url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 500:
-        raise Invalid("Not a web address.", errors=[field_error(field, "must be an http(s) URL")])
-    return url
+__all__ = [
+    "PLATFORMS",
+    "channel_for_url",
+    "check_url",
+    "create_channel",
+    "list_channels",
+    "url_belongs_to",
+]
 
 
 async def create_agreement(
@@ -171,79 +178,3 @@ async def get_agreement(
         if agreement is None:
             raise NotFound(f"Agreement {agreement_id} not found.")
         return agreement, await party_ids(session, agreement_id)
-
-
-def _host_and_path(url: str) -> tuple[str, str]:
-    parts = urlsplit(url.strip())
-    host = (parts.hostname or "").lower()
-    for prefix in ("www.", "m.", "mobile."):
-        if host.startswith(prefix):
-            host = host[len(prefix) :]
-    return host, parts.path.rstrip("/").lower()
-
-
-def url_belongs_to(url: str, channel_url: str) -> bool:
-    """Same host (ignoring www./m.) and the channel's path is a whole-segment prefix."""
-    host, path = _host_and_path(url)
-    channel_host, channel_path = _host_and_path(channel_url)
-    return host == channel_host and (path == channel_path or path.startswith(channel_path + "/"))
-
-
-async def create_channel(
-    db: Database, actor: Actor | None, *, organization_id: int, platform: str, url: str, name: str
-) -> Channel:
-    if actor is not None:
-        scope.require_org(actor, organization_id)
-    url = check_url(url)
-    errors = []
-    if platform not in PLATFORMS:
-        errors.append(field_error("platform", f"one of {', '.join(PLATFORMS)}"))
-    if not 1 <= len(name.strip()) <= 200:
-        errors.append(field_error("name", "1-200 characters"))
-    if errors:
-        raise Invalid("The channel cannot be registered.", errors=errors)
-    async with db.write() as session:
-        if await session.get(Organization, organization_id) is None:
-            raise Invalid(
-                "No such organization.",
-                errors=[field_error("organization_id", "no such organization")],
-            )
-        if await session.scalar(select(Channel.id).where(Channel.url == url)):
-            raise Invalid(
-                "The channel is registered already.",
-                errors=[field_error("url", "already registered")],
-            )
-        channel = Channel(
-            organization_id=organization_id, platform=platform, url=url, name=name.strip()
-        )
-        session.add(channel)
-        await session.flush()
-        audit(session, actor, "channel.create", "channel", channel.id)
-    return channel
-
-
-async def list_channels(
-    db: Database, actor: Actor, organization_id: int | None, limit: int, offset: int
-) -> Page[Channel]:
-    stmt = select(Channel).order_by(col(Channel.id))
-    if organization_id is not None:
-        stmt = stmt.where(Channel.organization_id == organization_id)
-    async with db.read() as session:
-        return await paginate(session, stmt, limit, offset)
-
-
-async def channel_for_url(session: AsyncSession, agreement_id: int, url: str) -> Channel:
-    """The registered channel of a party (or a party's sub-organization) that the URL is on."""
-    reach = await reach_of(session, agreement_id)
-    channels = (
-        await session.scalars(select(Channel).where(col(Channel.organization_id).in_(reach)))
-    ).all()
-    matches = [c for c in channels if url_belongs_to(url, c.url)]
-    if not matches:
-        raise Invalid(
-            "The link is not on an official channel of this agreement's parties. "
-            "Register the channel first, or use content from a registered channel.",
-            errors=[field_error("url", "not on a registered official channel of a party")],
-            code="channel_not_registered",
-        )
-    return max(matches, key=lambda c: len(_host_and_path(c.url)[1]))  # the most specific

@@ -8,6 +8,7 @@ import msgspec
 from litestar import Controller, get, patch, post
 from litestar.params import JSONBody
 
+from coordinator.auth import policy
 from coordinator.base import row_id
 from coordinator.http import (
     DB,
@@ -117,6 +118,7 @@ class ChannelOut(msgspec.Struct):
 class OrganizationController(Controller):
     path = "/organizations"
     tags = ["organizations"]
+    guards = [policy.guard(policy.sees_organizations)]  # the question the tree page asks too
 
     @get("/")
     async def list_organizations(

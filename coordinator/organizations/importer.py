@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from coordinator.auth import scope
+from coordinator.auth import policy
 from coordinator.auth.audit import audit
 from coordinator.auth.scope import Actor
 from coordinator.base import row_id
@@ -148,7 +148,7 @@ async def import_members(
 
     `dry_run` checks every row and counts new and known members without saving anything:
     the preview people see before they confirm."""
-    scope.require_org(actor, organization_id)
+    policy.require_organization(actor, organization_id)
     rows = parse_table(data, filename)
     async with db.write() as session:
         if await session.get(Organization, organization_id) is None:

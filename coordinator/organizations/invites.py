@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import col, select
 
-from coordinator.auth import scope
+from coordinator.auth import policy, scope
 from coordinator.auth.audit import audit
 from coordinator.auth.passwords import new_token, token_digest
 from coordinator.auth.scope import Actor
@@ -42,7 +42,7 @@ async def member_invite(db: Database, actor: Actor, member_id: int) -> InviteLin
         )
         if member is None:
             raise NotFound(f"Member {member_id} not found.")
-        scope.require_org(actor, member.organization_id)
+        policy.require_organization(actor, member.organization_id)
         if member.deactivated_at is not None:
             raise Invalid(
                 "The member is deactivated.", errors=[field_error("member_id", "deactivated")]
@@ -91,7 +91,7 @@ async def group_invite(
     club_id: int | None,
 ) -> InviteLink:
     """A link that adds the bot to a group and registers it for the organization (or club)."""
-    scope.require_org(actor, organization_id)
+    policy.require_organization(actor, organization_id)
     token = new_token("g")
     async with db.write() as session:
         if await session.get(Organization, organization_id) is None:
@@ -135,7 +135,7 @@ async def organization_invites(
     db: Database, actor: Actor, organization_id: int
 ) -> list[tuple[Member, InviteLink]]:
     """Fresh links for the organization's active members not yet in Telegram (a print sheet)."""
-    scope.require_org(actor, organization_id)
+    policy.require_organization(actor, organization_id)
     out: list[tuple[Member, InviteLink]] = []
     async with db.write() as session:
         username = await bot_username(session)

@@ -10,7 +10,7 @@ from sqlalchemy import delete, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from coordinator.auth import scope
+from coordinator.auth import policy, scope
 from coordinator.auth.audit import audit
 from coordinator.auth.scope import Actor
 from coordinator.base import utcnow
@@ -86,7 +86,7 @@ async def create_member(
     locale: str = "vi",
     club_ids: Sequence[int] = (),
 ) -> Member:
-    scope.require_org(actor, organization_id)
+    policy.require_organization(actor, organization_id)
     if errors := check_member_fields(display_name, code, locale):
         raise Invalid("The member cannot be created.", errors=errors)
     async with db.write() as session:
@@ -122,7 +122,7 @@ async def _editable_member(session: AsyncSession, actor: Actor, member_id: int) 
     )
     if member is None:
         raise NotFound(f"Member {member_id} not found.")
-    scope.require_org(actor, member.organization_id)
+    policy.require_organization(actor, member.organization_id)
     return member
 
 
@@ -142,7 +142,7 @@ async def update_member(
         member = await _editable_member(session, actor, member_id)
         new_org = organization_id if organization_id is not None else member.organization_id
         if new_org != member.organization_id:
-            scope.require_org(actor, new_org)
+            policy.require_organization(actor, new_org)
             if await session.get(Organization, new_org) is None:
                 raise Invalid(
                     "No such organization.",

@@ -9,14 +9,14 @@ from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from coordinator.auth import scope
+from coordinator.auth import policy, scope
 from coordinator.auth.audit import audit
 from coordinator.auth.scope import Actor
 from coordinator.base import row_id
 from coordinator.db import Database
 from coordinator.errors import Conflict, Invalid, NotFound, field_error
 from coordinator.organizations.models import Club, GroupChat, Member, Organization
-from coordinator.organizations.tree import subtree_ids
+from coordinator.organizations.tree import subtree_ids, tree_lines
 from coordinator.pagination import Page, paginate
 
 ORG_KINDS = (
@@ -63,7 +63,7 @@ async def create_organization(
 ) -> Organization:
     """Admins build the tree (the command line too, with actor=None)."""
     if actor is not None:
-        scope.require_role(actor)
+        policy.require(policy.administers(actor))
     name = _check_name(name)
     if kind not in ORG_KINDS:
         raise Invalid(
@@ -85,7 +85,7 @@ async def update_organization(
     db: Database, actor: Actor, org_id: int, *, name: str | None, parent_id: int | None, move: bool
 ) -> Organization:
     """Rename, or move under another parent (never under itself or its own descendants)."""
-    scope.require_role(actor)
+    policy.require(policy.administers(actor))
     async with db.write() as session:
         org = await session.get(Organization, org_id)
         if org is None:
@@ -122,7 +122,7 @@ async def create_club(
     db: Database, actor: Actor | None, *, organization_id: int, name: str
 ) -> Club:
     if actor is not None:
-        scope.require_org(actor, organization_id)
+        policy.require_organization(actor, organization_id)
     name = _check_name(name)
     async with db.write() as session:
         if await session.get(Organization, organization_id) is None:
@@ -155,7 +155,7 @@ async def rename_club(db: Database, actor: Actor, club_id: int, name: str) -> Cl
         club = await session.get(Club, club_id)
         if club is None:
             raise NotFound(f"Club {club_id} not found.")
-        scope.require_org(actor, club.organization_id)
+        policy.require_organization(actor, club.organization_id)
         if name != club.name and await _club_named(session, club.organization_id, name):
             raise Conflict(
                 "Another club of this organization has that name.",
@@ -184,21 +184,7 @@ async def organization_tree(db: Database, actor: Actor) -> list[OrganizationLine
     async with db.read() as session:
         orgs = (await session.scalars(select(Organization).order_by(col(Organization.name)))).all()
         clubs = (await session.scalars(select(Club).order_by(col(Club.name)))).all()
-        counted: Any = select(
-            Member.organization_id,
-            func.count(),
-            func.count(col(Member.telegram_user_id)),
-        ).where(col(Member.deactivated_at).is_(None))
-        counts = {
-            org_id: (total, linked)
-            for org_id, total, linked in (
-                await session.execute(
-                    scope.members(actor, counted).group_by(col(Member.organization_id))
-                )
-                if actor.role != "leadership"
-                else []
-            )
-        }
+        counts = await _member_counts(session, actor) if policy.sees_names(actor) else {}
         groups = dict(
             (
                 await session.execute(
@@ -210,25 +196,35 @@ async def organization_tree(db: Database, actor: Actor) -> list[OrganizationLine
             .tuples()
             .all()
         )
-    children: dict[int | None, list[Organization]] = {}
-    for org in orgs:
-        children.setdefault(org.parent_id, []).append(org)
+    by_id = {row_id(org): org for org in orgs}
     by_org: dict[int, list[Club]] = {}
     for club in clubs:
         by_org.setdefault(club.organization_id, []).append(club)
     lines: list[OrganizationLine] = []
-
-    def walk(parent: int | None, depth: int) -> None:
-        for org in children.get(parent, []):
-            oid = row_id(org)
-            total, linked = counts.get(oid, (0, 0))
-            manageable = actor.is_admin or (actor.role == "lead" and oid in actor.subtree)
-            lines.append(
-                OrganizationLine(
-                    org, depth, by_org.get(oid, []), total, linked, groups.get(oid, 0), manageable
-                )
+    for line in tree_lines((oid, org.parent_id) for oid, org in by_id.items()):
+        total, linked = counts.get(line.id, (0, 0))
+        lines.append(
+            OrganizationLine(
+                by_id[line.id],
+                line.depth,
+                by_org.get(line.id, []),
+                total,
+                linked,
+                groups.get(line.id, 0),
+                policy.manages_organization(actor, line.id),
             )
-            walk(oid, depth + 1)
-
-    walk(None, 0)
+        )
     return lines
+
+
+async def _member_counts(session: AsyncSession, actor: Actor) -> dict[int, tuple[int, int]]:
+    """(active members, of them linked to Telegram) per organization the actor sees members of."""
+    counted: Any = select(
+        Member.organization_id,
+        func.count(),
+        func.count(col(Member.telegram_user_id)),
+    ).where(col(Member.deactivated_at).is_(None))
+    rows = await session.execute(
+        scope.members(actor, counted).group_by(col(Member.organization_id))
+    )
+    return {org_id: (total, linked) for org_id, total, linked in rows}

@@ -25,6 +25,7 @@ from coordinator.campaigns.models import Assignment, Campaign
 from coordinator.db import Database
 from coordinator.errors import Invalid
 from coordinator.organizations.models import Club, GroupChat, Member
+from coordinator.organizations.tree import tree_lines
 from coordinator.tallies.models import ORGANIZATION_LINE
 from coordinator.tallies.summary import launched_lines, organizations_with_members
 
@@ -194,24 +195,20 @@ def roll_up(
 ) -> list[tuple[int, str, int, int | None, C]]:
     """(organization, name, depth, parent, totals) in tree order, each total including everything
     below it; `keep` limits the lines shown (a lead's subtree), not what is summed."""
-    children: dict[int | None, list[tuple[int, str]]] = {}
-    for org_id, name, parent in orgs:
-        children.setdefault(parent, []).append((org_id, name))
-    out: list[tuple[int, str, int, int | None, C]] = []
-
-    def walk(parent: int | None, depth: int) -> C:
-        subtotal = make()
-        for org_id, name in sorted(children.get(parent, []), key=lambda c: c[1]):
-            line = (org_id, name, depth, parent, make())
-            out.append(line)
-            if org_id in direct:
-                line[4].add(direct[org_id])
-            line[4].add(walk(org_id, depth + 1))
-            subtotal.add(line[4])
-        return subtotal
-
-    walk(None, 0)
-    return [line for line in out if keep is None or line[0] in keep]
+    by_name = sorted(orgs, key=lambda org: org[1])
+    names = {org_id: name for org_id, name, _ in by_name}
+    lines = tree_lines((org_id, parent) for org_id, _, parent in by_name)
+    totals = {line.id: make() for line in lines}
+    for line in reversed(lines):  # children before their parents
+        if line.id in direct:
+            totals[line.id].add(direct[line.id])
+        if line.parent_id is not None:
+            totals[line.parent_id].add(totals[line.id])
+    return [
+        (line.id, names[line.id], line.depth, line.parent_id, totals[line.id])
+        for line in lines
+        if keep is None or line.id in keep
+    ]
 
 
 def rolled_up(

@@ -279,6 +279,7 @@ async def add_item(
             kind=str(data.get("kind", "post")),
             actions=[str(a) for a in actions],
             suggested_caption=str(data.get("suggested_caption", "")).strip() or None,
+            channel_id=form_int(data.get("channel_id")),
         )
     except Invalid as exc:
         errors = {f"item_{k}": v for k, v in _form_errors(exc, lang).items()}
@@ -316,13 +317,25 @@ async def check_url(request: AnyRequest, db: DB, actor: CurrentActor, data: Form
     url = str(data.get("url", "")).strip()
     agreement_id = form_int(data.get("agreement_id")) or 0
     ok, text = False, ""
+    candidates: list[dict[str, object]] = []
+    chosen = form_int(data.get("channel_id"))
     if url:
         try:
             channel, org = await campaigns.check_content_url(db, actor, agreement_id, url)
             ok, text = True, translate(lang, "On {channel} of {org}.", channel=channel, org=org)
         except Invalid as exc:
             text = translate(lang, exc.detail)
-    return page(request, "partials/url_check.html", title="", ok=ok, text=text, url=url)
+            candidates = exc.errors[0].get("candidates", []) if exc.errors else []
+    return page(
+        request,
+        "partials/url_check.html",
+        title="",
+        ok=ok,
+        text=text,
+        url=url,
+        candidates=candidates,
+        chosen=chosen,
+    )
 
 
 @post("/campaigns/preview")

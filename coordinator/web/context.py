@@ -55,7 +55,7 @@ NAV = (
     NavItem("/", "Dashboard", ALL),
     NavItem("/campaigns", "Campaigns", ALL),
     NavItem("/participation", "Participation", ALL),
-    NavItem("/organizations", "Organizations", ("admin", "coordinator", "lead")),
+    NavItem("/organizations", "Organizations", ALL),
     NavItem("/members", "Members", ("admin", "coordinator", "lead")),
     NavItem("/agreements", "Agreements", ALL),
     NavItem("/simulator", "Volunteer simulator", ("admin", "coordinator", "lead"), True),
@@ -133,7 +133,7 @@ def page(
         "path": request.url.path,
         "title": title,
         "crumbs": crumbs or [],
-        "flashes": [] if template.startswith("partials/") else _pop_flashes(request, lang),
+        "flashes": [] if "partials/" in template else _pop_flashes(request, lang),
     }
     return Template(template, context={**shared, **context}, status_code=status_code)
 

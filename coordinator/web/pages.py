@@ -6,16 +6,16 @@ from litestar import Router
 from litestar.di import Provide
 
 from coordinator import health
+from coordinator.auth import web as auth_web
 from coordinator.errors import DomainError
 from coordinator.http import provide_actor
+from coordinator.organizations import web as organizations_web
+from coordinator.sandbox import web as sandbox_web
 from coordinator.tallies import web as tallies_web
 from coordinator.web import (
-    account,
     campaign_pages,
-    mfa_pages,
     org_pages,
     outbox_pages,
-    simulator,
 )
 from coordinator.web.context import (
     SecondFactorSetupRequired,
@@ -30,11 +30,11 @@ PAGES = Router(
     path="/",
     route_handlers=[
         *tallies_web.ROUTES,
-        *account.PAGES,
-        *mfa_pages.PAGES,
+        *auth_web.ROUTES,
+        *organizations_web.ROUTES,
         *org_pages.PAGES,
         *campaign_pages.PAGES,
-        *simulator.PAGES,
+        *sandbox_web.ROUTES,
         *outbox_pages.PAGES,
     ],
     dependencies={"actor": Provide(provide_actor)},
@@ -46,4 +46,4 @@ PAGES = Router(
     },
     include_in_schema=False,
 )
-PUBLIC_PAGES = [*health.ROUTES, *account.PUBLIC, *mfa_pages.PUBLIC]
+PUBLIC_PAGES = [*health.ROUTES, *auth_web.PUBLIC]

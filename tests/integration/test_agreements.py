@@ -3,12 +3,15 @@
 from datetime import date, timedelta
 
 import pytest
+from sqlmodel import col, select
 
 from coordinator.auth import service as auth
+from coordinator.auth.models import AuditEvent
 from coordinator.auth.scope import actor_for
-from coordinator.base import utcnow
+from coordinator.base import row_id, utcnow
 from coordinator.campaigns import service as campaigns
 from coordinator.errors import Forbidden, Invalid, NotFound
+from coordinator.i18n import translate
 from coordinator.organizations import agreements
 from tests.factories import PASSWORD
 
@@ -175,3 +178,106 @@ async def test_it_registers_channels_once_with_valid_platforms(world):
             url="https://fb.example/b",
             name="b",
         )
+
+
+@pytest.mark.parametrize(
+    ("url", "code"),
+    [
+        ("https://www.facebook.com/", "channel_is_platform"),
+        ("https://youtube.com", "channel_is_platform"),
+        ("https://tiktok.com/", "channel_is_platform"),
+        ("https://youtu.be/dQw4w9WgXcQ", "channel_is_short_link"),
+        ("https://fb.watch/aBc/", "channel_is_short_link"),
+    ],
+)
+async def test_it_refuses_a_whole_platform_or_a_short_link_as_a_channel(world, url, code):
+    with pytest.raises(Invalid) as error:
+        await agreements.create_channel(
+            world.db,
+            world.actor["admin"],
+            organization_id=world.org["province"],
+            platform="facebook",
+            url=url,
+            name="Cả nền tảng",
+        )
+    assert error.value.code == code
+    assert error.value.errors[0]["field"] == "url"
+    assert translate("vi", error.value.detail) != error.value.detail  # in the catalog
+
+
+async def _youtube(world, key: str, handle: str) -> int:
+    channel = await agreements.create_channel(
+        world.db,
+        None,
+        organization_id=world.org[key],
+        platform="youtube",
+        url=f"https://www.youtube.com/@{handle}",
+        name=f"YouTube {handle}",
+    )
+    return row_id(channel)
+
+
+async def test_the_coordinator_picks_the_channel_of_a_video_link_and_it_is_audited(world):
+    mine = await _youtube(world, "district", "huyendoan")  # a party's sub-organization
+    theirs = await _youtube(world, "outsider", "ngoai")
+    cid = await world.campaign(items=0)
+    coordinator = world.actor["coordinator"]
+
+    async def add(url: str, channel_id: int | None = None):
+        return await campaigns.add_content_item(
+            world.db,
+            coordinator,
+            cid,
+            url=url,
+            kind="video",
+            actions=["watch"],
+            channel_id=channel_id,
+        )
+
+    for url in ("https://youtu.be/dQw4w9WgXcQ", "https://www.youtube.com/shorts/abc"):
+        with pytest.raises(Invalid) as error:
+            await add(url)
+        assert error.value.code == "channel_choice_needed"
+        assert [c["id"] for c in error.value.errors[0]["candidates"]] == [mine]
+    item = await add("https://www.youtube.com/watch?v=dQw4w9WgXcQ", mine)
+    assert item.channel_id == mine
+    shown = await add("https://www.youtube.com/@huyendoan/videos")  # the URL shows it
+    assert shown.channel_id == mine
+    for url, chosen, code in [
+        ("https://youtu.be/x", theirs, "channel_not_candidate"),  # not a party's channel
+        ("https://www.facebook.com/doan-province/posts/1", mine, "channel_mismatch"),
+        ("https://youtube.com.evil.example/watch?v=1", mine, "channel_not_registered"),
+        ("https://y0utube.com/@huyendoan", None, "channel_not_registered"),
+    ]:
+        with pytest.raises(Invalid) as error:
+            await add(url, chosen)
+        assert error.value.code == code, url
+    async with world.db.read() as session:
+        events = (
+            await session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.action == "campaign.content")
+                .order_by(col(AuditEvent.id))
+            )
+        ).all()
+    assert [(e.detail["channel"], e.detail["ownership"]) for e in events] == [
+        (mine, "confirmed_by_coordinator"),
+        (mine, "url"),
+    ]
+
+
+async def test_the_url_check_asks_for_a_choice_in_the_readers_language(world):
+    await _youtube(world, "province", "tinhdoan")
+    with pytest.raises(Invalid) as error:
+        await campaigns.check_content_url(
+            world.db, world.actor["coordinator"], world.agreement["province"], "https://youtu.be/x"
+        )
+    assert translate("vi", error.value.detail).startswith("Đường dẫn này không cho biết kênh")
+    name, org = await campaigns.check_content_url(
+        world.db,
+        world.actor["coordinator"],
+        world.agreement["province"],
+        "https://youtu.be/x",
+        channel_id=error.value.errors[0]["candidates"][0]["id"],
+    )
+    assert name == "YouTube tinhdoan" and org

@@ -188,3 +188,42 @@ async def test_it_answers_unexpected_failures_without_internals(api, world, monk
     r = await api.get("/api/v1/organizations", headers=api.as_("admin"))
     assert r.status_code == 500
     assert "secret internals" not in r.text and r.headers["content-type"].startswith(PROBLEM)
+
+
+async def test_it_takes_the_chosen_channel_of_a_video_link(api, world):
+    admin, c = api.as_("admin"), api.as_("coordinator")
+    whole = await api.post(
+        "/api/v1/channels",
+        headers=admin,
+        json={
+            "organization_id": world.org["province"],
+            "platform": "youtube",
+            "url": "https://www.youtube.com/",
+            "name": "YouTube",
+        },
+    )
+    assert whole.status_code == 422 and whole.json()["code"] == "channel_is_platform"
+    channel = await api.post(
+        "/api/v1/channels",
+        headers=admin,
+        json={
+            "organization_id": world.org["province"],
+            "platform": "youtube",
+            "url": "https://www.youtube.com/@tinhdoan",
+            "name": "YouTube Tỉnh đoàn",
+        },
+    )
+    assert channel.status_code == 201, channel.text
+    cid = await world.campaign(items=0)
+    path = f"/api/v1/campaigns/{cid}/content-items"
+    video = {"url": "https://youtu.be/dQw4w9WgXcQ", "kind": "video", "actions": ["watch"]}
+    asked = await api.post(path, headers=c, json=video)
+    assert asked.status_code == 422 and asked.json()["code"] == "channel_choice_needed"
+    candidates = asked.json()["errors"][0]["candidates"]
+    assert [x["id"] for x in candidates] == [channel.json()["id"]]
+    added = await api.post(path, headers=c, json={**video, "channel_id": candidates[0]["id"]})
+    assert added.status_code == 201, added.text
+    assert added.json()["channel_id"] == channel.json()["id"]
+    for bad in (0, -1, "x", 2**64):
+        refused = await api.post(path, headers=c, json={**video, "channel_id": bad})
+        assert refused.status_code == 400, (bad, refused.text)

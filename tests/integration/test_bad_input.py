@@ -106,3 +106,28 @@ async def test_it_refuses_an_agreement_edit_before_reading_the_form(db, world):
         )
         assert answer.status_code == 403
         assert "not a date" not in answer.text
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[", "https://[::1", "https://", "https://www.facebook.com/"]
+)
+async def test_it_refuses_an_unreadable_or_platform_channel_url_with_a_problem(api, world, url):
+    answer = await api.post(
+        "/api/v1/channels",
+        headers=api.as_("admin"),
+        json={
+            "organization_id": world.org["province"],
+            "platform": "facebook",
+            "url": url,
+            "name": "Trang",
+        },
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["code"] in ("invalid", "channel_is_platform")
+    cid = await world.campaign(items=0)
+    item = await api.post(
+        f"/api/v1/campaigns/{cid}/content-items",
+        headers=api.as_("coordinator"),
+        json={"url": url + "x/posts/1", "actions": ["share"]},
+    )
+    assert item.status_code == 422, item.text

@@ -202,3 +202,93 @@ async def test_it_counts_assignments_in_one_query_per_status(world):
         raw = await session.scalar(select(func.count()).select_from(Assignment))
     assert tally.assigned == raw == 4
     assert tally.by_status["pending"] == 4
+
+
+@pytest.mark.parametrize(
+    ("url", "vi", "en"),
+    [
+        ("https://youtu.be/x", "Đường dẫn này không cho biết kênh", "does not show which channel"),
+        (
+            "https://www.facebook.com/someone-else/posts/1",
+            "Đường dẫn không thuộc kênh chính thức",
+            "is not on an official channel",
+        ),
+        ("https://facebook.com.evil.example/doan-province", "Đường dẫn không thuộc", "not on"),
+    ],
+)
+async def test_the_url_check_speaks_the_readers_language(world, url, vi, en):
+    import os
+
+    from litestar.testing import AsyncTestClient
+
+    from coordinator.app import create_app
+    from coordinator.organizations import agreements
+    from coordinator.settings import read_settings
+    from tests.integration.test_web_authorization import sign_in
+
+    await agreements.create_channel(
+        world.db,
+        None,
+        organization_id=world.org["province"],
+        platform="youtube",
+        url="https://www.youtube.com/@tinhdoan",
+        name="YouTube",
+    )
+    app = create_app(read_settings({**os.environ, "COORDINATOR_DATABASE_URL": world.db.url}))
+    async with AsyncTestClient(app=app) as client:
+        await sign_in(client, "coordinator")
+        for lang, wanted in (("vi", vi), ("en", en)):
+            token = client.cookies["coordinator_csrf"]
+            await client.post("/language", data={"lang": lang, "_csrf_token": token})
+            answer = await client.post(
+                "/campaigns/check-url",
+                data={
+                    "url": url,
+                    "agreement_id": str(world.agreement["province"]),
+                    "_csrf_token": token,
+                },
+            )
+            assert answer.status_code == 200, answer.text
+            assert wanted in answer.text, (lang, answer.text)
+            if lang == "vi":
+                assert "official channel" not in answer.text and "not on" not in answer.text
+
+
+async def test_the_content_form_offers_the_platforms_channels_for_a_video_link(world):
+    import os
+
+    from litestar.testing import AsyncTestClient
+
+    from coordinator.app import create_app
+    from coordinator.organizations import agreements
+    from coordinator.settings import read_settings
+    from tests.integration.test_web_authorization import sign_in
+
+    channel = await agreements.create_channel(
+        world.db,
+        None,
+        organization_id=world.org["province"],
+        platform="youtube",
+        url="https://www.youtube.com/@tinhdoan",
+        name="YouTube Tỉnh đoàn",
+    )
+    cid = await world.campaign(items=0)
+    app = create_app(read_settings({**os.environ, "COORDINATOR_DATABASE_URL": world.db.url}))
+    async with AsyncTestClient(app=app) as client:
+        await sign_in(client, "coordinator")
+        token = client.cookies["coordinator_csrf"]
+        form = {"url": "https://youtu.be/abc", "agreement_id": str(world.agreement["province"])}
+        check = await client.post("/campaigns/check-url", data={**form, "_csrf_token": token})
+        assert 'name="channel_id"' in check.text and f'value="{channel.id}"' in check.text
+        assert "YouTube Tỉnh đoàn" in check.text and "Kênh đã đăng nội dung này" in check.text
+        item = {**form, "kind": "video", "actions": "watch", "_csrf_token": token}
+        refused = await client.post(f"/campaigns/{cid}/items", data=item)
+        assert "hãy chọn kênh đã đăng ký" in refused.text  # Vietnamese, next to the link
+        added = await client.post(
+            f"/campaigns/{cid}/items",
+            data={**item, "channel_id": str(channel.id)},
+            follow_redirects=False,
+        )
+        assert added.status_code in (302, 303), added.text
+    detail = await campaigns.get_campaign(world.db, world.actor["coordinator"], cid)
+    assert [i.channel_id for i in detail.items] == [channel.id]

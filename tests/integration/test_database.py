@@ -68,3 +68,51 @@ async def test_it_keeps_the_audit_log_append_only(db):
                 await session.execute(text(statement))
     async with db.read() as session:
         assert (await session.execute(text("SELECT action FROM audit_event"))).scalar() == "test"
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="PostgreSQL's deadlock detector")
+async def test_it_runs_a_transaction_again_when_postgresql_aborts_it_in_a_deadlock(db):
+    """Two transactions lock two rows in opposite orders: PostgreSQL aborts one of them, and
+    `transaction` runs it again, so both changes land."""
+    async with db.write() as session:
+        session.add_all([Organization(name="a"), Organization(name="b")])
+    first_locked = {name: asyncio.Event() for name in ("a", "b")}
+    runs: list[str] = []
+
+    def work(mine: str, theirs: str):
+        async def run(session):
+            runs.append(mine)
+            await session.execute(
+                text("UPDATE organization SET name = name || '+' || :me WHERE name LIKE :row"),
+                {"me": mine, "row": f"{mine}%"},
+            )
+            first_locked[mine].set()
+            await first_locked[theirs].wait()
+            await session.execute(
+                text("UPDATE organization SET name = name || '+' || :me WHERE name LIKE :row"),
+                {"me": mine, "row": f"{theirs}%"},
+            )
+
+        return run
+
+    await asyncio.wait_for(
+        asyncio.gather(db.transaction(work("a", "b")), db.transaction(work("b", "a"))), 30
+    )
+    assert len(runs) == 3  # one side ran twice
+    async with db.read() as session:
+        names = set((await session.execute(text("SELECT name FROM organization"))).scalars())
+    assert {n.split("+")[0] for n in names} == {"a", "b"}
+    assert all(sorted(n.split("+")[1:]) == ["a", "b"] for n in names)
+
+
+async def test_it_does_not_run_a_transaction_again_for_an_error_that_is_not_a_conflict(db):
+    runs = []
+
+    async def orphan(session):
+        runs.append(1)
+        session.add(Organization(name="orphan", parent_id=999))
+        await session.flush()
+
+    with pytest.raises(IntegrityError):
+        await db.transaction(orphan)
+    assert runs == [1]

@@ -334,3 +334,73 @@ async def test_a_lead_gets_the_names_of_their_own_people_only(db):
     assert outsider.status_code == 404
     bad = await _get(db, "coordinator", f"/campaigns/{campaign_id}/export/pdf")
     assert bad.status_code in (400, 422)
+
+
+async def _collect(stream: Any) -> list[bytes]:
+    return [chunk async for chunk in stream]
+
+
+async def test_a_long_csv_has_one_header_row_across_its_chunks():
+    from coordinator.tallies.exports import Column, Table, csv_stream, rows_of
+
+    columns = [Column("Organization"), Column("Assigned", "count"), Column("Rate (%)", "rate")]
+    rows = [[f"Đơn vị {n}", n, n / 2000] for n in range(1, 1201)]  # three chunks of 500
+    for lang, head in (("vi", "Đơn vị"), ("en", "Organization")):
+        chunks = await _collect(csv_stream(Table("t", columns, rows_of(rows)), lang, TZ))
+        assert len(chunks) >= 3
+        assert chunks[0].startswith("\ufeff".encode()) and not chunks[1].startswith(b"\xef")
+        text = b"".join(chunks).decode("utf-8-sig")
+        table = list(csv.reader(io.StringIO(text)))
+        assert table[0][0] == head and sum(1 for r in table if r == table[0]) == 1
+        assert len(table) == 1 + len(rows)
+        assert [int(r[1]) for r in table[1:]] == list(range(1, 1201))
+        assert float(table[-1][2]) == 60.0
+
+
+def test_sheet_names_are_full_when_they_fit_and_shortened_uniquely_when_not():
+    from coordinator.tallies.exports import SHEET_TITLE_MAX, sheet_title
+
+    taken: set[str] = set()
+    assert sheet_title("Cảnh giác lừa đảo trực tuyến", taken) == "Cảnh giác lừa đảo trực tuyến"
+    long = "Chiến dịch tuyên truyền phòng chống ma túy tháng mười hai"
+    first, second = sheet_title(long, taken), sheet_title(long, taken)
+    assert first != second and len(first) <= SHEET_TITLE_MAX and len(second) <= SHEET_TITLE_MAX
+    assert first.endswith("…") and long.startswith(first[:-1].rstrip())
+    assert second.endswith("(2)")
+    assert sheet_title("a/b:c*d?[e]", taken) == "a b c d e"
+    assert sheet_title("", taken) == "Export"
+
+
+async def test_a_long_campaign_title_names_its_sheet_within_excels_limit(db):
+    world, campaign_id = await _launched(db)
+    title = "Chiến dịch tuyên truyền phòng chống ma túy: tháng mười hai / 2026"
+    async with db.write() as session:
+        from coordinator.campaigns.models import Campaign
+
+        campaign = await session.get(Campaign, campaign_id)
+        campaign.title = title
+    book = read_xlsx(await _get(db, "coordinator", f"/campaigns/{campaign_id}/export/xlsx"))
+    (name,) = book.sheetnames
+    assert len(name) <= 31 and name.endswith("…") and name.startswith("Chiến dịch tuyên")
+    rows = check_sheet(book.worksheets[0], TASK_HEADER["vi"])
+    assert all(isinstance(r[1], str) for r in rows)
+    del world
+
+
+@pytest.mark.parametrize("who", ["leadership", "admin"])
+async def test_the_period_export_reads_back_in_english_with_typed_cells(db, who):
+    world, campaign_id = await _launched(db)
+    await _progress(world, campaign_id)
+    header = ["Organization", "Level", *COUNTS, "Rate (%)"]
+    book = read_xlsx(await _get(db, who, "/participation/export/xlsx", "en"))
+    assert book.sheetnames == ["Organizations", "Clubs"]
+    rows = check_sheet(book["Organizations"], header)
+    assert rows and all(isinstance(r[0], str) and isinstance(r[1], int) for r in rows)
+    for row in rows:
+        assert all(isinstance(v, int) or (who == "leadership" and v == "<5") for v in row[2:9])
+        assert row[9] is None or isinstance(row[9], (int, float))  # 0.0 reads back as 0
+    table = read_csv(await _get(db, who, "/participation/export/csv", "en"))
+    assert table[0] == header and table.count(header) == 1
+    assert [r[0] for r in table[1:]] == [r[0] for r in rows]
+    for csv_row, xlsx_row in zip(table[1:], rows, strict=True):
+        assert csv_row[2:9] == [str(v) for v in xlsx_row[2:9]]

@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from coordinator.app import create_app
 from coordinator.auth import mfa
-from coordinator.auth.models import AuditEvent
+from coordinator.auth.models import AuditEvent, User
 from coordinator.errors import Invalid
 from coordinator.settings import read_settings
 from tests.factories import PASSWORD
@@ -144,3 +144,44 @@ async def test_code_guesses_are_throttled_like_passwords(world):
     with pytest.raises(TooManyAttempts):
         await mfa.checked(world.db, user_id, next(guesses), KEY, "10.9.9.9")
     assert "mfa.code_failed" in await _actions(world)
+
+
+async def test_the_users_page_marks_the_users_whose_role_must_still_set_one_up(world):
+    await mfa.set_required_roles(world.db, world.actor["admin"], {"coordinator"})
+    async with world.db.read() as session:
+        users = list(await session.scalars(select(User)))
+    required = await mfa.must_use_among(world.db, users, admins=False)
+    coordinators = {world.user_id["coordinator"], world.user_id["outsider_coordinator"]}
+    assert required == coordinators
+    env = {
+        **os.environ,
+        "COORDINATOR_DATABASE_URL": world.db.url,
+        "COORDINATOR_MFA_ADMINS": "optional",
+    }
+    async with AsyncTestClient(app=create_app(read_settings(env))) as client:
+        assert await _password(client, "admin") == "/"
+        listing = (await client.get("/users")).text
+    assert listing.count('class="badge warn"') == len(coordinators)
+    assert re.search(r'value="admin"[^>]*disabled', listing)  # admins' rule is not a choice
+    assert not re.search(r'value="lead"[^>]*disabled', listing)
+
+
+async def test_only_an_admin_removes_a_factor_through_the_users_page(world):
+    user_id, seed, now = world.user_id["lead"], mfa.new_seed(), time.time()
+    env = {
+        **os.environ,
+        "COORDINATOR_DATABASE_URL": world.db.url,
+        "COORDINATOR_MFA_ADMINS": "required",
+    }
+    settings = read_settings(env)
+    app, key = create_app(settings), settings.secret_key
+    await mfa.confirm(world.db, user_id, seed, pyotp.TOTP(seed).at(now - 60), key, now - 60)
+    async with AsyncTestClient(app=app) as client:
+        assert await _password(client, "lead") == "/signin/code"
+        code = {"code": pyotp.TOTP(seed).now(), "_csrf_token": _csrf(client)}
+        assert (await client.post("/signin/code", data=code, follow_redirects=False)).is_redirect
+        refused = await client.post(
+            f"/users/{user_id}/mfa/remove", data={"_csrf_token": _csrf(client)}
+        )
+    assert refused.status_code == 403  # own factor: password and code, on /account/mfa
+    assert await mfa.enrolled(world.db, user_id)

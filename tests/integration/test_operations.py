@@ -217,3 +217,12 @@ def test_a_restore_runs_as_the_owner_and_gives_the_application_role_its_rights_a
     # The restored tables are the owner's, and the application role may use them again.
     _ok(_cli(app_url, "orgs", "create", "--name", "After the restore", "--kind", "district"))
     assert _organizations(app_url) == ["Tỉnh đoàn", "After the restore"]
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="file modes are SQLite's")
+def test_it_tightens_an_existing_world_readable_sqlite_file(tmp_path):
+    path = tmp_path / "old.db"
+    _ok(_cli(f"sqlite+aiosqlite:///{path}", "db", "upgrade"))
+    path.chmod(0o644)
+    _ok(_cli(f"sqlite+aiosqlite:///{path}", "db", "upgrade"))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -27,7 +27,7 @@ from coordinator.organizations.models import Member
 from coordinator.sandbox.run import free_port
 from coordinator.settings import read_settings
 from tests.conftest import open_database
-from tests.factories import PASSWORD, World, build_world
+from tests.factories import PASSWORD, World, api_client, build_world
 
 PERSONAS = ("admin", "coordinator", "lead", "leadership", "outsider_coordinator", "outsider_lead")
 ALL = frozenset(PERSONAS)
@@ -96,8 +96,9 @@ PAGES = [
     Page("GET", "/participation/export/csv", ALL),
     Page("GET", "/participation/export/xlsx", ALL),
     Page("GET", "/campaigns/{campaign}/export/csv", SEES_CAMPAIGN),
-    Page("GET", "/organizations", NAMED),
-    Page("GET", "/organizations/{district}", NAMED),
+    # The tree names organizations, not people: leadership sees it, as on the API.
+    Page("GET", "/organizations", ALL),
+    Page("GET", "/organizations/{district}", ALL),
     Page("POST", "/organizations/{district}/clubs", LEADS, {"name": "CLB mới"}),
     Page(
         "POST",
@@ -412,3 +413,37 @@ async def test_a_user_deactivated_mid_session_is_signed_out(walked):
             user.active = False
         response = await client.get("/members", follow_redirects=False)
         assert response.status_code == 303
+
+
+def test_the_tree_page_and_the_api_ask_the_same_question():
+    from coordinator.organizations.api import OrganizationController
+    from coordinator.organizations.web import tree
+
+    def asked(guards: Any) -> set[str]:
+        return {guard.__name__ for guard in guards or []}
+
+    question = {"requires_sees_organizations"}
+    assert asked(OrganizationController.guards) == question
+    assert asked(tree.organizations_page.guards) == question
+    assert asked(tree.organization_page.guards) == question
+
+
+async def test_it_shows_leadership_the_tree_on_the_web_as_on_the_api_without_people(walked):
+    """Leadership sees aggregates, never named people: the tree (organizations, kinds, clubs,
+    channels) names no one, so both routers let them in; member counts, group chats and the
+    link to the member list stay hidden."""
+    world, context = walked
+    async with api_client(world) as client:
+        api = await client.get("/api/v1/organizations", headers=client.as_("leadership"))
+        assert api.status_code == 200, api.text
+        await sign_in(client, "leadership")
+        tree = await client.get("/organizations", follow_redirects=False)
+        assert tree.status_code == 200, tree.text[:400]
+        assert f'href="/organizations/{context["district"]}"' in tree.text
+        assert 'class="counts"' not in tree.text
+        one = await client.get(f"/organizations/{context['district']}", follow_redirects=False)
+        assert one.status_code == 200, one.text[:400]
+        assert "/members?organization_id=" not in one.text
+        assert "/group-link" not in one.text and "/invites" not in one.text
+        members = await client.get("/members", follow_redirects=False)
+        assert members.status_code in (403, 404)

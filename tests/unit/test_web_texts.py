@@ -9,6 +9,7 @@ from pathlib import Path
 from coordinator.auth.models import ROLES
 from coordinator.campaigns.service import CONTENT_KINDS
 from coordinator.i18n import _catalog, translate
+from coordinator.organizations.channels import MESSAGES as CHANNEL_MESSAGES
 from coordinator.organizations.members import MEMBER_STATES
 from coordinator.organizations.service import ORG_KINDS
 from coordinator.web.campaign_pages import STATUSES
@@ -27,9 +28,15 @@ def template_ids() -> set[str]:
     return found
 
 
+def page_modules() -> list[Path]:
+    """The shared web layer and every slice's pages (`<slice>/web.py` or `<slice>/web/*.py`)."""
+    code = ROOT / "coordinator"
+    return [*code.glob("web/*.py"), *code.glob("*/web.py"), *code.glob("*/web/*.py")]
+
+
 def python_ids() -> set[str]:
     found = set()
-    for path in (ROOT / "coordinator" / "web").glob("*.py"):
+    for path in page_modules():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) in CALLS:
                 index = CALLS[node.func.id]  # type: ignore[attr-defined]
@@ -48,6 +55,7 @@ def dynamic_ids() -> set[str]:
         | set(ORG_KINDS)
         | set(CONTENT_KINDS)
         | set(ERROR_TEXT.values())
+        | set(CHANNEL_MESSAGES.values())  # the URL check shows them on the content form
     )
 
 

@@ -1,5 +1,6 @@
-"""The volunteer simulator: a staff member sees a demo volunteer's Telegram chat (in the Bot API
-sandbox) and acts as them. Only there when the sandbox runs in-process (no real Telegram)."""
+"""The sandbox slice in the browser, the volunteer simulator: a staff member sees a demo
+volunteer's Telegram chat (in the Bot API sandbox) and acts as them. Only there when the sandbox
+runs in-process (no real Telegram)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,7 @@ import httpx
 from litestar import get, post
 from litestar.params import PathParameter
 from litestar.response import Template
-from sqlmodel import col, select
 
-from coordinator.auth import scope
 from coordinator.auth.scope import Actor
 from coordinator.errors import Invalid, NotFound
 from coordinator.http import (
@@ -22,10 +21,8 @@ from coordinator.http import (
     TelegramPathId,
 )
 from coordinator.i18n import translate
-from coordinator.organizations.models import GroupChat, Member
+from coordinator.sandbox.volunteers import group_chat, list_volunteers, volunteer
 from coordinator.web.context import AnyRequest, Form, locale_of, page, sandbox_url
-
-LISTED = 40
 
 
 def _sandbox(request: AnyRequest) -> str:
@@ -47,42 +44,16 @@ async def _call(request: AnyRequest, method: str, path: str, body: Any = None) -
     return payload["result"]
 
 
-async def _volunteer(db: DB, actor: Actor, telegram_id: TelegramPathId) -> Member:
-    """A linked member the actor may see (the scoping helper decides)."""
-    async with db.read() as session:
-        member = await session.scalar(
-            scope.members(actor, select(Member).where(Member.telegram_user_id == telegram_id))
-        )
-    if member is None:
-        raise NotFound("No such volunteer.")
-    return member
-
-
 @get("/simulator")
 async def simulator_page(
     request: AnyRequest, db: DB, actor: CurrentActor, q: Search = None
 ) -> Template:
     _sandbox(request)
     lang = locale_of(request)
-    stmt = scope.members(
-        actor,
-        select(Member)
-        .where(col(Member.telegram_user_id).is_not(None), col(Member.deactivated_at).is_(None))
-        .order_by(col(Member.display_name))
-        .limit(LISTED),
-    )
-    if q:
-        stmt = stmt.where(col(Member.display_name).icontains(q.strip(), autoescape=True))
-    async with db.read() as session:
-        volunteers = (await session.scalars(stmt)).all()
-        groups = (
-            await session.scalars(
-                scope.group_chats(actor, select(GroupChat).order_by(col(GroupChat.title)))
-            )
-        ).all()
+    volunteers, groups = await list_volunteers(db, actor, q)
     return page(
         request,
-        "pages/simulator.html",
+        "sandbox/simulator.html",
         title=translate(lang, "Volunteer simulator"),
         actor=actor,
         volunteers=volunteers,
@@ -100,10 +71,10 @@ async def chat_page(
     group: OptionalTelegramQueryId = None,
 ) -> Template:
     lang = locale_of(request)
-    member = await _volunteer(db, actor, telegram_id)
+    member = await volunteer(db, actor, telegram_id)
     return page(
         request,
-        "pages/simulator_chat.html",
+        "sandbox/simulator_chat.html",
         title=translate(lang, "Telegram chat of {name}", name=member.display_name),
         actor=actor,
         crumbs=[("/simulator", translate(lang, "Volunteer simulator"))],
@@ -118,14 +89,7 @@ async def _chat(
 ) -> dict[str, Any]:
     chat_id = telegram_id
     if group is not None:
-        async with db.read() as session:
-            found = await session.scalar(
-                scope.group_chats(
-                    actor, select(GroupChat).where(GroupChat.telegram_chat_id == group)
-                )
-            )
-        if found is None:
-            raise NotFound("No such group chat.")
+        await group_chat(db, actor, group)
         chat_id = group
     messages = await _call(request, "GET", f"chats/{chat_id}/messages")
     return {"messages": messages, "chat_id": chat_id, "telegram_id": telegram_id}
@@ -139,10 +103,10 @@ async def messages_partial(
     telegram_id: TelegramPathId,
     group: OptionalTelegramQueryId = None,
 ) -> Template:
-    await _volunteer(db, actor, telegram_id)
+    await volunteer(db, actor, telegram_id)
     return page(
         request,
-        "partials/chat.html",
+        "sandbox/partials/chat.html",
         title="",
         actor=actor,
         group=group,
@@ -155,7 +119,7 @@ async def press(
     request: AnyRequest, db: DB, actor: CurrentActor, telegram_id: TelegramPathId, data: Form
 ) -> Template:
     """Press an inline button as the volunteer; the bot's answer shows as a toast."""
-    await _volunteer(db, actor, telegram_id)
+    await volunteer(db, actor, telegram_id)
     group = int(data["group"]) if str(data.get("group", "")).lstrip("-").isdigit() else None
     chat_id = group if group is not None else telegram_id
     if group is not None:
@@ -174,7 +138,7 @@ async def press(
     )
     return page(
         request,
-        "partials/pressed.html",
+        "sandbox/partials/pressed.html",
         title="",
         query_id=pressed["callback_query_id"],
         telegram_id=telegram_id,
@@ -191,13 +155,13 @@ async def answer_partial(
 ) -> Template:
     """The bot's callback answer ("Recorded: Done"), polled until it arrives; only for a
     volunteer the actor may see, and only for that volunteer's own press."""
-    await _volunteer(db, actor, telegram_id)
+    await volunteer(db, actor, telegram_id)
     answer = await _call(request, "GET", f"callback-answers/{query_id}")
     if answer is not None and answer.get("user_id") != telegram_id:
         raise NotFound("No such answer.")
     return page(
         request,
-        "partials/pressed.html",
+        "sandbox/partials/pressed.html",
         title="",
         query_id=query_id,
         telegram_id=telegram_id,
@@ -209,13 +173,13 @@ async def answer_partial(
 async def send(
     request: AnyRequest, db: DB, actor: CurrentActor, telegram_id: TelegramPathId, data: Form
 ) -> Template:
-    await _volunteer(db, actor, telegram_id)
+    await volunteer(db, actor, telegram_id)
     text = str(data.get("text", "")).strip()[:4096]
     if text:
         await _call(request, "POST", "messages", {"user_id": telegram_id, "text": text})
     return page(
         request,
-        "partials/chat.html",
+        "sandbox/partials/chat.html",
         title="",
         actor=actor,
         group=None,
@@ -223,4 +187,4 @@ async def send(
     )
 
 
-PAGES = [simulator_page, chat_page, messages_partial, press, answer_partial, send]
+ROUTES = [simulator_page, chat_page, messages_partial, press, answer_partial, send]

@@ -1,4 +1,4 @@
-"""Second-factor pages: the code step of sign-in, enrolment, removal and the admins' policy."""
+"""Second-factor pages: the code step of sign-in, enrolment, removal and the admins' rules."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import segno
 from litestar import get, post
 from litestar.response import Redirect, Template
 
-from coordinator.auth import mfa
+from coordinator.auth import mfa, policy
 from coordinator.auth.models import ROLES, User
-from coordinator.auth.scope import Actor, require_role
+from coordinator.auth.scope import Actor
 from coordinator.auth.throttle import TooManyAttempts
 from coordinator.errors import Invalid
 from coordinator.http import DB, CurrentActor, PathId
@@ -54,12 +54,17 @@ async def after_password(
     return None
 
 
-async def required_roles(request: AnyRequest, db: DB) -> frozenset[str]:
-    return await mfa.required_roles(db, admins=request.app.state.settings.mfa_admins_required)
+def admins_must_use(request: AnyRequest) -> bool:
+    """The deployment's setting: admins must use a second factor (off for trainings)."""
+    return bool(request.app.state.settings.mfa_admins_required)
 
 
 async def must_set_up(request: AnyRequest, db: DB, user: User) -> bool:
-    return user.role in await required_roles(request, db)
+    return await mfa.must_use(db, user, admins_must_use(request))
+
+
+async def _must_keep(request: AnyRequest, db: DB, actor: Actor) -> bool:
+    return await mfa.must_use(db, actor, admins_must_use(request))
 
 
 @get("/signin/code")
@@ -67,7 +72,7 @@ async def code_form(request: AnyRequest) -> Template | Redirect:
     if not _pending_user(request):
         return redirect("/signin")
     lang = locale_of(request)
-    return page(request, "pages/signin_code.html", title=translate(lang, "Sign in"))
+    return page(request, "auth/signin_code.html", title=translate(lang, "Sign in"))
 
 
 @post("/signin/code")
@@ -84,7 +89,7 @@ async def code(request: AnyRequest, db: DB, data: Form) -> Template | Redirect:
     except TooManyAttempts as exc:
         return page(
             request,
-            "pages/signin_code.html",
+            "auth/signin_code.html",
             title=translate(lang, "Sign in"),
             status_code=429,
             error=wait_text(lang, exc.retry_after),
@@ -94,7 +99,7 @@ async def code(request: AnyRequest, db: DB, data: Form) -> Template | Redirect:
         error = translate(lang, "That code is not right. Try the newest code in your app.")
         return page(
             request,
-            "pages/signin_code.html",
+            "auth/signin_code.html",
             title=translate(lang, "Sign in"),
             status_code=FORM_ERROR,
             error=error,
@@ -150,10 +155,10 @@ async def _enrolment_page(
         request.session["mfa_seed"] = seed  # server-side session: never in a cookie
         uri = mfa.provisioning_uri(seed, str(request.session.get("username") or _me(actor)))
         context |= {"seed": seed, "qr": segno.make(uri).svg_inline(scale=4)}
-    context["required"] = actor.role in await required_roles(request, db)
+    context["required"] = await _must_keep(request, db, actor)
     return page(
         request,
-        "pages/mfa.html",
+        "auth/mfa.html",
         title=translate(lang, "Second factor"),
         actor=actor,
         status_code=FORM_ERROR if errors else 200,
@@ -181,7 +186,7 @@ async def confirm(request: AnyRequest, db: DB, actor: CurrentActor, data: Form) 
 async def remove_own(
     request: AnyRequest, db: DB, actor: CurrentActor, data: Form
 ) -> Template | Redirect:
-    if actor.role in await required_roles(request, db):
+    if await _must_keep(request, db, actor):
         flash(request, "Your role must use a second factor; it cannot be removed.")
         return redirect("/account/mfa")
     password, code = str(data.get("password", ""))[:200], str(data.get("code", ""))[:32]
@@ -200,7 +205,7 @@ async def remove_own(
     return redirect("/account/mfa")
 
 
-@post("/users/{user_id:int}/mfa/remove")
+@post("/users/{user_id:int}/mfa/remove", guards=[policy.guard(policy.administers)])
 async def remove_for_user(
     request: AnyRequest, db: DB, actor: CurrentActor, user_id: PathId
 ) -> Redirect:
@@ -210,9 +215,8 @@ async def remove_for_user(
     return redirect("/users")
 
 
-@post("/users/mfa-policy")
-async def policy(request: AnyRequest, db: DB, actor: CurrentActor, data: Form) -> Redirect:
-    require_role(actor)
+@post("/users/mfa-policy", guards=[policy.guard(policy.administers)])
+async def required_roles(request: AnyRequest, db: DB, actor: CurrentActor, data: Form) -> Redirect:
     chosen = data.get("roles", [])
     roles = {chosen} if isinstance(chosen, str) else set(chosen)
     await mfa.set_required_roles(db, actor, {r for r in roles if r in ROLES})
@@ -221,4 +225,4 @@ async def policy(request: AnyRequest, db: DB, actor: CurrentActor, data: Form) -
 
 
 PUBLIC = [code_form, code]
-PAGES = [enrolment, confirm, remove_own, remove_for_user, policy]
+ROUTES = [enrolment, confirm, remove_own, remove_for_user, required_roles]

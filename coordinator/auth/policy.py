@@ -8,9 +8,9 @@ rules into query filters (which rows an actor may see).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
@@ -19,6 +19,14 @@ from coordinator.auth.scope import Actor
 from coordinator.errors import Forbidden
 
 Question = Callable[[Actor], bool]
+
+
+class HasRole(Protocol):
+    """An actor or a stored user: the digests ask about users before there is an actor."""
+
+    role: str
+
+
 ActorResolver = Callable[[ASGIConnection[Any, Any, Any, Any]], Awaitable[Actor]]
 REFUSED = "Your role does not allow this."
 
@@ -86,6 +94,32 @@ def sees_members_of(actor: Actor, organization_id: int) -> bool:
     """Named members of this organization: admins, or coordinators and leads of its subtree
     (the same rule `scope.members` applies to queries)."""
     return actor.is_admin or (sees_names(actor) and organization_id in actor.subtree)
+
+
+# tallies
+
+
+def tally_audience(actor: Actor) -> Hashable:
+    """Actors who see the same tallies (the same figures, masked alike) share a cache entry:
+    admins and leadership see everything; coordinators and leads by their organization."""
+    if actor.role in ("admin", "leadership"):
+        return actor.role
+    return (actor.role, actor.organization_id)
+
+
+def sees_figures(actor: Actor) -> bool:
+    """Participation figures (what `tallies/masked.py` shows them decides `counts_only`)."""
+    return actor.role in ("admin", "coordinator", "lead", "leadership")
+
+
+def gets_daily_digest(user: HasRole) -> bool:
+    """Each morning, the running campaigns of their organizations and who is not done yet."""
+    return user.role == "lead"
+
+
+def gets_weekly_summary(user: HasRole) -> bool:
+    """Each Monday, last week in counts only."""
+    return user.role == "leadership"
 
 
 # ---- enforcing them ----

@@ -1,4 +1,4 @@
-"""JSON routes: campaigns with content, targets and moves; assignments; reports; tallies."""
+"""JSON routes: campaigns with content, targets and moves; assignments; reports."""
 
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ from coordinator.http import (
     out,
     page_out,
 )
-from coordinator.tallies.service import campaign_tally
 
 
 class CampaignIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -98,23 +97,6 @@ class CampaignDetailOut(msgspec.Struct):
 class LaunchOut(msgspec.Struct):
     campaign: CampaignOut
     assignments_created: int
-
-
-class TallyOut(msgspec.Struct):
-    campaign_id: int
-    assigned: int
-    by_status: dict[str, int]
-    reports_by_action: dict[str, int]
-    participation_rate: float
-    median_minutes_to_acknowledge: float | None
-    median_minutes_to_done: float | None
-    quota_percent: int | None
-    quota_met: bool | None
-    # tallies/service.py defines these; "<5" for leadership under five.
-    unreachable: int | str
-    unreachable_skipped: int | str
-    resent: int | str
-    uncertain: int | str
 
 
 class AssignmentOut(msgspec.Struct):
@@ -244,11 +226,6 @@ class CampaignController(Controller):
     @post("/{campaign_id:int}/cancel", status_code=200)
     async def cancel(self, db: DB, actor: CurrentActor, campaign_id: PathId) -> CampaignOut:
         return out(CampaignOut, await lifecycle.cancel_campaign(db, actor, campaign_id))
-
-    @get("/{campaign_id:int}/tally")
-    async def tally(self, db: DB, actor: CurrentActor, campaign_id: PathId) -> TallyOut:
-        t = await campaign_tally(db, actor, campaign_id)
-        return out(TallyOut, t, **t.delivery.shown(actor.role == "leadership", t.assigned))
 
 
 class AssignmentController(Controller):

@@ -36,4 +36,4 @@ async def retry_row(request: AnyRequest, db: DB, actor: CurrentActor, row_id: Pa
     return redirect("/outbox")
 
 
-PAGES = [outbox_page, retry_row]
+ROUTES = [outbox_page, retry_row]

@@ -1,23 +1,44 @@
-"""Tallies as JSON: the leadership dashboard's numbers for a period."""
+"""Tallies as JSON: the leadership dashboard's numbers for a period, and one campaign's tally.
+
+Figures come masked for the audience (tallies/masked.py): a masked count is `null` and its name
+is listed in `masked` (it stands for "<5": one to four people, or any count of a group under
+five), and a rate next to a masked count is `null` too.
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get
 from litestar.params import FromQuery
 
-from coordinator.http import DB, CurrentActor
-from coordinator.tallies.cache import TALLIES, audience_key
-from coordinator.tallies.period import COLUMNS, Line, hide_small, local_period, period_tally
+from coordinator.http import DB, CurrentActor, PathId
+from coordinator.tallies.figures import cached_period_figures, campaign_figures
+from coordinator.tallies.masked import Figure, ShownLine, masked
+from coordinator.tallies.period import COLUMNS, local_period
+
+MASKED_DOC = (
+    'Names of the counts hidden from this audience ("<5": one to four people, or any count '
+    "of a group under five); each is null above, and so is any rate next to one."
+)
+Masked = Annotated[list[str], msgspec.Meta(description=MASKED_DOC)]
+Count = Annotated[int | None, msgspec.Meta(description="null when masked (see `masked`)")]
+
+
+def _plain(values: dict[str, Figure]) -> tuple[dict[str, int | None], list[str]]:
+    """Masked counts as null, and their names."""
+    hidden = [name for name, value in values.items() if masked(value)]
+    return {n: None if masked(v) else int(v) for n, v in values.items()}, hidden  # type: ignore[arg-type]
 
 
 class LineOut(msgspec.Struct):
     id: int
     name: str
-    counts: dict[str, int | str]
+    counts: dict[str, Count]
     rate: float | None
+    masked: Masked
 
 
 class PeriodOut(msgspec.Struct):
@@ -29,13 +50,12 @@ class PeriodOut(msgspec.Struct):
     clubs: list[LineOut]
 
 
-def _line(line: Line, hide: bool) -> LineOut:
+def _line(line: ShownLine) -> LineOut:
     c = line.counts
-    values: dict[str, int | str] = {n: getattr(c, n) for n in COLUMNS}
-    if hide:
-        values = {n: hide_small(int(v), c.assigned) for n, v in values.items()}
-    small = hide and 0 < c.assigned < 5
-    return LineOut(line.key, line.name, values, None if small else round(c.rate, 4))
+    counts, hidden = _plain({n: getattr(c, n) for n in COLUMNS})
+    return LineOut(
+        line.key, line.name, counts, None if c.rate is None else round(c.rate, 4), hidden
+    )
 
 
 class TallyController(Controller):
@@ -45,7 +65,7 @@ class TallyController(Controller):
     @get("/")
     async def period(
         self,
-        request: Request,
+        request: Request[Any, Any, Any],
         db: DB,
         actor: CurrentActor,
         start: FromQuery[date | None] = None,
@@ -55,19 +75,60 @@ class TallyController(Controller):
         last 30 days), by organization rolled up through the tree and by club."""
         tz = request.app.state.settings.timezone
         begin, after = local_period(start, end, None, tz)
-        tally, _ = await TALLIES.get(
-            ("api", db.url, audience_key(actor), begin, after),
-            lambda: period_tally(db, actor, begin, after, tz),
-        )
-        hide = actor.role == "leadership"
+        tally = await cached_period_figures(db, actor, begin, after, tz)
         return PeriodOut(
             begin,
             after,
             tally.campaigns,
-            _line(Line(0, "", tally.total), hide),
-            [_line(line, hide) for line in tally.organizations if line.counts.assigned],
-            [_line(line, hide) for line in tally.clubs],
+            _line(ShownLine(0, "", tally.total)),
+            [_line(line) for line in tally.organizations if line.counts.assigned],
+            [_line(line) for line in tally.clubs],
         )
 
 
-CONTROLLERS = [TallyController]
+class TallyOut(msgspec.Struct):
+    campaign_id: int
+    assigned: Count
+    by_status: dict[str, Count]
+    reports_by_action: dict[str, Count]
+    participation_rate: float | None
+    median_minutes_to_acknowledge: float | None
+    median_minutes_to_done: float | None
+    quota_percent: int | None
+    quota_met: bool | None
+    # tallies/service.py defines these.
+    unreachable: Count
+    unreachable_skipped: Count
+    resent: Count
+    uncertain: Count
+    masked: Masked  # e.g. "by_status.done", "resent"
+
+
+class CampaignTallyController(Controller):
+    path = "/campaigns"
+    tags = ["campaigns"]
+
+    @get("/{campaign_id:int}/tally")
+    async def tally(self, db: DB, actor: CurrentActor, campaign_id: PathId) -> TallyOut:
+        f = await campaign_figures(db, actor, campaign_id)
+        t = f.tally
+        by_status, _ = _plain(f.by_status)
+        actions, _ = _plain(f.reports_by_action)
+        delivery, _ = _plain(f.delivery)
+        assigned, _ = _plain({"assigned": f.assigned})
+        return TallyOut(
+            t.campaign_id,
+            assigned["assigned"],
+            by_status,
+            actions,
+            f.participation_rate,
+            t.median_minutes_to_acknowledge,
+            t.median_minutes_to_done,
+            t.quota_percent,
+            f.quota_met,
+            **delivery,
+            masked=f.masked,
+        )
+
+
+CONTROLLERS = [TallyController, CampaignTallyController]

@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar
 
+from coordinator.auth import policy
 from coordinator.auth.scope import Actor
 
 T = TypeVar("T")
@@ -46,9 +47,7 @@ class TtlCache:
 def audience_key(actor: Actor) -> Hashable:
     """Actors who see the same tallies share an entry: admins and leadership see everything;
     coordinators and leads see by their organization."""
-    if actor.role in ("admin", "leadership"):
-        return actor.role
-    return (actor.role, actor.organization_id)
+    return policy.tally_audience(actor)
 
 
 TALLIES = TtlCache()

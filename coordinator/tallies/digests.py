@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import col, func, select
 
-from coordinator.auth import scope
+from coordinator.auth import policy, scope
 from coordinator.auth.models import User
 from coordinator.auth.scope import Actor, actor_for
 from coordinator.campaigns.models import Assignment, Campaign
@@ -25,7 +25,8 @@ from coordinator.db import Database
 from coordinator.delivery.queue import queue_text, queued_keys
 from coordinator.i18n import translate as _
 from coordinator.organizations.models import Member
-from coordinator.tallies.period import Line, hide_small, period_tally
+from coordinator.tallies.figures import period_figures
+from coordinator.tallies.masked import ShownLine
 
 DUE_FROM, DUE_UNTIL = 8, 12  # local hours
 LAGGARDS_SHOWN = 15
@@ -34,9 +35,9 @@ ORGANIZATIONS_SHOWN = 3
 
 def _key(user: User, local: datetime) -> str | None:
     """The dedupe key of the digest due to `user` today (within the window), or None."""
-    if user.role == "lead":
+    if policy.gets_daily_digest(user):
         return f"digest:{user.id}:{local.date().isoformat()}"
-    if user.role == "leadership" and local.weekday() == 0:
+    if policy.gets_weekly_summary(user) and local.weekday() == 0:
         year, week, _day = local.isocalendar()
         return f"weekly:{user.id}:{year}-W{week:02d}"
     return None
@@ -53,7 +54,6 @@ async def queue_digests(db: Database, now: datetime, tz: ZoneInfo) -> int:
                 select(User).where(
                     col(User.active),
                     col(User.telegram_user_id).is_not(None),
-                    col(User.role).in_(("lead", "leadership")),
                 )
             )
         ).all()
@@ -65,7 +65,7 @@ async def queue_digests(db: Database, now: datetime, tz: ZoneInfo) -> int:
             continue
         async with db.read() as session:
             actor = await actor_for(session, user)
-        if user.role == "lead":
+        if policy.gets_daily_digest(user):
             text = await lead_digest(db, actor, user.locale, now, tz)
         else:
             text = await weekly_summary(db, actor, user.locale, now, tz)
@@ -154,7 +154,7 @@ async def weekly_summary(
     today = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
     start = today - timedelta(days=today.weekday() + 7)
     end = start + timedelta(days=7)
-    tally = await period_tally(db, actor, start, end, tz)
+    tally = await period_figures(db, actor, start, end, tz)
     if not tally.campaigns:
         return None
     total = tally.total
@@ -170,10 +170,10 @@ async def weekly_summary(
             locale,
             "Tasks: {assigned}, done: {done} ({rate}%), expired: {expired}",
             # "<5" must reach Telegram as text, not as the start of an HTML tag.
-            assigned=escape(hide_small(total.assigned)),
-            done=escape(hide_small(total.done, total.assigned)),
-            rate=round(100 * total.rate),
-            expired=escape(hide_small(total.expired, total.assigned)),
+            assigned=escape(str(total.assigned)),
+            done=escape(str(total.done)),
+            rate="–" if total.rate is None else round(100 * total.rate),
+            expired=escape(str(total.expired)),
         ),
     ]
     ranked = _ranked(tally.organizations)
@@ -185,13 +185,15 @@ async def weekly_summary(
     return "\n".join(lines)
 
 
-def _ranked(organizations: Sequence[Line]) -> list[Line]:
-    """The organizations one level below the top, with five or more tasks, best rate first
-    (a smaller group's rate would point at a few people)."""
+def _ranked(organizations: Sequence[ShownLine]) -> list[ShownLine]:
+    """The organizations one level below the top whose rates may be compared
+    (`Figures.ranked`), best rate first."""
     top = min((line.depth for line in organizations), default=0)
-    level = [line for line in organizations if line.depth == top + 1 and line.counts.assigned >= 5]
-    return sorted(level, key=lambda line: (-line.counts.rate, line.name))
+    level = [line for line in organizations if line.depth == top + 1 and line.counts.ranked]
+    return sorted(level, key=lambda line: (-(line.counts.rate or 0), line.name))
 
 
-def _rates(lines: Sequence[Line]) -> str:
-    return ", ".join(f"{escape(line.name)} {round(100 * line.counts.rate)}%" for line in lines)
+def _rates(lines: Sequence[ShownLine]) -> str:
+    return ", ".join(
+        f"{escape(line.name)} {round(100 * (line.counts.rate or 0))}%" for line in lines
+    )

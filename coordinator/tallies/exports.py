@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from coordinator.auth import scope
+from coordinator.auth import policy, scope
 from coordinator.auth.audit import audit
 from coordinator.auth.scope import Actor
 from coordinator.campaigns.models import Assignment, Report
@@ -29,8 +29,9 @@ from coordinator.db import Database
 from coordinator.i18n import translate
 from coordinator.organizations.models import GroupChat, Member, Organization
 from coordinator.sheets import csv_text, formula_like
-from coordinator.tallies.period import COLUMNS, Counts, hide_small, period_tally
-from coordinator.tallies.service import campaign_breakdown
+from coordinator.tallies.figures import breakdown_figures, period_figures
+from coordinator.tallies.masked import Figures, masked
+from coordinator.tallies.period import COLUMNS, Counts
 
 BATCH = 2_000
 SHEET_TITLE_MAX = 31  # Excel's limit
@@ -82,14 +83,12 @@ def header(lang: str, columns: Sequence[Column]) -> list[str]:
     return [translate(lang, column.label) for column in columns]
 
 
-def count_row(name: str, c: Counts, small_hidden: bool) -> list[Any]:
+def count_row(name: str, c: Counts | Figures, small_hidden: bool = False) -> list[Any]:
     """One aggregate line: name, the counts of COLUMNS and the rate (a fraction, None with no
-    base). Leadership never sees a count of one to four, nor a group under five: "<5"."""
-    values: list[Any] = [getattr(c, column) for column in COLUMNS]
-    if small_hidden:
-        values = [v if hide_small(v, c.assigned) != "<5" else "<5" for v in values]
-    hide_rate = not c.assigned or (small_hidden and 0 < c.assigned < 5)
-    return [name, *values, None if hide_rate else c.rate]
+    base). Figures come masked (tallies/masked.py): "<5", and no rate next to a masked count."""
+    figures = c if isinstance(c, Figures) else Figures.of(c, small_hidden)
+    values: list[Any] = [str(v) if masked(v) else v for v in figures.values()]
+    return [name, *values, figures.rate if figures.assigned else None]
 
 
 async def period_export(
@@ -97,14 +96,11 @@ async def period_export(
 ) -> Export:
     """The period by organization (rolled up through the tree; its level, 0 at the top) and by
     club, one sheet each; a CSV carries one of them."""
-    tally = await period_tally(db, actor, start, end, tz)
-    hidden = actor.role == "leadership"
-
+    tally = await period_figures(db, actor, start, end, tz)
     orgs = [
-        [line.name, line.depth, *count_row("", line.counts, hidden)[1:]]
-        for line in tally.organizations
+        [line.name, line.depth, *count_row("", line.counts)[1:]] for line in tally.organizations
     ]
-    clubs = [count_row(line.name, line.counts, hidden) for line in tally.clubs]
+    clubs = [count_row(line.name, line.counts) for line in tally.clubs]
     first, last = start.astimezone(tz).date(), (end.astimezone(tz) - timedelta(days=1)).date()
     tables = [
         Table(
@@ -128,9 +124,9 @@ async def campaign_export(
 ) -> Export:
     """Leadership: one aggregate row per organization. Everyone else: one row per task of the
     people they may see (the scoping helper filters), streamed from the database in batches."""
-    if actor.role == "leadership":
-        breakdown = await campaign_breakdown(db, actor, campaign_id)
-        rows = [count_row(line.name, line.counts, True) for line in breakdown.by_organization]
+    if not policy.sees_names(actor):
+        breakdown = await breakdown_figures(db, actor, campaign_id)
+        rows = [count_row(line.name, line.counts) for line in breakdown.by_organization]
         columns = [Column("Organization"), *COUNT_COLUMNS, RATE]
         table = Table(translate(lang, "Organizations"), columns, rows_of(rows))
         return Export("campaign", f"campaign-{campaign_id}", [table], len(rows), campaign_id)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, func, or_
 from sqlmodel import col, select
 
-from coordinator.auth import scope
+from coordinator.auth import policy
 from coordinator.auth.scope import Actor
 from coordinator.base import utcnow
 from coordinator.campaigns.models import Report
@@ -46,7 +46,7 @@ async def activation_funnel(
     db: Database, actor: Actor, now: datetime | None = None
 ) -> list[FunnelLine]:
     """Rolled up through the tree; leads get their subtree, leadership counts only."""
-    scope.require_role(actor, "coordinator", "lead", "leadership")
+    policy.require(policy.sees_figures(actor))
     now = now or utcnow()
     # Correlated EXISTS, one count per query: PostgreSQL turns `IN (subquery)` inside an
     # aggregate FILTER into a per-row scan once the subquery no longer fits in work_mem.
@@ -80,7 +80,7 @@ async def activation_funnel(
                 select(Organization.id, Organization.name, Organization.parent_id)
             )
         ).all()
-    own = actor.subtree if actor.role == "lead" else None
+    own = policy.own_subtree(actor)
     return [
         FunnelLine(key, name, depth, parent, counts)
         for key, name, depth, parent, counts in roll_up(

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
 
-from coordinator.auth import scope
+from coordinator.auth import policy, scope
 from coordinator.auth.scope import Actor
 from coordinator.campaigns.models import Assignment, Campaign
 from coordinator.db import Database
@@ -138,7 +138,7 @@ async def period_tally(
         club_rows = (await session.execute(select(Club.id, Club.name, Club.organization_id))).all()
     orgs = [(o, n, p) for o, n, p, _ in org_rows]
     members = {o: int(active) for o, _, _, active in org_rows if active}
-    own = actor.subtree if actor.role == "lead" else None
+    own = policy.own_subtree(actor)
     lines = rolled_up(orgs, direct, own)
     total = Counts()
     for counts in direct.values():
@@ -257,11 +257,3 @@ def with_trends(current: PeriodTally, previous: PeriodTally) -> PeriodTally:
         if line.key in clubs_before and clubs_before[line.key].assigned:
             line.previous_rate = clubs_before[line.key].rate
     return current
-
-
-def hide_small(value: int, base: int | None = None) -> str:
-    """Leadership never sees a count of one to four people, nor any count of a group of
-    fewer than five (`base`, the group's size): "<5"."""
-    if 0 < value < 5 or (base is not None and 0 < base < 5):
-        return "<5"
-    return str(value)

@@ -9,7 +9,7 @@ Besides the statuses, a campaign reports how honest its reach is (`DeliveryFigur
   launch gives them their task. Before the first launch nobody has been skipped.
 - resent: task messages sent a second time because the first send's outcome was unknown.
 - uncertain: task messages whose send may or may not have reached Telegram, not resent (yet).
-Leadership sees any of these under five as "<5", like every other count, and no rate of them.
+A counts-only audience sees any of these under five as "<5" (tallies/masked.py), and no rate.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from sqlalchemy import case, exists, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from coordinator.auth import scope
+from coordinator.auth import policy, scope
 from coordinator.auth.scope import Actor
 from coordinator.campaigns.launch import campaign_targets, targeted_groups, targeted_members
 from coordinator.campaigns.models import ASSIGNMENT_STATUSES, Assignment, Campaign, Report
@@ -31,7 +31,7 @@ from coordinator.db import Database
 from coordinator.delivery.models import OutboxMessage
 from coordinator.organizations.models import Club, GroupChat, Member, Organization
 from coordinator.tallies.models import ORGANIZATION_LINE
-from coordinator.tallies.period import Counts, Line, hide_small, recipient_columns
+from coordinator.tallies.period import Counts, Line, recipient_columns
 from coordinator.tallies.summary import by_status_of, summary_lines
 
 
@@ -43,11 +43,6 @@ class DeliveryFigures:
     unreachable_skipped: int = 0
     resent: int = 0
     uncertain: int = 0
-
-    def shown(self, hide: bool, base: int) -> dict[str, int | str]:
-        """The figures as an audience sees them: "<5" for leadership under five."""
-        values = {name: getattr(self, name) for name in DELIVERY_FIGURES}
-        return {n: hide_small(v, base) for n, v in values.items()} if hide else values
 
 
 DELIVERY_FIGURES = ("unreachable", "unreachable_skipped", "resent", "uncertain")
@@ -220,7 +215,7 @@ async def campaign_breakdown(db: Database, actor: Actor, campaign_id: int) -> Br
             (await session.execute(select(Organization.id, Organization.name))).tuples().all()
         )
         clubs = (await session.execute(select(Club.id, Club.name, Club.organization_id))).all()
-        own = actor.subtree if actor.role == "lead" else None
+        own = policy.own_subtree(actor)
         delivery = await delivery_figures(session, campaign, own)
     club_org = {club_id: org_id for club_id, _, org_id in clubs}
     org_lines = [line for line in lines if line[2] == ORGANIZATION_LINE]

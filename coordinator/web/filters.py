@@ -1,4 +1,4 @@
-"""Jinja filters: times in the deployment's zone, small counts hidden, percentages."""
+"""Jinja filters: times in the deployment's zone, percentages (none next to a masked count)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from jinja2 import Environment
 from markupsafe import Markup
 
 from coordinator.settings import Settings
-from coordinator.tallies.period import hide_small
+from coordinator.tallies.masked import rate_of
 
 
 def install(env: Environment, settings: Settings) -> None:
@@ -20,15 +20,21 @@ def install(env: Environment, settings: Settings) -> None:
     def localtime(value: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
         return value.astimezone(tz).strftime(fmt) if value else ""
 
-    def percent(part: float, whole: float) -> str:
-        return f"{100 * part / whole:.0f}%" if whole else "–"
+    def percent(part: Any, whole: Any) -> str:
+        """part of whole; "–" with no base or next to a masked count (tallies/masked.py)."""
+        share = rate_of(part, whole)
+        return "–" if share is None else f"{100 * share:.0f}%"
 
-    def small(count: int, hide: bool, base: int | None = None) -> Any:
-        """Leadership sees "<5" for small counts and small groups (identity protection)."""
-        return hide_small(count, base) if hide else count
+    def rate(value: float | None) -> str:
+        """A rate that tallies/masked.py computed; "–" where it is hidden."""
+        return "–" if value is None else f"{100 * value:.0f}%"
+
+    def small(count: Any, hide: bool = False, base: int | None = None) -> Any:
+        """A count as is: tallies come masked for their audience (tallies/masked.py)."""
+        return count
 
     env.filters.update(
-        localtime=localtime, percent=percent, small=small, telegram_html=telegram_html
+        localtime=localtime, percent=percent, rate=rate, small=small, telegram_html=telegram_html
     )
     env.globals["timezone"] = str(tz)
 

@@ -1,12 +1,13 @@
-"""Participation dashboards (leadership: counts only; leads: their subtree) and exports."""
+"""Tally pages: the dashboard, participation (with its exports), a campaign's status and the
+progress partial htmx polls. Figures come masked for the audience (tallies/figures.py)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import partial
 from typing import Any
 
-from litestar import get
+from litestar import Request, get
 from litestar.params import FromPath, FromQuery
 from litestar.response import Stream, Template
 
@@ -14,18 +15,14 @@ from coordinator.campaigns import service as campaigns
 from coordinator.errors import Invalid
 from coordinator.http import DB, CurrentActor, OptionalQueryId, PathId
 from coordinator.i18n import translate
-from coordinator.tallies import exports
-from coordinator.tallies.cache import TALLIES, audience_key
-from coordinator.tallies.funnel import activation_funnel
-from coordinator.tallies.period import local_period, period_tally, with_trends
+from coordinator.tallies import exports, figures
+from coordinator.tallies.period import local_period
 from coordinator.web.context import AnyRequest, locale_of, page
 
 FORMATS = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-
-
 CLUBS_SHOWN = 10
 
 
@@ -50,6 +47,23 @@ def period(
     return local_period(first, last, days, request.app.state.settings.timezone)
 
 
+def _body_context(tally: figures.PeriodFigures, org: int | None) -> dict[str, Any]:
+    first, last = tally.start.date(), figures.last_day(tally.end)
+    clubs = tally.clubs
+    return dict(
+        tally=tally,
+        org_lines=_focus(tally.organizations, org),
+        funnel_lines=_focus(tally.funnel, org),
+        with_children={line.parent for line in tally.organizations},
+        club_lines=clubs if len(clubs) <= 2 * CLUBS_SHOWN else None,
+        best_clubs=clubs[:CLUBS_SHOWN],
+        last_clubs=clubs[-CLUBS_SHOWN:],
+        first=first,
+        last=last,
+        query=f"start={first.isoformat()}&end={last.isoformat()}",
+    )
+
+
 @get("/participation")
 async def participation_page(
     request: AnyRequest,
@@ -63,45 +77,20 @@ async def participation_page(
     lang = locale_of(request)
     tz = request.app.state.settings.timezone
     first, after = period(request, start, end, days)
-    key = (db.url, audience_key(actor), first, after)
+    engine = request.app.template_engine
+    assert engine is not None  # create_app configures Jinja
 
-    async def count() -> tuple[Any, Any, Any]:
-        tally = await period_tally(db, actor, first, after, tz)
-        previous = await period_tally(db, actor, first - (after - first), first, tz)
-        return with_trends(tally, previous), previous.total, await activation_funnel(db, actor)
-
-    (tally, previous, funnel), counted_at = await TALLIES.get(("page", key), count)
-
-    async def render() -> str:
-        """The tables, rendered once per tally, audience, level and language: under load the
-        rendering, not the counting, was the cost of this page. Only a cache miss gets here."""
-        last = (after - timedelta(days=1)).date()
-        engine = request.app.template_engine
-        assert engine is not None  # create_app configures Jinja
+    def render(tally: figures.PeriodFigures, counted_at: datetime) -> str:
+        template = engine.get_template("tallies/participation_body.html")
+        context = _body_context(tally, org)
         return str(
-            engine.get_template("partials/participation_body.html").render(
-                _=partial(translate, lang),
-                lang=lang,
-                tally=tally,
-                org_lines=_focus(tally.organizations, org),
-                funnel_lines=_focus(funnel, org),
-                with_children={line.parent for line in tally.organizations},
-                club_lines=tally.clubs if len(tally.clubs) <= 2 * CLUBS_SHOWN else None,
-                best_clubs=tally.clubs[:CLUBS_SHOWN],
-                last_clubs=tally.clubs[-CLUBS_SHOWN:],
-                previous=previous,
-                counted_at=datetime.fromtimestamp(counted_at, tz),
-                first=first.date(),
-                last=last,
-                query=f"start={first.date().isoformat()}&end={last.isoformat()}",
-                hide_small=actor.role == "leadership",
-            )
+            template.render(_=partial(translate, lang), lang=lang, counted_at=counted_at, **context)
         )
 
-    body, _ = await TALLIES.get(("html", key, counted_at, org, lang), render)
+    body = await figures.participation_body(db, actor, first, after, tz, (org, lang), render)
     return page(
         request,
-        "pages/participation.html",
+        "tallies/participation.html",
         title=translate(lang, "Participation"),
         actor=actor,
         body=body,
@@ -166,4 +155,60 @@ async def _download(
     )
 
 
-PAGES = [participation_page, participation_export, campaign_export]
+@get("/")
+async def dashboard(request: Request[Any, Any, Any], db: DB, actor: CurrentActor) -> Template:
+    lang = locale_of(request)
+    recent = await campaigns.list_campaigns(db, actor, None, 10, 0)
+    ids = [c.id for c in recent.items if c.id is not None]
+    return page(
+        request,
+        "tallies/dashboard.html",
+        title=translate(lang, "Dashboard"),
+        actor=actor,
+        campaigns=recent,
+        progress=await figures.dashboard_progress(db, actor, ids),
+    )
+
+
+@get("/campaigns/{campaign_id:int}")
+async def status_page(
+    request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: PathId
+) -> Template:
+    lang = locale_of(request)
+    detail = await campaigns.get_campaign(db, actor, campaign_id)
+    return page(
+        request,
+        "tallies/campaign_status.html",
+        title=detail.campaign.title,
+        actor=actor,
+        crumbs=[("/campaigns", translate(lang, "Campaigns"))],
+        campaign=detail.campaign,
+        items=detail.items,
+        breakdown=await figures.campaign_progress(db, actor, campaign_id),
+    )
+
+
+@get("/campaigns/{campaign_id:int}/progress")
+async def progress_partial(
+    request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: PathId
+) -> Template:
+    """htmx polls this while the campaign runs: the status page updates without a reload."""
+    detail = await campaigns.get_campaign(db, actor, campaign_id)
+    return page(
+        request,
+        "tallies/progress.html",
+        title="",
+        actor=actor,
+        campaign=detail.campaign,
+        breakdown=await figures.campaign_progress(db, actor, campaign_id),
+    )
+
+
+ROUTES = [
+    dashboard,
+    participation_page,
+    participation_export,
+    campaign_export,
+    status_page,
+    progress_partial,
+]

@@ -20,9 +20,7 @@ _TMP = Path(tempfile.mkdtemp(prefix="coordinator-tests-"))
 os.environ.setdefault("COORDINATOR_SECRET_KEY", "test-secret-key-" + "x" * 40)
 os.environ["COORDINATOR_VAR_DIR"] = str(_TMP / "var")
 os.environ.pop("COORDINATOR_DATABASE_URL", None)
-os.environ.setdefault(
-    "COORDINATOR_MFA_ADMINS", "optional"
-)  # tests/integration/test_mfa.py turns it on
+os.environ.setdefault("COORDINATOR_MFA_ADMINS", "optional")  # tests/auth/test_mfa.py turns it on
 # The test clients' own host name, besides the loopback names served by default.
 os.environ.setdefault("COORDINATOR_ALLOWED_HOSTS", "testserver.local,127.0.0.1,localhost")
 os.environ["PTB_TIMEDELTA"] = "1"  # python-telegram-bot 22: durations as timedelta, as in 23

@@ -8,7 +8,7 @@ every surface (pages, partials, exports, digests, the API) takes figures from he
 
 Masking is per figure: each figure shown is a group of five or more, but a parent's rolled-up
 total minus its visible children may narrow or equal a masked count; hiding those differences
-too would blank most of a province's tree (tests/integration/test_masked_figures.py).
+too would blank most of a province's tree (tests/tallies/test_masked_figures.py).
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ from coordinator.app import create_app
 from coordinator.campaigns import service as campaigns
 from coordinator.settings import read_settings
 from coordinator.supervisor import Beat, Supervisor
-from tests.integration.test_bot import TOKEN, eventually, live, onboard  # noqa: F401
-from tests.integration.test_supervisor import web
+from tests.bots.test_bot import TOKEN, eventually, live, onboard  # noqa: F401
+from tests.core.test_supervisor import web
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 

@@ -13,7 +13,7 @@ import httpx
 
 from coordinator.base import utcnow
 from coordinator.sandbox.run import free_port
-from tests.integration.test_cli import _cli, url  # noqa: F401  (the fixture)
+from tests.core.test_cli import _cli, url  # noqa: F401  (the fixture)
 
 
 def wait_for(check, seconds: float = 20.0):

@@ -30,8 +30,8 @@ from coordinator.organizations.models import Member
 from coordinator.sandbox.run import free_port, running_sandbox
 from coordinator.sandbox.state import World
 from coordinator.settings import read_settings
-from tests.integration.test_bot import Phone, eventually
-from tests.integration.test_delivery import (
+from tests.bots.test_bot import Phone, eventually
+from tests.delivery.test_delivery import (
     TOKEN,
     TZ,
     add_volunteers,
@@ -40,7 +40,7 @@ from tests.integration.test_delivery import (
     link_members,
     rows,
 )
-from tests.integration.test_web_authorization import sign_in
+from tests.web.test_web_authorization import sign_in
 
 COPY_VI = "bản gửi lại"
 CONCURRENCY = 64  # the sender's default: at most this many rows leased at once

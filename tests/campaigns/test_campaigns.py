@@ -224,7 +224,7 @@ async def test_the_url_check_speaks_the_readers_language(world, url, vi, en):
     from coordinator.app import create_app
     from coordinator.organizations import agreements
     from coordinator.settings import read_settings
-    from tests.integration.test_web_authorization import sign_in
+    from tests.web.test_web_authorization import sign_in
 
     await agreements.create_channel(
         world.db,
@@ -262,7 +262,7 @@ async def test_the_content_form_offers_the_platforms_channels_for_a_video_link(w
     from coordinator.app import create_app
     from coordinator.organizations import agreements
     from coordinator.settings import read_settings
-    from tests.integration.test_web_authorization import sign_in
+    from tests.web.test_web_authorization import sign_in
 
     channel = await agreements.create_channel(
         world.db,

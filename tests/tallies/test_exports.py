@@ -28,7 +28,7 @@ from coordinator.campaigns.reports import ReportRequest, record_report
 from coordinator.organizations.models import Member, MemberClub, Organization
 from coordinator.settings import read_settings
 from tests.factories import _member, build_world
-from tests.integration.test_web_authorization import sign_in
+from tests.web.test_web_authorization import sign_in
 
 HYPERLINK = '=HYPERLINK("http://evil.example/?x","click")'
 DDE = "=cmd|' /C calc'!A0"

@@ -21,7 +21,7 @@ from coordinator.campaigns.models import Campaign
 from coordinator.db import Database
 from coordinator.leader import Leader
 from coordinator.settings import DEFAULT_SEND_RATE, read_settings
-from tests.integration.test_delivery import (
+from tests.delivery.test_delivery import (
     TZ,
     add_volunteers,
     bot,  # noqa: F401  (the fixture)
@@ -31,7 +31,7 @@ from tests.integration.test_delivery import (
     rows,
     sandbox,  # noqa: F401  (the fixture)
 )
-from tests.integration.test_web_authorization import sign_in
+from tests.web.test_web_authorization import sign_in
 
 
 async def launch(world, paid: bool = False) -> int:

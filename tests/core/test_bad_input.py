@@ -13,7 +13,7 @@ from coordinator.app import create_app
 from coordinator.base import MAX_ROW_ID
 from coordinator.delivery.messages import BUTTON_STEPS, parse_callback
 from coordinator.settings import read_settings
-from tests.integration.test_web_authorization import sign_in
+from tests.web.test_web_authorization import sign_in
 
 HUGE = str(2**64)
 

@@ -26,9 +26,9 @@ from coordinator.auth.models import AuditEvent
 from coordinator.db import Database
 from coordinator.sandbox.run import free_port
 from tests import dbtools
+from tests.auth.test_web_security import record_failures
 from tests.conftest import BACKEND
 from tests.factories import PASSWORD, build_world
-from tests.integration.test_web_security import record_failures
 
 
 @dataclass

@@ -15,8 +15,8 @@ from coordinator.bots.models import TelegramUpdate
 from coordinator.sandbox.run import free_port, running_sandbox
 from coordinator.sandbox.state import World
 from coordinator.settings import read_settings
+from tests.bots.test_bot import TOKEN, Phone, eventually
 from tests.factories import BOT_USERNAME
-from tests.integration.test_bot import TOKEN, Phone, eventually
 
 SECRET = "webhook-secret-for-tests"
 

@@ -80,7 +80,7 @@ def test_it_fills_placeholders_in_both_languages():
     assert translate("en", "campaign:active") == "active"
 
 
-if __name__ == "__main__":  # python -m tests.unit.test_web_texts: list what to translate
+if __name__ == "__main__":  # python -m tests.web.test_web_texts: list what to translate
     for lang in ("vi", "en"):
         print(f"== {lang}")
         for msgid in missing(lang):

@@ -15,8 +15,8 @@ import httpx
 
 from coordinator.base import utcnow
 from coordinator.sandbox.run import free_port
-from tests.integration.test_cli import _cli, url  # noqa: F401  (the fixture)
-from tests.integration.test_serve import wait_for
+from tests.core.test_cli import _cli, url  # noqa: F401  (the fixture)
+from tests.core.test_serve import wait_for
 
 UNUSUAL = "Quan_Doan_Thu_Nghiem_bot"
 TOKEN = "1000:sandbox"

@@ -25,9 +25,9 @@ from coordinator.sandbox.run import free_port, running_sandbox
 from coordinator.sandbox.state import World
 from coordinator.settings import read_settings
 from coordinator.supervisor import Beat, Supervisor, heartbeats, recording
+from tests.bots.test_bot import TOKEN, eventually
+from tests.delivery.test_delivery import bot_messages, link_members
 from tests.factories import BOT_USERNAME
-from tests.integration.test_bot import TOKEN, eventually
-from tests.integration.test_delivery import bot_messages, link_members
 
 
 def _settings(world, **extra: str):

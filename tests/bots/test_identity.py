@@ -11,7 +11,7 @@ from coordinator.bots import identity
 from coordinator.bots.models import BotState
 from coordinator.organizations import invites
 from tests.factories import BOT_USERNAME
-from tests.integration.test_web_authorization import sign_in
+from tests.web.test_web_authorization import sign_in
 
 
 async def _forget_the_bot(world) -> None:

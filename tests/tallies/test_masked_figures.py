@@ -39,7 +39,7 @@ from coordinator.campaigns.models import Assignment, Campaign
 from coordinator.campaigns.reports import ReportRequest, record_report
 from coordinator.tallies.cache import PROGRESS, TALLIES
 from tests.factories import _member
-from tests.integration.test_web_authorization import sign_in
+from tests.web.test_web_authorization import sign_in
 
 MASKED_HTML = "&lt;5"
 RATE_MARKS = re.compile(r"\d+%|<meter|class=\"bar\"|<svg class=\"rate\"")

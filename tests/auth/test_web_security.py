@@ -13,7 +13,7 @@ from coordinator.auth.models import SignInAttempt
 from coordinator.settings import read_settings
 from coordinator.web.edge import host_allowed, real_client
 from tests.factories import PASSWORD, build_world
-from tests.integration.test_web_authorization import sign_in
+from tests.web.test_web_authorization import sign_in
 
 
 def _app(db_url: str, **extra: str) -> Any:

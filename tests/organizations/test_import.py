@@ -136,7 +136,7 @@ async def test_it_keeps_formula_like_names_as_typed_and_warns(world, kind):
 
 async def test_the_api_and_the_preview_page_show_the_warnings(world):
     from tests.factories import api_client
-    from tests.integration.test_web_authorization import sign_in
+    from tests.web.test_web_authorization import sign_in
 
     async with api_client(world) as api:
         url = f"/api/v1/members/import?organization_id={world.org['district']}"
@@ -182,7 +182,7 @@ async def test_a_shared_string_bomb_is_refused_quickly_within_bounded_memory(wor
 
 async def test_a_refused_file_is_explained_by_the_api_and_on_the_page_in_vietnamese(world):
     from tests.factories import api_client
-    from tests.integration.test_web_authorization import sign_in
+    from tests.web.test_web_authorization import sign_in
 
     files = {"file": ("bomb.xlsx", shared_string_bomb(100 * MB), "application/octet-stream")}
     async with api_client(world) as api:

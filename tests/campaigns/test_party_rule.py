@@ -17,7 +17,7 @@ from coordinator.i18n import translate
 from coordinator.organizations import agreements
 from coordinator.organizations.agreements import AgreementChangeBreaks
 from tests.factories import World, api_client
-from tests.integration.test_web_authorization import sign_in
+from tests.web.test_web_authorization import sign_in
 
 OUTSIDER = "Đoàn khối doanh nghiệp"
 SIGNED, START, END = date(2026, 1, 5), date(2026, 1, 10), date(2027, 12, 31)

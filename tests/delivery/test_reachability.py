@@ -23,9 +23,9 @@ from coordinator.delivery.store import Outcome
 from coordinator.organizations import onboarding
 from coordinator.organizations.models import GroupChat, Member
 from coordinator.tallies.service import campaign_breakdown, campaign_tally
-from tests.integration import test_bot
-from tests.integration.test_bot import Phone, eventually, onboard
-from tests.integration.test_web_authorization import sign_in
+from tests.bots import test_bot
+from tests.bots.test_bot import Phone, eventually, onboard
+from tests.web.test_web_authorization import sign_in
 
 live = test_bot.live  # the real bot polling the sandbox, its sender running
 

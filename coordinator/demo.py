@@ -243,6 +243,13 @@ async def _agreements_and_campaigns(
         await agreements.create_channel(
             db, None, organization_id=ids[org], platform=platform, url=url, name=name
         )
+    return await _campaigns(db, rng, ids, main.id or 0)
+
+
+async def _campaigns(
+    db: Database, rng: random.Random, ids: dict[str, int], agreement_id: int
+) -> list[int]:
+    """Five campaigns under the main agreement, one in each state, the past ones with replies."""
     now = utcnow().replace(minute=0, second=0, microsecond=0)
     plans = [  # title, launch offset, days, final status
         ("Cảnh giác lừa đảo qua mạng dịp cuối năm", timedelta(days=-20), 7, "closed"),
@@ -258,7 +265,7 @@ async def _agreements_and_campaigns(
             db,
             SYSTEM,
             campaigns.CampaignDraft(
-                agreement_id=main.id or 0,
+                agreement_id=agreement_id,
                 title=title,
                 launch_at=launch_at,
                 deadline_at=launch_at + timedelta(days=days),

@@ -85,6 +85,9 @@ def _params(scope: dict[str, Any], body: bytes) -> dict[str, Any]:
     return params
 
 
+UNHANDLED = object()  # a side of the user API that does not serve this path
+
+
 class Sandbox:
     """The ASGI app around one World, plus the webhook delivery loop."""
 
@@ -151,6 +154,14 @@ class Sandbox:
                 self.world.held -= 1
 
     async def _user_side(self, method: str, parts: list[str], data: dict[str, Any]) -> Any:
+        for side in (self._people_side, self._controls):
+            answer = await side(method, parts, data)
+            if answer is not UNHANDLED:
+                return answer
+        raise BotApiError(404, "Not Found")
+
+    async def _people_side(self, method: str, parts: list[str], data: dict[str, Any]) -> Any:
+        """What the sandbox's people do: join, write, press, block, read their chat."""
         w = self.world
         match method, parts:
             case "POST", ["users"]:
@@ -208,6 +219,12 @@ class Sandbox:
                 return True
             case "GET", ["chats", chat_id, "messages"]:
                 return people.history(w, int(chat_id))
+        return UNHANDLED
+
+    async def _controls(self, method: str, parts: list[str], data: dict[str, Any]) -> Any:
+        """What tests and demos turn: rate limits, failing methods, stars, delay, statistics."""
+        w = self.world
+        match method, parts:
             case "PUT", ["limits"]:
                 w.limits.enabled = bool(data["enabled"])
                 w.limits.reset()
@@ -241,7 +258,7 @@ class Sandbox:
                     "pending_updates": len(w.updates),
                     "held": w.held,
                 }
-        raise BotApiError(404, "Not Found")
+        return UNHANDLED
 
     # -- webhook delivery ---------------------------------------------------------------
     def start_webhook_delivery(self) -> None:

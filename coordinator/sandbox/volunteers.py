@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, or_
 from sqlmodel import col, select
@@ -33,13 +34,13 @@ async def list_volunteers(
     """A page of active members linked to Telegram (by name, then organization; `search` matches
     the name or the member code) with their organization, and every group chat, both within the
     actor's reach."""
-    stmt = scope.members(
-        actor,
+    listed: Any = (
         select(Member, Organization.name)
         .join(Organization, col(Organization.id) == Member.organization_id)
         .where(col(Member.telegram_user_id).is_not(None), col(Member.deactivated_at).is_(None))
-        .order_by(col(Member.display_name), col(Organization.name), col(Member.id)),
+        .order_by(col(Member.display_name), col(Organization.name), col(Member.id))
     )
+    stmt = scope.members(actor, listed)
     if search:
         text = search.strip()
         stmt = stmt.where(

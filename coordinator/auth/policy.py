@@ -122,6 +122,36 @@ def gets_weekly_summary(user: HasRole) -> bool:
     return user.role == "leadership"
 
 
+# agreements
+
+
+def drafts_agreements(actor: Actor) -> bool:
+    """Recording and correcting agreements at all: admins, and coordinators (for agreements
+    their own organization leads: `drafts_agreement_for`)."""
+    return actor.is_admin or actor.role == "coordinator"
+
+
+def drafts_agreement_for(actor: Actor, lead_organization_id: int) -> bool:
+    """An agreement led by this organization: admins, or coordinators of that organization."""
+    return actor.is_admin or (
+        actor.role == "coordinator" and actor.organization_id == lead_organization_id
+    )
+
+
+def registers_channels_for(actor: Actor, organization_id: int) -> bool:
+    """Official channels of this organization: admins, leads who manage it, and coordinators
+    whose reach (their organization and those below it) holds it."""
+    return manages_organization(actor, organization_id) or (
+        actor.role == "coordinator" and organization_id in actor.subtree
+    )
+
+
+AGREEMENT_REFUSED = "Only an administrator or a coordinator of the lead organization can do this."
+CHANNEL_REFUSED = (
+    "Only an administrator, or a coordinator or lead above this organization, can do this."
+)
+
+
 # ---- enforcing them ----
 
 
@@ -172,6 +202,9 @@ class Rights:
     manages_people: bool
     sees_organizations: bool
     subtree: frozenset[int]
+    drafts_agreements: bool = False
+    organization_id: int = 0
+    coordinates: bool = False
 
     def manages(self, organization_id: int) -> bool:
         return self.administers or (self.manages_people and organization_id in self.subtree)
@@ -179,6 +212,18 @@ class Rights:
     def sees_members(self, organization_id: int) -> bool:
         """`sees_members_of` for templates."""
         return self.administers or (self.sees_names and organization_id in self.subtree)
+
+    def drafts_agreement_for(self, lead_organization_id: int) -> bool:
+        """`drafts_agreement_for` for templates."""
+        return self.administers or (
+            self.coordinates and lead_organization_id == self.organization_id
+        )
+
+    def registers_channels_for(self, organization_id: int) -> bool:
+        """`registers_channels_for` for templates."""
+        return self.manages(organization_id) or (
+            self.coordinates and organization_id in self.subtree
+        )
 
 
 def rights(actor: Actor) -> Rights:
@@ -190,4 +235,7 @@ def rights(actor: Actor) -> Rights:
         manages_people=manages_people(actor),
         sees_organizations=sees_organizations(actor),
         subtree=actor.subtree,
+        drafts_agreements=drafts_agreements(actor),
+        organization_id=actor.organization_id,
+        coordinates=actor.role == "coordinator",
     )

@@ -22,7 +22,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from coordinator.auth import scope
+from coordinator.auth import policy, scope
 from coordinator.auth.audit import audit
 from coordinator.auth.scope import Actor
 from coordinator.base import row_id
@@ -128,7 +128,9 @@ async def create_agreement(
     document_url: str | None = None,
 ) -> Agreement:
     if actor is not None:
-        scope.require_role(actor)
+        policy.require(
+            policy.drafts_agreement_for(actor, lead_organization_id), policy.AGREEMENT_REFUSED
+        )
     document_url = _check_agreement(title, signed_on, valid_from, valid_until, document_url)
     parties = sorted({lead_organization_id, *party_ids})
     async with db.write() as session:
@@ -193,12 +195,18 @@ async def update_agreement(
     """Correct an agreement; the lead organization stays a party. Removing a party or changing
     the dates is refused with `AgreementChangeBreaks` while it would break something registered
     with `on_party_change`, unless `confirm`."""
-    scope.require_role(actor)
+    policy.require(policy.drafts_agreements(actor), policy.AGREEMENT_REFUSED)
     document_url = _check_agreement(title, signed_on, valid_from, valid_until, document_url)
     async with db.write() as session:
-        agreement = await session.get(Agreement, agreement_id)
+        agreement = await session.scalar(
+            scope.agreements(actor, select(Agreement).where(Agreement.id == agreement_id))
+        )
         if agreement is None:
             raise NotFound(f"Agreement {agreement_id} not found.")
+        policy.require(
+            policy.drafts_agreement_for(actor, agreement.lead_organization_id),
+            policy.AGREEMENT_REFUSED,
+        )
         parties = sorted({agreement.lead_organization_id, *party_ids})
         await _check_parties(session, parties)
         broken = await _broken_by(session, agreement, parties, (valid_from, valid_until))

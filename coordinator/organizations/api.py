@@ -257,7 +257,10 @@ class AgreementController(Controller):
         agreement, parties = await agreements.get_agreement(db, actor, agreement_id)
         return out(AgreementOut, agreement, party_ids=parties)
 
-    @put("/{agreement_id:int}", guards=[policy.guard(policy.administers)])
+    @put(
+        "/{agreement_id:int}",
+        guards=[policy.guard(policy.drafts_agreements, policy.AGREEMENT_REFUSED)],
+    )
     async def update_agreement(
         self, db: DB, actor: CurrentActor, agreement_id: PathId, data: JSONBody[AgreementUpdate]
     ) -> AgreementOut:

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from coordinator.auth import scope
+from coordinator.auth import policy
 from coordinator.auth.audit import audit
 from coordinator.auth.scope import Actor
 from coordinator.db import Database
@@ -253,7 +253,9 @@ async def create_channel(
     db: Database, actor: Actor | None, *, organization_id: int, platform: str, url: str, name: str
 ) -> Channel:
     if actor is not None:
-        scope.require_org(actor, organization_id)
+        policy.require(
+            policy.registers_channels_for(actor, organization_id), policy.CHANNEL_REFUSED
+        )
     url = check_url(url)
     if problem := channel_problem(url):
         raise refusal(problem)

@@ -4,40 +4,63 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import func, or_
 from sqlmodel import col, select
 
 from coordinator.auth import scope
 from coordinator.auth.scope import Actor
 from coordinator.db import Database
 from coordinator.errors import NotFound
-from coordinator.organizations.models import GroupChat, Member
+from coordinator.organizations.models import GroupChat, Member, Organization
+from coordinator.pagination import Page, check_window
 
 LISTED = 40
 
 
+@dataclass(frozen=True)
+class Volunteer:
+    """A volunteer as the simulator lists them: the member and what tells namesakes apart."""
+
+    member: Member
+    organization: str
+
+
 async def list_volunteers(
-    db: Database, actor: Actor, search: str | None
-) -> tuple[Sequence[Member], Sequence[GroupChat]]:
-    """The first active members linked to Telegram (by name, optionally matching `search`) and
-    every group chat, both within the actor's reach."""
-    stmt = scope.members(
-        actor,
-        select(Member)
+    db: Database, actor: Actor, search: str | None, offset: int = 0
+) -> tuple[Page[Volunteer], Sequence[GroupChat]]:
+    """A page of active members linked to Telegram (by name, then organization; `search` matches
+    the name or the member code) with their organization, and every group chat, both within the
+    actor's reach."""
+    listed: Any = (
+        select(Member, Organization.name)
+        .join(Organization, col(Organization.id) == Member.organization_id)
         .where(col(Member.telegram_user_id).is_not(None), col(Member.deactivated_at).is_(None))
-        .order_by(col(Member.display_name))
-        .limit(LISTED),
+        .order_by(col(Member.display_name), col(Organization.name), col(Member.id))
     )
+    stmt = scope.members(actor, listed)
     if search:
-        stmt = stmt.where(col(Member.display_name).icontains(search.strip(), autoescape=True))
+        text = search.strip()
+        stmt = stmt.where(
+            or_(
+                col(Member.display_name).icontains(text, autoescape=True),
+                col(Member.code).icontains(text, autoescape=True),
+            )
+        )
     async with db.read() as session:
-        volunteers = (await session.scalars(stmt)).all()
+        check_window(LISTED, offset)
+        counted = select(func.count()).select_from(stmt.order_by(None).subquery())
+        total = await session.scalar(counted)
+        rows = (await session.execute(stmt.limit(LISTED).offset(offset))).all()
         groups = (
             await session.scalars(
                 scope.group_chats(actor, select(GroupChat).order_by(col(GroupChat.title)))
             )
         ).all()
-    return volunteers, groups
+    found = [Volunteer(member, name) for member, name in rows]
+    return Page(found, int(total or 0), LISTED, offset), groups
 
 
 async def volunteer(db: Database, actor: Actor, telegram_id: int) -> Member:

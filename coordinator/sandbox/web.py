@@ -17,6 +17,7 @@ from coordinator.http import (
     DB,
     CurrentActor,
     OptionalTelegramQueryId,
+    PageOffset,
     Search,
     TelegramPathId,
 )
@@ -46,11 +47,11 @@ async def _call(request: AnyRequest, method: str, path: str, body: Any = None) -
 
 @get("/simulator")
 async def simulator_page(
-    request: AnyRequest, db: DB, actor: CurrentActor, q: Search = None
+    request: AnyRequest, db: DB, actor: CurrentActor, q: Search = None, offset: PageOffset = 0
 ) -> Template:
     _sandbox(request)
     lang = locale_of(request)
-    volunteers, groups = await list_volunteers(db, actor, q)
+    volunteers, groups = await list_volunteers(db, actor, q, offset)
     return page(
         request,
         "sandbox/simulator.html",
@@ -174,7 +175,7 @@ async def send(
     request: AnyRequest, db: DB, actor: CurrentActor, telegram_id: TelegramPathId, data: Form
 ) -> Template:
     await volunteer(db, actor, telegram_id)
-    text = str(data.get("text", "")).strip()[:4096]
+    text = _typed(data)
     if text:
         await _call(request, "POST", "messages", {"user_id": telegram_id, "text": text})
     return page(
@@ -185,6 +186,15 @@ async def send(
         group=None,
         **await _chat(request, db, actor, telegram_id, None),
     )
+
+
+def _typed(data: dict[str, Any]) -> str:
+    """What the volunteer sends: a command button's `command`, else the typed `text`. A form
+    field sent twice arrives as a list; its last non-empty value counts."""
+    sent = data.get("command") or data.get("text", "")
+    if isinstance(sent, list):
+        sent = next((str(v) for v in reversed(sent) if str(v).strip()), "")
+    return str(sent).strip()[:4096]
 
 
 ROUTES = [simulator_page, chat_page, messages_partial, press, answer_partial, send]

@@ -123,6 +123,20 @@ def _press_done_as(page: Page, position: int) -> None:
     expect(message).to_contain_text("Trạng thái của bạn: Đã làm xong", timeout=15_000)
 
 
+def _send_and_follow(page: Page, text: str) -> None:
+    """Typed and sent: the composer empties and the chat shows its newest message."""
+    page.locator("#text").fill(text)
+    page.locator("#text").press("Enter")
+    expect(page.locator(".msg.from-me").last).to_have_text(text, timeout=10_000)
+    expect(page.locator("#text")).to_have_value("")
+    expect(page.locator(".msg").last).to_have_class(re.compile("from-bot"), timeout=15_000)
+    page.wait_for_function(
+        "() => { const c = document.getElementById('chat');"
+        " return c.scrollTop + c.clientHeight >= c.scrollHeight - 2; }",
+        timeout=10_000,
+    )
+
+
 def test_a_campaign_from_import_to_two_volunteers_done(pages: Pages, tmp_path: Path):
     _import_members(pages, tmp_path)
     _agreement_and_channel(pages)
@@ -138,7 +152,9 @@ def test_a_campaign_from_import_to_two_volunteers_done(pages: Pages, tmp_path: P
     screenshot(volunteer, "simulator")
     _press_done_as(volunteer, 1)
     volunteer.get_by_role("button", name="/tasks").click()
-    expect(volunteer.locator(".msg").last).to_contain_text(re.compile(r"\S"))
+    expect(volunteer.locator(".msg.from-me").last).to_have_text("/tasks")  # not ['', '/tasks']
+    expect(volunteer.locator(".msg").last).to_have_class(re.compile("from-bot"), timeout=15_000)
+    _send_and_follow(volunteer, "/help")
 
     expect(done).to_have_text("2", timeout=20_000)  # htmx polling, no reload
     assert reloads == []

@@ -112,12 +112,12 @@ async def test_it_validates_agreement_input(world):
             valid_from=date(2026, 1, 1),
             valid_until=date(2026, 12, 31),
         )
-    with pytest.raises(Forbidden):
+    with pytest.raises(Forbidden):  # a coordinator drafts only for their own organization
         await agreements.create_agreement(
             world.db,
             world.actor["coordinator"],
             title="x",
-            lead_organization_id=world.org["province"],
+            lead_organization_id=world.org["district"],
             party_ids=[],
             signed_on=date(2026, 1, 1),
             valid_from=date(2026, 1, 1),

@@ -103,7 +103,7 @@ PAGES = [
     Page(
         "POST",
         "/organizations/{district}/channels",
-        LEADS,
+        LEADS | {"coordinator"},
         {"platform": "facebook", "url": "https://www.facebook.com/huyen-a", "name": "Trang A"},
     ),
     Page("POST", "/organizations/{district}/group-link", LEADS, {"club_id": ""}),
@@ -126,11 +126,23 @@ PAGES = [
             "valid_until": "2026-12-31",
         },
     ),
-    Page("GET", "/agreements/{agreement}/edit", ADMIN),
+    Page(
+        "POST",
+        "/agreements",
+        CAMPAIGN_EDITORS,  # a coordinator, for the organization they belong to
+        {
+            "title": "Quy chế của tỉnh",
+            "lead_organization_id": "{province}",
+            "signed_on": "2026-01-01",
+            "valid_from": "2026-01-01",
+            "valid_until": "2026-12-31",
+        },
+    ),
+    Page("GET", "/agreements/{agreement}/edit", CAMPAIGN_EDITORS),
     Page(
         "POST",
         "/agreements/{agreement}",
-        ADMIN,
+        CAMPAIGN_EDITORS,
         {
             "title": "Quy chế sửa",
             "signed_on": "2026-01-05",
@@ -249,6 +261,7 @@ async def walked(template_url: str, tmp_path) -> AsyncIterator[tuple[World, dict
         "agreement": str(world.agreement["province"]),
         "channel": world.channel_url["province"],
         "district": str(world.org["district"]),
+        "province": str(world.org["province"]),
         "member": str(world.member["d1"]),
         "telegram": str(telegram),
         "lead_user": str(world.user_id["lead"]),

@@ -77,7 +77,11 @@ async def _users(
 
 
 @post("/users", guards=ADMINS_ONLY)
-async def create_user(request: AnyRequest, db: DB, actor: CurrentActor, data: Form) -> Any:
+async def create_user(
+    request: AnyRequest, db: DB, actor: CurrentActor, data: Form
+) -> Template | Redirect:
+    """The new user, or the form again with its errors inline and its input kept (an HTML page:
+    a handler typed `Any` would answer `application/json`)."""
     lang = locale_of(request)
     try:
         user = await auth.create_user(
@@ -89,10 +93,11 @@ async def create_user(request: AnyRequest, db: DB, actor: CurrentActor, data: Fo
             organization_id=_int(data.get("organization_id")),
         )
     except Invalid as exc:
-        return await _users(request, db, actor, None, 0, field_errors(exc, lang), data, FORM_ERROR)
+        errors = field_errors(exc, lang)
+        return await _users(request, db, actor, None, 0, errors, _kept(data), FORM_ERROR)
     except Conflict:
         errors = {"username": translate(lang, "This username is taken.")}
-        return await _users(request, db, actor, None, 0, errors, data, FORM_ERROR)
+        return await _users(request, db, actor, None, 0, errors, _kept(data), FORM_ERROR)
     flash(request, "User {name} created.", name=user.username)
     return redirect("/users")
 
@@ -140,6 +145,11 @@ async def end_user_sessions(
     count = await auth.end_sessions_of(db, actor, user_id)
     flash(request, "{count} sessions were signed out.", count=count)
     return redirect("/users")
+
+
+def _kept(data: dict[str, Any]) -> dict[str, Any]:
+    """What the form shows again after an error: everything but the password."""
+    return {k: v for k, v in data.items() if k != "password"}
 
 
 def _int(value: Any) -> int:

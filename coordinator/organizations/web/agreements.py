@@ -36,7 +36,7 @@ from coordinator.web.context import (
 )
 
 PAGE = 50
-ADMINS = [policy.guard(policy.administers)]
+DRAFTERS = [policy.guard(policy.drafts_agreements, policy.AGREEMENT_REFUSED)]
 
 
 @get("/agreements")
@@ -67,11 +67,20 @@ async def _agreements(
         agreements=found,
         parties=parties,
         org_names={line.organization.id: line.organization.name for line in tree},
-        org_options=organization_options(tree),
+        org_options=_lead_options(actor, tree),
         today=local_date(utcnow()),
         errors=errors,
         values=values,
     )
+
+
+def _lead_options(actor: CurrentActor, tree: Any) -> list[tuple[int | None, str]]:
+    """The organizations this actor may record an agreement for, as the lead's choices."""
+    return [
+        (value, label)
+        for value, label in organization_options(tree)
+        if value is not None and policy.drafts_agreement_for(actor, value)
+    ]
 
 
 def _agreement_fields(data: dict[str, Any]) -> dict[str, Any]:
@@ -93,7 +102,7 @@ def _agreement_fields(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@post("/agreements", guards=ADMINS)
+@post("/agreements", guards=DRAFTERS)
 async def create_agreement(
     request: AnyRequest, db: DB, actor: CurrentActor, data: Form
 ) -> Template | Redirect:
@@ -111,11 +120,15 @@ async def create_agreement(
     return redirect("/agreements")
 
 
-@get("/agreements/{agreement_id:int}/edit", guards=ADMINS)
+@get("/agreements/{agreement_id:int}/edit", guards=DRAFTERS)
 async def edit_agreement_page(
     request: AnyRequest, db: DB, actor: CurrentActor, agreement_id: PathId
 ) -> Template:
     agreement, party_ids = await agreement_service.get_agreement(db, actor, agreement_id)
+    policy.require(
+        policy.drafts_agreement_for(actor, agreement.lead_organization_id),
+        policy.AGREEMENT_REFUSED,
+    )
     values = {**agreement.model_dump(), "party_ids": party_ids}
     return await _edit_agreement(request, db, actor, agreement_id, values, {})
 
@@ -147,7 +160,7 @@ async def _edit_agreement(
     )
 
 
-@post("/agreements/{agreement_id:int}", guards=ADMINS)  # refused before the form is read
+@post("/agreements/{agreement_id:int}", guards=DRAFTERS)  # refused before the form is read
 async def update_agreement(
     request: AnyRequest, db: DB, actor: CurrentActor, agreement_id: PathId, data: Form
 ) -> Template | Redirect:

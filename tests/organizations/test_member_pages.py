@@ -187,3 +187,30 @@ async def test_bulk_invitations_print_a_sheet(world):
         )
     assert response.status_code == 200
     assert "Đoàn viên c_unlinked" in response.text and "https://t.me/" in response.text
+
+
+async def test_the_member_page_lists_tasks_with_status_times_and_proof(world):
+    from coordinator.base import utcnow
+    from coordinator.campaigns.models import Assignment, Report
+
+    campaign = await world.campaign()
+    async with world.db.write() as session:
+        task = Assignment(
+            campaign_id=campaign, member_id=world.member["d1"], status="done", done_at=utcnow()
+        )
+        session.add(task)
+        await session.flush()
+        assert task.id is not None
+        session.add(
+            Report(
+                assignment_id=task.id,
+                member_id=world.member["d1"],
+                action="share",
+                proof_url="https://www.facebook.com/share/p/123",
+            )
+        )
+    async with signed_in(world, "lead") as client:
+        one = await client.get(f"/members/{world.member['d1']}")
+    assert f'href="/campaigns/{campaign}"' in one.text
+    assert "đã làm xong" in one.text and "chia sẻ" in one.text
+    assert 'href="https://www.facebook.com/share/p/123"' in one.text

@@ -189,6 +189,16 @@ async def deactivate_member(db: Database, actor: Actor, member_id: int) -> Membe
     return member
 
 
+async def reactivate_member(db: Database, actor: Actor, member_id: int) -> Member:
+    """A deactivated member gets new assignments again; their history was kept."""
+    async with db.write() as session:
+        member = await _editable_member(session, actor, member_id)
+        if member.deactivated_at is not None:
+            member.deactivated_at = None
+            audit(session, actor, "member.reactivate", "member", member_id)
+    return member
+
+
 async def get_member(db: Database, actor: Actor, member_id: int) -> tuple[Member, list[int]]:
     async with db.read() as session:
         member = await session.scalar(

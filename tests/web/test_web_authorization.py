@@ -113,6 +113,24 @@ PAGES = [
     Page("GET", "/members/import", LEADS | {"outsider_lead"}),
     Page("POST", "/members/import", LEADS, {"organization_id": "{district}"}, upload=True),
     Page("POST", "/members/import/confirm", ALL, {}),  # only ever the caller's own upload
+    Page("GET", "/members/{member}", NAMED - {"outsider_coordinator", "outsider_lead"}),
+    Page("GET", "/members/new", LEADS | {"outsider_lead"}),
+    Page("POST", "/members", LEADS, {"organization_id": "{district}", "display_name": "Mới"}),
+    Page("GET", "/members/{member}/edit", LEADS),
+    Page(
+        "POST",
+        "/members/{member}",
+        LEADS,
+        {"organization_id": "{district}", "display_name": "Đoàn viên d1", "locale": "vi"},
+    ),
+    Page("POST", "/members/{member}/deactivate", LEADS, {}),
+    Page("POST", "/members/{member}/reactivate", LEADS, {}),
+    Page(
+        "POST",
+        "/members/bulk",
+        LEADS,
+        {"action": "move", "member_ids": "{member}", "organization_id": "{district}"},
+    ),
     Page("GET", "/agreements", ALL),
     Page(
         "POST",

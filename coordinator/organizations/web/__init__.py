@@ -3,6 +3,13 @@ agreements; its route list is mounted once, in `coordinator.web.pages`."""
 
 from __future__ import annotations
 
-from coordinator.organizations.web import agreements, imports, members, tree
+from coordinator.organizations.web import agreements, imports, member, member_bulk, members, tree
 
-ROUTES = [*tree.ROUTES, *members.ROUTES, *imports.ROUTES, *agreements.ROUTES]
+ROUTES = [
+    *tree.ROUTES,
+    *members.ROUTES,
+    *member.ROUTES,
+    *member_bulk.ROUTES,
+    *imports.ROUTES,
+    *agreements.ROUTES,
+]

@@ -29,8 +29,8 @@ def _modes(old: str, new: str) -> None:
     mode does, would run the implicit DELETE of DROP TABLE with foreign keys on, and cascade
     to its content items."""
     if op.get_bind().dialect.name != "sqlite":
-        op.drop_constraint("ck_campaign_delivery_mode", "campaign", type_="check")
-        op.create_check_constraint("ck_campaign_delivery_mode", "campaign", new)
+        op.drop_constraint(op.f("ck_campaign_delivery_mode"), "campaign", type_="check")
+        op.create_check_constraint(op.f("ck_campaign_delivery_mode"), "campaign", new)
         return
     bind = op.get_bind()
     version = bind.exec_driver_sql("PRAGMA schema_version").scalar()

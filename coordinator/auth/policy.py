@@ -122,6 +122,12 @@ def gets_weekly_summary(user: HasRole) -> bool:
     return user.role == "leadership"
 
 
+# campaigns slice: delivery through organizations (focal points)
+def names_focal_points(actor: Actor, organization_id: int) -> bool:
+    """Who receives an organization's campaigns: those who manage the organization."""
+    return manages_organization(actor, organization_id)
+
+
 # ---- enforcing them ----
 
 

@@ -140,9 +140,7 @@ class OrganizationTask(SQLModel, table=True):
     )
     status: str = Field(default="pending", max_length=12)
     # The pass-on choices applied so far, each once (a subset of PASS_ON_CHOICES, in order).
-    passed_on_how: list[str] = Field(
-        default_factory=list, sa_column=Column(JSON, nullable=False)
-    )
+    passed_on_how: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     decline_reason: str | None = Field(default=None, sa_type=Text)
     acted_by_user_id: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

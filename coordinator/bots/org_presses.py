@@ -57,7 +57,7 @@ async def press_in(
     assert task is not None
     status = _(locale, cascade_messages.STATUS_LABELS[task.status])
     note = _(locale, note, status=status)
-    shown = step if step in ("pass", "no") else ""
+    shown = "pass" if step.startswith("p") else "no" if step == "no" else ""
     if not changed and not shown:
         return OrgAnswer(locale, note)
     text = await cascade_messages.task_text(session, task, locale)

@@ -56,13 +56,18 @@ def parse_callback(data: str) -> tuple[int, str] | None:
 def buttons(task: OrganizationTask, locale: str, step: str = "") -> dict[str, Any] | None:
     """The first row of buttons, or the pass-on choices / the reasons once asked for."""
     base = f"o:{task.id}"
-    if step == "pass":
-        rows = [
-            [{"text": _(locale, label), "callback_data": f"{base}:p:{choice}"}]
-            for choice, label in CHOICE_LABELS.items()
-            if choice not in task.passed_on_how
-        ]
-        return {"inline_keyboard": rows} if rows else None
+    if step == "pass":  # applied choices stay, ticked: pressing one again changes nothing
+        return {
+            "inline_keyboard": [
+                [
+                    {
+                        "text": ("✓ " if choice in task.passed_on_how else "") + _(locale, label),
+                        "callback_data": f"{base}:p:{choice}",
+                    }
+                ]
+                for choice, label in CHOICE_LABELS.items()
+            ]
+        }
     if step == "no":
         rows = [
             [{"text": _(locale, label), "callback_data": f"{base}:no:{reason}"}]

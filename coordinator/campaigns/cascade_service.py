@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from coordinator.auth import policy
@@ -63,7 +64,7 @@ async def act(
     now = now or utcnow()
     user = actor.user_id
 
-    async def run(session):  # type: ignore[no-untyped-def]
+    async def run(session: AsyncSession) -> cascade.TaskOutcome:
         if step == "received":
             outcome = await cascade.receive(session, task_id, user, now)
         elif step == "decline":

@@ -29,6 +29,7 @@ from coordinator.campaigns.models import (
 )
 from coordinator.db import upsert_insert
 from coordinator.errors import Conflict, Forbidden
+from coordinator.organizations import focal_points
 from coordinator.organizations.models import Club, FocalPoint, GroupChat, Member, Organization
 
 DECLINE_REASONS = ("busy", "unfit", "other")
@@ -94,16 +95,10 @@ async def reach(session: AsyncSession, org_ids: set[int]) -> dict[int, tuple[int
 
 async def without_focal_point(session: AsyncSession, org_ids: set[int]) -> list[Organization]:
     """The organizations among these that no linked (active, in Telegram) focal point serves."""
-    from coordinator.auth.models import User
-
-    served = (
-        select(FocalPoint.organization_id)
-        .join(User, col(User.id) == FocalPoint.user_id)
-        .where(col(User.active), col(User.telegram_user_id).is_not(None))
-    )
+    unserved = await focal_points.unserved_ids(session, org_ids)
     found = await session.scalars(
         select(Organization)
-        .where(col(Organization.id).in_(org_ids), col(Organization.id).not_in(served))
+        .where(col(Organization.id).in_(unserved))
         .order_by(col(Organization.name))
     )
     return list(found)

@@ -15,7 +15,7 @@ from coordinator.auth.models import User
 from coordinator.auth.scope import Actor
 from coordinator.base import utcnow
 from coordinator.campaigns import cascade
-from coordinator.campaigns.models import OrganizationTask
+from coordinator.campaigns.models import CampaignTarget, OrganizationTask
 from coordinator.db import Database
 from coordinator.errors import Invalid, field_error
 from coordinator.organizations.models import FocalPoint
@@ -86,3 +86,18 @@ async def tasks_of(db: Database, campaign_id: int) -> list[OrganizationTask]:
             .order_by(col(OrganizationTask.id))
         )
         return list(found)
+
+
+async def unserved_targets(db: Database, campaign_id: int) -> list[str]:
+    """Names of the targeted organizations no linked focal point serves: a campaign handed to
+    them through organizations reaches nobody until one is named."""
+    async with db.read() as session:
+        targeted = set(
+            await session.scalars(
+                select(CampaignTarget.organization_id).where(
+                    CampaignTarget.campaign_id == campaign_id,
+                    col(CampaignTarget.organization_id).is_not(None),
+                )
+            )
+        )
+        return [o.name for o in await cascade.without_focal_point(session, targeted)]

@@ -135,3 +135,40 @@ async def test_only_focal_points_act_and_cant_records_a_reason(world):
         n = await session.scalar(select(func.count()).select_from(Assignment))
         campaign = await session.get(Campaign, cid)
     assert n == 0 and campaign.delivery_mode == "org"
+
+
+async def test_a_focal_point_passes_it_on_from_the_web_once(world):
+    import os
+
+    from litestar.testing import AsyncTestClient
+
+    from coordinator.app import create_app
+    from coordinator.settings import read_settings
+    from tests.web.test_web_authorization import sign_in
+
+    await _focal(world, "d", "district", 7_000_002)
+    cid = await world.campaign(targets=("district", "district2"), mode="org")
+    await campaigns.launch_campaign(world.db, world.actor["coordinator"], cid)
+    task = await _task(world, cid, "district")
+    app = create_app(read_settings({**os.environ, "COORDINATOR_DATABASE_URL": world.db.url}))
+    async with AsyncTestClient(app=app) as client:
+        await sign_in(client, "focal-d")
+        shown = await client.get(f"/campaigns/{cid}/handed")
+        assert shown.status_code == 200, shown.text
+        assert "Cảnh giác" in shown.text and f"/organization-tasks/{task.id}" in shown.text
+        for _ in range(2):
+            token = client.cookies["coordinator_csrf"]
+            answer = await client.post(
+                f"/organization-tasks/{task.id}", data={"step": "members", "_csrf_token": token}
+            )
+            assert answer.status_code == 200, answer.text
+        await sign_in(client, "coordinator")
+        launch = await client.get(f"/campaigns/{cid}/launch")
+        unserved = launch.text.split('id="unserved"', 1)[1].split("</p>", 1)[0]
+        assert "Huyện đoàn B" in unserved and "Huyện đoàn A" not in unserved
+        agreements_page = await client.get("/agreements")  # the lead has no focal point
+        assert "chưa có đầu mối liên kết" in agreements_page.text
+    members = sorted(m for m, _ in await _assignments(world, cid))
+    assert members == sorted([world.member["d1"], world.member["d2"], world.member["d3"]])
+    assert (await _task(world, cid, "district")).passed_on_how == ["members"]
+    assert not (await recount_summary(world.db)).drifted

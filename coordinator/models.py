@@ -13,13 +13,21 @@ from coordinator.auth.models import (
     WebSession,
 )
 from coordinator.bots.models import BotState, TelegramUpdate
-from coordinator.campaigns.models import Assignment, Campaign, CampaignTarget, ContentItem, Report
+from coordinator.campaigns.models import (
+    Assignment,
+    Campaign,
+    CampaignTarget,
+    ContentItem,
+    OrganizationTask,
+    Report,
+)
 from coordinator.delivery.models import OutboxMessage
 from coordinator.organizations.models import (
     Agreement,
     AgreementParty,
     Channel,
     Club,
+    FocalPoint,
     GroupChat,
     Invite,
     Member,
@@ -43,6 +51,7 @@ __all__ = [
     "Channel",
     "Club",
     "ContentItem",
+    "FocalPoint",
     "GroupChat",
     "Invite",
     "LoopHeartbeat",
@@ -51,6 +60,7 @@ __all__ = [
     "MemberTally",
     "MfaRequiredRole",
     "Organization",
+    "OrganizationTask",
     "OutboxMessage",
     "RecoveryCode",
     "Report",

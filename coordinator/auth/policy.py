@@ -152,6 +152,12 @@ CHANNEL_REFUSED = (
 )
 
 
+# campaigns slice: delivery through organizations (focal points)
+def names_focal_points(actor: Actor, organization_id: int) -> bool:
+    """Who receives an organization's campaigns: those who manage the organization."""
+    return manages_organization(actor, organization_id)
+
+
 # ---- enforcing them ----
 
 

@@ -20,6 +20,7 @@ from telegram.ext import (
     filters,
 )
 
+from coordinator.bots.org_presses import OrgAnswer
 from coordinator.bots.presses import Press, PressQueue, PressResult
 from coordinator.bots.telegram_client import inline_keyboard
 from coordinator.bots.updates import mark_processed, seen_before
@@ -228,6 +229,9 @@ async def press(update: Update, context: Context) -> None:
     )
     if result.repeat:
         return
+    if result.org is not None:
+        await _org_answer(context, query, result.org)
+        return
     locale = _locale(context, update, result.locale)
     if result.refusal == "not_linked":
         await query.answer(
@@ -250,6 +254,14 @@ async def press(update: Update, context: Context) -> None:
         )
     if result.view is not None and message is not None:
         await _show(context, message.chat.id, message.message_id, result)
+
+
+async def _org_answer(context: Context, query: Any, answer: OrgAnswer) -> None:
+    """A focal point's press: the answer, and the task's message as it reads now."""
+    await query.answer(answer.note, show_alert=answer.refusal)
+    message = query.message
+    if answer.text is not None and message is not None:
+        await _edit(context, message.chat.id, message.message_id, answer.text, answer.markup)
 
 
 async def _show(context: Context, chat_id: int, pressed: int, result: PressResult) -> None:
@@ -325,7 +337,7 @@ def install(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CommandHandler("lang", language, filters=private),
             CommandHandler("help", help_command, filters=private),
             CommandHandler("tasks", tasks, filters=private),
-            CallbackQueryHandler(press, pattern=r"^t:"),
+            CallbackQueryHandler(press, pattern=r"^[to]:"),
             MessageHandler(filters.StatusUpdate.MIGRATE, migrated),
             MessageHandler(private & filters.TEXT & ~filters.COMMAND, proof),
         ]

@@ -22,7 +22,9 @@ from sqlmodel import col, select
 
 from coordinator import metrics
 from coordinator.base import row_id, utcnow
+from coordinator.bots import org_presses
 from coordinator.bots.models import TelegramUpdate
+from coordinator.bots.org_presses import OrgAnswer
 from coordinator.bots.views import View, assignment_views_in
 from coordinator.campaigns.models import Assignment, Campaign
 from coordinator.campaigns.reports import ReportOutcome, ReportRequest, record_reports_in
@@ -57,6 +59,7 @@ class PressResult:
     outcome: ReportOutcome | None = None
     ask_proof: bool = False
     view: View | None = None  # the DM message as it reads now, to edit in place
+    org: OrgAnswer | None = None  # a focal point's press on an organization task
 
 
 Waiting = tuple[Press, "asyncio.Future[PressResult]"]
@@ -107,6 +110,11 @@ async def record_presses(
         asked: list[tuple[int, ReportRequest]] = []
         for n, press in enumerate(presses):
             if results[n].repeat:
+                continue
+            if press.data.startswith("o:"):
+                results[n].org = await org_presses.press_in(
+                    session, press.telegram_user_id, press.data, now, default_locale
+                )
                 continue
             member = members.get(press.telegram_user_id)
             parsed = messages.parse_callback(press.data)

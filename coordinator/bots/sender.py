@@ -257,7 +257,8 @@ class Sender:
             text = row.payload["text"]
             if copy:
                 text = messages.copy_note(row.payload.get("locale") or self.locale) + "\n" + text
-            return await bot_api.send_message(self.bot, row.chat_id, text, paid=paid)
+            markup = row.payload.get("markup")  # a focal point's organization task has buttons
+            return await bot_api.send_message(self.bot, row.chat_id, text, markup, paid=paid)
         if row.assignment_id not in views:
             raise LookupError(f"assignment {row.assignment_id} is gone")
         view, locale, message_id = views[row.assignment_id]

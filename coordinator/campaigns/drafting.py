@@ -60,8 +60,8 @@ def _check_draft(d: CampaignDraft) -> None:
         errors.append(field_error("quota_percent", "between 1 and 100"))
     if len(d.reminder_hours) > 5 or any(not 1 <= h <= 168 for h in d.reminder_hours):
         errors.append(field_error("reminder_hours", "up to 5 values, each 1-168 hours"))
-    if d.delivery_mode not in ("dm", "group"):
-        errors.append(field_error("delivery_mode", "dm or group"))
+    if d.delivery_mode not in ("dm", "group", "org"):
+        errors.append(field_error("delivery_mode", "dm, group or org"))
     if errors:
         raise Invalid("The campaign cannot be saved.", errors=errors)
 

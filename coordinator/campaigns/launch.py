@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, literal, or_
+from sqlalchemy import and_, func, literal, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -72,21 +72,44 @@ async def write_assignments(session: AsyncSession, campaign: Campaign, now: date
     """Insert the missing assignments and their outbox rows; return how many were new."""
     assert campaign.id is not None
     orgs, clubs = await campaign_targets(session, campaign.id)
+    kind = "group" if campaign.delivery_mode == "group" else "dm"
+    return await assign(session, campaign.id, kind, orgs, clubs, now)
+
+
+async def assign(
+    session: AsyncSession,
+    campaign_id: int,
+    kind: str,
+    orgs: set[int],
+    clubs: set[int],
+    now: datetime,
+    *,
+    only_these: bool = False,
+) -> int:
+    """The assignments of these organizations and clubs, by DM (`dm`) or group chat, and their
+    task cards. `only_these`: queue cards for these recipients only, not the whole campaign's
+    (a pass-on hands out one organization's part of a campaign)."""
     recipient: Any
-    if campaign.delivery_mode == "group":
-        created = await _insert_group_assignments(session, campaign.id, orgs, clubs, now)
+    if kind == "group":
+        created = await _insert_group_assignments(session, campaign_id, orgs, clubs, now)
         recipient = select(GroupChat.telegram_chat_id).where(
             GroupChat.id == Assignment.group_chat_id
         )
+        these = col(Assignment.group_chat_id).in_(
+            select(GroupChat.id).where(*eligible_groups(orgs, clubs))
+        )
     else:
-        created = await _insert_member_assignments(session, campaign.id, orgs, clubs, now)
+        created = await _insert_member_assignments(session, campaign_id, orgs, clubs, now)
         recipient = select(Member.telegram_user_id).where(Member.id == Assignment.member_id)
+        members = select(Member.id).where(*eligible_members(orgs, clubs))
+        these = col(Assignment.member_id).in_(members)
     if created:
+        where = col(Assignment.campaign_id) == campaign_id
         await queue_cards(
             session,
             col(Assignment.id),
             recipient.scalar_subquery(),
-            col(Assignment.campaign_id) == campaign.id,
+            and_(where, these) if only_these else where,
             now,
         )
     return created

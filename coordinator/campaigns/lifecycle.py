@@ -13,8 +13,8 @@ from coordinator.auth import scope
 from coordinator.auth.audit import audit
 from coordinator.auth.scope import SYSTEM, Actor
 from coordinator.base import utcnow
+from coordinator.campaigns import cascade, party_rule
 from coordinator.campaigns import launch as materialize
-from coordinator.campaigns import party_rule
 from coordinator.campaigns.drafting import agreement_for
 from coordinator.campaigns.models import Assignment, Campaign, CampaignTarget, ContentItem
 from coordinator.campaigns.states import OPEN_ASSIGNMENT, campaign_move
@@ -89,7 +89,10 @@ async def launch_campaign(
         await _check_ready(session, acting, campaign, now, min(now, campaign.launch_at))
         if was != "active":
             campaign.launched_at = now
-        created = await materialize.write_assignments(session, campaign, now)
+        if campaign.delivery_mode == "org":
+            created = await cascade.write_organization_tasks(session, campaign, now)
+        else:
+            created = await materialize.write_assignments(session, campaign, now)
         audit(session, actor, "campaign.launch", "campaign", campaign_id, created=created)
         return LaunchResult(campaign, created)
 

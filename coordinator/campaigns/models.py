@@ -35,7 +35,7 @@ class Campaign(SQLModel, table=True):
         CheckConstraint(
             "status IN ('draft','scheduled','active','closed','cancelled')", name="status"
         ),
-        CheckConstraint("delivery_mode IN ('dm','group')", name="delivery_mode"),
+        CheckConstraint("delivery_mode IN ('dm','group','org')", name="delivery_mode"),
         CheckConstraint("quota_percent IS NULL OR quota_percent BETWEEN 1 AND 100", name="quota"),
     )
     id: int | None = Field(default=None, primary_key=True)
@@ -116,6 +116,37 @@ class Assignment(SQLModel, table=True):
     declined_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     expired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     telegram_message_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+
+
+ORGANIZATION_TASK_STATUSES = ("pending", "received", "passed_on", "declined")
+PASS_ON_CHOICES = ("members", "clubs", "groups", "suborgs")
+
+
+class OrganizationTask(SQLModel, table=True):
+    """A campaign handed to one organization (delivery mode `org`): its focal points receive
+    it and pass it on to their own members, clubs, group chats or sub-organizations."""
+
+    __tablename__ = "organization_task"
+    __table_args__ = (
+        CheckConstraint(one_of("status", ORGANIZATION_TASK_STATUSES), name="status"),
+        UniqueConstraint("campaign_id", "organization_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(sa_column=_fk("campaign.id", cascade=True))
+    organization_id: int = Field(sa_column=_fk("organization.id"))
+    # The task of the parent organization that passed it down (None: the launch did).
+    parent_task_id: int | None = Field(
+        default=None, sa_column=_fk("organization_task.id", nullable=True)
+    )
+    status: str = Field(default="pending", max_length=12)
+    # The pass-on choices applied so far, each once (a subset of PASS_ON_CHOICES, in order).
+    passed_on_how: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    decline_reason: str | None = Field(default=None, sa_type=Text)
+    acted_by_user_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    received_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    passed_on_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    declined_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 REPORT_STATUS_ACTIONS = ("acknowledged", "done", "declined")

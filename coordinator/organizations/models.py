@@ -111,6 +111,26 @@ class AgreementParty(SQLModel, table=True):
     )
 
 
+class FocalPoint(SQLModel, table=True):
+    """A user of an organization (usually a lead) who receives the campaigns handed to it.
+    Per organization, not per agreement party: the cascade hands campaigns down to
+    sub-organizations, which are not parties, and an organization's leads are the same
+    under every agreement."""
+
+    __tablename__ = "focal_point"
+    organization_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("organization.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    user_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("user.id", ondelete="CASCADE"), primary_key=True, index=True
+        )
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
 class Channel(SQLModel, table=True):
     """An official page or account that an organization runs on a social network."""
 

@@ -5,6 +5,6 @@ The status page and its progress partial belong to the tallies slice.
 
 from __future__ import annotations
 
-from coordinator.campaigns.web import drafts, launch
+from coordinator.campaigns.web import cascade, drafts, launch
 
-ROUTES = [*drafts.ROUTES, *launch.ROUTES]
+ROUTES = [*drafts.ROUTES, *launch.ROUTES, *cascade.ROUTES]

@@ -11,7 +11,7 @@ from litestar.response import Redirect, Template
 from coordinator.auth import policy
 from coordinator.base import utcnow
 from coordinator.bots.pacing import delivery_estimate
-from coordinator.campaigns import lifecycle, reading, reminders
+from coordinator.campaigns import cascade_service, lifecycle, reading, reminders
 from coordinator.campaigns.web.forms import settings_of
 from coordinator.errors import Conflict, DomainError, Invalid
 from coordinator.http import DB, CurrentActor, PathId
@@ -31,6 +31,8 @@ async def launch_page(
     settings = settings_of(request)
     recipients = groups if detail.campaign.delivery_mode == "group" else volunteers
     free, paid, stars = delivery_estimate(recipients, settings.send_rate)
+    through = detail.campaign.delivery_mode == "org"
+    unserved = await cascade_service.unserved_targets(db, campaign_id) if through else []
     return page(
         request,
         "campaigns/campaign_launch.html",
@@ -51,6 +53,7 @@ async def launch_page(
         paid_time=_duration(lang, paid),
         stars=f"{stars:,g}",
         paid=detail.campaign.paid_broadcast or settings.paid_broadcast,
+        unserved=unserved,
     )
 
 

@@ -19,6 +19,7 @@ from coordinator.errors import Invalid
 from coordinator.http import DB, CurrentActor, PageOffset, PathId
 from coordinator.i18n import translate
 from coordinator.organizations import agreements as agreement_service
+from coordinator.organizations import focal_points
 from coordinator.organizations import service as organizations
 from coordinator.organizations.agreements import AgreementChangeBreaks, Broken
 from coordinator.organizations.web.sheets import organization_options
@@ -58,6 +59,11 @@ async def _agreements(
     lang = locale_of(request)
     found, parties = await agreement_service.list_agreements(db, actor, PAGE, max(offset, 0))
     tree = await organizations.organization_tree(db, actor)
+    named = {p for ids in parties.values() for p in ids} | {
+        a.lead_organization_id for a in found.items
+    }
+    async with db.read() as session:
+        unserved = await focal_points.unserved_ids(session, named)
     return page(
         request,
         "organizations/agreements.html",
@@ -69,6 +75,7 @@ async def _agreements(
         org_names={line.organization.id: line.organization.name for line in tree},
         org_options=_lead_options(actor, tree),
         today=local_date(utcnow()),
+        unserved=unserved,
         errors=errors,
         values=values,
     )

@@ -1,0 +1,103 @@
+"""Naming focal points, and a focal point's actions on the web (the same steps as the bot's)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from coordinator.auth import policy
+from coordinator.auth.audit import audit
+from coordinator.auth.models import User
+from coordinator.auth.scope import Actor
+from coordinator.base import utcnow
+from coordinator.campaigns import cascade
+from coordinator.campaigns.models import CampaignTarget, OrganizationTask
+from coordinator.db import Database
+from coordinator.errors import Invalid, field_error
+from coordinator.organizations.models import FocalPoint
+
+
+async def set_focal_points(
+    db: Database, actor: Actor | None, organization_id: int, user_ids: Iterable[int]
+) -> list[int]:
+    """The organization's focal points become exactly these users, all of that organization.
+    `actor=None`: the system (imports, tests)."""
+    if actor is not None:
+        policy.require(policy.names_focal_points(actor, organization_id))
+    wanted = sorted(set(user_ids))
+    async with db.write() as session:
+        found = set(
+            await session.scalars(
+                select(User.id).where(
+                    col(User.id).in_(wanted), User.organization_id == organization_id
+                )
+            )
+        )
+        if found != set(wanted):
+            raise Invalid(
+                "Focal points must be users of the organization.",
+                errors=[field_error("user_ids", "users of this organization")],
+            )
+        await session.execute(
+            delete(FocalPoint).where(col(FocalPoint.organization_id) == organization_id)
+        )
+        for user_id in wanted:
+            session.add(FocalPoint(organization_id=organization_id, user_id=user_id))
+        audit(session, actor, "organization.focal_points", "organization", organization_id)
+    return wanted
+
+
+async def act(
+    db: Database,
+    actor: Actor,
+    task_id: int,
+    step: str,
+    reason: str = "",
+    now: datetime | None = None,
+) -> cascade.TaskOutcome:
+    """A focal point's step on the web: `received`, `decline` (with a reason) or a pass-on
+    choice (`members`, `clubs`, `groups`, `suborgs`)."""
+    now = now or utcnow()
+    user = actor.user_id
+
+    async def run(session: AsyncSession) -> cascade.TaskOutcome:
+        if step == "received":
+            outcome = await cascade.receive(session, task_id, user, now)
+        elif step == "decline":
+            outcome = await cascade.decline(session, task_id, user, reason or "other", now)
+        else:
+            outcome = await cascade.pass_on(session, task_id, user, step, now)
+        if outcome.changed:
+            audit(session, actor, f"organization_task.{step}", "organization_task", task_id)
+        return outcome
+
+    return await db.transaction(run)
+
+
+async def tasks_of(db: Database, campaign_id: int) -> list[OrganizationTask]:
+    async with db.read() as session:
+        found = await session.scalars(
+            select(OrganizationTask)
+            .where(OrganizationTask.campaign_id == campaign_id)
+            .order_by(col(OrganizationTask.id))
+        )
+        return list(found)
+
+
+async def unserved_targets(db: Database, campaign_id: int) -> list[str]:
+    """Names of the targeted organizations no linked focal point serves: a campaign handed to
+    them through organizations reaches nobody until one is named."""
+    async with db.read() as session:
+        targeted = set(
+            await session.scalars(
+                select(CampaignTarget.organization_id).where(
+                    CampaignTarget.campaign_id == campaign_id,
+                    col(CampaignTarget.organization_id).is_not(None),
+                )
+            )
+        )
+        return [o.name for o in await cascade.without_focal_point(session, targeted)]

@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("COORDINATOR_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 OUTPUT = Path(os.environ.get("COORDINATOR_TEST_OUTPUT", ROOT / "test-output")) / BACKEND
 PASSWORD = "demo-password-2026"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
 
 
 @dataclass
@@ -70,6 +72,11 @@ def _wait_until_up(url: str, process: subprocess.Popen[str], seconds: float = 60
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The whole product as `make run` starts it: web, bot, sender and the sandbox."""
+    yield from serve(tmp_path_factory)
+
+
+def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """Migrates a fresh database, loads the demo province and serves it until closed."""
     home = tmp_path_factory.mktemp("e2e")
     if BACKEND == "sqlite":
         database_url = f"sqlite+aiosqlite:///{home}/e2e.db"
@@ -137,13 +144,14 @@ def browser() -> Iterator[Browser]:
 class Pages:
     """Opens browser tabs (one context per user) and collects their console errors."""
 
-    def __init__(self, browser: Browser, server: Server) -> None:
-        self.browser, self.server = browser, server
+    def __init__(self, browser: Browser, server: Server, *, phone: bool = False) -> None:
+        self.browser, self.server, self.phone = browser, server, phone
         self.errors: list[str] = []
         self._contexts: list[object] = []
 
-    def new(self, *, phone: bool = False) -> Page:
-        viewport = {"width": 390, "height": 844} if phone else {"width": 1280, "height": 900}
+    def new(self, *, phone: bool | None = None) -> Page:
+        phone = self.phone if phone is None else phone
+        viewport = PHONE if phone else DESKTOP
         context = self.browser.new_context(
             base_url=self.server.url, viewport=viewport, locale="vi-VN"
         )
@@ -162,7 +170,7 @@ class Pages:
         page.on("dialog", lambda d: d.accept())
         return page
 
-    def signed_in(self, username: str, *, phone: bool = False) -> Page:
+    def signed_in(self, username: str, *, phone: bool | None = None) -> Page:
         page = self.new(phone=phone)
         sign_in(page, username)
         return page
@@ -186,6 +194,13 @@ def sign_in(page: Page, username: str, password: str = PASSWORD) -> None:
     page.get_by_label("Mật khẩu").fill(password)
     page.get_by_role("button", name="Đăng nhập").click()
     page.wait_for_url(lambda url: "/signin" not in url)
+
+
+def open_menu(page: Page) -> None:
+    """On a phone the navigation and the account links sit behind the menu button."""
+    toggle = page.locator("label.menu-button")
+    if toggle.is_visible() and not page.locator("#menu-toggle").is_checked():
+        toggle.click()
 
 
 def screenshot(page: Page, name: str) -> None:

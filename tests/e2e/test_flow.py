@@ -1,21 +1,43 @@
 """The whole product in a real browser: import, agreement, channel, campaign with preview, launch,
-two volunteers press Done in the simulator, and the status page updates without a reload."""
+two volunteers press Done in the simulator, and the status page updates without a reload. It runs
+twice, at desktop size and at phone size, each time on a fresh server."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
-from playwright.sync_api import Page, expect
+import pytest
+from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import Pages, screenshot
+from tests.e2e.conftest import Pages, Server, open_menu, screenshot, serve
 
 AGREEMENT = "Chương trình phối hợp tuyên truyền an toàn giao thông"
 CHANNEL_URL = "https://www.facebook.com/atgt.congantinh"
 TITLE = "Đội mũ bảo hiểm đúng cách"
 VALID_FROM = date.today()
 VALID_UNTIL = VALID_FROM + timedelta(days=365)
+
+
+@pytest.fixture(scope="module", params=["desktop", "phone"])
+def size(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def server(size: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A fresh server for each size: the flow creates rows a second run would find taken."""
+    yield from serve(tmp_path_factory)
+
+
+@pytest.fixture
+def pages(browser: Browser, server: Server, size: str) -> Iterator[Pages]:
+    opened = Pages(browser, server, phone=size == "phone")
+    yield opened
+    opened.close()
+    assert opened.errors == [], "browser console errors:\n" + "\n".join(opened.errors)
 
 
 def _upload(page: Page, path: Path) -> None:
@@ -165,5 +187,6 @@ def test_a_campaign_from_import_to_two_volunteers_done(pages: Pages, tmp_path: P
     expect(leadership.locator("#period-orgs")).to_contain_text("Thành đoàn Bình Minh")
     expect(leadership.locator("#period-orgs")).not_to_contain_text("Dương")  # no names here
     screenshot(leadership, "participation-leadership-phone")
+    open_menu(status)
     status.get_by_role("button", name="Đăng xuất").click()
     expect(status).to_have_url(re.compile("/signin"))

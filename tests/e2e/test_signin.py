@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import Pages, screenshot
+from tests.e2e.conftest import Pages, open_menu, screenshot
 
 MENUS = {
     "admin": ["Người dùng", "Nhật ký hệ thống", "Mô phỏng tình nguyện viên"],
@@ -59,6 +59,7 @@ def test_english_is_one_click_away_and_sticks_after_sign_in(pages: Pages):
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     sign_in_english(page)
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    open_menu(page)
     page.get_by_role("button", name="Tiếng Việt").click()
     expect(page.get_by_role("heading", name="Tổng quan")).to_be_visible()
 
@@ -72,6 +73,7 @@ def sign_in_english(page):  # type: ignore[no-untyped-def]
 def test_the_account_page_lists_this_browser_and_ends_another_session(pages: Pages):
     other = pages.signed_in("leadership")
     page = pages.signed_in("leadership", phone=True)
+    open_menu(page)
     page.get_by_role("link", name="leadership").click()
     expect(page.get_by_role("heading", name="Tài khoản của bạn")).to_be_visible()
     expect(page.get_by_text("trình duyệt này")).to_be_visible()

@@ -13,7 +13,14 @@ from coordinator.auth.models import (
     WebSession,
 )
 from coordinator.bots.models import BotState, TelegramUpdate
-from coordinator.campaigns.models import Assignment, Campaign, CampaignTarget, ContentItem, Report
+from coordinator.campaigns.models import (
+    Assignment,
+    Campaign,
+    CampaignTarget,
+    CampaignTemplate,
+    ContentItem,
+    Report,
+)
 from coordinator.delivery.models import OutboxMessage
 from coordinator.organizations.models import (
     Agreement,
@@ -40,6 +47,7 @@ __all__ = [
     "BotState",
     "Campaign",
     "CampaignTarget",
+    "CampaignTemplate",
     "Channel",
     "Club",
     "ContentItem",

@@ -161,8 +161,12 @@ class CampaignTemplate(SQLModel, table=True):
     # The campaign's settings (quota, delivery mode, proof, reminders, quiet hours, paid).
     settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     # [{"url", "kind", "actions", "suggested_caption", "channel_id"}, ...] in order.
-    items: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    items: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
     # {"organization_ids": [...], "club_ids": [...]}
-    targets: dict[str, list[int]] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    targets: dict[str, list[int]] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
     created_by_user_id: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

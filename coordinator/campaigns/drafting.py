@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,9 +44,16 @@ class CampaignDraft:
     reminder_hours: list[int] = field(default_factory=lambda: list(DEFAULT_REMINDER_HOURS))
     remind_in_quiet_hours: bool = False
     paid_broadcast: bool = False
+    # Set by the browser's forms: times before this are refused (the API accepts them).
+    not_before: datetime | None = None
 
 
-def _check_draft(d: CampaignDraft) -> None:
+PAST_GRACE = timedelta(minutes=5)  # a launch time typed a moment ago is not "in the past"
+
+
+def draft_errors(d: CampaignDraft, kept_launch: datetime | None = None) -> list[dict[str, str]]:
+    """Everything wrong with the draft at once; `kept_launch` is the stored launch time, which
+    an edit may keep even once it has passed."""
     errors = []
     if not 1 <= len(d.title.strip()) <= 200:
         errors.append(field_error("title", "1-200 characters"))
@@ -62,8 +69,48 @@ def _check_draft(d: CampaignDraft) -> None:
         errors.append(field_error("reminder_hours", "up to 5 values, each 1-168 hours"))
     if d.delivery_mode not in ("dm", "group", "org"):
         errors.append(field_error("delivery_mode", "dm, group or org"))
+    return errors + _past_errors(d, kept_launch)
+
+
+def _past_errors(d: CampaignDraft, kept_launch: datetime | None) -> list[dict[str, str]]:
+    if d.not_before is None or d.launch_at.tzinfo is None or d.deadline_at.tzinfo is None:
+        return []
+    errors = []
+    if d.deadline_at <= d.not_before:
+        errors.append(field_error("deadline_at", "this time has passed: pick a later deadline"))
+    kept = kept_launch is not None and _minute(kept_launch) == _minute(d.launch_at)
+    if d.launch_at < d.not_before - PAST_GRACE and not kept:
+        errors.append(
+            field_error(
+                "launch_at",
+                "this time has passed: pick a later one, or launch now from the launch page",
+            )
+        )
+    return errors
+
+
+def _minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+async def _check_draft(
+    session: AsyncSession,
+    actor: Actor,
+    d: CampaignDraft,
+    agreement_id: int,
+    kept_launch: datetime | None = None,
+) -> Agreement | None:
+    """The draft's own errors and its agreement's, raised together."""
+    errors = draft_errors(d, kept_launch)
+    if d.launch_at.tzinfo is None or d.deadline_at.tzinfo is None:
+        raise Invalid("The campaign cannot be saved.", errors=errors)
+    try:
+        agreement = await agreement_for(session, actor, agreement_id, d.launch_at, d.deadline_at)
+    except Invalid as exc:
+        raise Invalid(exc.detail, errors=[*errors, *(exc.errors or [])], code=exc.code) from None
     if errors:
         raise Invalid("The campaign cannot be saved.", errors=errors)
+    return agreement
 
 
 async def agreement_for(
@@ -94,26 +141,30 @@ async def agreement_for(
 
 async def create_campaign(db: Database, actor: Actor, draft: CampaignDraft) -> Campaign:
     scope.require_role(actor, "coordinator")
-    _check_draft(draft)
     async with db.write() as session:
-        await agreement_for(session, actor, draft.agreement_id, draft.launch_at, draft.deadline_at)
-        campaign = Campaign(
-            agreement_id=draft.agreement_id,
-            title=draft.title.strip(),
-            brief=draft.brief,
-            launch_at=draft.launch_at,
-            deadline_at=draft.deadline_at,
-            quota_percent=draft.quota_percent,
-            delivery_mode=draft.delivery_mode,
-            proof_requested=draft.proof_requested,
-            reminder_hours=sorted(set(draft.reminder_hours), reverse=True),
-            remind_in_quiet_hours=draft.remind_in_quiet_hours,
-            paid_broadcast=draft.paid_broadcast,
-            created_by_user_id=actor.user_id,
-        )
-        session.add(campaign)
-        await session.flush()
-        audit(session, actor, "campaign.create", "campaign", campaign.id)
+        return await new_campaign(session, actor, draft)
+
+
+async def new_campaign(session: AsyncSession, actor: Actor, draft: CampaignDraft) -> Campaign:
+    """Insert a checked draft (create, duplicate and start-from-template share it)."""
+    await _check_draft(session, actor, draft, draft.agreement_id)
+    campaign = Campaign(
+        agreement_id=draft.agreement_id,
+        title=draft.title.strip(),
+        brief=draft.brief,
+        launch_at=draft.launch_at,
+        deadline_at=draft.deadline_at,
+        quota_percent=draft.quota_percent,
+        delivery_mode=draft.delivery_mode,
+        proof_requested=draft.proof_requested,
+        reminder_hours=sorted(set(draft.reminder_hours), reverse=True),
+        remind_in_quiet_hours=draft.remind_in_quiet_hours,
+        paid_broadcast=draft.paid_broadcast,
+        created_by_user_id=actor.user_id,
+    )
+    session.add(campaign)
+    await session.flush()
+    audit(session, actor, "campaign.create", "campaign", campaign.id)
     return campaign
 
 
@@ -121,7 +172,6 @@ async def update_campaign(
     db: Database, actor: Actor, campaign_id: int, draft: CampaignDraft
 ) -> Campaign:
     """Drafts and scheduled campaigns can be edited; the agreement cannot change."""
-    _check_draft(draft)
     async with db.write() as session:
         campaign = await scope.editable_campaign(session, actor, campaign_id)
         require_status(campaign, ("draft", "scheduled"), "edited")
@@ -130,9 +180,7 @@ async def update_campaign(
                 "The agreement of a campaign cannot change.",
                 errors=[field_error("agreement_id", "cannot change")],
             )
-        await agreement_for(
-            session, actor, campaign.agreement_id, draft.launch_at, draft.deadline_at
-        )
+        await _check_draft(session, actor, draft, campaign.agreement_id, campaign.launch_at)
         for name in (
             "brief",
             "launch_at",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -176,4 +177,27 @@ class Report(SQLModel, table=True):
     action: str = Field(max_length=20)
     proof_url: str | None = Field(default=None, max_length=500)
     source: str = Field(default="telegram", max_length=10)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class CampaignTemplate(SQLModel, table=True):
+    """A campaign kept to start others from: its brief, settings, content and targets, without
+    dates (each campaign started from it gets its own)."""
+
+    __tablename__ = "campaign_template"
+    id: int | None = Field(default=None, primary_key=True)
+    agreement_id: int = Field(sa_column=_fk("agreement.id", cascade=True))
+    title: str = Field(max_length=200)
+    brief: str = Field(default="", sa_type=Text)
+    # The campaign's settings (quota, delivery mode, proof, reminders, quiet hours, paid).
+    settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # [{"url", "kind", "actions", "suggested_caption", "channel_id"}, ...] in order.
+    items: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    # {"organization_ids": [...], "club_ids": [...]}
+    targets: dict[str, list[int]] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    created_by_user_id: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

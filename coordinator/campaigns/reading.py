@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import and_, case, func
 from sqlmodel import col, select
@@ -19,6 +20,14 @@ from coordinator.organizations.agreements import channel_for_url, check_url, rea
 from coordinator.organizations.models import Agreement, Club, Member, MemberClub, Organization
 from coordinator.pagination import Page, paginate
 
+# Columns the campaign list sorts by; "-name" sorts descending. Newest first by default.
+SORTS = {
+    "title": Campaign.title,
+    "status": Campaign.status,
+    "launch_at": Campaign.launch_at,
+    "deadline_at": Campaign.deadline_at,
+}
+
 
 async def list_campaigns(
     db: Database,
@@ -27,8 +36,13 @@ async def list_campaigns(
     limit: int,
     offset: int,
     search: str | None = None,
+    sort: str | None = None,
 ) -> Page[Campaign]:
-    stmt = scope.campaigns(actor, select(Campaign).order_by(col(Campaign.id).desc()))
+    order: list[Any] = [col(Campaign.id).desc()]
+    if sort and sort.removeprefix("-") in SORTS:
+        column = col(SORTS[sort.removeprefix("-")])
+        order.insert(0, column.desc() if sort.startswith("-") else column.asc())
+    stmt = scope.campaigns(actor, select(Campaign).order_by(*order))
     if status is not None:
         stmt = stmt.where(Campaign.status == status)
     if search and search.strip():

@@ -22,6 +22,7 @@ from coordinator.app import create_app
 from coordinator.auth import service as auth
 from coordinator.auth import sessions
 from coordinator.auth.models import AuditEvent, User
+from coordinator.campaigns import copying
 from coordinator.delivery.models import OutboxMessage
 from coordinator.organizations.models import Member
 from coordinator.sandbox.run import free_port
@@ -87,6 +88,12 @@ PAGES = [
     Page("GET", "/campaigns/{campaign}", SEES_CAMPAIGN),
     Page("GET", "/campaigns/{campaign}/progress", SEES_CAMPAIGN),
     Page("GET", "/campaigns/{campaign}/launch", CAMPAIGN_EDITORS),
+    Page("GET", "/campaigns/{campaign}/copy", CAMPAIGN_EDITORS),
+    Page("POST", "/campaigns/{campaign}/duplicate", CAMPAIGN_EDITORS, CAMPAIGN_FORM),
+    Page("POST", "/campaigns/{campaign}/template", CAMPAIGN_EDITORS, {}),
+    Page("GET", "/campaigns/templates", CAMPAIGN_EDITORS | {"outsider_coordinator"}),
+    Page("GET", "/campaigns/templates/{template}", CAMPAIGN_EDITORS),
+    Page("POST", "/campaigns/templates/{template}", CAMPAIGN_EDITORS, CAMPAIGN_FORM),
     Page("POST", "/campaigns/{campaign}/schedule", CAMPAIGN_EDITORS, {}),
     Page("POST", "/campaigns/{campaign}/launch", CAMPAIGN_EDITORS, {}),
     Page("POST", "/campaigns/{campaign}/remind", CAMPAIGN_EDITORS, {}),
@@ -251,6 +258,7 @@ async def walked(template_url: str, tmp_path) -> AsyncIterator[tuple[World, dict
     database = await open_database(template_url, tmp_path)
     world = await build_world(database)
     campaign = await world.campaign()
+    kept = await copying.save_as_template(database, world.actor["coordinator"], campaign)
     async with database.read() as session:
         telegram = await session.scalar(
             select(Member.telegram_user_id).where(Member.id == world.member["d1"])
@@ -276,6 +284,7 @@ async def walked(template_url: str, tmp_path) -> AsyncIterator[tuple[World, dict
         await session.flush()
     context = {
         "campaign": str(campaign),
+        "template": str(kept.id),
         "agreement": str(world.agreement["province"]),
         "channel": world.channel_url["province"],
         "district": str(world.org["district"]),
@@ -422,6 +431,7 @@ def test_it_covers_every_page():
         "{spare_user}": "{user_id:int}",
         "{lead_phone}": "{session_id:int}",
         "{outbox_row}": "{row_id:int}",
+        "{template}": "{template_id:int}",
     }
 
     def template(path: str) -> str:

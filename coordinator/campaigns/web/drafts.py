@@ -52,10 +52,12 @@ async def campaigns_page(
     status: FromQuery[str | None] = None,
     q: Search = None,
     offset: PageOffset = 0,
+    sort: FromQuery[str | None] = None,
 ) -> Template:
     lang = locale_of(request)
     status = status if status in STATUSES else None
-    found = await reading.list_campaigns(db, actor, status, PAGE, max(offset, 0), q)
+    sort = sort if sort and sort.removeprefix("-") in reading.SORTS else None
+    found = await reading.list_campaigns(db, actor, status, PAGE, max(offset, 0), q, sort)
     return page(
         request,
         "campaigns/campaigns.html",
@@ -65,6 +67,8 @@ async def campaigns_page(
         statuses=STATUSES,
         status=status or "",
         q=q or "",
+        sort=sort or "",
+        sorts=reading.SORTS,
     )
 
 
@@ -134,6 +138,7 @@ async def _edit(
     values: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
     status: int = 200,
+    item: dict[str, Any] | None = None,
 ) -> Template:
     lang = locale_of(request)
     detail = await reading.get_campaign(db, actor, campaign_id)
@@ -160,6 +165,7 @@ async def _edit(
         actions=CONTENT_ACTIONS,
         values=values or form_values(request, campaign),
         errors=errors or {},
+        item=item or {},
     )
 
 
@@ -204,7 +210,10 @@ async def add_item(
         errors = {f"item_{k}": v for k, v in form_errors(exc, lang).items()}
         if "item_" in errors:
             errors["item_url"] = errors.pop("item_")
-        return await _edit(request, db, actor, campaign_id, errors=errors, status=FORM_ERROR)
+        kept = {**data, "actions": [str(a) for a in actions]}
+        return await _edit(
+            request, db, actor, campaign_id, errors=errors, status=FORM_ERROR, item=kept
+        )
     flash(request, "Content added.")
     return redirect(f"/campaigns/{campaign_id}/edit#content")
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from coordinator.campaigns.drafting import CampaignDraft
+from coordinator.base import utcnow
+from coordinator.campaigns.drafting import CampaignDraft, draft_errors
 from coordinator.campaigns.models import Campaign
 from coordinator.errors import Invalid
 from coordinator.i18n import translate
@@ -50,7 +51,7 @@ def read_draft(request: AnyRequest, data: dict[str, Any]) -> CampaignDraft:
     if not all(h.isdigit() for h in hours):
         errors.append({"field": "reminder_hours", "message": "up to 5 values, each 1-168 hours"})
     if errors:
-        raise Invalid("The campaign cannot be saved.", errors=errors)
+        raise Invalid("The campaign cannot be saved.", errors=errors + _other_errors(data))
     return CampaignDraft(
         agreement_id=form_int(data.get("agreement_id")) or 0,
         title=str(data.get("title", "")),
@@ -63,7 +64,25 @@ def read_draft(request: AnyRequest, data: dict[str, Any]) -> CampaignDraft:
         reminder_hours=[int(h) for h in hours],
         remind_in_quiet_hours=data.get("remind_in_quiet_hours") == "on",
         paid_broadcast=data.get("paid_broadcast") == "on",
+        not_before=utcnow(),
     )
+
+
+def _other_errors(data: dict[str, Any]) -> list[dict[str, str]]:
+    """When some fields cannot be read, what is wrong with the others, so that every error
+    shows at once."""
+    far = datetime(9999, 1, 1, tzinfo=UTC)
+    draft = CampaignDraft(
+        agreement_id=0,
+        title=str(data.get("title", "")),
+        brief=str(data.get("brief", "")),
+        launch_at=far,
+        deadline_at=far,
+        delivery_mode=str(data.get("delivery_mode", "dm")),
+        reminder_hours=[],
+    )
+    fields = ("title", "brief", "delivery_mode")
+    return [e for e in draft_errors(draft) if e.get("field") in fields]
 
 
 def form_values(request: AnyRequest, campaign: Campaign) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from coordinator.auth import policy
 from coordinator.base import utcnow
 from coordinator.bots.pacing import delivery_estimate
 from coordinator.campaigns import cascade_service, lifecycle, reading, reminders
+from coordinator.campaigns.readiness import readiness
 from coordinator.campaigns.web.forms import settings_of
 from coordinator.errors import Conflict, DomainError, Invalid
 from coordinator.http import DB, CurrentActor, PathId
@@ -25,12 +26,20 @@ RUNNERS = [policy.guard(policy.runs_campaigns)]
 async def launch_page(
     request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: PathId
 ) -> Template:
+    """What launching sends, how long it takes, and what stands in its way, before any
+    confirmation: "Launch now" is not offered while something blocks it."""
     lang = locale_of(request)
-    detail = await reading.get_campaign(db, actor, campaign_id)
-    volunteers, groups = await reading.audience_of(db, actor, campaign_id)
     settings = settings_of(request)
-    recipients = groups if detail.campaign.delivery_mode == "group" else volunteers
-    free, paid, stars = delivery_estimate(recipients, settings.send_rate)
+    ready = await readiness(
+        db,
+        actor,
+        campaign_id,
+        rate=settings.send_rate,
+        paid=settings.paid_broadcast,
+        tz=settings.timezone,
+    )
+    detail = await reading.get_campaign(db, actor, campaign_id)
+    free, paid, stars = delivery_estimate(ready.recipients, settings.send_rate)
     through = detail.campaign.delivery_mode == "org"
     unserved = await cascade_service.unserved_targets(db, campaign_id) if through else []
     return page(
@@ -45,8 +54,8 @@ async def launch_page(
         campaign=detail.campaign,
         items=detail.items,
         targets=detail.targets,
-        volunteers=volunteers,
-        groups=groups,
+        volunteers=ready.volunteers,
+        groups=ready.groups,
         later=detail.campaign.launch_at > utcnow(),
         rate=f"{settings.send_rate:g}",
         free_time=_duration(lang, free),
@@ -54,6 +63,8 @@ async def launch_page(
         stars=f"{stars:,g}",
         paid=detail.campaign.paid_broadcast or settings.paid_broadcast,
         unserved=unserved,
+        blocking=[translate(lang, m, **v) for m, v in ready.blocking],
+        warnings=[translate(lang, m, **v) for m, v in ready.warnings],
     )
 
 

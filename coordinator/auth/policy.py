@@ -122,6 +122,17 @@ def gets_weekly_summary(user: HasRole) -> bool:
     return user.role == "leadership"
 
 
+# approvals
+
+
+def approves_for(actor: Actor, lead_organization_id: int) -> bool:
+    """Approving or returning a campaign submitted under an agreement: admins, or coordinators
+    of the agreement's lead organization."""
+    return actor.is_admin or (
+        actor.role == "coordinator" and actor.organization_id == lead_organization_id
+    )
+
+
 # ---- enforcing them ----
 
 

@@ -3,6 +3,7 @@ coordinators (or an admin) approve it or return it with a comment."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 
@@ -164,3 +165,18 @@ async def waiting_for(db: Database, actor: Actor, limit: int = 20) -> list[Campa
         stmt = stmt.where(col(Agreement.lead_organization_id) == actor.organization_id)
     async with db.read() as session:
         return list((await session.scalars(stmt)).all())
+
+
+@dataclass(frozen=True)
+class Approval:
+    """What the campaign's pages show about its approval."""
+
+    needed: bool  # drafted by a party that is not the lead
+    may_review: bool  # this actor may approve or return it
+
+
+async def approval_of(db: Database, actor: Actor, campaign: Campaign) -> Approval:
+    async with db.read() as session:
+        needed = await needs_approval(session, campaign)
+        lead = await _lead_of(session, campaign)
+    return Approval(needed, needed and policy.approves_for(actor, lead))

@@ -35,8 +35,8 @@ def _sqlite() -> bool:
 
 def _status_check(old: str, new: str) -> None:
     if not _sqlite():
-        op.drop_constraint("ck_campaign_status", "campaign", type_="check")
-        op.create_check_constraint("ck_campaign_status", "campaign", new)
+        op.drop_constraint(op.f("ck_campaign_status"), "campaign", type_="check")
+        op.create_check_constraint(op.f("ck_campaign_status"), "campaign", new)
         return
     version = op.get_bind().exec_driver_sql("PRAGMA schema_version").scalar_one()
     op.execute("PRAGMA writable_schema=ON")
@@ -61,7 +61,7 @@ def upgrade() -> None:
         )
     else:
         op.add_column("campaign", sa.Column("reviewed_by_user_id", sa.Integer(), nullable=True))
-        op.create_foreign_key(FK, "campaign", "user", ["reviewed_by_user_id"], ["id"])
+        op.create_foreign_key(op.f(FK), "campaign", "user", ["reviewed_by_user_id"], ["id"])
     _status_check(OLD, NEW)
 
 
@@ -70,7 +70,7 @@ def downgrade() -> None:
     op.execute("UPDATE campaign SET status = 'draft' WHERE status IN ('submitted', 'approved')")
     _status_check(NEW, OLD)
     if not _sqlite():
-        op.drop_constraint(FK, "campaign", type_="foreignkey")
+        op.drop_constraint(op.f(FK), "campaign", type_="foreignkey")
     for name in ("reviewed_by_user_id", "review_comment", *TIMES):
         with op.batch_alter_table("campaign", recreate="never") as batch:
             batch.drop_column(name)

@@ -208,3 +208,37 @@ async def api_client(world: World) -> AsyncIterator[Any]:
         client.tokens = tokens  # type: ignore[attr-defined]
         client.as_ = lambda who: {"Authorization": f"Bearer {tokens[who]}"}  # type: ignore[attr-defined]
         yield client
+
+
+async def add_joint_agreement(w: World) -> None:
+    """An agreement led by the second district with the province as a party: the province's
+    coordinator drafts under it and the district's coordinator ("joint_lead") approves."""
+    a = await agreements.create_agreement(
+        w.db,
+        None,
+        title="Quy chế phối hợp liên ngành",
+        lead_organization_id=w.org["district2"],
+        party_ids=[w.org["province"]],
+        signed_on=date(2026, 1, 5),
+        valid_from=date(2026, 1, 10),
+        valid_until=date(2027, 12, 31),
+    )
+    assert a.id is not None
+    w.agreement["joint"] = a.id
+    url = "https://www.facebook.com/doan-joint"
+    await agreements.create_channel(
+        w.db, None, organization_id=w.org["province"], platform="facebook", url=url, name="Trang"
+    )
+    w.channel_url["joint"] = url
+    user = await auth.create_user(
+        w.db,
+        None,
+        username="joint-lead",
+        password=PASSWORD,
+        role="coordinator",
+        organization_id=w.org["district2"],
+    )
+    assert user.id is not None
+    w.user_id["joint_lead"] = user.id
+    async with w.db.read() as session:
+        w.actor["joint_lead"] = await actor_for(session, user)

@@ -138,6 +138,15 @@ def drafts_agreement_for(actor: Actor, lead_organization_id: int) -> bool:
     )
 
 
+# approvals
+
+
+def approves_for(actor: Actor, lead_organization_id: int) -> bool:
+    """Approving or returning a campaign submitted under an agreement: admins, or coordinators
+    of the agreement's lead organization: those who speak for the lead, as in drafting it."""
+    return drafts_agreement_for(actor, lead_organization_id)
+
+
 def registers_channels_for(actor: Actor, organization_id: int) -> bool:
     """Official channels of this organization: admins, leads who manage it, and coordinators
     whose reach (their organization and those below it) holds it."""

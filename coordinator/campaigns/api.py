@@ -8,7 +8,7 @@ import msgspec
 from litestar import Controller, get, post, put
 from litestar.params import FromQuery, JSONBody
 
-from coordinator.campaigns import drafting, lifecycle, reading, reports
+from coordinator.campaigns import approvals, drafting, lifecycle, reading, reports
 from coordinator.campaigns.models import DEFAULT_REMINDER_HOURS
 from coordinator.http import (
     DB,
@@ -58,6 +58,9 @@ class CampaignOut(msgspec.Struct):
     paid_broadcast: bool
     launched_at: datetime | None
     closed_at: datetime | None
+    submitted_at: datetime | None = None
+    reviewed_at: datetime | None = None
+    review_comment: str | None = None
 
 
 class ContentItemIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -129,6 +132,10 @@ class ReportOut(msgspec.Struct):
     proof_url: str | None
     source: str
     created_at: datetime
+
+
+class ReviewIn(msgspec.Struct, forbid_unknown_fields=True):
+    comment: str = ""
 
 
 class RecordedOut(msgspec.Struct):
@@ -218,6 +225,26 @@ class CampaignController(Controller):
         """Activate now and write assignments + outbox rows; repeating adds only new members."""
         result = await lifecycle.launch_campaign(db, actor, campaign_id)
         return LaunchOut(out(CampaignOut, result.campaign), result.created)
+
+    @post("/{campaign_id:int}/submit", status_code=200)
+    async def submit(self, db: DB, actor: CurrentActor, campaign_id: PathId) -> CampaignOut:
+        """A party's draft goes to the agreement's lead organization for approval."""
+        return out(CampaignOut, await approvals.submit_campaign(db, actor, campaign_id))
+
+    @post("/{campaign_id:int}/approve", status_code=200)
+    async def approve(
+        self, db: DB, actor: CurrentActor, campaign_id: PathId, data: JSONBody[ReviewIn]
+    ) -> CampaignOut:
+        campaign = await approvals.approve_campaign(db, actor, campaign_id, data.comment)
+        return out(CampaignOut, campaign)
+
+    @post("/{campaign_id:int}/return", status_code=200)
+    async def return_(
+        self, db: DB, actor: CurrentActor, campaign_id: PathId, data: JSONBody[ReviewIn]
+    ) -> CampaignOut:
+        """Back to a draft, with a comment (required) for the drafter."""
+        campaign = await approvals.return_campaign(db, actor, campaign_id, data.comment)
+        return out(CampaignOut, campaign)
 
     @post("/{campaign_id:int}/close", status_code=200)
     async def close(self, db: DB, actor: CurrentActor, campaign_id: PathId) -> CampaignOut:

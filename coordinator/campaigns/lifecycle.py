@@ -13,14 +13,14 @@ from coordinator.auth import scope
 from coordinator.auth.audit import audit
 from coordinator.auth.scope import SYSTEM, Actor
 from coordinator.base import utcnow
-from coordinator.campaigns import cascade, party_rule
+from coordinator.campaigns import approvals, cascade, party_rule
 from coordinator.campaigns import launch as materialize
 from coordinator.campaigns.drafting import agreement_for
 from coordinator.campaigns.models import Assignment, Campaign, CampaignTarget, ContentItem
-from coordinator.campaigns.states import OPEN_ASSIGNMENT, campaign_move
+from coordinator.campaigns.states import OPEN_ASSIGNMENT
 from coordinator.db import Database
 from coordinator.delivery.queue import withdraw_cards
-from coordinator.errors import Conflict, Invalid, field_error
+from coordinator.errors import Invalid, field_error
 
 
 async def _check_ready(
@@ -46,10 +46,8 @@ async def _check_ready(
 
 
 async def _move(session: AsyncSession, campaign: Campaign, move: str) -> None:
-    target = campaign_move(campaign.status, move)
-    if target is None:
-        raise Conflict(f"A {campaign.status} campaign cannot {move}.", code="wrong_status")
-    campaign.status = target
+    """The state machine's move; a party's draft needs the lead's approval (`approvals`)."""
+    await approvals.move(session, campaign, move)
 
 
 async def schedule_campaign(

@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 from coordinator.base import UTCDateTime, one_of, utcnow
+from coordinator.campaigns.states import CAMPAIGN_STATUSES
 
 
 def _fk(target: str, *, nullable: bool = False, cascade: bool = False) -> Column:
@@ -33,9 +34,7 @@ DEFAULT_REMINDER_HOURS = (24, 2)
 
 class Campaign(SQLModel, table=True):
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('draft','scheduled','active','closed','cancelled')", name="status"
-        ),
+        CheckConstraint(one_of("status", CAMPAIGN_STATUSES), name="status"),
         CheckConstraint("delivery_mode IN ('dm','group','org')", name="delivery_mode"),
         CheckConstraint("quota_percent IS NULL OR quota_percent BETWEEN 1 AND 100", name="quota"),
     )
@@ -60,6 +59,12 @@ class Campaign(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     launched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Approval under the agreement: the last submission and the lead's answer to it (the
+    # comment of a return stays on the draft until the next approval).
+    submitted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    reviewed_by_user_id: int | None = Field(default=None, foreign_key="user.id")
+    reviewed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    review_comment: str | None = Field(default=None, sa_type=Text)
 
 
 class ContentItem(SQLModel, table=True):

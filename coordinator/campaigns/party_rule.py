@@ -27,7 +27,8 @@ from coordinator.organizations.agreements import AgreementChange, Broken, reach_
 from coordinator.organizations.models import Club, Organization
 from coordinator.organizations.tree import subtree_ids
 
-LIVE = ("draft", "scheduled", "active")  # campaigns an agreement change can still break
+# Campaigns an agreement change can still break.
+LIVE = ("draft", "submitted", "approved", "scheduled", "active")
 LEFT = "No longer covered by the agreement's parties: {names}. Change the targets first."
 
 

@@ -11,6 +11,7 @@ from litestar import Request, get
 from litestar.params import FromPath, FromQuery
 from litestar.response import Stream, Template
 
+from coordinator.campaigns import approvals
 from coordinator.campaigns import service as campaigns
 from coordinator.errors import Invalid
 from coordinator.http import DB, CurrentActor, OptionalQueryId, PathId
@@ -167,6 +168,7 @@ async def dashboard(request: Request[Any, Any, Any], db: DB, actor: CurrentActor
         actor=actor,
         campaigns=recent,
         progress=await figures.dashboard_progress(db, actor, ids),
+        waiting=await approvals.waiting_for(db, actor),
     )
 
 
@@ -185,6 +187,7 @@ async def status_page(
         campaign=detail.campaign,
         items=detail.items,
         breakdown=await figures.campaign_progress(db, actor, campaign_id),
+        approval=await approvals.approval_of(db, actor, detail.campaign),
     )
 
 

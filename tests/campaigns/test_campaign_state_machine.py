@@ -1,6 +1,7 @@
-"""Random orders of launch / deliver / report / close / cancel / relaunch keep the invariants:
-one assignment per (campaign, member), one outbox row per assignment, statuses never move
-backwards, and the tally equals a recount of the raw rows."""
+"""Random orders of launch / deliver / report / close / cancel / relaunch, and of submit /
+approve / return for a party's campaigns, keep the invariants: one assignment per (campaign,
+member), one outbox row per assignment, statuses never move backwards, the tally equals a
+recount of the raw rows, and a party's campaign has assignments only once it was approved."""
 
 import asyncio
 import os
@@ -20,8 +21,9 @@ from hypothesis.stateful import (
 )
 from sqlmodel import col, select, update
 
+from coordinator.campaigns import approvals
 from coordinator.campaigns import service as campaigns
-from coordinator.campaigns.models import Assignment, Report
+from coordinator.campaigns.models import Assignment, Campaign, Report
 from coordinator.campaigns.reports import ReportRequest, record_report
 from coordinator.campaigns.states import assignment_move
 from coordinator.db import Database
@@ -31,7 +33,7 @@ from coordinator.organizations.models import GroupChat, Member
 from coordinator.tallies.service import campaign_tally
 from tests import dbtools
 from tests.conftest import BACKEND
-from tests.factories import build_world
+from tests.factories import add_joint_agreement, build_world
 
 RANK = {"pending": 0, "delivered": 1, "acknowledged": 2, "done": 3, "declined": 3, "expired": 3}
 TARGETS = [("province",), ("district",), ("commune",), ("district2",), ("district", "commune")]
@@ -53,8 +55,11 @@ def make_machine(template_url: str, workdir: Path):
                 self.run(dbtools.truncate_all(url))
             self.db = Database(url)
             self.world = self.run(build_world(self.db))
+            self.run(add_joint_agreement(self.world))
             self.run(self._add_groups())
             self.seen: dict[int, str] = {}
+            self.joint: set[int] = set()
+            self.approved: set[int] = set()
 
         async def _add_groups(self):
             async with self.db.write() as session:
@@ -100,6 +105,30 @@ def make_machine(template_url: str, workdir: Path):
                     campaigns.launch_campaign(self.db, self.world.actor["coordinator"], campaign)
                 )
             )
+
+        @rule(target=campaigns, reach=st.sampled_from(TARGETS[:1] + TARGETS[2:3]))
+        def create_joint(self, reach):
+            """A party's campaign under the joint agreement: it needs the lead's approval."""
+            campaign = self.run(self.world.campaign(agreement="joint", targets=reach))
+            self.joint.add(campaign)
+            return campaign
+
+        @rule(campaign=campaigns, move=st.sampled_from(["submit", "approve", "return"]))
+        def review(self, campaign, move):
+            world = self.world
+            if move == "submit":
+                call = approvals.submit_campaign(world.db, world.actor["coordinator"], campaign)
+            elif move == "approve":
+                call = approvals.approve_campaign(world.db, world.actor["joint_lead"], campaign)
+            else:
+                call = approvals.return_campaign(
+                    world.db, world.actor["joint_lead"], campaign, "Sửa lại"
+                )
+            done = self.run(self._try(call))
+            if done is not None and done.status == "approved":
+                self.approved.add(campaign)
+            if done is not None and done.status == "draft":
+                self.approved.discard(campaign)
 
         @rule(campaign=campaigns, move=st.sampled_from(["close", "cancel"]))
         def finish(self, campaign, move):
@@ -169,6 +198,11 @@ def make_machine(template_url: str, workdir: Path):
                 rows = (await session.scalars(select(Assignment))).all()
                 outbox = (await session.scalars(select(OutboxMessage))).all()
                 reports = (await session.scalars(select(Report))).all()
+                statuses = dict((await session.execute(select(Campaign.id, Campaign.status))).all())
+            for campaign_id in self.joint:
+                if statuses[campaign_id] in ("scheduled", "active", "closed"):
+                    assert campaign_id in self.approved, "a party's campaign runs only if approved"
+            assert not {a.campaign_id for a in rows} & (self.joint - self.approved)
             keys = [(a.campaign_id, a.member_id, a.group_chat_id) for a in rows]
             assert len(keys) == len(set(keys)), "one assignment per (campaign, recipient)"
             per_assignment = Counter(o.assignment_id for o in outbox)

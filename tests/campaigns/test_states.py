@@ -58,3 +58,34 @@ def test_it_guards_campaign_moves():
     assert campaign_move("closed", "launch") is None
     assert campaign_move("cancelled", "launch") is None
     assert campaign_move("active", "schedule") is None
+
+
+@given(st.lists(st.sampled_from(sorted(CAMPAIGN_MOVES)), max_size=20))
+def test_it_never_runs_a_partys_campaign_without_approval(moves):
+    """A campaign that needs approval reaches scheduled or active only through approved."""
+    status, approved = "draft", False
+    for move in moves:
+        new = campaign_move(status, move, needs_approval=status == "draft")
+        if new is None:
+            continue
+        if new == "approved":
+            approved = True
+        if new == "draft":
+            approved = False
+        if new in ("scheduled", "active"):
+            assert approved
+        status = new
+
+
+def test_it_guards_the_approval_moves():
+    assert campaign_move("draft", "submit", needs_approval=True) == "submitted"
+    assert campaign_move("draft", "submit") is None  # the lead's own drafts need none
+    assert campaign_move("draft", "launch", needs_approval=True) is None
+    assert campaign_move("draft", "schedule", needs_approval=True) is None
+    assert campaign_move("submitted", "launch") is None
+    assert campaign_move("submitted", "approve") == "approved"
+    assert campaign_move("submitted", "return") == "draft"
+    assert campaign_move("approved", "launch") == "active"
+    assert campaign_move("approved", "schedule") == "scheduled"
+    assert campaign_move("submitted", "cancel") == "cancelled"
+    assert campaign_move("approved", "return") is None

@@ -15,11 +15,12 @@ from sqlmodel import func, select
 
 from coordinator.auth.models import AuditEvent
 from coordinator.base import utcnow
+from coordinator.campaigns import approvals
 from coordinator.campaigns import service as campaigns
 from coordinator.campaigns.models import Assignment
 from coordinator.delivery.models import OutboxMessage
 from tests.conftest import open_database
-from tests.factories import api_client, build_world
+from tests.factories import add_joint_agreement, api_client, build_world
 
 PERSONAS = ("admin", "coordinator", "lead", "leadership", "outsider_coordinator", "outsider_lead")
 ALL = frozenset(PERSONAS)
@@ -161,6 +162,9 @@ ROUTES = [
     Route("POST", "/api/v1/campaigns/{campaign}/launch", frozenset({"admin", "coordinator"})),
     Route("POST", "/api/v1/campaigns/{active}/close", frozenset({"admin", "coordinator"})),
     Route("POST", "/api/v1/campaigns/{campaign}/cancel", frozenset({"admin", "coordinator"})),
+    Route("POST", "/api/v1/campaigns/{joint}/submit", frozenset({"admin", "coordinator"})),
+    Route("POST", "/api/v1/campaigns/{submitted}/approve", frozenset({"admin"}), {"comment": ""}),
+    Route("POST", "/api/v1/campaigns/{submitted}/return", frozenset({"admin"}), {"comment": "Sửa"}),
     Route(
         "GET",
         "/api/v1/campaigns/{active}/tally",
@@ -195,8 +199,13 @@ ROUTES = [
 
 
 async def _context(world) -> dict[str, Any]:
-    """Objects the routes act on: a draft campaign, an active one, and one of its tasks."""
+    """Objects the routes act on: a draft campaign, an active one, and one of its tasks; a
+    party's draft under an agreement led by another organization, and one submitted."""
     draft = await world.campaign(targets=("province",))
+    await add_joint_agreement(world)
+    joint = await world.campaign(agreement="joint", targets=("province",))
+    submitted = await world.campaign(agreement="joint", targets=("province",))
+    await approvals.submit_campaign(world.db, world.actor["coordinator"], submitted)
     active = await world.campaign(targets=("district",))
     await campaigns.launch_campaign(world.db, world.actor["coordinator"], active)
     async with world.db.write() as session:
@@ -218,6 +227,8 @@ async def _context(world) -> dict[str, Any]:
         "channel": world.channel_url["province"],
         "campaign": draft,
         "active": active,
+        "joint": joint,
+        "submitted": submitted,
         "assignment": assignment,
         "lead_user": world.user_id["lead"],
         "soon": _now_plus(hours=1),
@@ -313,6 +324,8 @@ def _template(path: str) -> str:
         "{agreement}": "{agreement_id:int}",
         "{campaign}": "{campaign_id:int}",
         "{active}": "{campaign_id:int}",
+        "{joint}": "{campaign_id:int}",
+        "{submitted}": "{campaign_id:int}",
         "{lead_user}": "{user_id:int}",
         "{outbox_row}": "{row_id:int}",
     }

@@ -98,6 +98,10 @@ PAGES = [
     Page("POST", "/campaigns/{campaign}/launch", CAMPAIGN_EDITORS, {}),
     Page("POST", "/campaigns/{campaign}/remind", CAMPAIGN_EDITORS, {}),
     Page("POST", "/campaigns/{campaign}/close", CAMPAIGN_EDITORS, {}),
+    # On the lead's own draft each refuses with a message (303): none needs approval.
+    Page("POST", "/campaigns/{campaign}/submit", CAMPAIGN_EDITORS, {}),
+    Page("POST", "/campaigns/{campaign}/approve", CAMPAIGN_EDITORS, {"comment": ""}),
+    Page("POST", "/campaigns/{campaign}/return", CAMPAIGN_EDITORS, {"comment": "Sửa"}),
     Page("POST", "/campaigns/{campaign}/cancel", CAMPAIGN_EDITORS, {}),
     Page("GET", "/participation", ALL),
     Page("GET", "/participation/export/csv", ALL),

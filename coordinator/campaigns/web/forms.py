@@ -8,11 +8,12 @@ from typing import Any
 from coordinator.base import utcnow
 from coordinator.campaigns.drafting import CampaignDraft, draft_errors
 from coordinator.campaigns.models import Campaign
+from coordinator.campaigns.states import CAMPAIGN_STATUSES
 from coordinator.errors import Invalid
 from coordinator.i18n import translate
 from coordinator.web.context import AnyRequest, field_errors, form_int
 
-STATUSES = ("draft", "scheduled", "active", "closed", "cancelled")
+STATUSES = CAMPAIGN_STATUSES
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import col, func, select, update
 
+from coordinator.auth.passwords import new_token, token_digest
 from coordinator.auth.scope import SYSTEM
 from coordinator.auth.service import create_user
 from coordinator.base import utcnow
@@ -20,7 +21,7 @@ from coordinator.db import Database
 from coordinator.errors import Conflict
 from coordinator.organizations import agreements, importer
 from coordinator.organizations import service as orgs
-from coordinator.organizations.models import Member, Organization
+from coordinator.organizations.models import Invite, Member, Organization
 
 DEMO_PASSWORD = "demo-password-2026"
 FAMILY = [
@@ -191,9 +192,16 @@ async def _members(
         if data.count(b"\n") > 1:
             await importer.import_members(db, SYSTEM, ids[root], data, f"{root}.csv")
     async with db.write() as session:
-        member_ids = (await session.scalars(select(Member.id).order_by(col(Member.id)))).all()
-        for member_id in member_ids:
-            if rng.random() < 0.85:  # linked through their invite link (fake Telegram ids)
+        members = (
+            await session.execute(
+                select(Member.id, Member.organization_id).order_by(col(Member.id))
+            )
+        ).all()
+        for member_id, org_id in members:
+            linked = rng.random() < 0.85  # linked through their invite link (fake Telegram ids)
+            if linked or rng.random() < 0.5:  # the rest: half have a link they have not opened
+                session.add(_invite(member_id, org_id, linked))
+            if linked:
                 await session.execute(
                     update(Member)
                     .where(col(Member.id) == member_id)
@@ -203,6 +211,19 @@ async def _members(
                 await session.execute(
                     update(Member).where(col(Member.id) == member_id).values(opted_out_at=utcnow())
                 )
+
+
+def _invite(member_id: int, org_id: int, used: bool) -> Invite:
+    """The member's invite link as the print sheet would have made it: the funnel's "invited"
+    counts those who have one, opened (linked) or not yet."""
+    return Invite(
+        token_hash=token_digest(new_token("m")),
+        kind="member",
+        member_id=member_id,
+        organization_id=org_id,
+        expires_at=utcnow() + timedelta(days=14),
+        used_at=utcnow() if used else None,
+    )
 
 
 async def _agreements_and_campaigns(

@@ -163,6 +163,8 @@ class BreakdownFigures:
     laggards: set[int]
     delivery: dict[str, Figure]
     quota_met: bool | None  # None: no quota, or a hidden rate
+    tree: list[ShownLine] = field(default_factory=list)  # rolled up, in tree order
+    direct: dict[int, Figures] = field(default_factory=dict)  # each organization's own
 
 
 def _quota_met(quota: int | None, figures: Figures) -> bool | None:
@@ -177,15 +179,17 @@ async def breakdown_figures(db: Database, actor: Actor, campaign_id: int) -> Bre
         campaign = await scope.visible_campaign(session, actor, campaign_id)
     raw = await campaign_breakdown(db, actor, campaign_id)
     total = Figures.of(raw.total, hide)
-    by_org = [shown_line(line, hide) for line in raw.by_organization]
-    shown_rate = {line.key for line in by_org if line.counts.rate is not None}
+    tree = [shown_line(line, hide) for line in raw.tree]
+    shown_rate = {line.key for line in tree if line.counts.rate is not None}
     return BreakdownFigures(
         total,
-        by_org,
+        [shown_line(line, hide) for line in raw.by_organization],
         [shown_line(line, hide) for line in raw.by_club],
         raw.laggards & shown_rate,  # "behind" bounds a rate: not next to a hidden one
         shown_fields(raw.delivery, hide, raw.total.assigned),
         _quota_met(campaign.quota_percent, total),
+        tree,
+        {key: Figures.of(counts, hide) for key, counts in raw.direct.items()},
     )
 
 

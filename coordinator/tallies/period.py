@@ -22,6 +22,7 @@ from sqlmodel import col, select
 from coordinator.auth import policy, scope
 from coordinator.auth.scope import Actor
 from coordinator.campaigns.models import Assignment, Campaign
+from coordinator.collation import vi_key
 from coordinator.db import Database
 from coordinator.errors import Invalid
 from coordinator.organizations.models import Club, GroupChat, Member
@@ -130,38 +131,40 @@ async def period_tally(
             col(Campaign.launched_at) >= start, col(Campaign.launched_at) < end
         ),
     )
+    own = policy.own_subtree(actor)
     async with db.read() as session:
         campaigns, direct, by_week, clubs = _summed(
-            (await session.execute(launched_lines(visible))).all(), tz
+            (await session.execute(launched_lines(visible))).all(), tz, own
         )
         org_rows = (await session.execute(organizations_with_members())).all()
         club_rows = (await session.execute(select(Club.id, Club.name, Club.organization_id))).all()
     orgs = [(o, n, p) for o, n, p, _ in org_rows]
     members = {o: int(active) for o, _, _, active in org_rows if active}
-    own = policy.own_subtree(actor)
     lines = rolled_up(orgs, direct, own)
     total = Counts()
-    for counts in direct.values():
-        total.add(counts)
+    for org_id, counts in direct.items():
+        if own is None or org_id in own:  # a lead's cards count what their table shows
+            total.add(counts)
     club_lines = sorted(
         (
             Line(cid, name, clubs[cid])
             for cid, name, org_id in club_rows
             if cid in clubs and (own is None or org_id in own)
         ),
-        key=lambda line: (-line.counts.rate, line.name),
+        key=lambda line: (-line.counts.rate, vi_key(line.name)),
     )
     weeks = [
-        Line(key, _week_start(key, tz).strftime("%d/%m"), counts)
-        for key, counts in sorted(by_week.items())
+        Line(key, _week_start(key, tz).strftime("%d/%m"), by_week.get(key, Counts()))
+        for key in _weeks_of(start, end, tz)
     ]
     return PeriodTally(start, end, total, lines, club_lines, weeks, campaigns, members)
 
 
 def _summed(
-    rows: Sequence[Any], tz: ZoneInfo
+    rows: Sequence[Any], tz: ZoneInfo, own: frozenset[int] | None
 ) -> tuple[int, dict[int, Counts], dict[int, Counts], dict[int, Counts]]:
-    """From `summary.launched_lines`: (campaigns, by organization, by week, by club)."""
+    """From `summary.launched_lines`: (campaigns, by organization, by week, by club); the weeks
+    count only `own` organizations' tasks (a lead's reach), like the totals."""
     weeks_of: dict[int, int] = {}
     direct: dict[int, Counts] = {}
     by_week: dict[int, Counts] = {}
@@ -176,7 +179,8 @@ def _summed(
             clubs.setdefault(club_id, Counts()).add(counts)
             continue
         direct.setdefault(org_id, Counts()).add(counts)
-        by_week.setdefault(weeks_of[campaign_id], Counts()).add(counts)
+        if own is None or org_id in own:
+            by_week.setdefault(weeks_of[campaign_id], Counts()).add(counts)
     return len(weeks_of), direct, by_week, clubs
 
 
@@ -195,7 +199,7 @@ def roll_up(
 ) -> list[tuple[int, str, int, int | None, C]]:
     """(organization, name, depth, parent, totals) in tree order, each total including everything
     below it; `keep` limits the lines shown (a lead's subtree), not what is summed."""
-    by_name = sorted(orgs, key=lambda org: org[1])
+    by_name = sorted(orgs, key=lambda org: vi_key(org[1]))
     names = {org_id: name for org_id, name, _ in by_name}
     lines = tree_lines((org_id, parent) for org_id, _, parent in by_name)
     totals = {line.id: make() for line in lines}
@@ -240,6 +244,11 @@ def _week_key(moment: datetime | None, tz: ZoneInfo) -> int:
     """Monday-based week number since 2000-01-03 (a Monday), in local time."""
     local = (moment or datetime.now(tz)).astimezone(tz).date()
     return (local - datetime(2000, 1, 3).date()).days // 7
+
+
+def _weeks_of(start: datetime, end: datetime, tz: ZoneInfo) -> range:
+    """Every week the period [start, end) touches, empty ones too (the chart shows them as 0)."""
+    return range(_week_key(start, tz), _week_key(end - timedelta(microseconds=1), tz) + 1)
 
 
 def _week_start(key: int, tz: ZoneInfo) -> datetime:

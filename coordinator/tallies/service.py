@@ -17,6 +17,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, exists, func
@@ -25,13 +26,16 @@ from sqlmodel import col, select
 
 from coordinator.auth import policy, scope
 from coordinator.auth.scope import Actor
+from coordinator.base import utcnow
 from coordinator.campaigns.launch import campaign_targets, targeted_groups, targeted_members
 from coordinator.campaigns.models import ASSIGNMENT_STATUSES, Assignment, Campaign, Report
+from coordinator.collation import vi_key
 from coordinator.db import Database
 from coordinator.delivery.models import OutboxMessage
 from coordinator.organizations.models import Club, GroupChat, Member, Organization
+from coordinator.tallies.laggards import behind, elapsed_share
 from coordinator.tallies.models import ORGANIZATION_LINE
-from coordinator.tallies.period import Counts, Line, recipient_columns
+from coordinator.tallies.period import Counts, Line, recipient_columns, rolled_up
 from coordinator.tallies.summary import by_status_of, summary_lines
 
 
@@ -181,12 +185,13 @@ def _median_minutes(pairs: Sequence[tuple[Any, Any]]) -> float | None:
 async def progress_of(
     db: Database, actor: Actor, campaign_ids: Sequence[int]
 ) -> dict[int, dict[str, int]]:
-    """Assignment counts by status for several campaigns in one query (the dashboard list)."""
+    """Assignment counts by status for several campaigns in one query (the dashboard list):
+    a lead's own reach, as on the status page."""
     if not campaign_ids:
         return {}
     visible = scope.campaigns(actor, select(Campaign.id).where(col(Campaign.id).in_(campaign_ids)))
     async with db.read() as session:
-        rows = await session.execute(by_status_of(visible))
+        rows = await session.execute(by_status_of(visible, policy.own_subtree(actor)))
     out: dict[int, dict[str, int]] = {}
     for campaign_id, *counts in rows.all():
         out[campaign_id] = dict(zip(ASSIGNMENT_STATUSES, map(int, counts), strict=True))
@@ -197,26 +202,37 @@ async def progress_of(
 
 @dataclass
 class Breakdown:
-    """A campaign's status page: the definitions of `Counts` (tallies/period.py) per line."""
+    """A campaign's status page: the definitions of `Counts` (tallies/period.py) per line.
+
+    `by_organization` holds each organization's own tasks (the export's rows); `tree` the same
+    organizations in tree order, each line rolled up over everything below it, and `direct`
+    each organization's own tasks next to it, so a parent shows both."""
 
     total: Counts
     by_organization: list[Line]
     by_club: list[Line]
-    laggards: set[int]  # organization ids well behind the rest (or the quota)
+    laggards: set[int]  # organizations behind against the time elapsed (tallies/laggards.py)
     delivery: DeliveryFigures = field(default_factory=DeliveryFigures)
+    tree: list[Line] = field(default_factory=list)
+    direct: dict[int, Counts] = field(default_factory=dict)
 
 
-async def campaign_breakdown(db: Database, actor: Actor, campaign_id: int) -> Breakdown:
+async def campaign_breakdown(
+    db: Database, actor: Actor, campaign_id: int, now: datetime | None = None
+) -> Breakdown:
     """Progress by organization and by club. Leads see only their own subtree's lines."""
     async with db.read() as session:
         campaign = await scope.visible_campaign(session, actor, campaign_id)
         lines = (await session.execute(summary_lines([campaign_id]))).all()
-        org_names: dict[int, str] = dict(
-            (await session.execute(select(Organization.id, Organization.name))).tuples().all()
-        )
+        orgs = (
+            await session.execute(
+                select(Organization.id, Organization.name, Organization.parent_id)
+            )
+        ).all()
         clubs = (await session.execute(select(Club.id, Club.name, Club.organization_id))).all()
         own = policy.own_subtree(actor)
         delivery = await delivery_figures(session, campaign, own)
+    org_names: dict[int, str] = {org_id: name for org_id, name, _ in orgs}
     club_org = {club_id: org_id for club_id, _, org_id in clubs}
     org_lines = [line for line in lines if line[2] == ORGANIZATION_LINE]
     by_org = _lines(org_lines, 1, org_names, lambda key: own is None or key in own)
@@ -230,9 +246,20 @@ async def campaign_breakdown(db: Database, actor: Actor, campaign_id: int) -> Br
     total = Counts()
     for line in by_org:
         total.add(line.counts)
-    bar = (campaign.quota_percent / 100) if campaign.quota_percent else total.rate / 2
-    laggards = {line.key for line in by_org if line.counts.assigned and line.counts.rate < bar}
-    return Breakdown(total, by_org, by_club, laggards, delivery)
+    direct = {line.key: line.counts for line in by_org}
+    tree = [
+        line
+        for line in rolled_up([(o, n, p) for o, n, p in orgs], direct, own)
+        if line.counts.assigned
+    ]
+    share = elapsed_share(campaign.launched_at, campaign.deadline_at, now or utcnow())
+    running = campaign.status == "active"
+    laggards = {
+        line.key
+        for line in tree
+        if behind(line.counts.rate, share, campaign.quota_percent, running)
+    }
+    return Breakdown(total, by_org, by_club, laggards, delivery, tree, direct)
 
 
 def _lines(
@@ -245,4 +272,4 @@ def _lines(
         if keep(key) and any(values):
             line = lines.setdefault(key, Line(key, names.get(key, str(key)), Counts()))
             line.counts.add(Counts.of_summary(values))
-    return sorted(lines.values(), key=lambda line: line.name)
+    return sorted(lines.values(), key=lambda line: vi_key(line.name))

@@ -67,13 +67,15 @@ def organizations_with_members() -> Select[Any]:
     ).select_from(org.outerjoin(kept, kept.c.organization_id == org.c.id))
 
 
-def by_status_of(campaigns: Any) -> Select[Any]:
-    """(campaign, count per status in ASSIGNMENT_STATUSES order) of the campaigns."""
-    return (
-        sa_select(T.campaign_id, *(func.sum(T[s]) for s in ASSIGNMENT_STATUSES))
-        .where(T.campaign_id.in_(campaigns), T.club_id == ORGANIZATION_LINE)
-        .group_by(T.campaign_id)
+def by_status_of(campaigns: Any, within: frozenset[int] | None = None) -> Select[Any]:
+    """(campaign, count per status in ASSIGNMENT_STATUSES order) of the campaigns; `within`:
+    only the tasks of these organizations (a lead's own reach)."""
+    stmt = sa_select(T.campaign_id, *(func.sum(T[s]) for s in ASSIGNMENT_STATUSES)).where(
+        T.campaign_id.in_(campaigns), T.club_id == ORGANIZATION_LINE
     )
+    if within is not None:
+        stmt = stmt.where(T.organization_id.in_(within))
+    return stmt.group_by(T.campaign_id)
 
 
 def _facts() -> Any:

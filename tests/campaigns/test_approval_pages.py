@@ -22,8 +22,13 @@ async def test_it_submits_returns_and_approves_from_the_pages(db):
     await add_joint_agreement(world)
     cid = await world.campaign(agreement="joint", targets=("province",))
     env = {**os.environ, "COORDINATOR_DATABASE_URL": db.url}
-    app = create_app(read_settings(env))
-    async with AsyncTestClient(app=app) as drafter, AsyncTestClient(app=app) as approver:
+    # One app per client, as one per browser process: each client runs its app's lifespan,
+    # and a database engine must not be shared across those.
+    drafter_app, approver_app = create_app(read_settings(env)), create_app(read_settings(env))
+    async with (
+        AsyncTestClient(app=drafter_app) as drafter,
+        AsyncTestClient(app=approver_app) as approver,
+    ):
         await sign_in(drafter, "coordinator")
         await sign_in(approver, "joint-lead")
         page = (await drafter.get(f"/campaigns/{cid}")).text

@@ -8,8 +8,7 @@ from typing import Any
 from coordinator.campaigns.drafting import CampaignDraft
 from coordinator.campaigns.models import Campaign
 from coordinator.errors import Invalid
-from coordinator.i18n import translate
-from coordinator.web.context import AnyRequest, field_errors, form_int
+from coordinator.web.context import AnyRequest, field_errors, form_int, say
 
 STATUSES = ("draft", "scheduled", "active", "closed", "cancelled")
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"
@@ -85,7 +84,7 @@ def form_values(request: AnyRequest, campaign: Campaign) -> dict[str, Any]:
 def form_errors(exc: Invalid, lang: str) -> dict[str, str]:
     errors = field_errors(exc, lang)
     if not errors:
-        errors[""] = translate(lang, exc.detail)
+        errors[""] = say(lang, exc)
     elif exc.code == "agreement_not_valid":
-        errors["agreement_id"] = exc.detail
+        errors["agreement_id"] = say(lang, exc)
     return errors

@@ -189,6 +189,12 @@ async def test_vietnamese_pages_and_error_paths_show_no_english(site):
     assert "không thuộc kênh chính thức" in text["url check"]
     assert "cần ít nhất 10 ký tự" in text["user errors"]
     assert "(giờ Việt Nam)" in text["/campaigns/new"]
+    # The audit log reads as sentences: who, what, and the object by its name with a link.
+    assert "coordinator | đã tạo chiến dịch | Cảnh giác lừa đảo trực tuyến" in text["/audit"]
+    assert (
+        re.search(r'<a href="/campaigns/\d+">Cảnh giác', shown["/audit"])
+        and "campaign.create" not in text["/audit"]
+    )
 
 
 def test_the_check_finds_english():

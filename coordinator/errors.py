@@ -1,4 +1,8 @@
-"""Domain errors: services raise them, the web layers turn them into problem JSON or form errors."""
+"""Domain errors: services raise them, the web layers turn them into problem JSON or form errors.
+
+`message` is a catalog id with {placeholders} and `values` fill them, so pages show it in the
+reader's language (`web.context.say`); `detail` is the English text, for the API and the logs.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,16 @@ class DomainError(Exception):
     code = "invalid"
 
     def __init__(
-        self, detail: str, *, errors: list[dict[str, Any]] | None = None, code: str | None = None
+        self,
+        detail: str,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        code: str | None = None,
+        values: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(detail)
-        self.detail = detail
+        self.message, self.values = detail, values or {}
+        self.detail = fill(detail, self.values)
+        super().__init__(self.detail)
         self.errors = errors or []
         if code:
             self.code = code
@@ -44,5 +54,20 @@ class Conflict(DomainError):
     code = "conflict"
 
 
-def field_error(field: str, message: str) -> dict[str, Any]:
-    return {"field": field, "message": message}
+def fill(message: str, values: dict[str, Any]) -> str:
+    return message.format(**values) if values else message
+
+
+def field_error(field: str, message: str, **values: Any) -> dict[str, Any]:
+    """What is wrong with one field: a message id, and its values when it has placeholders."""
+    return {"field": field, "message": message, **({"values": values} if values else {})}
+
+
+def english_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Field or row errors as the API states them: English text, placeholders filled in."""
+    out = []
+    for error in errors:
+        plain = {k: v for k, v in error.items() if k not in ("values", "problems")}
+        plain["message"] = fill(str(error.get("message", "")), error.get("values") or {})
+        out.append(plain)
+    return out

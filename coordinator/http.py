@@ -18,7 +18,7 @@ from litestar.plugins.problem_details import ProblemDetailsException
 
 from coordinator.base import MAX_ROW_ID
 from coordinator.db import Database
-from coordinator.errors import DomainError
+from coordinator.errors import DomainError, english_errors
 from coordinator.pagination import MAX_LIMIT, Page
 
 T = TypeVar("T")
@@ -109,7 +109,7 @@ def page_out(struct: type[T], page: Page[Any]) -> PageOut[T]:
 def problem_from_domain(exc: DomainError) -> ProblemDetailsException:
     extra: dict[str, Any] = {"code": exc.code}
     if exc.errors:
-        extra["errors"] = exc.errors
+        extra["errors"] = english_errors(exc.errors)
     return ProblemDetailsException(
         status_code=exc.status,
         title=exc.title,

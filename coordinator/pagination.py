@@ -26,7 +26,7 @@ class Page(Generic[T]):
 def check_window(limit: int, offset: int) -> None:
     errors = []
     if not 1 <= limit <= MAX_LIMIT:
-        errors.append(field_error("limit", f"must be between 1 and {MAX_LIMIT}"))
+        errors.append(field_error("limit", "must be between 1 and {n}", n=MAX_LIMIT))
     if offset < 0:
         errors.append(field_error("offset", "must not be negative"))
     if errors:

@@ -37,9 +37,11 @@ def _check_user_input(username: str, password: str, role: str) -> None:
     if not USERNAME.match(username):
         errors.append(field_error("username", "3-64 characters: lowercase letters, digits, . _ -"))
     if len(password) < MIN_PASSWORD_LENGTH:
-        errors.append(field_error("password", f"must be at least {MIN_PASSWORD_LENGTH} characters"))
+        errors.append(
+            field_error("password", "must be at least {n} characters", n=MIN_PASSWORD_LENGTH)
+        )
     if role not in ROLES:
-        errors.append(field_error("role", f"must be one of {', '.join(ROLES)}"))
+        errors.append(field_error("role", "must be one of {choices}", choices=", ".join(ROLES)))
     if errors:
         raise Invalid("The user cannot be created.", errors=errors)
 
@@ -64,7 +66,7 @@ async def create_user(
                 errors=[field_error("organization_id", "no such organization")],
             )
         if await session.scalar(select(User.id).where(User.username == username)):
-            raise Conflict(f"The username {username!r} is taken.")
+            raise Conflict("The username {username!r} is taken.", values={"username": username})
         user = User(
             username=username,
             password_hash=hash_password(password),
@@ -80,7 +82,10 @@ async def create_user(
 async def set_role(db: Database, actor: Actor, user_id: int, role: str) -> User:
     policy.require(policy.administers(actor))
     if role not in ROLES:
-        raise Invalid("Unknown role.", errors=[field_error("role", f"one of {', '.join(ROLES)}")])
+        raise Invalid(
+            "Unknown role.",
+            errors=[field_error("role", "one of {choices}", choices=", ".join(ROLES))],
+        )
     async with db.write() as session:
         user = await session.get(User, user_id)
         if user is None:
@@ -221,7 +226,9 @@ async def reset_password(db: Database, actor: Actor, user_id: int, password: str
     if len(password) < MIN_PASSWORD_LENGTH:
         raise Invalid(
             "The password is too short.",
-            errors=[field_error("password", f"must be at least {MIN_PASSWORD_LENGTH} characters")],
+            errors=[
+                field_error("password", "must be at least {n} characters", n=MIN_PASSWORD_LENGTH)
+            ],
         )
     async with db.write() as session:
         user = await session.get(User, user_id)
@@ -241,7 +248,7 @@ async def change_own_password(
     if len(new) < MIN_PASSWORD_LENGTH:
         raise Invalid(
             "The password is too short.",
-            errors=[field_error("new", f"must be at least {MIN_PASSWORD_LENGTH} characters")],
+            errors=[field_error("new", "must be at least {n} characters", n=MIN_PASSWORD_LENGTH)],
         )
     async with db.read() as session:
         user = await session.get(User, actor.user_id)

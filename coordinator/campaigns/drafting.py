@@ -131,10 +131,16 @@ async def agreement_for(
     first, last = local_date(launch_at), local_date(deadline_at)
     if first < agreement.valid_from or last > agreement.valid_until:
         raise Invalid(
-            f"The agreement is valid from {agreement.valid_from} to {agreement.valid_until}; "
-            f"the campaign runs {first} to {last}.",
+            "The agreement is valid from {valid_from} to {valid_until}; "
+            "the campaign runs {first} to {last}.",
             errors=[field_error("agreement_id", "not valid on the campaign's dates")],
             code="agreement_not_valid",
+            values={
+                "valid_from": agreement.valid_from,
+                "valid_until": agreement.valid_until,
+                "first": first,
+                "last": last,
+            },
         )
     return agreement
 
@@ -220,14 +226,16 @@ async def add_content_item(
     url = check_url(url)
     errors = []
     if kind not in CONTENT_KINDS:
-        errors.append(field_error("kind", f"one of {', '.join(CONTENT_KINDS)}"))
+        errors.append(field_error("kind", "one of {choices}", choices=", ".join(CONTENT_KINDS)))
     if (
         not actions
         or any(a not in CONTENT_ACTIONS for a in actions)
         or len(set(actions)) != len(actions)
     ):
         errors.append(
-            field_error("actions", f"one or more distinct of {', '.join(CONTENT_ACTIONS)}")
+            field_error(
+                "actions", "one or more distinct of {actions}", actions=", ".join(CONTENT_ACTIONS)
+            )
         )
     if suggested_caption is not None and len(suggested_caption) > 1000:
         errors.append(field_error("suggested_caption", "at most 1000 characters"))

@@ -37,9 +37,9 @@ class NoLongerParty(Invalid):
     translate it (the detail is the English text, for the API and the scheduler's log)."""
 
     def __init__(self, names: list[str]) -> None:
-        self.message, self.values = LEFT, {"names": ", ".join(names)}
         super().__init__(
-            LEFT.format(**self.values),
+            LEFT,
+            values={"names": ", ".join(names)},
             errors=[field_error("targets", "no longer parties of the agreement or below them")],
             code="party_left",
         )

@@ -29,6 +29,16 @@ from coordinator.organizations.tree import subtree_ids
 from coordinator.pagination import Page, paginate
 
 PLATFORMS = ("facebook", "zalo", "youtube", "tiktok", "telegram", "website", "other")
+# How each platform is named on screens (message ids: "Website" and "Other" are translated).
+PLATFORM_LABELS = {
+    "facebook": "Facebook",
+    "zalo": "Zalo",
+    "youtube": "YouTube",
+    "tiktok": "TikTok",
+    "telegram": "Telegram",
+    "website": "Website",
+    "other": "Other platform",
+}
 # Each platform's hosts, after dropping the prefixes below; subdomains of them count too.
 FAMILIES = {
     "facebook": ("facebook.com", "fb.com", "fb.watch", "fb.me", "fb.gg"),
@@ -261,7 +271,7 @@ async def create_channel(
         raise refusal(problem)
     errors = []
     if platform not in PLATFORMS:
-        errors.append(field_error("platform", f"one of {', '.join(PLATFORMS)}"))
+        errors.append(field_error("platform", "one of {choices}", choices=", ".join(PLATFORMS)))
     if not 1 <= len(name.strip()) <= 200:
         errors.append(field_error("name", "1-200 characters"))
     if errors:

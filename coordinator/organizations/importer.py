@@ -91,7 +91,13 @@ def parse_table(data: bytes, filename: str) -> list[ParsedRow]:
         raise Invalid(
             "The first row must name the columns, with at least a name column "
             "(display_name / họ tên).",
-            errors=[{"line": header_line, "message": f"columns found: {header[:20]}"}],
+            errors=[
+                {
+                    "line": header_line,
+                    "message": f"columns found: {header[:20]}",
+                    "problems": [_problem("columns found: {found}", found=", ".join(header[:20]))],
+                }
+            ],
         )
     parsed = []
     for line, cells in rows:
@@ -152,7 +158,7 @@ async def import_members(
     rows = parse_table(data, filename)
     async with db.write() as session:
         if await session.get(Organization, organization_id) is None:
-            raise Invalid(f"Organization {organization_id} not found.")
+            raise Invalid("Organization {id} not found.", values={"id": organization_id})
         from coordinator.organizations.tree import subtree_ids
 
         allowed = await subtree_ids(session, [organization_id])
@@ -168,8 +174,9 @@ async def import_members(
         plan = _plan(rows, organization_id, orgs, clubs, existing)
         if plan.errors:
             raise Invalid(
-                f"Nothing was imported: {len(plan.errors)} row(s) have errors.",
+                "Nothing was imported: {n} row(s) have errors.",
                 errors=plan.errors[:MAX_ERRORS],
+                values={"n": len(plan.errors)},
             )
         warnings = formula_warnings(rows)
         if dry_run:
@@ -208,6 +215,68 @@ class _Plan:
     errors: list[dict[str, Any]] = field(default_factory=list)
 
 
+FIELD_LABELS = {"display_name": "Name", "code": "Code", "locale": "Language"}
+
+
+def _problem(message: str, **values: Any) -> dict[str, Any]:
+    """One thing wrong with a row: a message id and its values, translated by the page."""
+    return {"message": message, "values": values}
+
+
+def _row_error(line: int, problems: list[dict[str, Any]]) -> dict[str, Any]:
+    """A refused row: `message` in English for the API, `problems` for the pages (a field's
+    problem names the field by its label there)."""
+    english = "; ".join(
+        (f"{p['field']}: " if "field" in p else "") + p["message"].format(**p["values"])
+        for p in problems
+    )
+    return {"line": line, "message": english, "problems": problems}
+
+
+@dataclass
+class _Known:
+    """What the rows are checked against: the organizations, clubs and members in reach."""
+
+    by_id: dict[int, Any]
+    by_name: dict[str, list[int]]
+    club_by_name: dict[tuple[int, str], int]
+    by_code: dict[tuple[int, str], Member]
+    by_display: dict[tuple[int, str], list[Member]]
+
+    @classmethod
+    def of(cls, orgs: Any, clubs: Any, existing: Any) -> _Known:
+        by_name: dict[str, list[int]] = {}
+        for o in orgs:
+            by_name.setdefault(_fold(o.name), []).append(o.id)
+        by_display: dict[tuple[int, str], list[Member]] = {}
+        for m in existing:
+            by_display.setdefault((m.organization_id, m.display_name), []).append(m)
+        return cls(
+            by_id={o.id: o for o in orgs},
+            by_name=by_name,
+            club_by_name={(c.organization_id, _fold(c.name)): c.id for c in clubs},
+            by_code={(m.organization_id, m.code): m for m in existing if m.code},
+            by_display=by_display,
+        )
+
+    def organization(self, ref: str, problems: list[dict[str, Any]]) -> int | None:
+        matches = (
+            [int(ref)]
+            if ref.isdigit() and int(ref) in self.by_id
+            else self.by_name.get(_fold(ref), [])
+        )
+        if len(matches) == 1:
+            return matches[0]
+        problems.append(
+            _problem(
+                "organization {ref!r} is not one of the organizations you import into", ref=ref
+            )
+            if not matches
+            else _problem("organization name {ref!r} is ambiguous; use its id", ref=ref)
+        )
+        return None
+
+
 def _plan(
     rows: list[ParsedRow],
     default_org: int,
@@ -215,60 +284,45 @@ def _plan(
     clubs: Any,
     existing: Any,
 ) -> _Plan:
-    by_id = {o.id: o for o in orgs}
-    by_name: dict[str, list[int]] = {}
-    for o in orgs:
-        by_name.setdefault(_fold(o.name), []).append(o.id)
-    club_by_name = {(c.organization_id, _fold(c.name)): c.id for c in clubs}
-    by_code = {(m.organization_id, m.code): m for m in existing if m.code}
-    by_display: dict[tuple[int, str], list[Member]] = {}
-    for m in existing:
-        by_display.setdefault((m.organization_id, m.display_name), []).append(m)
+    known = _Known.of(orgs, clubs, existing)
     plan, seen = _Plan(), set()
     for row in rows:
-        problems: list[str] = []
+        problems: list[dict[str, Any]] = []
         v = row.values
         org_id = default_org
         if ref := v.get("organization"):
-            matches = (
-                [int(ref)] if ref.isdigit() and int(ref) in by_id else by_name.get(_fold(ref), [])
-            )
-            if len(matches) != 1:
-                problems.append(
-                    f"organization {ref!r} is not one of the organizations you import into"
-                    if not matches
-                    else f"organization name {ref!r} is ambiguous; use its id"
-                )
-            else:
-                org_id = matches[0]
+            org_id = known.organization(ref, problems) or default_org
         name, code, locale = (
             v.get("display_name", ""),
             v.get("code") or None,
             (v.get("locale") or "vi").lower(),
         )
         problems += [
-            f"{e['field']}: {e['message']}" for e in check_member_fields(name, code, locale)
+            {**_problem(e["message"]), "field": e["field"], "label": FIELD_LABELS[e["field"]]}
+            for e in check_member_fields(name, code, locale)
         ]
         club_ids = []
         for club in filter(
             None, (c.strip() for c in v.get("clubs", "").replace(",", ";").split(";"))
         ):
-            if (org_id, _fold(club)) in club_by_name:
-                club_ids.append(club_by_name[(org_id, _fold(club))])
+            if (org_id, _fold(club)) in known.club_by_name:
+                club_ids.append(known.club_by_name[(org_id, _fold(club))])
             else:
-                problems.append(f"club {club!r} does not exist in that organization")
+                problems.append(
+                    _problem("club {club!r} does not exist in that organization", club=club)
+                )
         key = (org_id, code) if code else (org_id, name.strip())
         if key in seen:
-            problems.append("the same member appears twice in the file")
+            problems.append(_problem("the same member appears twice in the file"))
         seen.add(key)
-        match = by_code.get((org_id, code)) if code else None
+        match = known.by_code.get((org_id, code)) if code else None
         if not code:
-            candidates = by_display.get((org_id, name.strip()), [])
+            candidates = known.by_display.get((org_id, name.strip()), [])
             if len(candidates) > 1:
-                problems.append("several members have this name; add a code column")
+                problems.append(_problem("several members have this name; add a code column"))
             match = candidates[0] if candidates else None
         if problems:
-            plan.errors.append({"line": row.line, "message": "; ".join(problems)})
+            plan.errors.append(_row_error(row.line, problems))
         elif locale in LOCALES:
             plan.rows.append(
                 _Planned(row.line, org_id, name.strip(), code, locale, club_ids, match)

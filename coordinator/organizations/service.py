@@ -67,7 +67,8 @@ async def create_organization(
     name = _check_name(name)
     if kind not in ORG_KINDS:
         raise Invalid(
-            "Unknown kind.", errors=[field_error("kind", f"one of {', '.join(ORG_KINDS)}")]
+            "Unknown kind.",
+            errors=[field_error("kind", "one of {choices}", choices=", ".join(ORG_KINDS))],
         )
     async with db.write() as session:
         if parent_id is not None and await session.get(Organization, parent_id) is None:

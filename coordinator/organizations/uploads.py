@@ -37,8 +37,7 @@ class FileRefused(Invalid):
     """An upload refused before its rows are used; `message` and `values` translate it."""
 
     def __init__(self, message: str, **values: Any) -> None:
-        super().__init__(message.format(**values), code="file_refused")
-        self.message, self.values = message, values
+        super().__init__(message, code="file_refused", values=values)
 
 
 def too_many_lines(line: int) -> FileRefused:

@@ -160,12 +160,26 @@ def form_ints(value: Any) -> list[int]:
     return [n for n in (form_int(v) for v in values) if n is not None]
 
 
+def say(lang: str, exc: DomainError) -> str:
+    """A service's refusal in the reader's language, its values filled in."""
+    return translate(lang, exc.message, **exc.values)
+
+
+def error_text(lang: str, error: dict[str, Any]) -> str:
+    """One field or row error in the reader's language; a row's problems joined by "; "."""
+    parts = error.get("problems") or [error]
+    return "; ".join(
+        (translate(lang, p["label"]) + ": " if p.get("label") else "")
+        + translate(lang, str(p.get("message", "")), **(p.get("values") or {}))
+        for p in parts
+    )
+
+
 def field_errors(exc: Invalid, lang: str) -> dict[str, str]:
     """Field -> translated message, for showing next to the inputs."""
     out: dict[str, str] = {}
     for error in exc.errors or []:
-        name = str(error.get("field", ""))
-        out.setdefault(name, translate(lang, str(error.get("message", ""))))
+        out.setdefault(str(error.get("field", "")), error_text(lang, error))
     return out
 
 
@@ -195,7 +209,7 @@ def domain_error_page(request: AnyRequest, exc: DomainError) -> Response[Any]:
     if isinstance(exc, NotFound | Forbidden):
         message = translate(lang, ERROR_TEXT[404 if isinstance(exc, NotFound) else 403])
     else:
-        message = translate(lang, exc.detail)
+        message = say(lang, exc)
     template = "partials/error.html" if is_htmx(request) else "pages/error.html"
     return page(
         request,

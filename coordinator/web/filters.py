@@ -1,4 +1,6 @@
-"""Jinja filters: times in the deployment's zone, percentages (none next to a masked count)."""
+"""Jinja filters: times in the deployment's zone and numbers, both in the page's language (vi:
+01/12/2026 17:00 and 1.234; en: 01 Dec 2026 17:00 and 1,234), percentages (none next to a
+masked count) and platform names."""
 
 from __future__ import annotations
 
@@ -7,18 +9,48 @@ from html import escape
 from html.parser import HTMLParser
 from typing import Any
 
-from jinja2 import Environment
+from babel.numbers import format_decimal
+from jinja2 import Environment, pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup
 
+from coordinator.i18n import translate
+from coordinator.organizations.channels import PLATFORM_LABELS
 from coordinator.settings import Settings
 from coordinator.tallies.masked import rate_of
+
+# The default form of a local time, by language; a template may still pass its own format.
+TIME_FORMATS = {"vi": "%d/%m/%Y %H:%M", "en": "%d %b %Y %H:%M"}
+# Zones with a name people use; others are shown by their tz database name.
+ZONE_NAMES = {"Asia/Ho_Chi_Minh": "Vietnam time", "Asia/Saigon": "Vietnam time"}
+
+
+def number(value: Any, lang: str = "vi") -> str:
+    """A count with the language's group separator (vi 1.234, en 1,234); text stays as is."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "" if value is None else str(value)
+    return format_decimal(value, locale="vi" if lang == "vi" else "en")
 
 
 def install(env: Environment, settings: Settings) -> None:
     tz = settings.timezone
 
-    def localtime(value: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
-        return value.astimezone(tz).strftime(fmt) if value else ""
+    @pass_context
+    def localtime(context: Context, value: datetime | None, fmt: str | None = None) -> str:
+        lang = context.get("lang", "vi")
+        return (
+            value.astimezone(tz).strftime(fmt or TIME_FORMATS.get(lang, TIME_FORMATS["vi"]))
+            if value
+            else ""
+        )
+
+    @pass_context
+    def count(context: Context, value: Any) -> str:
+        return number(value, context.get("lang", "vi"))
+
+    @pass_context
+    def platform(context: Context, value: str) -> str:
+        return translate(context.get("lang", "vi"), PLATFORM_LABELS.get(value, value))
 
     def percent(part: Any, whole: Any) -> str:
         """part of whole; "–" with no base or next to a masked count (tallies/masked.py)."""
@@ -34,9 +66,15 @@ def install(env: Environment, settings: Settings) -> None:
         return count
 
     env.filters.update(
-        localtime=localtime, percent=percent, rate=rate, small=small, telegram_html=telegram_html
+        localtime=localtime,
+        percent=percent,
+        rate=rate,
+        small=small,
+        telegram_html=telegram_html,
+        number=count,
+        platform=platform,
     )
-    env.globals["timezone"] = str(tz)
+    env.globals["timezone"] = ZONE_NAMES.get(str(tz), str(tz))
 
 
 KEPT_TAGS = {"b", "strong", "i", "em", "u", "s", "code", "pre"}

@@ -38,6 +38,7 @@ from coordinator.web.context import (
     locale_of,
     page,
     redirect,
+    say,
 )
 
 PAGE = 25
@@ -232,7 +233,7 @@ async def set_targets(
             club_ids=form_ints(data.get("club_ids", [])),
         )
     except Invalid as exc:
-        errors = {"targets": translate(lang, exc.detail)}
+        errors = {"targets": say(lang, exc)}
         return await _edit(request, db, actor, campaign_id, errors=errors, status=FORM_ERROR)
     flash(request, "Targets saved.")
     return redirect(f"/campaigns/{campaign_id}/edit#targets")
@@ -252,7 +253,7 @@ async def check_url(request: AnyRequest, db: DB, actor: CurrentActor, data: Form
             channel, org = await reading.check_content_url(db, actor, agreement_id, url)
             ok, text = True, translate(lang, "On {channel} of {org}.", channel=channel, org=org)
         except Invalid as exc:
-            text = translate(lang, exc.detail)
+            text = say(lang, exc)
             candidates = exc.errors[0].get("candidates", []) if exc.errors else []
     return page(
         request,

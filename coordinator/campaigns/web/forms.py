@@ -10,8 +10,7 @@ from coordinator.campaigns.drafting import CampaignDraft, draft_errors
 from coordinator.campaigns.models import Campaign
 from coordinator.campaigns.states import CAMPAIGN_STATUSES
 from coordinator.errors import Invalid
-from coordinator.i18n import translate
-from coordinator.web.context import AnyRequest, field_errors, form_int
+from coordinator.web.context import AnyRequest, field_errors, form_int, say
 
 STATUSES = CAMPAIGN_STATUSES
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"
@@ -105,7 +104,7 @@ def form_values(request: AnyRequest, campaign: Campaign) -> dict[str, Any]:
 def form_errors(exc: Invalid, lang: str) -> dict[str, str]:
     errors = field_errors(exc, lang)
     if not errors:
-        errors[""] = translate(lang, exc.detail)
+        errors[""] = say(lang, exc)
     elif exc.code == "agreement_not_valid":
-        errors["agreement_id"] = exc.detail
+        errors["agreement_id"] = say(lang, exc)
     return errors

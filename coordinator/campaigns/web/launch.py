@@ -17,7 +17,15 @@ from coordinator.campaigns.web.forms import settings_of
 from coordinator.errors import Conflict, DomainError, Invalid
 from coordinator.http import DB, CurrentActor, PathId
 from coordinator.i18n import translate
-from coordinator.web.context import AnyRequest, field_errors, flash, locale_of, page, redirect
+from coordinator.web.context import (
+    AnyRequest,
+    field_errors,
+    flash,
+    locale_of,
+    page,
+    redirect,
+    say,
+)
 
 RUNNERS = [policy.guard(policy.runs_campaigns)]
 
@@ -79,12 +87,8 @@ def _duration(lang: str, seconds: float) -> str:
 
 
 def _problem(lang: str, exc: DomainError) -> str:
-    """A refusal in the reader's language; refusals with `message` and `values` (the party
-    rule's, naming the organizations) are translated with their values filled in."""
-    message, values = getattr(exc, "message", None), getattr(exc, "values", None)
-    if isinstance(message, str) and isinstance(values, dict):
-        return translate(lang, message, **values)
-    return translate(lang, exc.detail)
+    """A refusal in the reader's language, its values (the party rule's names) filled in."""
+    return say(lang, exc)
 
 
 async def _guarded(
@@ -147,7 +151,7 @@ async def remind(request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: 
     try:
         queued = await reminders.remind_not_done(db, actor, campaign_id, step)
     except Conflict as exc:
-        flash(request, exc.detail, "error")
+        flash(request, exc.message, "error", **exc.values)
         return redirect(f"/campaigns/{campaign_id}")
     flash(request, "Reminders queued for {n} volunteers not done yet.", n=queued)
     return redirect(f"/campaigns/{campaign_id}")

@@ -19,16 +19,17 @@ from coordinator.http import DB, CurrentActor
 from coordinator.i18n import translate
 from coordinator.organizations import importer
 from coordinator.organizations import service as organizations
-from coordinator.organizations.uploads import FileRefused
 from coordinator.organizations.web.sheets import organization_options
 from coordinator.web.context import (
     FORM_ERROR,
     AnyRequest,
+    error_text,
     flash,
     form_int,
     locale_of,
     page,
     redirect,
+    say,
 )
 
 MANAGES_PEOPLE = [policy.guard(policy.manages_people)]
@@ -92,7 +93,7 @@ async def import_preview(
             actor,
             FORM_ERROR,
             problem=_refusal(lang, exc),
-            row_errors=exc.errors or [],
+            row_errors=[{**e, "message": error_text(lang, e)} for e in exc.errors or []],
             org=org_id,
         )
     key = secrets.token_urlsafe(16)
@@ -147,9 +148,7 @@ def _report(request: AnyRequest, result: importer.ImportResult) -> None:
 
 def _refusal(lang: str, exc: Invalid) -> str:
     """A refused file says why in the reader's language, with its limits filled in."""
-    if isinstance(exc, FileRefused):
-        return translate(lang, exc.message, **exc.values)
-    return translate(lang, exc.detail)
+    return say(lang, exc)
 
 
 ROUTES = [import_form, import_preview, import_confirm]

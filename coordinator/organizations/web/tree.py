@@ -17,6 +17,7 @@ from coordinator.organizations import agreements as agreement_service
 from coordinator.organizations import invites
 from coordinator.organizations import service as organizations
 from coordinator.organizations.agreements import PLATFORMS
+from coordinator.organizations.channels import PLATFORM_LABELS
 from coordinator.organizations.web.sheets import invite_sheet_page
 from coordinator.web.context import (
     FORM_ERROR,
@@ -80,7 +81,7 @@ async def _organization(
         clubs=clubs.items,
         channels=channels.items,
         groups=groups.items if groups else [],
-        platforms=[(p, p) for p in PLATFORMS],
+        platforms=[(p, translate(lang, PLATFORM_LABELS[p])) for p in PLATFORMS],
         errors=errors,
         values=values,
     )

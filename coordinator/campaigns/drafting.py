@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -224,21 +225,7 @@ async def add_content_item(
     not show its channel (a video id, a share or short link), and then audited as confirmed
     by the coordinator; otherwise it must be the channel the URL is on."""
     url = check_url(url)
-    errors = []
-    if kind not in CONTENT_KINDS:
-        errors.append(field_error("kind", "one of {choices}", choices=", ".join(CONTENT_KINDS)))
-    if (
-        not actions
-        or any(a not in CONTENT_ACTIONS for a in actions)
-        or len(set(actions)) != len(actions)
-    ):
-        errors.append(
-            field_error(
-                "actions", "one or more distinct of {actions}", actions=", ".join(CONTENT_ACTIONS)
-            )
-        )
-    if suggested_caption is not None and len(suggested_caption) > 1000:
-        errors.append(field_error("suggested_caption", "at most 1000 characters"))
+    errors = _content_errors(kind, actions, suggested_caption)
     if errors:
         raise Invalid("The content item cannot be added.", errors=errors)
     async with db.write() as session:
@@ -274,6 +261,28 @@ async def add_content_item(
             ownership="confirmed_by_coordinator" if found.confirmed_by_coordinator else "url",
         )
     return item
+
+
+def _content_errors(
+    kind: str, actions: Sequence[str], suggested_caption: str | None
+) -> list[dict[str, Any]]:
+    """What is wrong with a content item's kind, actions and caption, all at once."""
+    errors = []
+    if kind not in CONTENT_KINDS:
+        errors.append(field_error("kind", "one of {choices}", choices=", ".join(CONTENT_KINDS)))
+    if (
+        not actions
+        or any(a not in CONTENT_ACTIONS for a in actions)
+        or len(set(actions)) != len(actions)
+    ):
+        errors.append(
+            field_error(
+                "actions", "one or more distinct of {actions}", actions=", ".join(CONTENT_ACTIONS)
+            )
+        )
+    if suggested_caption is not None and len(suggested_caption) > 1000:
+        errors.append(field_error("suggested_caption", "at most 1000 characters"))
+    return errors
 
 
 async def set_targets(

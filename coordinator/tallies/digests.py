@@ -116,28 +116,44 @@ async def lead_digest(
     lines = [_(locale, "<b>Daily digest, {day}</b>", day=now.astimezone(tz).strftime("%d/%m"))]
     for campaign in campaigns:
         cid = campaign.id or 0
-        if not assigned.get(cid):
-            continue
-        rate = round(100 * done[cid] / assigned[cid])
-        lines += [
-            "",
-            f"<b>{escape(campaign.title)}</b> "
-            + _(
-                locale,
-                "(due {when})",
-                when=campaign.deadline_at.astimezone(tz).strftime("%H:%M %d/%m"),
-            ),
-            _(
-                locale,
-                "Done: {done} of {assigned} ({rate}%)",
-                done=done[cid],
-                assigned=assigned[cid],
-                rate=rate,
-            ),
-        ]
-        if laggards.get(cid):
-            lines.append(_(locale, "Not done yet: {names}", names=_names(locale, laggards[cid])))
+        if assigned.get(cid):
+            lines += _campaign_lines(
+                campaign, done[cid], assigned[cid], laggards.get(cid), locale, tz
+            )
     return "\n".join(lines) if len(lines) > 1 else None
+
+
+def _campaign_lines(
+    campaign: Campaign,
+    done: int,
+    assigned: int,
+    laggards: list[str] | None,
+    locale: str,
+    tz: ZoneInfo,
+) -> list[str]:
+    """One running campaign in the lead's digest: its title, deadline, done of assigned, and
+    who is not done yet."""
+    lines: list[str] = []
+    rate = round(100 * done / assigned)
+    lines += [
+        "",
+        f"<b>{escape(campaign.title)}</b> "
+        + _(
+            locale,
+            "(due {when})",
+            when=campaign.deadline_at.astimezone(tz).strftime("%H:%M %d/%m"),
+        ),
+        _(
+            locale,
+            "Done: {done} of {assigned} ({rate}%)",
+            done=done,
+            assigned=assigned,
+            rate=rate,
+        ),
+    ]
+    if laggards:
+        lines.append(_(locale, "Not done yet: {names}", names=_names(locale, laggards)))
+    return lines
 
 
 def _names(locale: str, names: Sequence[str]) -> str:

@@ -108,7 +108,9 @@ async def _check_draft(
     try:
         agreement = await agreement_for(session, actor, agreement_id, d.launch_at, d.deadline_at)
     except Invalid as exc:
-        raise Invalid(exc.detail, errors=[*errors, *(exc.errors or [])], code=exc.code) from None
+        raise Invalid(
+            exc.message, values=exc.values, errors=[*errors, *(exc.errors or [])], code=exc.code
+        ) from None
     if errors:
         raise Invalid("The campaign cannot be saved.", errors=errors)
     return agreement

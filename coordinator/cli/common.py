@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from coordinator.errors import DomainError
+from coordinator.errors import DomainError, english_errors
 from coordinator.sandbox.state import DEFAULT_BOT_USERNAME
 from coordinator.settings import SettingsError
 
@@ -53,7 +53,8 @@ def friendly(func: Callable[..., T]) -> Callable[..., T]:
             fail(str(exc))
         except DomainError as exc:
             details = "".join(
-                f"\n  - {e.get('field') or e.get('line')}: {e['message']}" for e in exc.errors[:20]
+                f"\n  - {e.get('field') or e.get('line')}: {e['message']}"
+                for e in english_errors(exc.errors[:20])
             )
             if len(exc.errors) > 20:
                 details += f"\n  ... and {len(exc.errors) - 20} more"

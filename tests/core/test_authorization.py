@@ -112,7 +112,7 @@ ROUTES = [
     Route(
         "PUT",
         "/api/v1/agreements/{agreement}",
-        frozenset({"admin"}),
+        frozenset({"admin", "coordinator"}),  # the coordinator's organization leads it
         {
             "title": "Quy chế sửa",
             "signed_on": "2026-01-05",
@@ -125,7 +125,7 @@ ROUTES = [
     Route(
         "POST",
         "/api/v1/channels",
-        frozenset({"admin", "lead"}),
+        frozenset({"admin", "lead", "coordinator"}),  # the district is in the coordinator's reach
         {
             "organization_id": "{district}",
             "platform": "zalo",

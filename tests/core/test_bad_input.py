@@ -98,7 +98,7 @@ def test_it_ignores_callback_data_that_is_not_ours(data):
 async def test_it_refuses_an_agreement_edit_before_reading_the_form(db, world):
     app = create_app(read_settings({**os.environ, "COORDINATOR_DATABASE_URL": db.url}))
     async with AsyncTestClient(app=app) as client:
-        await sign_in(client, "coordinator")
+        await sign_in(client, "lead")  # leads never edit agreements
         answer = await client.post(
             f"/agreements/{world.agreement['province']}",
             data={"title": "", "signed_on": "not a date", "valid_from": "", "valid_until": ""},

@@ -52,8 +52,8 @@ def _import_members(pages: Pages, tmp_path: Path) -> None:
     bad.write_text("họ tên,mã\nNguyễn Văn Mới,NEW001\n,NEW002\n", encoding="utf-8")
     _upload(page, bad)
     errors = page.locator("#import-errors")
-    expect(errors).to_contain_text("Nothing was imported: 1 row(s) have errors.")
-    expect(errors.get_by_role("row").filter(has_text="3")).to_contain_text("display_name")
+    expect(errors).to_contain_text("Chưa nhập gì: 1 dòng có lỗi.")
+    expect(errors.get_by_role("row").filter(has_text="3")).to_contain_text("Tên: 1-200 ký tự")
     screenshot(page, "import-errors")
     page.goto("/members?q=NEW00")
     expect(page.get_by_text("Không có đoàn viên phù hợp")).to_be_visible()  # nothing was saved

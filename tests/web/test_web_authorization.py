@@ -92,6 +92,9 @@ PAGES = [
     Page("POST", "/campaigns/{campaign}/duplicate", CAMPAIGN_EDITORS, CAMPAIGN_FORM),
     Page("POST", "/campaigns/{campaign}/template", CAMPAIGN_EDITORS, {}),
     Page("GET", "/campaigns/templates", CAMPAIGN_EDITORS | {"outsider_coordinator"}),
+    # Campaigns handed to an organization: only its focal points, and this world names none.
+    Page("GET", "/campaigns/{campaign}/handed", frozenset()),
+    Page("POST", "/organization-tasks/{org_task}", frozenset(), {"step": "received"}),
     Page("GET", "/campaigns/templates/{template}", CAMPAIGN_EDITORS),
     Page("POST", "/campaigns/templates/{template}", CAMPAIGN_EDITORS, CAMPAIGN_FORM),
     Page("POST", "/campaigns/{campaign}/schedule", CAMPAIGN_EDITORS, {}),
@@ -289,6 +292,7 @@ async def walked(template_url: str, tmp_path) -> AsyncIterator[tuple[World, dict
     context = {
         "campaign": str(campaign),
         "template": str(kept.id),
+        "org_task": "999999",  # no organization task in this world: none handed to anyone
         "agreement": str(world.agreement["province"]),
         "channel": world.channel_url["province"],
         "district": str(world.org["district"]),
@@ -436,6 +440,7 @@ def test_it_covers_every_page():
         "{lead_phone}": "{session_id:int}",
         "{outbox_row}": "{row_id:int}",
         "{template}": "{template_id:int}",
+        "{org_task}": "{task_id:int}",
     }
 
     def template(path: str) -> str:

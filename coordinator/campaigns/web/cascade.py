@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from coordinator.campaigns import cascade_service
 from coordinator.campaigns.cascade_messages import CHOICE_LABELS, STATUS_LABELS, task_text
 from coordinator.campaigns.models import Campaign, OrganizationTask
-from coordinator.errors import DomainError, NotFound
+from coordinator.errors import DomainError, Forbidden, NotFound
 from coordinator.http import DB, CurrentActor, PathId
 from coordinator.i18n import translate
 from coordinator.organizations.models import FocalPoint
@@ -66,10 +66,12 @@ async def act_on_task(
             db, actor, task_id, step, reason=str(data.get("reason", ""))
         )
     except DomainError as exc:
-        flash(request, exc.detail, "error")
         async with db.read() as session:
             task = await session.get(OrganizationTask, task_id)
-        return redirect(f"/campaigns/{task.campaign_id}/handed" if task else "/")
+        if task is None or isinstance(exc, Forbidden | NotFound):
+            raise  # not theirs, or not there: the error page, nothing hinted
+        flash(request, exc.detail, "error")
+        return redirect(f"/campaigns/{task.campaign_id}/handed")
     note = "Recorded: {status}" if outcome.changed else "Already recorded."
     lang = locale_of(request)
     flash(request, note, status=translate(lang, STATUS_LABELS[outcome.task.status]))

@@ -15,9 +15,10 @@ from coordinator.auth.models import User
 from coordinator.auth.scope import Actor
 from coordinator.base import utcnow
 from coordinator.campaigns import cascade
-from coordinator.campaigns.models import CampaignTarget, OrganizationTask
+from coordinator.campaigns.cascade_messages import task_text
+from coordinator.campaigns.models import Campaign, CampaignTarget, OrganizationTask
 from coordinator.db import Database
-from coordinator.errors import Invalid, field_error
+from coordinator.errors import Invalid, NotFound, field_error
 from coordinator.organizations.models import FocalPoint
 
 
@@ -76,6 +77,33 @@ async def act(
         return outcome
 
     return await db.transaction(run)
+
+
+async def handed_to(
+    db: Database, actor: Actor, campaign_id: int, lang: str
+) -> tuple[Campaign, list[OrganizationTask], dict[int | None, str]]:
+    """The campaign as handed to the organizations this user is a focal point of: the
+    campaign, its tasks for them, and each task's text; NotFound when none was handed."""
+    async with db.read() as session:
+        campaign = await session.get(Campaign, campaign_id)
+        tasks = list(
+            await session.scalars(
+                select(OrganizationTask)
+                .join(
+                    FocalPoint,
+                    col(FocalPoint.organization_id) == OrganizationTask.organization_id,
+                )
+                .where(
+                    OrganizationTask.campaign_id == campaign_id,
+                    FocalPoint.user_id == actor.user_id,
+                )
+                .order_by(col(OrganizationTask.id))
+            )
+        )
+        if campaign is None or not tasks:
+            raise NotFound("No campaign was handed to your organization.")
+        texts = {t.id: await task_text(session, t, lang) for t in tasks}
+    return campaign, tasks, texts
 
 
 async def tasks_of(db: Database, campaign_id: int) -> list[OrganizationTask]:

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from litestar import get, post
 from litestar.response import Redirect, Template
-from sqlmodel import col, select
 
 from coordinator.campaigns import cascade_service
-from coordinator.campaigns.cascade_messages import CHOICE_LABELS, STATUS_LABELS, task_text
-from coordinator.campaigns.models import Campaign, OrganizationTask
+from coordinator.campaigns.cascade_messages import CHOICE_LABELS, STATUS_LABELS
+from coordinator.campaigns.models import OrganizationTask
 from coordinator.errors import DomainError, Forbidden, NotFound
 from coordinator.http import DB, CurrentActor, PathId
 from coordinator.i18n import translate
-from coordinator.organizations.models import FocalPoint
 from coordinator.web.context import AnyRequest, Form, flash, locale_of, page, redirect
 
 
@@ -23,25 +21,7 @@ async def handed_page(
 ) -> Template:
     """The campaign as handed to the organizations this user is a focal point of."""
     lang = locale_of(request)
-    async with db.read() as session:
-        campaign = await session.get(Campaign, campaign_id)
-        tasks = list(
-            await session.scalars(
-                select(OrganizationTask)
-                .join(
-                    FocalPoint,
-                    col(FocalPoint.organization_id) == OrganizationTask.organization_id,
-                )
-                .where(
-                    OrganizationTask.campaign_id == campaign_id,
-                    FocalPoint.user_id == actor.user_id,
-                )
-                .order_by(col(OrganizationTask.id))
-            )
-        )
-        if campaign is None or not tasks:
-            raise NotFound("No campaign was handed to your organization.")
-        texts = {t.id: await task_text(session, t, lang) for t in tasks}
+    campaign, tasks, texts = await cascade_service.handed_to(db, actor, campaign_id, lang)
     return page(
         request,
         "campaigns/handed.html",

@@ -96,6 +96,9 @@ def web(host: str, port: int, workers: int) -> None:
         # X-Forwarded-* are believed only from COORDINATOR_TRUSTED_PROXIES, by the app itself.
         proxy_headers=False,
         log_level="info",
+        # Longer than the proxy keeps idle upstream connections (deploy/caddy: 60 s), so the
+        # proxy, not the app, closes them and never reuses one the app is closing.
+        timeout_keep_alive=75,
     )
 
 
@@ -132,6 +135,7 @@ def sandbox(host: str, port: int, token: str, bot_username: str) -> None:
     """
     import uvicorn
 
+    from coordinator.sandbox.run import SANDBOX_KEEP_ALIVE
     from coordinator.sandbox.server import Sandbox
     from coordinator.sandbox.state import World
 
@@ -143,4 +147,5 @@ def sandbox(host: str, port: int, token: str, bot_username: str) -> None:
         port=port,
         log_level="warning",
         timeout_graceful_shutdown=1,
+        timeout_keep_alive=SANDBOX_KEEP_ALIVE,
     )

@@ -40,6 +40,12 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+# Like the real Bot API, the sandbox keeps idle connections open longer than its clients do
+# (httpx 5 s, aiohttp 15 s). At uvicorn's default of 5 s both sides timed out together, and a
+# client could reuse a connection the server was closing: "Server disconnected".
+SANDBOX_KEEP_ALIVE = 75
+
+
 @contextlib.asynccontextmanager
 async def running_sandbox(
     world: World | None = None, host: str = "127.0.0.1", port: int | None = None
@@ -55,6 +61,7 @@ async def running_sandbox(
         lifespan="on",
         access_log=False,
         timeout_graceful_shutdown=1,  # long polls would otherwise hold shutdown for their timeout
+        timeout_keep_alive=SANDBOX_KEEP_ALIVE,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

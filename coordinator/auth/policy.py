@@ -81,10 +81,10 @@ def own_subtree(actor: Actor) -> frozenset[int] | None:
 # auth
 
 
-def connects_digests(actor: Actor) -> bool:
-    """Connecting one's own Telegram for the digests: the roles digests go to (leads and
-    leadership), and admins."""
-    return actor.is_admin or actor.role in ("lead", "leadership")
+def connects_own_telegram(actor: Actor) -> bool:
+    """Connecting one's own Telegram: the roles the bot writes to (leads and leadership get
+    digests, coordinators the campaigns waiting for their approval), and admins."""
+    return actor.is_admin or actor.role in ("coordinator", "lead", "leadership")
 
 
 # organizations slice

@@ -65,7 +65,7 @@ USER_INVITE_LIFETIME = timedelta(days=1)
 
 
 async def user_invite(db: Database, actor: Actor) -> InviteLink:
-    """A single-use link that connects the signed-in user's own Telegram, for digests."""
+    """A single-use link that connects the signed-in user's own Telegram (digests, approvals)."""
     if actor.user_id is None:
         raise Invalid("Only a signed-in user can connect Telegram.")
     token = new_token("u")

@@ -55,7 +55,7 @@ NAV = (
     NavItem("/audit", "Audit log", policy.administers),
     NavItem("/outbox", "Outbox", policy.administers),
     NavItem("/tokens", "API tokens", anyone),
-    NavItem("/digests", "Telegram digests", policy.connects_digests),
+    NavItem("/digests", "My Telegram", policy.connects_own_telegram),
 )
 
 

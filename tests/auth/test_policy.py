@@ -16,10 +16,10 @@ def _actor(role: str) -> Actor:
     return Actor(1, role, 1, frozenset({1}), frozenset())
 
 
-def test_it_lets_admins_leads_and_leadership_connect_digests():
+def test_it_lets_everyone_the_bot_writes_to_connect_their_telegram():
     allowed = {
         r
         for r in ("admin", "coordinator", "lead", "leadership")
-        if policy.connects_digests(_actor(r))
+        if policy.connects_own_telegram(_actor(r))
     }
-    assert allowed == {"admin", "lead", "leadership"}
+    assert allowed == {"admin", "coordinator", "lead", "leadership"}

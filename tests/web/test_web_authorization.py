@@ -32,7 +32,8 @@ from tests.factories import PASSWORD, World, api_client, build_world
 
 PERSONAS = ("admin", "coordinator", "lead", "leadership", "outsider_coordinator", "outsider_lead")
 ALL = frozenset(PERSONAS)
-DIGESTS = frozenset({"admin", "lead", "leadership", "outsider_lead"})  # their own account
+# Their own Telegram: everyone the bot writes to (digests, approvals).
+DIGESTS = frozenset(PERSONAS)
 NAMED = ALL - {"leadership"}
 ADMIN = frozenset({"admin"})
 CAMPAIGN_EDITORS = frozenset({"admin", "coordinator"})

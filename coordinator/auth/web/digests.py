@@ -12,7 +12,7 @@ from coordinator.i18n import translate
 from coordinator.organizations import invites, onboarding
 from coordinator.web.context import AnyRequest, bot_not_ready, flash, locale_of, page, redirect
 
-DIGEST_READERS = [policy.guard(policy.connects_digests)]
+DIGEST_READERS = [policy.guard(policy.connects_own_telegram)]
 
 
 @get("/digests", guards=DIGEST_READERS)
@@ -27,7 +27,7 @@ async def _telegram(
     return page(
         request,
         "auth/telegram.html",
-        title=translate(locale_of(request), "Telegram digests"),
+        title=translate(locale_of(request), "My Telegram"),
         actor=actor,
         linked=await onboarding.user_linked(db, actor.user_id),
         link=link,

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlmodel import select
+from sqlalchemy import func
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from coordinator.auth import scope
 from coordinator.auth.scope import Actor
@@ -16,6 +18,7 @@ from coordinator.campaigns import launch as materialize
 from coordinator.campaigns.models import Campaign, CampaignTarget, ContentItem
 from coordinator.campaigns.sweeps import QUIET_FROM, QUIET_UNTIL, in_quiet_hours
 from coordinator.db import Database
+from coordinator.organizations.models import GroupChat, Member
 
 Notice = tuple[str, dict[str, object]]  # a message id and its values, translated by the page
 
@@ -29,6 +32,7 @@ class Readiness:
     seconds: float  # delivery at the current rate (or as a paid broadcast, if it is one)
     paid_seconds: float
     stars: float
+    skipped: int  # targeted, but Telegram refused the last message: not messaged again
     blocking: list[Notice] = field(default_factory=list)  # "Launch now" is not offered
     warnings: list[Notice] = field(default_factory=list)  # said before the confirmation
 
@@ -51,6 +55,7 @@ async def readiness(
     async with db.read() as session:
         campaign = await scope.editable_campaign(session, actor, campaign_id)
         volunteers, groups = await materialize.audience(session, campaign)
+        skipped = await _unreachable(session, campaign)
         has_items = await session.scalar(
             select(ContentItem.id).where(ContentItem.campaign_id == campaign_id).limit(1)
         )
@@ -60,7 +65,7 @@ async def readiness(
     recipients = groups if campaign.delivery_mode == "group" else volunteers
     free, paid_seconds, stars = delivery_estimate(recipients, rate)
     seconds = paid_seconds if paid or campaign.paid_broadcast else free
-    out = Readiness(campaign, volunteers, groups, recipients, seconds, paid_seconds, stars)
+    out = Readiness(campaign, volunteers, groups, recipients, seconds, paid_seconds, stars, skipped)
     if not has_items:
         out.blocking.append(("Add at least one content item before launching.", {}))
     if not has_targets:
@@ -71,6 +76,14 @@ async def readiness(
                 "Nobody would receive it: no one in the chosen organizations and clubs can be "
                 "reached in Telegram yet. Send invitations first, or choose other targets.",
                 {},
+            )
+        )
+    if skipped:
+        out.warnings.append(
+            (
+                "{count} of the targeted chats are skipped: they blocked the bot or left "
+                "Telegram. They get campaigns again once they press Start in the bot.",
+                {"count": skipped},
             )
         )
     if campaign.deadline_at <= now:
@@ -92,3 +105,22 @@ async def readiness(
             )
         )
     return out
+
+
+async def _unreachable(session: AsyncSession, campaign: Campaign) -> int:
+    """Targeted members (or group chats, in group mode) a launch leaves out as unreachable."""
+    assert campaign.id is not None
+    orgs, clubs = await materialize.campaign_targets(session, campaign.id)
+    if campaign.delivery_mode == "group":
+        where = (
+            *materialize.targeted_groups(orgs, clubs),
+            col(GroupChat.unreachable_at).is_not(None),
+        )
+        query = select(func.count()).select_from(GroupChat).where(*where)
+    else:
+        where = (
+            *materialize.targeted_members(orgs, clubs),
+            col(Member.unreachable_at).is_not(None),
+        )
+        query = select(func.count()).select_from(Member).where(*where)
+    return int(await session.scalar(query) or 0)

@@ -10,12 +10,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from litestar.testing import AsyncTestClient
+from sqlalchemy import update
+from sqlmodel import col
 
 from coordinator.app import create_app
 from coordinator.base import utcnow
 from coordinator.campaigns import copying, readiness, reading
 from coordinator.campaigns import service as campaigns
 from coordinator.errors import Invalid, NotFound
+from coordinator.organizations.models import Member
 from coordinator.settings import read_settings
 from tests.web.test_web_authorization import sign_in
 
@@ -214,3 +217,22 @@ async def test_the_copy_pages_duplicate_and_keep_templates(world, browser):
         f"/campaigns/{cid}/duplicate", data={**form, "title": ""}, follow_redirects=False
     )
     assert 'id="e-title"' in refused.text and "Từ mẫu" not in refused.text
+
+
+async def test_launch_says_how_many_targeted_volunteers_are_skipped_as_unreachable(world, browser):
+    cid = await world.campaign(targets=("district",))
+    coordinator = world.actor["coordinator"]
+    found = await readiness.readiness(world.db, coordinator, cid, rate=25, paid=False, tz=TZ)
+    before = found.volunteers
+    assert found.skipped == 0 and before == 4 and not any("skipped" in m for m, _ in found.warnings)
+    async with world.db.write() as session:
+        await session.execute(
+            update(Member)
+            .where(col(Member.id) == world.member["d1"])
+            .values(unreachable_at=utcnow())
+        )
+    found = await readiness.readiness(world.db, coordinator, cid, rate=25, paid=False, tz=TZ)
+    assert found.skipped == 1 and found.volunteers == 3  # d2, d3 and c1 (commune) still reached
+    assert [v for m, v in found.warnings if "skipped" in m] == [{"count": 1}]
+    page = await browser.get(f"/campaigns/{cid}/launch")
+    assert "1 cuộc trò chuyện trong danh sách nhận bị bỏ qua" in page.text

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +30,33 @@ OUTPUT = Path(os.environ.get("COORDINATOR_TEST_OUTPUT", ROOT / "test-output")) /
 PASSWORD = "demo-password-2026"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
+
+# Every visible element whose box leaves the screen, unless a scrolling box holds it.
+OVERFLOW_JS = """() => {
+  const width = window.innerWidth;
+  const found = [];
+  if (document.documentElement.scrollWidth > width) {
+    found.push(`page ${document.documentElement.scrollWidth}px`);
+  }
+  const scrolls = (el) => {
+    for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
+      if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(up).overflowX)) return true;
+    }
+    return false;
+  };
+  for (const el of document.body.querySelectorAll('*')) {
+    if (el.closest('.skip, .sr-only, .menu-toggle')) continue;
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 || box.height === 0) continue;
+    if ((box.right > width + 0.5 || box.left < -0.5 || box.width > width) && !scrolls(el)) {
+      const name = el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+        + (typeof el.className === 'string' && el.className ? '.' + el.className : '');
+      found.push(`${name} ${Math.round(box.left)}..${Math.round(box.right)}px`);
+    }
+    if (found.length >= 6) break;
+  }
+  return found;
+}"""
 
 
 @dataclass
@@ -75,14 +102,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     yield from serve(tmp_path_factory)
 
 
-def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """Migrates a fresh database, loads the demo province and serves it until closed."""
+def serve(
+    tmp_path_factory: pytest.TempPathFactory, prepare: Callable[[str], None] | None = None
+) -> Iterator[Server]:
+    """Migrates a fresh database, loads the demo province (then `prepare(database_url)`, for
+    what the demo lacks) and serves it until closed."""
     home = tmp_path_factory.mktemp("e2e")
     if BACKEND == "sqlite":
         database_url = f"sqlite+aiosqlite:///{home}/e2e.db"
     else:
         base = os.environ["COORDINATOR_TEST_POSTGRES_URL"]
-        database_url = _run(dbtools.create_pg_database(base, f"coord_e2e_{uuid.uuid4().hex[:10]}"))
+        name = f"coord_e2e_{uuid.uuid4().hex[:10]}"
+        database_url = run_async(dbtools.create_pg_database(base, name))
     env = {
         **os.environ,
         "COORDINATOR_DATABASE_URL": database_url,
@@ -91,6 +122,8 @@ def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env.pop("COORDINATOR_TELEGRAM_TOKEN", None)
     _cli(env, "db", "upgrade")
     _cli(env, "demo", "--members", "200")
+    if prepare is not None:
+        prepare(database_url)
     port, sandbox_port = free_port(), free_port()
     process = subprocess.Popen(
         [
@@ -119,10 +152,10 @@ def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             process.kill()
         if BACKEND == "postgres":
-            _run(dbtools.drop_pg_database(database_url))
+            run_async(dbtools.drop_pg_database(database_url))
 
 
-def _run(coroutine: Any) -> Any:
+def run_async(coroutine: Any) -> Any:
     """asyncio.run in a thread of its own: Playwright's sync API keeps a loop running here."""
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
@@ -182,7 +215,12 @@ class Pages:
 
 @pytest.fixture
 def pages(browser: Browser, server: Server) -> Iterator[Pages]:
-    opened = Pages(browser, server)
+    yield from open_pages(browser, server)
+
+
+def open_pages(browser: Browser, server: Server, *, phone: bool = False) -> Iterator[Pages]:
+    """Tabs for one test, which fails on any console error they logged."""
+    opened = Pages(browser, server, phone=phone)
     yield opened
     opened.close()
     assert opened.errors == [], "browser console errors:\n" + "\n".join(opened.errors)
@@ -206,3 +244,8 @@ def open_menu(page: Page) -> None:
 def screenshot(page: Page, name: str) -> None:
     OUTPUT.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(OUTPUT / f"{name}.png"), full_page=True)
+
+
+def overflow(page: Page) -> list[str]:
+    """What on the page is wider than the screen (empty when it all fits)."""
+    return list(page.evaluate(OVERFLOW_JS))

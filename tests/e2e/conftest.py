@@ -31,33 +31,6 @@ PASSWORD = "demo-password-2026"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 
-# Every visible element whose box leaves the screen, unless a scrolling box holds it.
-OVERFLOW_JS = """() => {
-  const width = window.innerWidth;
-  const found = [];
-  if (document.documentElement.scrollWidth > width) {
-    found.push(`page ${document.documentElement.scrollWidth}px`);
-  }
-  const scrolls = (el) => {
-    for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
-      if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(up).overflowX)) return true;
-    }
-    return false;
-  };
-  for (const el of document.body.querySelectorAll('*')) {
-    if (el.closest('.skip, .sr-only, .menu-toggle')) continue;
-    const box = el.getBoundingClientRect();
-    if (box.width === 0 || box.height === 0) continue;
-    if ((box.right > width + 0.5 || box.left < -0.5 || box.width > width) && !scrolls(el)) {
-      const name = el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
-        + (typeof el.className === 'string' && el.className ? '.' + el.className : '');
-      found.push(`${name} ${Math.round(box.left)}..${Math.round(box.right)}px`);
-    }
-    if (found.length >= 6) break;
-  }
-  return found;
-}"""
-
 
 @dataclass
 class Server:
@@ -112,8 +85,7 @@ def serve(
         database_url = f"sqlite+aiosqlite:///{home}/e2e.db"
     else:
         base = os.environ["COORDINATOR_TEST_POSTGRES_URL"]
-        name = f"coord_e2e_{uuid.uuid4().hex[:10]}"
-        database_url = run_async(dbtools.create_pg_database(base, name))
+        database_url = _run(dbtools.create_pg_database(base, f"coord_e2e_{uuid.uuid4().hex[:10]}"))
     env = {
         **os.environ,
         "COORDINATOR_DATABASE_URL": database_url,
@@ -152,10 +124,10 @@ def serve(
         except subprocess.TimeoutExpired:
             process.kill()
         if BACKEND == "postgres":
-            run_async(dbtools.drop_pg_database(database_url))
+            _run(dbtools.drop_pg_database(database_url))
 
 
-def run_async(coroutine: Any) -> Any:
+def _run(coroutine: Any) -> Any:
     """asyncio.run in a thread of its own: Playwright's sync API keeps a loop running here."""
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
@@ -244,8 +216,3 @@ def open_menu(page: Page) -> None:
 def screenshot(page: Page, name: str) -> None:
     OUTPUT.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(OUTPUT / f"{name}.png"), full_page=True)
-
-
-def overflow(page: Page) -> list[str]:
-    """What on the page is wider than the screen (empty when it all fits)."""
-    return list(page.evaluate(OVERFLOW_JS))

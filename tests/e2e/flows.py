@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.conftest import overflow
+from tests.e2e.test_layout import OVERFLOW_JS
 from tests.web.test_language import leaks
 
 # The page without what it shows in another language on purpose (the English preview).
@@ -47,6 +47,6 @@ def press_done(page: Page, title: str) -> None:
 
 def fits_and_reads_vietnamese(page: Page) -> None:
     """Nothing wider than the screen, and no English message on the page."""
-    wide, english = overflow(page), leaks(page.evaluate(VIETNAMESE_JS))
+    wide, english = page.evaluate(OVERFLOW_JS), leaks(page.evaluate(VIETNAMESE_JS))
     assert wide == [], f"{page.url} overflows: {wide}"
     assert english == [], f"{page.url} shows English: {english}"

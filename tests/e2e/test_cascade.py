@@ -18,7 +18,7 @@ from coordinator.auth.service import create_user
 from coordinator.campaigns.cascade_service import set_focal_points
 from coordinator.db import Database
 from coordinator.organizations.models import Organization
-from tests.e2e.conftest import PASSWORD, Pages, Server, open_pages, run_async, screenshot, serve
+from tests.e2e.conftest import PASSWORD, Pages, Server, _run, open_pages, screenshot, serve
 from tests.e2e.flows import bot_message, fits_and_reads_vietnamese, open_chat, press, press_done
 
 AGREEMENT = "Quy chế phối hợp tuyên truyền trên không gian mạng 2026-2027 (15/01/2026–31/12/2027)"
@@ -39,7 +39,7 @@ def size(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="module")
 def server(size: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    yield from serve(tmp_path_factory, lambda url: run_async(_focal_points(url)))
+    yield from serve(tmp_path_factory, lambda url: _run(_focal_points(url)))
 
 
 @pytest.fixture

@@ -13,13 +13,40 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Page
 
-from tests.e2e.conftest import DESKTOP, OUTPUT, PHONE, ROOT, Pages, overflow
+from tests.e2e.conftest import DESKTOP, OUTPUT, PHONE, ROOT, Pages
 
 ROLES = ("admin", "coordinator", "lead", "leadership")
 SHOTS = ROOT / "docs" / "screenshots"
 MOST_PAGES = 80
 SKIPPED = re.compile(r"^/(static|api|signout|language|health|metrics)\b|export|\.(csv|xlsx)$")
 CLIP_HEIGHT = 2000
+
+# Every visible element whose box leaves the screen, unless a scrolling box holds it.
+OVERFLOW_JS = """() => {
+  const width = window.innerWidth;
+  const found = [];
+  if (document.documentElement.scrollWidth > width) {
+    found.push(`page ${document.documentElement.scrollWidth}px`);
+  }
+  const scrolls = (el) => {
+    for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
+      if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(up).overflowX)) return true;
+    }
+    return false;
+  };
+  for (const el of document.body.querySelectorAll('*')) {
+    if (el.closest('.skip, .sr-only, .menu-toggle')) continue;
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 || box.height === 0) continue;
+    if ((box.right > width + 0.5 || box.left < -0.5 || box.width > width) && !scrolls(el)) {
+      const name = el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+        + (typeof el.className === 'string' && el.className ? '.' + el.className : '');
+      found.push(`${name} ${Math.round(box.left)}..${Math.round(box.right)}px`);
+    }
+    if (found.length >= 6) break;
+  }
+  return found;
+}"""
 
 
 def _route(path: str) -> str:
@@ -98,6 +125,10 @@ def _reachable(page: Page, origin: str) -> dict[str, str]:
     return found
 
 
+def _overflow(page: Page) -> list[str]:
+    return list(page.evaluate(OVERFLOW_JS))
+
+
 def _save(page: Page, name: str) -> None:
     height = min(CLIP_HEIGHT, int(page.evaluate("document.documentElement.scrollHeight")))
     width = page.viewport_size["width"] if page.viewport_size else DESKTOP["width"]
@@ -115,7 +146,7 @@ def _walk(page: Page, role: str, size: str, routes: dict[str, str]) -> list[str]
     for route, path in routes.items():
         answer = page.goto(path)
         assert answer is not None and answer.status < 500, f"{path}: {answer and answer.status}"
-        if wide := overflow(page):
+        if wide := _overflow(page):
             problems.append(f"{role} {size} {path}: " + "; ".join(wide))
         heights.append(f"{role} {size} {path} {page.evaluate('document.body.scrollHeight')}px")
         if os.environ.get("COORDINATOR_SCREENSHOTS") == "1":

@@ -15,6 +15,7 @@ import uvicorn
 from sqlmodel import col, select
 
 from coordinator import scheduler
+from coordinator.auth.models import User
 from coordinator.bots import runtime
 from coordinator.db import Database
 from coordinator.logs import quiet_libraries
@@ -29,7 +30,9 @@ SANDBOX_TOKEN = "1000:sandbox"
 
 
 async def _sandbox_world(db: Database, username: str) -> World:
-    """A sandbox that already knows the linked members and registered groups."""
+    """A sandbox that already knows the linked members, the users linked to their own Telegram
+    (leads, focal points: without them their digests and organization tasks would find no
+    chat after a restart) and the registered groups."""
     world = World(SANDBOX_TOKEN, username=username)
     async with db.read() as session:
         members = (
@@ -39,8 +42,15 @@ async def _sandbox_world(db: Database, username: str) -> World:
                 )
             )
         ).all()
+        users = (
+            await session.execute(
+                select(User.telegram_user_id, User.username, User.locale).where(
+                    col(User.telegram_user_id).is_not(None)
+                )
+            )
+        ).all()
         groups = (await session.execute(select(GroupChat.telegram_chat_id, GroupChat.title))).all()
-    for telegram_id, name, locale in members:
+    for telegram_id, name, locale in [*users, *members]:
         world.add_known_person(int(telegram_id), name, locale)
     for chat_id, title in groups:
         world.add_known_group(int(chat_id), title)

@@ -89,6 +89,16 @@ def members(actor: Actor, stmt: S) -> S:
     return stmt.where(col(Member.organization_id).in_(actor.subtree))
 
 
+def users(actor: Actor, stmt: S) -> S:
+    """Users by name (their own Telegram, e.g. as focal points): admins see all; leads and
+    coordinators those of their own subtree; leadership none, as with members."""
+    if actor.is_admin:
+        return stmt
+    if actor.role == "leadership":
+        raise Forbidden("Leadership sees aggregates, not named members.")
+    return stmt.where(col(User.organization_id).in_(actor.subtree))
+
+
 def group_chats(actor: Actor, stmt: S) -> S:
     if actor.is_admin:
         return stmt

@@ -1,5 +1,5 @@
-"""Whom the volunteer simulator may act as: linked members and group chats the actor may see
-(the scoping helper decides)."""
+"""Whom the volunteer simulator may act as: linked members, users linked to their own Telegram
+(leads and focal points) and group chats the actor may see (the scoping helper decides)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy import func, or_
 from sqlmodel import col, select
 
 from coordinator.auth import scope
+from coordinator.auth.models import User
 from coordinator.auth.scope import Actor
 from coordinator.db import Database
 from coordinator.errors import NotFound
@@ -63,15 +64,45 @@ async def list_volunteers(
     return Page(found, int(total or 0), LISTED, offset), groups
 
 
-async def volunteer(db: Database, actor: Actor, telegram_id: int) -> Member:
-    """The linked member with this Telegram id, if the actor may see them."""
+@dataclass(frozen=True)
+class Staff:
+    """A user of the web UI with their own Telegram (a lead, a focal point), as listed."""
+
+    user: User
+    organization: str
+
+
+async def list_staff(db: Database, actor: Actor, search: str | None) -> list[Staff]:
+    """Active users linked to Telegram within the actor's reach, by name: focal points act on
+    the campaigns handed to their organization in their own chat."""
+    stmt: Any = (
+        select(User, Organization.name)
+        .join(Organization, col(Organization.id) == User.organization_id)
+        .where(col(User.telegram_user_id).is_not(None), col(User.active))
+        .order_by(col(User.username))
+    )
+    if search:
+        stmt = stmt.where(col(User.username).icontains(search.strip(), autoescape=True))
+    async with db.read() as session:
+        rows = (await session.execute(scope.users(actor, stmt).limit(LISTED))).all()
+    return [Staff(user, name) for user, name in rows]
+
+
+async def chat_owner(db: Database, actor: Actor, telegram_id: int) -> str:
+    """The name of the linked member or user with this Telegram id, if the actor may see them:
+    whose chat the simulator shows and acts in."""
     async with db.read() as session:
         member = await session.scalar(
             scope.members(actor, select(Member).where(Member.telegram_user_id == telegram_id))
         )
-    if member is None:
+        if member is not None:
+            return member.display_name
+        user = await session.scalar(
+            scope.users(actor, select(User).where(User.telegram_user_id == telegram_id))
+        )
+    if user is None or not user.active:
         raise NotFound("No such volunteer.")
-    return member
+    return user.username
 
 
 async def group_chat(db: Database, actor: Actor, telegram_chat_id: int) -> GroupChat:

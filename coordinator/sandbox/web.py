@@ -1,6 +1,6 @@
-"""The sandbox slice in the browser, the volunteer simulator: a staff member sees a demo
-volunteer's Telegram chat (in the Bot API sandbox) and acts as them. Only there when the sandbox
-runs in-process (no real Telegram)."""
+"""The sandbox slice in the browser, the volunteer simulator: a staff member sees the Telegram
+chat (in the Bot API sandbox) of a demo volunteer, or of a lead or focal point linked to their
+own Telegram, and acts as them. Only there when the sandbox runs in-process (no real Telegram)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from coordinator.http import (
     TelegramPathId,
 )
 from coordinator.i18n import translate
-from coordinator.sandbox.volunteers import group_chat, list_volunteers, volunteer
+from coordinator.sandbox.volunteers import chat_owner, group_chat, list_staff, list_volunteers
 from coordinator.web.context import AnyRequest, Form, locale_of, page, sandbox_url
 
 
@@ -52,12 +52,14 @@ async def simulator_page(
     _sandbox(request)
     lang = locale_of(request)
     volunteers, groups = await list_volunteers(db, actor, q, offset)
+    staff = await list_staff(db, actor, q) if offset == 0 else []
     return page(
         request,
         "sandbox/simulator.html",
         title=translate(lang, "Volunteer simulator"),
         actor=actor,
         volunteers=volunteers,
+        staff=staff,
         groups=groups,
         q=q or "",
     )
@@ -72,14 +74,13 @@ async def chat_page(
     group: OptionalTelegramQueryId = None,
 ) -> Template:
     lang = locale_of(request)
-    member = await volunteer(db, actor, telegram_id)
+    name = await chat_owner(db, actor, telegram_id)
     return page(
         request,
         "sandbox/simulator_chat.html",
-        title=translate(lang, "Telegram chat of {name}", name=member.display_name),
+        title=translate(lang, "Telegram chat of {name}", name=name),
         actor=actor,
         crumbs=[("/simulator", translate(lang, "Volunteer simulator"))],
-        member=member,
         group=group,
         **await _chat(request, db, actor, telegram_id, group),
     )
@@ -104,7 +105,7 @@ async def messages_partial(
     telegram_id: TelegramPathId,
     group: OptionalTelegramQueryId = None,
 ) -> Template:
-    await volunteer(db, actor, telegram_id)
+    await chat_owner(db, actor, telegram_id)
     return page(
         request,
         "sandbox/partials/chat.html",
@@ -120,7 +121,7 @@ async def press(
     request: AnyRequest, db: DB, actor: CurrentActor, telegram_id: TelegramPathId, data: Form
 ) -> Template:
     """Press an inline button as the volunteer; the bot's answer shows as a toast."""
-    await volunteer(db, actor, telegram_id)
+    await chat_owner(db, actor, telegram_id)
     group = int(data["group"]) if str(data.get("group", "")).lstrip("-").isdigit() else None
     chat_id = group if group is not None else telegram_id
     if group is not None:
@@ -156,7 +157,7 @@ async def answer_partial(
 ) -> Template:
     """The bot's callback answer ("Recorded: Done"), polled until it arrives; only for a
     volunteer the actor may see, and only for that volunteer's own press."""
-    await volunteer(db, actor, telegram_id)
+    await chat_owner(db, actor, telegram_id)
     answer = await _call(request, "GET", f"callback-answers/{query_id}")
     if answer is not None and answer.get("user_id") != telegram_id:
         raise NotFound("No such answer.")
@@ -174,7 +175,7 @@ async def answer_partial(
 async def send(
     request: AnyRequest, db: DB, actor: CurrentActor, telegram_id: TelegramPathId, data: Form
 ) -> Template:
-    await volunteer(db, actor, telegram_id)
+    await chat_owner(db, actor, telegram_id)
     text = _typed(data)
     if text:
         await _call(request, "POST", "messages", {"user_id": telegram_id, "text": text})

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,8 +75,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     yield from serve(tmp_path_factory)
 
 
-def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """Migrates a fresh database, loads the demo province and serves it until closed."""
+def serve(
+    tmp_path_factory: pytest.TempPathFactory, prepare: Callable[[str], None] | None = None
+) -> Iterator[Server]:
+    """Migrates a fresh database, loads the demo province (then `prepare(database_url)`, for
+    what the demo lacks) and serves it until closed."""
     home = tmp_path_factory.mktemp("e2e")
     if BACKEND == "sqlite":
         database_url = f"sqlite+aiosqlite:///{home}/e2e.db"
@@ -91,6 +94,8 @@ def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env.pop("COORDINATOR_TELEGRAM_TOKEN", None)
     _cli(env, "db", "upgrade")
     _cli(env, "demo", "--members", "200")
+    if prepare is not None:
+        prepare(database_url)
     port, sandbox_port = free_port(), free_port()
     process = subprocess.Popen(
         [
@@ -182,7 +187,12 @@ class Pages:
 
 @pytest.fixture
 def pages(browser: Browser, server: Server) -> Iterator[Pages]:
-    opened = Pages(browser, server)
+    yield from open_pages(browser, server)
+
+
+def open_pages(browser: Browser, server: Server, *, phone: bool = False) -> Iterator[Pages]:
+    """Tabs for one test, which fails on any console error they logged."""
+    opened = Pages(browser, server, phone=phone)
     yield opened
     opened.close()
     assert opened.errors == [], "browser console errors:\n" + "\n".join(opened.errors)

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import Pages, Server, open_menu, screenshot, serve
+from tests.e2e.conftest import Pages, Server, open_menu, open_pages, screenshot, serve
+from tests.e2e.flows import press_done
 
 AGREEMENT = "Chương trình phối hợp tuyên truyền an toàn giao thông"
 CHANNEL_URL = "https://www.facebook.com/atgt.congantinh"
@@ -34,10 +35,7 @@ def server(size: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
 
 @pytest.fixture
 def pages(browser: Browser, server: Server, size: str) -> Iterator[Pages]:
-    opened = Pages(browser, server, phone=size == "phone")
-    yield opened
-    opened.close()
-    assert opened.errors == [], "browser console errors:\n" + "\n".join(opened.errors)
+    yield from open_pages(browser, server, phone=size == "phone")
 
 
 def _upload(page: Page, path: Path) -> None:
@@ -138,11 +136,7 @@ def _campaign(pages: Pages) -> tuple[Page, str]:
 def _press_done_as(page: Page, position: int) -> None:
     page.goto("/simulator")
     page.locator("ul.people").first.get_by_role("link").nth(position).click()
-    message = page.locator(".msg").filter(has_text=TITLE)
-    expect(message).to_be_visible(timeout=30_000)  # the sender delivers it through the sandbox
-    message.get_by_role("button", name=re.compile("Đã làm xong")).click()
-    expect(page.locator("#toast")).to_contain_text(re.compile(r"\S"), timeout=10_000)
-    expect(message).to_contain_text("Trạng thái của bạn: Đã làm xong", timeout=15_000)
+    press_done(page, TITLE)
 
 
 def _send_and_follow(page: Page, text: str) -> None:

@@ -1,13 +1,19 @@
 """The volunteer simulator's page and chat: namesakes are told apart by organization and code,
 the list pages on past 40, command buttons send their command, and the chat follows new
-messages and empties the composer (from the static script: the CSP allows no inline code)."""
+messages and empties the composer (from the static script: the CSP allows no inline code).
+Leads and focal points linked to their own Telegram are listed too, within the actor's reach."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from coordinator.sandbox.volunteers import LISTED, list_volunteers
+import pytest
+
+from coordinator.auth.models import User
+from coordinator.errors import Forbidden, NotFound
+from coordinator.sandbox.volunteers import LISTED, chat_owner, list_staff, list_volunteers
 from coordinator.sandbox.web import _typed
+from coordinator.serve import _sandbox_world
 from tests.factories import _member
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,3 +51,31 @@ def test_its_buttons_carry_their_command_and_the_chat_follows_and_clears():
     assert "scrollTop = chat.scrollHeight" in script
     assert 'input.value = ""' in script
     assert "<script>" not in chat and "hx-on" not in chat
+
+
+async def _link_users(world, telegram_ids: dict[str, int]) -> None:  # type: ignore[no-untyped-def]
+    async with world.db.write() as session:
+        for key, telegram_id in telegram_ids.items():
+            user = await session.get(User, world.user_id[key])
+            user.telegram_user_id = telegram_id
+
+
+async def test_it_lists_leads_linked_to_telegram_within_reach_and_opens_their_chat(world):
+    await _link_users(world, {"lead": 8_100, "outsider_lead": 8_200})
+    seen_by_admin = await list_staff(world.db, world.actor["admin"], None)
+    assert [s.user.username for s in seen_by_admin] == ["lead", "outsider-lead"]
+    assert [s.organization for s in seen_by_admin] == ["Huyện đoàn A", "Đoàn khối doanh nghiệp"]
+    own = await list_staff(world.db, world.actor["lead"], None)
+    assert [s.user.username for s in own] == ["lead"]  # not the outsider's lead
+    assert await chat_owner(world.db, world.actor["lead"], 8_100) == "lead"
+    with pytest.raises(NotFound):
+        await chat_owner(world.db, world.actor["lead"], 8_200)
+    with pytest.raises(Forbidden):
+        await list_staff(world.db, world.actor["leadership"], None)
+
+
+async def test_the_sandbox_knows_linked_leads_after_a_restart(world):
+    await _link_users(world, {"lead": 8_100})
+    sandbox = await _sandbox_world(world.db, "CoordinatorBot")
+    assert sandbox.person(8_100).first_name == "lead"  # their digests and tasks find a chat
+    assert 8_100 in sandbox.chats

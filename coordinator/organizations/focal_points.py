@@ -25,3 +25,18 @@ async def unserved_ids(session: AsyncSession, org_ids: Iterable[int]) -> set[int
         )
     )
     return wanted - set(served)
+
+
+async def linked(session: AsyncSession, organization_id: int) -> list[User]:
+    """The organization's focal points that a Telegram message reaches (active, linked)."""
+    found = await session.scalars(
+        select(User)
+        .join(FocalPoint, col(FocalPoint.user_id) == User.id)
+        .where(
+            FocalPoint.organization_id == organization_id,
+            col(User.active),
+            col(User.telegram_user_id).is_not(None),
+        )
+        .order_by(col(User.id))
+    )
+    return list(found)

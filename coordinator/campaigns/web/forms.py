@@ -61,12 +61,12 @@ def read_draft(request: AnyRequest, data: dict[str, Any]) -> CampaignDraft:
     hours = str(data.get("reminder_hours", "")).replace(",", " ").split()
     if not all(h.isdigit() for h in hours):
         errors.append({"field": "reminder_hours", "message": "up to 5 values, each 1-168 hours"})
-    org_hours = {}
-    for name in ORG_HOURS:
-        value = str(data.get(name, ORG_DEFAULTS[name] or "")).strip()
-        if value and not value.isdigit():
-            errors.append({"field": name, "message": ORG_HOURS_ERROR})
-        org_hours[name] = int(value) if value.isdigit() else None
+    org_hours = _org_hours(data)
+    errors += [
+        {"field": name, "message": ORG_HOURS_ERROR}
+        for name in ORG_HOURS
+        if org_hours[name] is None and str(data.get(name, "")).strip()
+    ]
     if errors:
         raise Invalid("The campaign cannot be saved.", errors=errors + _other_errors(data))
     return CampaignDraft(
@@ -86,6 +86,15 @@ def read_draft(request: AnyRequest, data: dict[str, Any]) -> CampaignDraft:
     )
 
 
+def _org_hours(data: dict[str, Any]) -> dict[str, int | None]:
+    """The time limits as typed: a number, or None when empty (or unreadable: said apart)."""
+    read = {}
+    for name in ORG_HOURS:
+        value = str(data.get(name, ORG_DEFAULTS[name] or "")).strip()
+        read[name] = int(value) if value.isdigit() else None
+    return read
+
+
 def _other_errors(data: dict[str, Any]) -> list[dict[str, str]]:
     """When some fields cannot be read, what is wrong with the others, so that every error
     shows at once."""
@@ -99,7 +108,9 @@ def _other_errors(data: dict[str, Any]) -> list[dict[str, str]]:
         delivery_mode=str(data.get("delivery_mode", "")) or None,
         reminder_hours=[],
     )
-    fields = ("title", "brief", "delivery_mode")
+    for name, hours in _org_hours(data).items():
+        setattr(draft, name, hours)
+    fields = ("title", "brief", "delivery_mode", *ORG_HOURS)
     return [e for e in draft_errors(draft) if e.get("field") in fields]
 
 

@@ -233,3 +233,12 @@ async def remind_now(
                 session, actor, "organization_task.remind", "organization_task", task_id, n=queued
             )
     return task.campaign_id, queued
+
+
+async def campaign_of(db: Database, task_id: int) -> int:
+    """The campaign an organization task belongs to (the caller saw the campaign already)."""
+    async with db.read() as session:
+        task = await session.get(OrganizationTask, task_id)
+        if task is None:
+            raise NotFound("No such organization task.")
+        return task.campaign_id

@@ -186,7 +186,7 @@ async def test_the_remind_button_on_the_web(db):
     from coordinator.settings import read_settings
     from tests.web.test_web_authorization import sign_in
 
-    world, cid, _ = await _launched(db)
+    world, cid, focal = await _launched(db)
     task = await _task(world, cid, "district")
     app = create_app(read_settings({**os.environ, "COORDINATOR_DATABASE_URL": db.url}))
     async with AsyncTestClient(app=app) as client:
@@ -216,6 +216,15 @@ async def test_the_remind_button_on_the_web(db):
             _=lambda text, **kw: text,
         )
         assert f'action="/organization-tasks/{task.id}/remind"' in html
+        # Once the organization passed it on, a press says so on the campaign's page.
+        focal_d = await _actor_of(world, focal["d"])
+        await cascade_service.act(db, focal_d, task.id, "members")
+        token = client.cookies["coordinator_csrf"]
+        late = await client.post(
+            f"/organization-tasks/{task.id}/remind", data={"_csrf_token": token}
+        )
+        assert late.status_code == 200 and "Đơn vị này đã xử lý nhiệm vụ rồi." in late.text
+        assert late.url.path == f"/campaigns/{cid}"
     assert len(await _keys(db, f"orgremind:{task.id}:manual-")) == 1
 
 

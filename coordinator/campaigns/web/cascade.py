@@ -68,20 +68,16 @@ async def remind_organization(
 ) -> Redirect:
     """A coordinator's "remind now" for one organization's focal points (the sweep's
     reminder); a second press within the window queues nothing."""
-    async with db.read() as session:
-        task = await session.get(OrganizationTask, task_id)
-    if task is None:
-        raise NotFound("No such organization task.")
     try:
-        _, queued = await escalation.remind_now(db, actor, task_id)
-    except Conflict as exc:
+        campaign_id, queued = await escalation.remind_now(db, actor, task_id)
+    except Conflict as exc:  # the campaign is visible to them: say why on its page
         flash(request, exc.message, "error", **exc.values)
-        return redirect(f"/campaigns/{task.campaign_id}")
+        return redirect(f"/campaigns/{await escalation.campaign_of(db, task_id)}")
     if queued:
         flash(request, "Reminder queued for {n} focal points.", n=queued)
     else:
         flash(request, "A reminder went out a moment ago, or no focal point is linked.")
-    return redirect(f"/campaigns/{task.campaign_id}")
+    return redirect(f"/campaigns/{campaign_id}")
 
 
 ROUTES = [handed_page, act_on_task, remind_organization]

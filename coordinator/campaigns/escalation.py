@@ -5,14 +5,15 @@ all the organization's members, exactly as a focal point's "all members" press d
 
 Each step is taken once: a conditional UPDATE stamps the task (`reminded_at`, `escalated_at`,
 `auto_passed_on_at`) only while it is still pending and unstamped, and only the transaction
-whose UPDATE changed the row queues the messages (each with a dedupe key as well). Two sweeps
-racing, on two processes, leave one stamp and one set of messages.
+whose UPDATE changed the row (RETURNING says which) queues the messages, each with a dedupe
+key as well. Two sweeps racing, on two processes, leave one stamp and one set of messages.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from html import escape
 from typing import Any
 
@@ -41,6 +42,7 @@ HOURS = {
     "escalate": "org_escalate_after_hours",
     "auto_pass_on": "org_auto_pass_on_after_hours",
 }
+_IDS_AT_ONCE = 5_000  # task ids per UPDATE (both drivers cap bound values)
 MANUAL_WINDOW = 15 * 60  # seconds: a second "remind now" within this window queues nothing
 
 
@@ -64,6 +66,7 @@ def next_step(task: OrganizationTask, campaign: Campaign, now: datetime) -> str 
 
 @dataclass(frozen=True)
 class Due:
+    campaign_id: int
     task_id: int
     step: str
     quiet_ok: bool  # the campaign also sends in quiet hours
@@ -89,54 +92,82 @@ async def due_steps(db: Database, now: datetime) -> list[Due]:
     for task, campaign in rows:
         step = next_step(task, campaign, now)
         if step is not None and task.id is not None:
-            due.append(Due(task.id, step, campaign.remind_in_quiet_hours))
+            due.append(Due(task.campaign_id, task.id, step, campaign.remind_in_quiet_hours))
     return due
 
 
-async def _claim(session: AsyncSession, task_id: int, step: str, now: datetime) -> bool:
-    """Stamp the step on the task if it is still pending and unstamped: True for the one
-    transaction that did (on PostgreSQL a racing UPDATE waits, then finds the stamp)."""
+async def _claim(session: AsyncSession, task_ids: list[int], step: str, now: datetime) -> list[int]:
+    """Stamp the step on those of these tasks still pending and unstamped; the ids this
+    transaction stamped (on PostgreSQL a racing UPDATE waits for the row, then finds the
+    stamp and leaves it: each task is claimed by one transaction only)."""
     stamp = getattr(OrganizationTask, STAMPS[step])
-    result = await session.execute(
-        update(OrganizationTask)
-        .where(
-            col(OrganizationTask.id) == task_id,
-            col(OrganizationTask.status) == "pending",
-            col(stamp).is_(None),
+    claimed: list[int] = []
+    for start in range(0, len(task_ids), _IDS_AT_ONCE):
+        result = await session.execute(
+            update(OrganizationTask)
+            .where(
+                col(OrganizationTask.id).in_(task_ids[start : start + _IDS_AT_ONCE]),
+                col(OrganizationTask.status) == "pending",
+                col(stamp).is_(None),
+            )
+            .values({STAMPS[step]: now})
+            .returning(col(OrganizationTask.id))
         )
-        .values({STAMPS[step]: now})
-    )
-    return int(getattr(result, "rowcount", 0) or 0) == 1
+        claimed += [i for i in result.scalars() if i is not None]
+    return sorted(claimed)
 
 
-async def take_step(db: Database, due: Due, now: datetime) -> int | None:
-    """Take one due step; how many messages or assignments it wrote, None if another sweep
-    (or a focal point's press) came first."""
+async def take_steps(db: Database, step: str, task_ids: list[int], now: datetime) -> list[int]:
+    """Take one step for these tasks (of one campaign): the ids it took, leaving out those
+    another sweep, or a focal point's press, came to first. Reminders and notes go in one
+    transaction; each automatic pass-on in its own, as a focal point's press would."""
+    if step == "auto_pass_on":
+        taken = [await db.transaction(partial(_pass_on, task_id, now)) for task_id in task_ids]
+        return [task_id for task_id in task_ids if task_id in taken]
 
-    async def run(session: AsyncSession) -> int | None:
-        if not await _claim(session, due.task_id, due.step, now):
-            return None
-        task = await session.get(OrganizationTask, due.task_id, populate_existing=True)
-        assert task is not None
-        if due.step == "remind":
-            done = await queue_reminder(session, task, "auto", now)
-        elif due.step == "escalate":
-            done = await queue_escalation(session, task, now)
-        else:  # the focal point's own "all members" press, with nobody behind it
-            done = (await cascade.pass_on(session, due.task_id, None, "members", now)).created
-        audit(
-            session, SYSTEM, f"organization_task.{due.step}", "organization_task", task.id, n=done
-        )
-        return done
+    async def run(session: AsyncSession) -> list[int]:
+        claimed = await _claim(session, task_ids, step, now)
+        if not claimed:
+            return []
+        if step == "remind":
+            await queue_reminders(session, claimed, "auto", now)
+        else:
+            await queue_escalations(session, claimed, now)
+        for task_id in claimed:
+            audit(session, SYSTEM, f"organization_task.{step}", "organization_task", task_id)
+        return claimed
 
     return await db.transaction(run)
 
 
-async def _about(session: AsyncSession, task: OrganizationTask) -> tuple[Campaign, Organization]:
-    campaign = await session.get(Campaign, task.campaign_id)
-    organization = await session.get(Organization, task.organization_id)
-    assert campaign is not None and organization is not None
-    return campaign, organization
+async def _pass_on(task_id: int, now: datetime, session: AsyncSession) -> int | None:
+    """The focal point's own "all members" choice, with nobody behind it."""
+    if not await _claim(session, [task_id], "auto_pass_on", now):
+        return None
+    outcome = await cascade.pass_on(session, task_id, None, "members", now)
+    audit(
+        session,
+        SYSTEM,
+        "organization_task.auto_pass_on",
+        "organization_task",
+        task_id,
+        created=outcome.created,
+    )
+    return task_id
+
+
+async def _tasks(
+    session: AsyncSession, task_ids: list[int]
+) -> list[tuple[OrganizationTask, Campaign, Organization]]:
+    rows = await session.execute(
+        select(OrganizationTask, Campaign, Organization)
+        .join(Campaign, col(Campaign.id) == OrganizationTask.campaign_id)
+        .join(Organization, col(Organization.id) == OrganizationTask.organization_id)
+        .where(col(OrganizationTask.id).in_(task_ids))
+        .order_by(col(OrganizationTask.id))
+        .execution_options(populate_existing=True)
+    )
+    return [(t, c, o) for t, c, o in rows.all()]
 
 
 def reminder_text(locale: str, organization: str, campaign: Campaign) -> str:
@@ -162,49 +193,54 @@ def escalation_text(locale: str, organization: str, campaign: Campaign, since: d
     )
 
 
-async def queue_reminder(
-    session: AsyncSession, task: OrganizationTask, step: str, now: datetime
+async def queue_reminders(
+    session: AsyncSession, task_ids: list[int], step: str, now: datetime
 ) -> int:
-    """A reminder to each linked focal point of the task's organization, with the task's
+    """A reminder to each linked focal point of each task's organization, with the task's
     buttons; once per `step` (the sweep's "auto", or a manual window) and focal point."""
-    campaign, organization = await _about(session, task)
+    tasks = await _tasks(session, task_ids)
+    focal = await focal_points.linked(session, {t.organization_id for t, _, _ in tasks})
     messages = [
         _message(
             f"orgremind:{task.id}:{step}:{user.id}",
             user.telegram_user_id or 0,
             reminder_text(user.locale, organization.name, campaign),
-            user.locale,
             now,
-            cascade_messages.buttons(task, user.locale),
+            (user.locale, cascade_messages.buttons(task, user.locale)),
         )
-        for user in await focal_points.linked(session, task.organization_id)
+        for task, campaign, organization in tasks
+        for org, user in focal
+        if org == task.organization_id
     ]
     return await queue_once(session, messages)
 
 
-async def queue_escalation(session: AsyncSession, task: OrganizationTask, now: datetime) -> int:
-    """A note to the parent organization's linked focal points (none at the top of the tree:
-    the step is still recorded, and the audit says nobody was told)."""
-    campaign, organization = await _about(session, task)
-    if organization.parent_id is None:
-        return 0
+async def queue_escalations(session: AsyncSession, task_ids: list[int], now: datetime) -> int:
+    """A note to the parent organization's linked focal points, for each task (none at the
+    top of the tree: the step is still recorded and audited)."""
+    tasks = await _tasks(session, task_ids)
+    parents = {o.parent_id for _, _, o in tasks if o.parent_id is not None}
+    focal = await focal_points.linked(session, parents)
     messages = [
         _message(
             f"orgescalate:{task.id}:{user.id}",
             user.telegram_user_id or 0,
             escalation_text(user.locale, organization.name, campaign, task.created_at),
-            user.locale,
             now,
         )
-        for user in await focal_points.linked(session, organization.parent_id)
+        for task, campaign, organization in tasks
+        for org, user in focal
+        if org == organization.parent_id
     ]
     return await queue_once(session, messages)
 
 
 def _message(
-    key: str, chat: int, text: str, locale: str, now: datetime, markup: Any = None
+    key: str, chat: int, text: str, now: datetime, markup: tuple[str, Any] | None = None
 ) -> OutboxMessage:
-    payload = {"text": text, "locale": locale, "markup": markup} if markup else {"text": text}
+    payload: dict[str, Any] = {"text": text}
+    if markup is not None:  # the sender shows the buttons in the focal point's language
+        payload.update(locale=markup[0], markup=markup[1])
     return OutboxMessage(
         dedupe_key=key, chat_id=chat, kind="text", payload=payload, next_attempt_at=now
     )
@@ -227,7 +263,7 @@ async def remind_now(
         if task.status in ("passed_on", "declined"):
             raise Conflict("This organization has acted on it already.", code="acted")
         window = int(now.timestamp()) // MANUAL_WINDOW
-        queued = await queue_reminder(session, task, f"manual-{window}", now)
+        queued = await queue_reminders(session, [task_id], f"manual-{window}", now)
         if queued:
             audit(
                 session, actor, "organization_task.remind", "organization_task", task_id, n=queued

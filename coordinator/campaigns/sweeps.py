@@ -96,13 +96,16 @@ async def remind_due(db: Database, now: datetime, tz: ZoneInfo, report: SweepRep
 
 async def escalate_due(db: Database, now: datetime, tz: ZoneInfo, report: SweepReport) -> None:
     """Organization tasks nobody acted on: remind, tell the parent organization, pass it on
-    (`escalation`); in quiet hours a step waits for 07:00 unless the campaign allows."""
+    (`escalation`), one batch per campaign and step; in quiet hours a step waits for 07:00
+    unless the campaign allows."""
     quiet = in_quiet_hours(now, tz)
+    batches: dict[tuple[int, str], list[int]] = {}
     for due in await escalation.due_steps(db, now):
-        if quiet and not due.quiet_ok:
-            continue
-        if await escalation.take_step(db, due, now) is not None:
-            report.org_steps[due.task_id] = due.step
+        if not quiet or due.quiet_ok:
+            batches.setdefault((due.campaign_id, due.step), []).append(due.task_id)
+    for (_, step), task_ids in batches.items():
+        for task_id in await escalation.take_steps(db, step, task_ids, now):
+            report.org_steps[task_id] = step
 
 
 async def close_due(db: Database, now: datetime, report: SweepReport) -> None:

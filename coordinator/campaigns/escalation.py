@@ -11,6 +11,7 @@ key as well. Two sweeps racing, on two processes, leave one stamp and one set of
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -31,11 +32,12 @@ from coordinator.clock import local_time_text
 from coordinator.db import Database
 from coordinator.delivery.models import OutboxMessage
 from coordinator.delivery.queue import queue_once
-from coordinator.errors import Conflict, NotFound
+from coordinator.errors import Conflict, DomainError, NotFound
 from coordinator.i18n import translate as _
 from coordinator.organizations import focal_points
 from coordinator.organizations.models import Organization
 
+logger = logging.getLogger("coordinator.scheduler")
 STAMPS = {"remind": "reminded_at", "escalate": "escalated_at", "auto_pass_on": "auto_passed_on_at"}
 HOURS = {
     "remind": "org_remind_after_hours",
@@ -122,7 +124,12 @@ async def take_steps(db: Database, step: str, task_ids: list[int], now: datetime
     another sweep, or a focal point's press, came to first. Reminders and notes go in one
     transaction; each automatic pass-on in its own, as a focal point's press would."""
     if step == "auto_pass_on":
-        taken = [await db.transaction(partial(_pass_on, task_id, now)) for task_id in task_ids]
+        taken = []
+        for task_id in task_ids:
+            try:
+                taken.append(await db.transaction(partial(_pass_on, task_id, now)))
+            except DomainError as exc:  # e.g. closed meanwhile: nothing stamped, nothing sent
+                logger.warning("organization task %s not passed on: %s", task_id, exc.detail)
         return [task_id for task_id in task_ids if task_id in taken]
 
     async def run(session: AsyncSession) -> list[int]:

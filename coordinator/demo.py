@@ -292,6 +292,7 @@ async def _campaigns(
                 deadline_at=launch_at + timedelta(days=days),
                 brief="Mỗi đoàn viên chia sẻ và bày tỏ cảm xúc với bài viết trên trang chính thức.",
                 quota_percent=60,
+                delivery_mode="dm",  # the demo's volunteers press on their own tasks
             ),
         )
         assert c.id is not None

@@ -60,11 +60,12 @@ async def tick(
     await _recount_when_due(db, leader, now)
     if digests:
         logger.info("digests queued: %s", digests)
-    if report.launched or report.reminded or report.closed:
+    if report.launched or report.reminded or report.closed or report.org_steps:
         logger.info(
-            "sweep: launched %s, reminded %s, closed %s",
+            "sweep: launched %s, reminded %s, organization steps %s, closed %s",
             report.launched,
             report.reminded,
+            report.org_steps,
             report.closed,
         )
 

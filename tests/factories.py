@@ -46,7 +46,7 @@ class World:
         agreement: str = "province",
         targets: tuple[str, ...] = ("province",),
         clubs: tuple[str, ...] = (),
-        mode: str = "dm",
+        mode: str | None = "dm",  # None: the mode follows the targets
         launch_at: datetime | None = None,
         deadline_at: datetime | None = None,
         items: int = 1,

@@ -167,6 +167,12 @@ def names_focal_points(actor: Actor, organization_id: int) -> bool:
     return manages_organization(actor, organization_id)
 
 
+def reminds_organizations(actor: Actor) -> bool:
+    """ "Remind now" for an organization task: those who manage the campaign (which campaigns:
+    `scope.editable_campaign`)."""
+    return runs_campaigns(actor)
+
+
 # ---- enforcing them ----
 
 
@@ -220,6 +226,7 @@ class Rights:
     drafts_agreements: bool = False
     organization_id: int = 0
     coordinates: bool = False
+    reminds_organizations: bool = False
 
     def manages(self, organization_id: int) -> bool:
         return self.administers or (self.manages_people and organization_id in self.subtree)
@@ -253,4 +260,5 @@ def rights(actor: Actor) -> Rights:
         drafts_agreements=drafts_agreements(actor),
         organization_id=actor.organization_id,
         coordinates=actor.role == "coordinator",
+        reminds_organizations=reminds_organizations(actor),
     )

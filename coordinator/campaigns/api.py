@@ -9,7 +9,11 @@ from litestar import Controller, get, post, put
 from litestar.params import FromQuery, JSONBody
 
 from coordinator.campaigns import approvals, drafting, lifecycle, reading, reports
-from coordinator.campaigns.models import DEFAULT_REMINDER_HOURS
+from coordinator.campaigns.models import (
+    DEFAULT_ORG_ESCALATE_HOURS,
+    DEFAULT_ORG_REMIND_HOURS,
+    DEFAULT_REMINDER_HOURS,
+)
 from coordinator.http import (
     DB,
     CurrentActor,
@@ -33,13 +37,18 @@ class CampaignIn(msgspec.Struct, forbid_unknown_fields=True):
     deadline_at: datetime
     brief: str = ""
     quota_percent: SmallCount | None = None
-    delivery_mode: str = "dm"
+    # Omitted: `org` when the campaign targets more than one organization, else `dm`.
+    delivery_mode: str | None = None
     proof_requested: bool = False
     reminder_hours: list[SmallCount] = msgspec.field(
         default_factory=lambda: list(DEFAULT_REMINDER_HOURS)
     )
     remind_in_quiet_hours: bool = False
     paid_broadcast: bool = False
+    # Organization tasks nobody acted on (mode `org`): hours to each step; null: never.
+    org_remind_after_hours: SmallCount | None = DEFAULT_ORG_REMIND_HOURS
+    org_escalate_after_hours: SmallCount | None = DEFAULT_ORG_ESCALATE_HOURS
+    org_auto_pass_on_after_hours: SmallCount | None = None
 
 
 class CampaignOut(msgspec.Struct):
@@ -61,6 +70,10 @@ class CampaignOut(msgspec.Struct):
     submitted_at: datetime | None = None
     reviewed_at: datetime | None = None
     review_comment: str | None = None
+    delivery_mode_auto: bool = False
+    org_remind_after_hours: int | None = None
+    org_escalate_after_hours: int | None = None
+    org_auto_pass_on_after_hours: int | None = None
 
 
 class ContentItemIn(msgspec.Struct, forbid_unknown_fields=True):

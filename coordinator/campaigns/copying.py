@@ -26,6 +26,9 @@ SETTINGS = (
     "reminder_hours",
     "remind_in_quiet_hours",
     "paid_broadcast",
+    "org_remind_after_hours",
+    "org_escalate_after_hours",
+    "org_auto_pass_on_after_hours",
 )
 ITEM_FIELDS = ("url", "kind", "actions", "suggested_caption", "channel_id")
 

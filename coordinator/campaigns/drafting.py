@@ -18,6 +18,8 @@ from coordinator.base import row_id
 from coordinator.campaigns import party_rule
 from coordinator.campaigns.models import (
     CONTENT_ACTIONS,
+    DEFAULT_ORG_ESCALATE_HOURS,
+    DEFAULT_ORG_REMIND_HOURS,
     DEFAULT_REMINDER_HOURS,
     Campaign,
     CampaignTarget,
@@ -40,16 +42,30 @@ class CampaignDraft:
     deadline_at: datetime
     brief: str = ""
     quota_percent: int | None = None
-    delivery_mode: str = "dm"
+    # None: not chosen, the mode follows the targets (`auto_delivery_mode`).
+    delivery_mode: str | None = None
     proof_requested: bool = False
     reminder_hours: list[int] = field(default_factory=lambda: list(DEFAULT_REMINDER_HOURS))
     remind_in_quiet_hours: bool = False
     paid_broadcast: bool = False
+    org_remind_after_hours: int | None = DEFAULT_ORG_REMIND_HOURS
+    org_escalate_after_hours: int | None = DEFAULT_ORG_ESCALATE_HOURS
+    org_auto_pass_on_after_hours: int | None = None
     # Set by the browser's forms: times before this are refused (the API accepts them).
     not_before: datetime | None = None
 
 
-PAST_GRACE = timedelta(minutes=5)  # a launch time typed a moment ago is not "in the past"
+PAST_GRACE = timedelta(minutes=5)
+ORG_HOURS = ("org_remind_after_hours", "org_escalate_after_hours", "org_auto_pass_on_after_hours")
+MAX_ORG_HOURS = 168
+
+
+def auto_delivery_mode(organizations: int) -> str:
+    """The mode of a campaign whose author chose none: through organizations when it targets
+    more than one, each then passing it on; otherwise a direct message to each volunteer."""
+    return (
+        "org" if organizations > 1 else "dm"
+    )  # a launch time typed a moment ago is not "in the past"
 
 
 def draft_errors(d: CampaignDraft, kept_launch: datetime | None = None) -> list[dict[str, str]]:
@@ -68,8 +84,12 @@ def draft_errors(d: CampaignDraft, kept_launch: datetime | None = None) -> list[
         errors.append(field_error("quota_percent", "between 1 and 100"))
     if len(d.reminder_hours) > 5 or any(not 1 <= h <= 168 for h in d.reminder_hours):
         errors.append(field_error("reminder_hours", "up to 5 values, each 1-168 hours"))
-    if d.delivery_mode not in ("dm", "group", "org"):
+    if d.delivery_mode is not None and d.delivery_mode not in ("dm", "group", "org"):
         errors.append(field_error("delivery_mode", "dm, group or org"))
+    for name in ORG_HOURS:
+        hours = getattr(d, name)
+        if hours is not None and not 1 <= hours <= MAX_ORG_HOURS:
+            errors.append(field_error(name, "empty for never, or 1-168 hours"))
     return errors + _past_errors(d, kept_launch)
 
 
@@ -164,11 +184,13 @@ async def new_campaign(session: AsyncSession, actor: Actor, draft: CampaignDraft
         launch_at=draft.launch_at,
         deadline_at=draft.deadline_at,
         quota_percent=draft.quota_percent,
-        delivery_mode=draft.delivery_mode,
+        delivery_mode=draft.delivery_mode or auto_delivery_mode(0),
+        delivery_mode_auto=draft.delivery_mode is None,
         proof_requested=draft.proof_requested,
         reminder_hours=sorted(set(draft.reminder_hours), reverse=True),
         remind_in_quiet_hours=draft.remind_in_quiet_hours,
         paid_broadcast=draft.paid_broadcast,
+        **{name: getattr(draft, name) for name in ORG_HOURS},
         created_by_user_id=actor.user_id,
     )
     session.add(campaign)
@@ -195,16 +217,38 @@ async def update_campaign(
             "launch_at",
             "deadline_at",
             "quota_percent",
-            "delivery_mode",
             "proof_requested",
             "remind_in_quiet_hours",
             "paid_broadcast",
+            *ORG_HOURS,
         ):
             setattr(campaign, name, getattr(draft, name))
+        await _set_mode(session, campaign, draft.delivery_mode)
         campaign.reminder_hours = sorted(set(draft.reminder_hours), reverse=True)
         campaign.title = draft.title.strip()
         audit(session, actor, "campaign.update", "campaign", campaign_id)
     return campaign
+
+
+async def _set_mode(session: AsyncSession, campaign: Campaign, mode: str | None) -> None:
+    """The chosen mode, or (None) the one its targets call for."""
+    campaign.delivery_mode_auto = mode is None
+    if mode is None:
+        await _follow_targets(session, campaign)
+    else:
+        campaign.delivery_mode = mode
+
+
+async def _follow_targets(session: AsyncSession, campaign: Campaign) -> None:
+    if not campaign.delivery_mode_auto:
+        return
+    organizations = await session.scalars(
+        select(CampaignTarget.organization_id).where(
+            CampaignTarget.campaign_id == campaign.id,
+            col(CampaignTarget.organization_id).is_not(None),
+        )
+    )
+    campaign.delivery_mode = auto_delivery_mode(len(organizations.all()))
 
 
 def require_status(campaign: Campaign, allowed: Sequence[str], doing: str) -> None:
@@ -336,6 +380,8 @@ async def set_targets(
             CampaignTarget(campaign_id=campaign_id, club_id=c) for c in sorted(set(club_ids))
         ]
         session.add_all(targets)
+        await session.flush()
+        await _follow_targets(session, campaign)
         audit(
             session,
             actor,

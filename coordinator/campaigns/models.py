@@ -30,6 +30,11 @@ def _fk(target: str, *, nullable: bool = False, cascade: bool = False) -> Column
 
 # Reminders of a new campaign, hours before its deadline, unless its author chooses others.
 DEFAULT_REMINDER_HOURS = (24, 2)
+# Time limits of an organization task (mode `org`), in hours, each counted from the step before:
+# remind its focal points, then tell the parent organization's, then (off unless set) pass it on
+# to all its members.
+DEFAULT_ORG_REMIND_HOURS = 6
+DEFAULT_ORG_ESCALATE_HOURS = 12
 
 
 class Campaign(SQLModel, table=True):
@@ -47,12 +52,19 @@ class Campaign(SQLModel, table=True):
     deadline_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     quota_percent: int | None = None
     delivery_mode: str = Field(default="dm", max_length=5)
+    # No mode was chosen: it follows the targets (`org` for more than one organization).
+    delivery_mode_auto: bool = False
     proof_requested: bool = False
     # Hours before the deadline at which those not done are reminded, e.g. [24, 2].
     reminder_hours: list[int] = Field(
         default_factory=lambda: list(DEFAULT_REMINDER_HOURS), sa_column=Column(JSON, nullable=False)
     )
     remind_in_quiet_hours: bool = False  # 22:00-07:00 local is quiet unless this is set
+    # An organization task nobody acted on (mode `org`): hours to the reminder, then to the note
+    # to the parent organization, then to the automatic pass-on to all members (None: never).
+    org_remind_after_hours: int | None = DEFAULT_ORG_REMIND_HOURS
+    org_escalate_after_hours: int | None = DEFAULT_ORG_ESCALATE_HOURS
+    org_auto_pass_on_after_hours: int | None = None
     # Urgent: send with allow_paid_broadcast (up to 1,000/s, Stars from the bot's balance).
     paid_broadcast: bool = False
     created_by_user_id: int | None = Field(default=None, foreign_key="user.id")
@@ -153,6 +165,10 @@ class OrganizationTask(SQLModel, table=True):
     received_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     passed_on_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     declined_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The time limits' steps, each taken once by the scheduler (`campaigns/escalation.py`).
+    reminded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    auto_passed_on_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 REPORT_STATUS_ACTIONS = ("acknowledged", "done", "declined")

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 
 from coordinator.auth.scope import SYSTEM
-from coordinator.campaigns import lifecycle, reminders
+from coordinator.campaigns import escalation, lifecycle, reminders
 from coordinator.campaigns.models import Campaign
 from coordinator.db import Database
 from coordinator.errors import DomainError
@@ -48,6 +48,8 @@ class SweepReport:
     launched: list[int] = field(default_factory=list)
     reminded: dict[int, int] = field(default_factory=dict)  # campaign -> reminders queued
     closed: list[int] = field(default_factory=list)
+    # organization task -> the time-limit step taken (remind / escalate / auto_pass_on)
+    org_steps: dict[int, str] = field(default_factory=dict)
     failed: dict[int, str] = field(default_factory=dict)
 
 
@@ -92,6 +94,20 @@ async def remind_due(db: Database, now: datetime, tz: ZoneInfo, report: SweepRep
             report.reminded[campaign.id] = queued
 
 
+async def escalate_due(db: Database, now: datetime, tz: ZoneInfo, report: SweepReport) -> None:
+    """Organization tasks nobody acted on: remind, tell the parent organization, pass it on
+    (`escalation`), one batch per campaign and step; in quiet hours a step waits for 07:00
+    unless the campaign allows."""
+    quiet = in_quiet_hours(now, tz)
+    batches: dict[tuple[int, str], list[int]] = {}
+    for due in await escalation.due_steps(db, now):
+        if not quiet or due.quiet_ok:
+            batches.setdefault((due.campaign_id, due.step), []).append(due.task_id)
+    for (_, step), task_ids in batches.items():
+        for task_id in await escalation.take_steps(db, step, task_ids, now):
+            report.org_steps[task_id] = step
+
+
 async def close_due(db: Database, now: datetime, report: SweepReport) -> None:
     """At the deadline a campaign closes: open tasks expire, unsent messages are withdrawn."""
     for campaign_id in await _ids(
@@ -102,9 +118,11 @@ async def close_due(db: Database, now: datetime, report: SweepReport) -> None:
 
 
 async def sweep(db: Database, now: datetime, tz: ZoneInfo) -> SweepReport:
-    """One scheduler tick: launch what is due, remind, then close what has passed its deadline."""
+    """One scheduler tick: launch what is due, remind, take the organization tasks' time-limit
+    steps, then close what has passed its deadline."""
     report = SweepReport()
     await launch_due(db, now, report)
     await remind_due(db, now, tz, report)
+    await escalate_due(db, now, tz, report)
     await close_due(db, now, report)
     return report

@@ -25,3 +25,19 @@ async def unserved_ids(session: AsyncSession, org_ids: Iterable[int]) -> set[int
         )
     )
     return wanted - set(served)
+
+
+async def linked(session: AsyncSession, org_ids: Iterable[int]) -> list[tuple[int, User]]:
+    """(organization, focal point) for each focal point of these organizations that a Telegram
+    message reaches (active, linked), in a stable order."""
+    found = await session.execute(
+        select(FocalPoint.organization_id, User)
+        .join(User, col(User.id) == FocalPoint.user_id)
+        .where(
+            col(FocalPoint.organization_id).in_(set(org_ids)),
+            col(User.active),
+            col(User.telegram_user_id).is_not(None),
+        )
+        .order_by(col(FocalPoint.organization_id), col(User.id))
+    )
+    return [(int(org), user) for org, user in found.all()]

@@ -6,10 +6,11 @@ from __future__ import annotations
 from litestar import get, post
 from litestar.response import Redirect, Template
 
-from coordinator.campaigns import cascade_service
+from coordinator.auth import policy
+from coordinator.campaigns import cascade_service, escalation
 from coordinator.campaigns.cascade_messages import CHOICE_LABELS, STATUS_LABELS
 from coordinator.campaigns.models import OrganizationTask
-from coordinator.errors import DomainError, Forbidden, NotFound
+from coordinator.errors import Conflict, DomainError, Forbidden, NotFound
 from coordinator.http import DB, CurrentActor, PathId
 from coordinator.i18n import translate
 from coordinator.web.context import AnyRequest, Form, flash, locale_of, page, redirect
@@ -58,4 +59,25 @@ async def act_on_task(
     return redirect(f"/campaigns/{outcome.task.campaign_id}/handed")
 
 
-ROUTES = [handed_page, act_on_task]
+@post(
+    "/organization-tasks/{task_id:int}/remind",
+    guards=[policy.guard(policy.reminds_organizations)],
+)
+async def remind_organization(
+    request: AnyRequest, db: DB, actor: CurrentActor, task_id: PathId
+) -> Redirect:
+    """A coordinator's "remind now" for one organization's focal points (the sweep's
+    reminder); a second press within the window queues nothing."""
+    try:
+        campaign_id, queued = await escalation.remind_now(db, actor, task_id)
+    except Conflict as exc:  # the campaign is visible to them: say why on its page
+        flash(request, exc.message, "error", **exc.values)
+        return redirect(f"/campaigns/{await escalation.campaign_of(db, task_id)}")
+    if queued:
+        flash(request, "Reminder queued for {n} focal points.", n=queued)
+    else:
+        flash(request, "A reminder went out a moment ago, or no focal point is linked.")
+    return redirect(f"/campaigns/{campaign_id}")
+
+
+ROUTES = [handed_page, act_on_task, remind_organization]

@@ -14,7 +14,11 @@ from coordinator.auth.scope import Actor
 from coordinator.base import utcnow
 from coordinator.campaigns import drafting, reading
 from coordinator.campaigns.drafting import CONTENT_KINDS
-from coordinator.campaigns.models import CONTENT_ACTIONS
+from coordinator.campaigns.models import (
+    CONTENT_ACTIONS,
+    DEFAULT_ORG_ESCALATE_HOURS,
+    DEFAULT_ORG_REMIND_HOURS,
+)
 from coordinator.campaigns.web.forms import (
     STATUSES,
     form_errors,
@@ -79,8 +83,11 @@ async def new_campaign_page(request: AnyRequest, db: DB, actor: CurrentActor) ->
     values = {
         "launch_at": local_input(request, now + timedelta(minutes=30)),
         "deadline_at": local_input(request, now + timedelta(days=2)),
-        "delivery_mode": "dm",
+        "delivery_mode": "",  # follows the targets: through organizations for more than one
         "reminder_hours": "24, 2",
+        "org_remind_after_hours": DEFAULT_ORG_REMIND_HOURS,
+        "org_escalate_after_hours": DEFAULT_ORG_ESCALATE_HOURS,
+        "org_auto_pass_on_after_hours": "",
     }
     return await _new(request, db, actor, values, {})
 

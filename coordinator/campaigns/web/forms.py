@@ -6,14 +6,25 @@ from datetime import UTC, datetime
 from typing import Any
 
 from coordinator.base import utcnow
-from coordinator.campaigns.drafting import CampaignDraft, draft_errors
-from coordinator.campaigns.models import Campaign
+from coordinator.campaigns.drafting import ORG_HOURS, CampaignDraft, draft_errors
+from coordinator.campaigns.models import (
+    DEFAULT_ORG_ESCALATE_HOURS,
+    DEFAULT_ORG_REMIND_HOURS,
+    Campaign,
+)
 from coordinator.campaigns.states import CAMPAIGN_STATUSES
 from coordinator.errors import Invalid
 from coordinator.web.context import AnyRequest, field_errors, form_int, say
 
 STATUSES = CAMPAIGN_STATUSES
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"
+# A form without these fields (an older page, a script) gets the defaults; an empty one: never.
+ORG_DEFAULTS = {
+    "org_remind_after_hours": DEFAULT_ORG_REMIND_HOURS,
+    "org_escalate_after_hours": DEFAULT_ORG_ESCALATE_HOURS,
+    "org_auto_pass_on_after_hours": None,
+}
+ORG_HOURS_ERROR = "empty for never, or 1-168 hours"
 
 
 def settings_of(request: AnyRequest) -> Any:
@@ -50,6 +61,12 @@ def read_draft(request: AnyRequest, data: dict[str, Any]) -> CampaignDraft:
     hours = str(data.get("reminder_hours", "")).replace(",", " ").split()
     if not all(h.isdigit() for h in hours):
         errors.append({"field": "reminder_hours", "message": "up to 5 values, each 1-168 hours"})
+    org_hours = _org_hours(data)
+    errors += [
+        {"field": name, "message": ORG_HOURS_ERROR}
+        for name in ORG_HOURS
+        if org_hours[name] is None and str(data.get(name, "")).strip()
+    ]
     if errors:
         raise Invalid("The campaign cannot be saved.", errors=errors + _other_errors(data))
     return CampaignDraft(
@@ -59,13 +76,23 @@ def read_draft(request: AnyRequest, data: dict[str, Any]) -> CampaignDraft:
         launch_at=times["launch_at"],
         deadline_at=times["deadline_at"],
         quota_percent=int(quota) if quota else None,
-        delivery_mode=str(data.get("delivery_mode", "dm")),
+        delivery_mode=str(data.get("delivery_mode", "")) or None,  # empty: follow the targets
         proof_requested=data.get("proof_requested") == "on",
         reminder_hours=[int(h) for h in hours],
         remind_in_quiet_hours=data.get("remind_in_quiet_hours") == "on",
         paid_broadcast=data.get("paid_broadcast") == "on",
+        **org_hours,
         not_before=utcnow(),
     )
+
+
+def _org_hours(data: dict[str, Any]) -> dict[str, int | None]:
+    """The time limits as typed: a number, or None when empty (or unreadable: said apart)."""
+    read = {}
+    for name in ORG_HOURS:
+        value = str(data.get(name, ORG_DEFAULTS[name] or "")).strip()
+        read[name] = int(value) if value.isdigit() else None
+    return read
 
 
 def _other_errors(data: dict[str, Any]) -> list[dict[str, str]]:
@@ -78,10 +105,12 @@ def _other_errors(data: dict[str, Any]) -> list[dict[str, str]]:
         brief=str(data.get("brief", "")),
         launch_at=far,
         deadline_at=far,
-        delivery_mode=str(data.get("delivery_mode", "dm")),
+        delivery_mode=str(data.get("delivery_mode", "")) or None,
         reminder_hours=[],
     )
-    fields = ("title", "brief", "delivery_mode")
+    for name, hours in _org_hours(data).items():
+        setattr(draft, name, hours)
+    fields = ("title", "brief", "delivery_mode", *ORG_HOURS)
     return [e for e in draft_errors(draft) if e.get("field") in fields]
 
 
@@ -93,11 +122,15 @@ def form_values(request: AnyRequest, campaign: Campaign) -> dict[str, Any]:
         "launch_at": local_input(request, campaign.launch_at),
         "deadline_at": local_input(request, campaign.deadline_at),
         "quota_percent": campaign.quota_percent or "",
-        "delivery_mode": campaign.delivery_mode,
+        "delivery_mode": "" if campaign.delivery_mode_auto else campaign.delivery_mode,
         "proof_requested": "on" if campaign.proof_requested else "",
         "reminder_hours": ", ".join(str(h) for h in campaign.reminder_hours),
         "remind_in_quiet_hours": "on" if campaign.remind_in_quiet_hours else "",
         "paid_broadcast": "on" if campaign.paid_broadcast else "",
+        **{
+            name: "" if getattr(campaign, name) is None else getattr(campaign, name)
+            for name in ORG_HOURS
+        },
     }
 
 

@@ -240,3 +240,24 @@ async def test_the_exports_carry_the_response_times_typed(world):
     assert lead_rows[0] == head and {r[0] for r in lead_rows[1:]} == set(by_org)
     assert "focal-p" not in str(lead_rows)  # organizations, never people
     assert "Lý do khác" in str(lead_rows) and HYPERLINK not in str(lead_rows)
+
+
+async def test_the_api_gives_response_times_by_organization(world, api):
+    cid, _ = await _three_levels(world)
+    PROGRESS.clear()
+    answer = await api.get(f"/api/v1/campaigns/{cid}/responses", headers=api.as_("leadership"))
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["median_minutes_to_received"] == 40.0
+    assert body["median_minutes_to_passed_on"] == 60.0 and body["not_passed_on"] == 1
+    by_org = {o["organization_id"]: o for o in body["organizations"]}
+    district = by_org[world.org["district"]]
+    assert district["passed_on_how"] == ["clubs", "suborgs"]
+    assert district["minutes_to_received"] == 40.0 and district["minutes_to_passed_on"] == 60.0
+    assert district["parent_id"] == world.org["province"]
+    assert district["reached"] is None  # a count under five, for leadership
+    assert "focal" not in answer.text  # organizations, never people
+    outsider = await api.get(
+        f"/api/v1/campaigns/{cid}/responses", headers=api.as_("outsider_coordinator")
+    )
+    assert outsider.status_code == 404

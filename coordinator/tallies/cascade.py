@@ -58,6 +58,15 @@ class CascadeLine:
         return self.status in NOT_PASSED_ON
 
     @property
+    def id(self) -> int:
+        """The task's id, as on an `OrganizationTask` (the remind button's slot reads it)."""
+        return self.task_id
+
+    @property
+    def organization_id(self) -> int:
+        return self.key
+
+    @property
     def how_labels(self) -> list[str]:
         """The pass-on choices applied, as message ids."""
         return [CHOICE_LABELS[choice] for choice in self.how if choice in CHOICE_LABELS]

@@ -68,8 +68,13 @@ class CascadeLine:
 
     @property
     def how_labels(self) -> list[str]:
-        """The pass-on choices applied, as message ids."""
+        """The pass-on choices applied, as message ids (the bot's wording, for exports)."""
         return [CHOICE_LABELS[choice] for choice in self.how if choice in CHOICE_LABELS]
+
+    @property
+    def how_short(self) -> list[str]:
+        """The same in a word each, for a phone's narrow column."""
+        return [f"how:{choice}" for choice in self.how if choice in CHOICE_LABELS]
 
 
 @dataclass

@@ -163,7 +163,8 @@ CHANNEL_REFUSED = (
 
 # campaigns slice: delivery through organizations (focal points)
 def names_focal_points(actor: Actor, organization_id: int) -> bool:
-    """Who receives an organization's campaigns: those who manage the organization."""
+    """Who receives an organization's campaigns: those who manage the organization (admins,
+    leads of its subtree), on the API and on the agreement's focal point page alike."""
     return manages_organization(actor, organization_id)
 
 
@@ -171,6 +172,11 @@ def reminds_organizations(actor: Actor) -> bool:
     """ "Remind now" for an organization task: those who manage the campaign (which campaigns:
     `scope.editable_campaign`)."""
     return runs_campaigns(actor)
+
+
+FOCAL_POINTS_REFUSED = (
+    "Only an administrator or a lead of this organization can name its focal points."
+)
 
 
 # ---- enforcing them ----
@@ -240,6 +246,10 @@ class Rights:
         return self.administers or (
             self.coordinates and lead_organization_id == self.organization_id
         )
+
+    def names_focal_points(self, organization_id: int) -> bool:
+        """`names_focal_points` for templates."""
+        return self.manages(organization_id)
 
     def registers_channels_for(self, organization_id: int) -> bool:
         """`registers_channels_for` for templates."""

@@ -23,12 +23,19 @@ from coordinator.organizations.models import FocalPoint
 
 
 async def set_focal_points(
-    db: Database, actor: Actor | None, organization_id: int, user_ids: Iterable[int]
+    db: Database,
+    actor: Actor | None,
+    organization_id: int,
+    user_ids: Iterable[int],
+    agreement_id: int | None = None,
 ) -> list[int]:
     """The organization's focal points become exactly these users, all of that organization.
-    `actor=None`: the system (imports, tests)."""
+    `actor=None`: the system (imports, tests); `agreement_id`: the page it was done from, on
+    record with who was named before and after."""
     if actor is not None:
-        policy.require(policy.names_focal_points(actor, organization_id))
+        policy.require(
+            policy.names_focal_points(actor, organization_id), policy.FOCAL_POINTS_REFUSED
+        )
     wanted = sorted(set(user_ids))
     async with db.write() as session:
         found = set(
@@ -43,12 +50,26 @@ async def set_focal_points(
                 "Focal points must be users of the organization.",
                 errors=[field_error("user_ids", "users of this organization")],
             )
+        before = sorted(
+            await session.scalars(
+                select(FocalPoint.user_id).where(FocalPoint.organization_id == organization_id)
+            )
+        )
         await session.execute(
             delete(FocalPoint).where(col(FocalPoint.organization_id) == organization_id)
         )
         for user_id in wanted:
             session.add(FocalPoint(organization_id=organization_id, user_id=user_id))
-        audit(session, actor, "organization.focal_points", "organization", organization_id)
+        audit(
+            session,
+            actor,
+            "organization.focal_points",
+            "organization",
+            organization_id,
+            before=before,
+            focal_points=wanted,
+            agreement_id=agreement_id,
+        )
     return wanted
 
 

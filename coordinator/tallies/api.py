@@ -15,6 +15,7 @@ from litestar import Controller, Request, get
 from litestar.params import FromQuery
 
 from coordinator.http import DB, CurrentActor, PathId
+from coordinator.tallies.cascade import cascade_figures
 from coordinator.tallies.figures import cached_period_figures, campaign_figures
 from coordinator.tallies.masked import Figure, ShownLine, masked
 from coordinator.tallies.period import COLUMNS, local_period
@@ -104,6 +105,30 @@ class TallyOut(msgspec.Struct):
     masked: Masked  # e.g. "by_status.done", "resent"
 
 
+class ResponseOut(msgspec.Struct):
+    """One organization's task (delivery through organizations); minutes from the launch."""
+
+    organization_id: int
+    name: str
+    parent_id: int | None
+    status: str  # pending | received | passed_on | declined
+    passed_on_how: list[str]  # members | clubs | groups | suborgs
+    received_at: datetime | None
+    passed_on_at: datetime | None
+    minutes_to_received: float | None
+    minutes_to_passed_on: float | None
+    reached: Count
+    done: Count
+
+
+class ResponsesOut(msgspec.Struct):
+    campaign_id: int
+    median_minutes_to_received: float | None
+    median_minutes_to_passed_on: float | None
+    not_passed_on: int
+    organizations: list[ResponseOut]
+
+
 class CampaignTallyController(Controller):
     path = "/campaigns"
     tags = ["campaigns"]
@@ -129,6 +154,32 @@ class CampaignTallyController(Controller):
             **delivery,
             masked=f.masked,
         )
+
+    @get("/{campaign_id:int}/responses")
+    async def responses(self, db: DB, actor: CurrentActor, campaign_id: PathId) -> ResponsesOut:
+        """How each organization handed the campaign on, and how fast (organizations only:
+        no one's name)."""
+        f = await cascade_figures(db, actor, campaign_id)
+        lines = []
+        for line in f.lines:
+            counts, _ = _plain({"reached": line.reached, "done": line.done})
+            lines.append(
+                ResponseOut(
+                    line.key,
+                    line.name,
+                    line.parent,
+                    line.status,
+                    list(line.how),
+                    line.received_at,
+                    line.passed_on_at,
+                    line.to_received,
+                    line.to_passed_on,
+                    counts["reached"],
+                    counts["done"],
+                )
+            )
+        medians = (f.median_to_received, f.median_to_passed_on)
+        return ResponsesOut(campaign_id, *medians, f.not_passed_on, lines)
 
 
 CONTROLLERS = [TallyController, CampaignTallyController]

@@ -29,6 +29,7 @@ from coordinator.db import Database
 from coordinator.i18n import translate
 from coordinator.organizations.models import GroupChat, Member, Organization
 from coordinator.sheets import csv_text, formula_like
+from coordinator.tallies.cascade import cascade_figures, response_rows
 from coordinator.tallies.figures import breakdown_figures, period_figures
 from coordinator.tallies.masked import Figures, masked
 from coordinator.tallies.period import COLUMNS, Counts
@@ -40,12 +41,13 @@ ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # XML 1.0 cannot hold
 WIDTH_SAMPLE = 200  # rows measured for column widths before the rest streams through
 WIDTH_MAX = 60
 TIME_FORMATS = {"vi": "dd/mm/yyyy hh:mm", "en": "yyyy-mm-dd hh:mm"}
+NUMBER_FORMATS = {"rate": "0.0%", "minutes": "0.0"}  # minutes are numbers: sums work in a sheet
 
 
 @dataclass(frozen=True)
 class Column:
     label: str  # the header's message id
-    kind: str = "text"  # text | count | rate | time
+    kind: str = "text"  # text | count | rate | time | minutes
 
 
 @dataclass
@@ -76,6 +78,20 @@ TASK_COLUMNS = [
     Column("Acknowledged at", "time"),
     Column("Done at", "time"),
     Column("Proof links"),
+]
+# A campaign delivered through organizations: each organization's response times.
+RESPONSE_COLUMNS = [
+    Column("Organization"),
+    Column("Level", "count"),
+    Column("Status"),
+    Column("Received at", "time"),
+    Column("Passed on at", "time"),
+    Column("Passed on how"),
+    Column("Reason"),
+    Column("Minutes to received", "minutes"),
+    Column("Minutes to passed on", "minutes"),
+    Column("reached", "count"),
+    Column("done", "count"),
 ]
 
 
@@ -124,24 +140,32 @@ async def campaign_export(
 ) -> Export:
     """Leadership: one aggregate row per organization. Everyone else: one row per task of the
     people they may see (the scoping helper filters), streamed from the database in batches."""
+    async with db.read() as session:
+        campaign = await scope.visible_campaign(session, actor, campaign_id)
     if not policy.sees_names(actor):
         breakdown = await breakdown_figures(db, actor, campaign_id)
         rows = [count_row(line.name, line.counts) for line in breakdown.by_organization]
         columns = [Column("Organization"), *COUNT_COLUMNS, RATE]
         table = Table(translate(lang, "Organizations"), columns, rows_of(rows))
-        return Export("campaign", f"campaign-{campaign_id}", [table], len(rows), campaign_id)
-    async with db.read() as session:
-        campaign = await scope.visible_campaign(session, actor, campaign_id)
-        count = await session.scalar(
-            scope.assignments(
-                actor,
-                select(func.count())
-                .select_from(Assignment)
-                .where(Assignment.campaign_id == campaign_id),
+        export = Export("campaign", f"campaign-{campaign_id}", [table], len(rows), campaign_id)
+    else:
+        async with db.read() as session:
+            count = await session.scalar(
+                scope.assignments(
+                    actor,
+                    select(func.count())
+                    .select_from(Assignment)
+                    .where(Assignment.campaign_id == campaign_id),
+                )
             )
-        )
-    table = Table(campaign.title, TASK_COLUMNS, _task_rows(db, actor, campaign_id, lang))
-    return Export("campaign", f"campaign-{campaign_id}", [table], count or 0, campaign_id)
+        table = Table(campaign.title, TASK_COLUMNS, _task_rows(db, actor, campaign_id, lang))
+        export = Export("campaign", f"campaign-{campaign_id}", [table], count or 0, campaign_id)
+    if campaign.delivery_mode == "org":
+        responses = response_rows(await cascade_figures(db, actor, campaign_id), lang)
+        title = translate(lang, "Response times")
+        export.tables.append(Table(title, RESPONSE_COLUMNS, rows_of(responses)))
+        export.rows += len(responses)
+    return export
 
 
 async def rows_of(rows: Iterable[list[Any]]) -> AsyncIterator[list[Any]]:
@@ -311,7 +335,7 @@ async def _write_sheet(book: Any, table: Table, title: str, lang: str, tz: ZoneI
 
 
 def _widths(columns: Sequence[Column], head: list[str], sample: list[list[Any]]) -> list[float]:
-    fixed = {"count": 10, "rate": 10, "time": 17}
+    fixed = {"count": 10, "rate": 10, "time": 17, "minutes": 10}
     widths = []
     for index, column in enumerate(columns):
         longest = max((len(str(row[index] or "")) for row in sample), default=0)
@@ -340,10 +364,10 @@ class _Cells:
             return None
         if kind == "count" and isinstance(value, int):
             return value
-        if kind in ("time", "rate"):
+        if kind in ("time", "rate", "minutes"):
             local = _local(value, self.tz) if kind == "time" else float(value)
             cell = self.new(self.sheet, value=local)
-            cell.number_format = self.time_format if kind == "time" else "0.0%"
+            cell.number_format = NUMBER_FORMATS.get(kind) or self.time_format
             return cell
         text = ILLEGAL_XML.sub("", str(value))
         if not formula_like(text) and not bold:

@@ -16,7 +16,7 @@ from coordinator.campaigns import service as campaigns
 from coordinator.errors import Invalid
 from coordinator.http import DB, CurrentActor, OptionalQueryId, PathId
 from coordinator.i18n import translate
-from coordinator.tallies import exports, figures
+from coordinator.tallies import cascade, exports, figures
 from coordinator.tallies.period import local_period
 from coordinator.web.context import AnyRequest, locale_of, page
 
@@ -123,13 +123,23 @@ async def participation_export(
 
 @get("/campaigns/{campaign_id:int}/export/{fmt:str}")
 async def campaign_export(
-    request: AnyRequest, db: DB, actor: CurrentActor, campaign_id: PathId, fmt: FromPath[str]
+    request: AnyRequest,
+    db: DB,
+    actor: CurrentActor,
+    campaign_id: PathId,
+    fmt: FromPath[str],
+    table: FromQuery[str] = "tasks",
 ) -> Stream:
+    """XLSX: the tasks (or, for leadership, organizations) and, for a campaign delivered
+    through organizations, their response times, one sheet each; CSV: one (`table=responses`)."""
     lang = locale_of(request)
     _check_format(fmt)
     detail = await campaigns.get_campaign(db, actor, campaign_id)  # NotFound before any byte
     tz = request.app.state.settings.timezone
     export = await exports.campaign_export(db, actor, campaign_id, tz, lang)
+    if fmt == "csv" and table == "responses" and len(export.tables) > 1:
+        export.tables.reverse()
+        export.filename += "-responses"
     return await _download(request, db, actor, fmt, export, detail.campaign.title)
 
 
@@ -178,6 +188,7 @@ async def status_page(
 ) -> Template:
     lang = locale_of(request)
     detail = await campaigns.get_campaign(db, actor, campaign_id)
+    breakdown = await figures.campaign_progress(db, actor, campaign_id)
     return page(
         request,
         "tallies/campaign_status.html",
@@ -186,9 +197,19 @@ async def status_page(
         crumbs=[("/campaigns", translate(lang, "Campaigns"))],
         campaign=detail.campaign,
         items=detail.items,
-        breakdown=await figures.campaign_progress(db, actor, campaign_id),
+        breakdown=breakdown,
+        cascade=await _cascade(db, actor, detail.campaign, breakdown),
         approval=await approvals.approval_of(db, actor, detail.campaign),
     )
+
+
+async def _cascade(
+    db: DB, actor: CurrentActor, campaign: Any, breakdown: figures.BreakdownFigures
+) -> cascade.CascadeFigures | None:
+    """The organizations' part, for a campaign delivered through them."""
+    if campaign.delivery_mode != "org":
+        return None
+    return await cascade.cascade_figures(db, actor, campaign.id, breakdown)
 
 
 @get("/campaigns/{campaign_id:int}/progress")
@@ -197,13 +218,15 @@ async def progress_partial(
 ) -> Template:
     """htmx polls this while the campaign runs: the status page updates without a reload."""
     detail = await campaigns.get_campaign(db, actor, campaign_id)
+    breakdown = await figures.campaign_progress(db, actor, campaign_id)
     return page(
         request,
         "tallies/progress.html",
         title="",
         actor=actor,
         campaign=detail.campaign,
-        breakdown=await figures.campaign_progress(db, actor, campaign_id),
+        breakdown=breakdown,
+        cascade=await _cascade(db, actor, detail.campaign, breakdown),
     )
 
 

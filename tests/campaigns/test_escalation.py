@@ -207,6 +207,8 @@ async def test_the_remind_button_on_the_web(db):
             assert pressed.status_code == 200 and answer in pressed.text, pressed.text[-2000:]
         status = await client.get(f"/campaigns/{cid}")
         assert 'id="time-limits"' in status.text and "6 giờ" in status.text
+        # The status page's cascade tree offers it on the row of each organization not acting.
+        assert f'action="/organization-tasks/{task.id}/remind"' in status.text
         button = app.template_engine.get_template("campaigns/_remind_button.html")
         html = button.render(
             task=task,

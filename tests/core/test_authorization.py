@@ -170,6 +170,11 @@ ROUTES = [
         "/api/v1/campaigns/{active}/tally",
         frozenset({"admin", "coordinator", "lead", "leadership"}),
     ),
+    Route(
+        "GET",
+        "/api/v1/campaigns/{active}/responses",
+        frozenset({"admin", "coordinator", "lead", "leadership"}),
+    ),
     Route("GET", "/api/v1/assignments", NAMED),
     Route("GET", "/api/v1/reports", NAMED),
     Route(

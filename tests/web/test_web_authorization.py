@@ -186,6 +186,10 @@ PAGES = [
             "valid_until": "2027-12-31",
         },
     ),
+    # The parties' people (and leadership, without names) see who receives for each party;
+    # admins and the party's own leads name them (the province's: only the admin here).
+    Page("GET", "/agreements/{agreement}/focal-points", SEES_CAMPAIGN),
+    Page("POST", "/agreements/{agreement}/focal-points", ADMIN, {"organization_id": "{province}"}),
     Page("GET", "/simulator", NAMED),
     Page("GET", "/simulator/chat/{telegram}", frozenset({"admin", "coordinator", "lead"})),
     Page("GET", "/simulator/chat/{telegram}/messages", frozenset({"admin", "coordinator", "lead"})),

@@ -3,7 +3,15 @@ agreements; its route list is mounted once, in `coordinator.web.pages`."""
 
 from __future__ import annotations
 
-from coordinator.organizations.web import agreements, imports, member, member_bulk, members, tree
+from coordinator.organizations.web import (
+    agreements,
+    focal_points,
+    imports,
+    member,
+    member_bulk,
+    members,
+    tree,
+)
 
 ROUTES = [
     *tree.ROUTES,
@@ -12,4 +20,5 @@ ROUTES = [
     *member_bulk.ROUTES,
     *imports.ROUTES,
     *agreements.ROUTES,
+    *focal_points.ROUTES,
 ]

@@ -59,11 +59,12 @@ async def _agreements(
     lang = locale_of(request)
     found, parties = await agreement_service.list_agreements(db, actor, PAGE, max(offset, 0))
     tree = await organizations.organization_tree(db, actor)
-    named = {p for ids in parties.values() for p in ids} | {
+    shown = {p for ids in parties.values() for p in ids} | {
         a.lead_organization_id for a in found.items
     }
     async with db.read() as session:
-        unserved = await focal_points.unserved_ids(session, named)
+        unserved = await focal_points.unserved_ids(session, shown)
+        focal = await focal_points.named(session, shown)
     return page(
         request,
         "organizations/agreements.html",
@@ -76,6 +77,7 @@ async def _agreements(
         org_options=_lead_options(actor, tree),
         today=local_date(utcnow()),
         unserved=unserved,
+        focal=focal,
         errors=errors,
         values=values,
     )

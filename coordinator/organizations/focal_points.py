@@ -50,6 +50,8 @@ async def linked(session: AsyncSession, org_ids: Iterable[int]) -> list[tuple[in
         .order_by(col(FocalPoint.organization_id), col(User.id))
     )
     return [(int(org), user) for org, user in found.all()]
+
+
 @dataclass(frozen=True)
 class Person:
     """A user as the focal point form shows them; `linked`: active and in Telegram."""

@@ -167,6 +167,18 @@ def names_focal_points(actor: Actor, organization_id: int) -> bool:
     return manages_organization(actor, organization_id)
 
 
+# campaigns slice: fair load
+def sets_task_cap_for(actor: Actor, organization_id: int) -> bool:
+    """The weekly cap on tasks per member of this organization: those who look after its
+    people (admins, leads of its subtree); it can only lower the deployment's cap."""
+    return manages_organization(actor, organization_id)
+
+
+TASK_CAP_REFUSED = (
+    "Only an administrator or a lead of this organization or one above it can do this."
+)
+
+
 # ---- enforcing them ----
 
 
@@ -233,6 +245,10 @@ class Rights:
         return self.administers or (
             self.coordinates and lead_organization_id == self.organization_id
         )
+
+    def sets_task_cap_for(self, organization_id: int) -> bool:
+        """`sets_task_cap_for` for templates."""
+        return self.manages(organization_id)
 
     def registers_channels_for(self, organization_id: int) -> bool:
         """`registers_channels_for` for templates."""

@@ -33,6 +33,7 @@ class CampaignIn(msgspec.Struct, forbid_unknown_fields=True):
     deadline_at: datetime
     brief: str = ""
     quota_percent: SmallCount | None = None
+    ask_share_percent: SmallCount | None = None
     delivery_mode: str = "dm"
     proof_requested: bool = False
     reminder_hours: list[SmallCount] = msgspec.field(
@@ -61,6 +62,7 @@ class CampaignOut(msgspec.Struct):
     submitted_at: datetime | None = None
     reviewed_at: datetime | None = None
     review_comment: str | None = None
+    ask_share_percent: int | None = None
 
 
 class ContentItemIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, literal, or_, text, union, union_all
+from sqlalchemy import and_, case, exists, func, literal, or_, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -107,12 +107,12 @@ def _turns(rule: Rule, candidates: tuple[Any, ...]) -> Any:
     """Per organization, ceil(share x candidates) minus those already asked for this campaign,
     taken from the others by fewest asks, then oldest last ask, then id (window functions)."""
     c = rule.campaign_id
-    asked_here = union(
-        select(Assignment.member_id).where(
-            Assignment.campaign_id == c, col(Assignment.member_id).is_not(None)
-        ),
-        select(HeldTask.member_id).where(HeldTask.campaign_id == c),
-    ).subquery("asked_here")
+    # Correlated EXISTS on the unique keys, not a join to a UNION: SQLite gives a UNION no
+    # index and would scan it once per member (quadratic on a relaunch).
+    asked_here = or_(
+        exists().where(col(Assignment.campaign_id) == c, col(Assignment.member_id) == Member.id),
+        exists().where(col(HeldTask.campaign_id) == c, col(HeldTask.member_id) == Member.id),
+    )
     asks = union_all(
         select(
             col(Assignment.member_id).label("member_id"), col(Assignment.created_at).label("at")
@@ -124,7 +124,7 @@ def _turns(rule: Rule, candidates: tuple[Any, ...]) -> Any:
         .group_by(asks.c.member_id)
         .subquery("history")
     )
-    here = case((asked_here.c.member_id.is_not(None), 1), else_=0)
+    here = case((asked_here, 1), else_=0)
     org = col(Member.organization_id)
     ranked = (
         select(  # type: ignore[call-overload]
@@ -140,7 +140,6 @@ def _turns(rule: Rule, candidates: tuple[Any, ...]) -> Any:
             .label("turn"),
         )
         .select_from(Member)
-        .outerjoin(asked_here, asked_here.c.member_id == Member.id)
         .outerjoin(history, history.c.member_id == Member.id)
         .where(*candidates)
         .subquery("ranked")

@@ -61,11 +61,6 @@ class Rule:
     def capped(self) -> bool:
         return self.deployment_cap is not None or self.organization_caps
 
-    @property
-    def plain(self) -> bool:
-        """Nothing to apply: the assignments are written as they always were."""
-        return self.share is None and not self.capped
-
 
 async def rule_for(
     session: AsyncSession, campaign_id: int, now: datetime, *, rotate: bool = True
@@ -208,6 +203,9 @@ async def hold(session: AsyncSession, rule: Rule, asked: tuple[Any, ...], now: d
 
 async def settle(session: AsyncSession, campaign_id: int) -> None:
     """A held task whose volunteer now has the assignment is held no more."""
+    waiting = select(HeldTask.member_id).where(HeldTask.campaign_id == campaign_id).limit(1)
+    if await session.scalar(waiting) is None:
+        return
     assigned = select(Assignment.member_id).where(
         Assignment.campaign_id == campaign_id, col(Assignment.member_id).is_not(None)
     )

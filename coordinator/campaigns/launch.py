@@ -140,16 +140,15 @@ async def member_assignments(
     rule = await fairload.rule_for(session, campaign_id, now, rotate=rotate)
     asked = fairload.chosen(rule, candidates)
     rows = select(literal(campaign_id), Member.id, literal("pending"), literal(now, UTCDateTime()))
-    if rule.plain:
-        return await _insert_missing(session, rows.where(*candidates), "member_id")
     if rule.capped:
         await fairload.take_turns(session)
         await fairload.hold(session, rule, asked, now)
         rows = fairload.under_cap(rows, rule)
+    # Without a share or a cap, `chosen` is the candidates: the launch as it always was.
     created = await _insert_missing(
         session, rows.where(*fairload.chosen(rule, candidates)), "member_id"
     )
-    await fairload.settle(session, campaign_id)
+    await fairload.settle(session, campaign_id)  # e.g. held, then the cap was lifted
     return created
 
 

@@ -293,3 +293,31 @@ async def test_a_lead_sets_the_cap_on_the_organization_page(db):
         assert (
             await organizations.get_organization(db, world.actor["admin"], district)
         ).weekly_task_cap == 3
+
+
+async def test_lifting_the_cap_lets_a_relaunch_hand_out_what_was_held(world, deployment_cap):
+    deployment_cap(1)
+    first, second = await _campaign(world), await _campaign(world)
+    await _launch(world, first, MONDAY)
+    await _launch(world, second, MONDAY)
+    deployment_cap(None)
+    assert await _launch(world, second, MONDAY + timedelta(hours=1)) == 4
+    assert await _members_of(world, HeldTask, second) == set()
+
+
+async def test_the_status_page_says_how_many_were_held_back(world, deployment_cap):
+    from coordinator.app import create_app
+    from coordinator.settings import read_settings
+
+    deployment_cap(1)
+    first, second = await _campaign(world), await _campaign(world, share=50)
+    await _launch(world, first, MONDAY)
+    await _launch(world, second, MONDAY)
+    app = create_app(read_settings({**os.environ, "COORDINATOR_DATABASE_URL": world.db.url}))
+    async with AsyncTestClient(app=app) as client:
+        await sign_in(client, "coordinator")
+        page = (await client.get(f"/campaigns/{second}")).text
+        # ceil(50 %) of the district's three and of the commune's one, all at their cap.
+        assert "Đã giao 3 trên 4." in page and "Tạm giữ do giới hạn theo tuần: 3." in page
+        assert "Huyện đoàn A" in page and "2 trên 3" in page
+        assert 'id="fair-load"' not in (await client.get(f"/campaigns/{first}")).text

@@ -60,12 +60,13 @@ async def tick(
     await _recount_when_due(db, leader, now)
     if digests:
         logger.info("digests queued: %s", digests)
-    if report.launched or report.reminded or report.closed:
+    if report.launched or report.reminded or report.closed or report.released:
         logger.info(
-            "sweep: launched %s, reminded %s, closed %s",
+            "sweep: launched %s, reminded %s, closed %s, held tasks released %s",
             report.launched,
             report.reminded,
             report.closed,
+            report.released,
         )
 
 

@@ -60,13 +60,15 @@ async def tick(
     await _recount_when_due(db, leader, now)
     if digests:
         logger.info("digests queued: %s", digests)
-    if report.launched or report.reminded or report.closed or report.org_steps:
+    if report.launched or report.reminded or report.closed or report.org_steps or report.released:
         logger.info(
-            "sweep: launched %s, reminded %s, organization steps %s, closed %s",
+            "sweep: launched %s, reminded %s, organization steps %s, closed %s, "
+            "held tasks released %s",
             report.launched,
             report.reminded,
             report.org_steps,
             report.closed,
+            report.released,
         )
 
 

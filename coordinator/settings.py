@@ -53,6 +53,15 @@ def _positive_float(name: str, value: str | None, default: float) -> float:
     return number
 
 
+def _optional_count(name: str, value: str | None) -> int | None:
+    """A whole number of at least 1, or None when unset."""
+    if value is None:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise SettingsError(f"{PREFIX}{name} must be a whole number of at least 1, not {value!r}")
+    return int(value)
+
+
 def _bool(name: str, value: str | None, default: bool) -> bool:
     """Only `True` or `False`: a typo must not silently mean either."""
     if value is None:
@@ -160,6 +169,9 @@ class Settings:
     ready_lag_seconds: float = 300.0  # the oldest due outbox message waiting this long: not ready
     paid_broadcast: bool = False  # allow_paid_broadcast on every message (bots that qualify)
     metrics_token: str | None = None  # GET /metrics from beyond loopback: this bearer token
+    # Fair load: at most this many tasks per volunteer per ISO week, local time (None: no cap;
+    # an organization's own cap can only be smaller).
+    weekly_task_cap: int | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -215,6 +227,7 @@ def read_settings(env: dict[str, str] | None = None) -> Settings:
         ),
         paid_broadcast=_bool("PAID_BROADCAST", _raw("PAID_BROADCAST", env), False),
         metrics_token=_raw("METRICS_TOKEN", env, secret=True),
+        weekly_task_cap=_optional_count("WEEKLY_TASK_CAP", _raw("WEEKLY_TASK_CAP", env)),
     )
 
 

@@ -179,6 +179,18 @@ FOCAL_POINTS_REFUSED = (
 )
 
 
+# campaigns slice: fair load
+def sets_task_cap_for(actor: Actor, organization_id: int) -> bool:
+    """The weekly cap on tasks per member of this organization: those who look after its
+    people (admins, leads of its subtree); it can only lower the deployment's cap."""
+    return manages_organization(actor, organization_id)
+
+
+TASK_CAP_REFUSED = (
+    "Only an administrator or a lead of this organization or one above it can do this."
+)
+
+
 # ---- enforcing them ----
 
 
@@ -249,6 +261,10 @@ class Rights:
 
     def names_focal_points(self, organization_id: int) -> bool:
         """`names_focal_points` for templates."""
+        return self.manages(organization_id)
+
+    def sets_task_cap_for(self, organization_id: int) -> bool:
+        """`sets_task_cap_for` for templates."""
         return self.manages(organization_id)
 
     def registers_channels_for(self, organization_id: int) -> bool:

@@ -37,6 +37,7 @@ class CampaignIn(msgspec.Struct, forbid_unknown_fields=True):
     deadline_at: datetime
     brief: str = ""
     quota_percent: SmallCount | None = None
+    ask_share_percent: SmallCount | None = None
     # Omitted: `org` when the campaign targets more than one organization, else `dm`.
     delivery_mode: str | None = None
     proof_requested: bool = False
@@ -74,6 +75,7 @@ class CampaignOut(msgspec.Struct):
     org_remind_after_hours: int | None = None
     org_escalate_after_hours: int | None = None
     org_auto_pass_on_after_hours: int | None = None
+    ask_share_percent: int | None = None
 
 
 class ContentItemIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -21,6 +21,7 @@ from coordinator.organizations.models import Agreement
 
 SETTINGS = (
     "quota_percent",
+    "ask_share_percent",
     "delivery_mode",
     "proof_requested",
     "reminder_hours",

@@ -42,6 +42,7 @@ class CampaignDraft:
     deadline_at: datetime
     brief: str = ""
     quota_percent: int | None = None
+    ask_share_percent: int | None = None  # fair load: ask this share of each organization
     # None: not chosen, the mode follows the targets (`auto_delivery_mode`).
     delivery_mode: str | None = None
     proof_requested: bool = False
@@ -82,6 +83,10 @@ def draft_errors(d: CampaignDraft, kept_launch: datetime | None = None) -> list[
         errors.append(field_error("deadline_at", "must be after launch_at"))
     if d.quota_percent is not None and not 1 <= d.quota_percent <= 100:
         errors.append(field_error("quota_percent", "between 1 and 100"))
+    if d.ask_share_percent is not None and not 1 <= d.ask_share_percent <= 100:
+        errors.append(field_error("ask_share_percent", "between 1 and 100"))
+    if d.ask_share_percent is not None and d.delivery_mode == "group":
+        errors.append(field_error("ask_share_percent", "a group chat message reaches everyone"))
     if len(d.reminder_hours) > 5 or any(not 1 <= h <= 168 for h in d.reminder_hours):
         errors.append(field_error("reminder_hours", "up to 5 values, each 1-168 hours"))
     if d.delivery_mode is not None and d.delivery_mode not in ("dm", "group", "org"):
@@ -184,6 +189,7 @@ async def new_campaign(session: AsyncSession, actor: Actor, draft: CampaignDraft
         launch_at=draft.launch_at,
         deadline_at=draft.deadline_at,
         quota_percent=draft.quota_percent,
+        ask_share_percent=draft.ask_share_percent,
         delivery_mode=draft.delivery_mode or auto_delivery_mode(0),
         delivery_mode_auto=draft.delivery_mode is None,
         proof_requested=draft.proof_requested,
@@ -217,6 +223,7 @@ async def update_campaign(
             "launch_at",
             "deadline_at",
             "quota_percent",
+            "ask_share_percent",
             "proof_requested",
             "remind_in_quiet_hours",
             "paid_broadcast",

@@ -7,10 +7,12 @@ from typing import Any
 
 from sqlalchemy import and_, func, literal, or_
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 
 from coordinator.base import UTCDateTime
-from coordinator.campaigns.models import Assignment, Campaign, CampaignTarget
+from coordinator.campaigns import fairload
+from coordinator.campaigns.models import Assignment, Campaign, CampaignTarget, HeldTask
+from coordinator.clock import zone
 from coordinator.db import upsert_insert
 from coordinator.delivery.queue import queue_cards
 from coordinator.organizations.models import GroupChat, Member, MemberClub
@@ -118,11 +120,67 @@ async def assign(
 async def _insert_member_assignments(
     session: AsyncSession, campaign_id: int, orgs: set[int], clubs: set[int], now: datetime
 ) -> int:
-    """One per eligible member not yet assigned."""
-    eligible = select(
-        literal(campaign_id), Member.id, literal("pending"), literal(now, UTCDateTime())
-    ).where(*eligible_members(orgs, clubs))
-    return await _insert_missing(session, eligible, "member_id")
+    """One per eligible member not yet assigned, under fair load."""
+    return await member_assignments(session, campaign_id, eligible_members(orgs, clubs), now)
+
+
+async def member_assignments(
+    session: AsyncSession,
+    campaign_id: int,
+    candidates: tuple[Any, ...],
+    now: datetime,
+    *,
+    rotate: bool = True,
+) -> int:
+    """The one place member assignments are written: one per candidate (conditions on
+    `Member`) not yet assigned, under fair load (`fairload`): with a share, each
+    organization's turn of them; with a cap, those at it wait as held tasks. Held first:
+    with a share, the turn computed again for the assignments is then the same turn minus
+    the held (they count as asked), so both statements agree without a temporary table."""
+    rule = await fairload.rule_for(session, campaign_id, now, rotate=rotate)
+    asked = fairload.chosen(rule, candidates)
+    rows = select(literal(campaign_id), Member.id, literal("pending"), literal(now, UTCDateTime()))
+    if rule.capped:
+        await fairload.take_turns(session)
+        await fairload.hold(session, rule, asked, now)
+        rows = fairload.under_cap(rows, rule)
+    # Without a share or a cap, `chosen` is the candidates: the launch as it always was.
+    created = await _insert_missing(
+        session, rows.where(*fairload.chosen(rule, candidates)), "member_id"
+    )
+    await fairload.settle(session, campaign_id)  # e.g. held, then the cap was lifted
+    return created
+
+
+async def release_held(session: AsyncSession, campaign_id: int, now: datetime) -> int:
+    """Held tasks of a running campaign become assignments for the volunteers now under
+    their cap (a new week), with their task cards; the others wait for the next week."""
+    held = select(HeldTask.member_id).where(HeldTask.campaign_id == campaign_id)
+    candidates = (
+        col(Member.id).in_(held),
+        col(Member.deactivated_at).is_(None),
+        col(Member.telegram_user_id).is_not(None),
+        col(Member.opted_out_at).is_(None),
+        col(Member.unreachable_at).is_(None),
+    )
+    created = await member_assignments(session, campaign_id, candidates, now, rotate=False)
+    if created:
+        recipient = select(Member.telegram_user_id).where(Member.id == Assignment.member_id)
+        mine = col(Assignment.campaign_id) == campaign_id
+        await queue_cards(
+            session,
+            col(Assignment.id),
+            recipient.scalar_subquery(),
+            and_(mine, col(Assignment.created_at) == now, col(Assignment.member_id).is_not(None)),
+            now,
+        )
+    start, _ = fairload.week_of(now, zone())
+    await session.execute(
+        update(HeldTask)
+        .where(col(HeldTask.campaign_id) == campaign_id, col(HeldTask.held_at) < start)
+        .values(held_at=now)
+    )
+    return created
 
 
 async def _insert_group_assignments(

@@ -42,6 +42,9 @@ class Campaign(SQLModel, table=True):
         CheckConstraint(one_of("status", CAMPAIGN_STATUSES), name="status"),
         CheckConstraint("delivery_mode IN ('dm','group','org')", name="delivery_mode"),
         CheckConstraint("quota_percent IS NULL OR quota_percent BETWEEN 1 AND 100", name="quota"),
+        CheckConstraint(
+            "ask_share_percent IS NULL OR ask_share_percent BETWEEN 1 AND 100", name="ask_share"
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     agreement_id: int = Field(sa_column=_fk("agreement.id"))
@@ -51,6 +54,9 @@ class Campaign(SQLModel, table=True):
     launch_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     deadline_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     quota_percent: int | None = None
+    # Fair load: ask only this share of each organization's members, those asked least first
+    # (None: everyone; `campaigns/fairload.py`).
+    ask_share_percent: int | None = None
     delivery_mode: str = Field(default="dm", max_length=5)
     # No mode was chosen: it follows the targets (`org` for more than one organization).
     delivery_mode_auto: bool = False
@@ -169,6 +175,22 @@ class OrganizationTask(SQLModel, table=True):
     reminded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     auto_passed_on_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class HeldTask(SQLModel, table=True):
+    """A task held back from a volunteer who had reached the weekly cap (fair load): it is not
+    an assignment yet, so no tally counts it; the scheduler turns it into one once the week
+    turns over, while the campaign still runs. Kept when the campaign ends unreleased, so the
+    status page can say how many never went out."""
+
+    __tablename__ = "held_task"
+    campaign_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("campaign.id", ondelete="CASCADE"), primary_key=True)
+    )
+    member_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("member.id"), primary_key=True, index=True)
+    )
+    held_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 
 
 REPORT_STATUS_ACTIONS = ("acknowledged", "done", "declined")

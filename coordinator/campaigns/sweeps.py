@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 
 from coordinator.auth.scope import SYSTEM
-from coordinator.campaigns import escalation, lifecycle, reminders
-from coordinator.campaigns.models import Campaign
+from coordinator.campaigns import escalation, fairload, launch, lifecycle, reminders
+from coordinator.campaigns.models import Campaign, HeldTask
 from coordinator.db import Database
 from coordinator.errors import DomainError
 
@@ -50,6 +50,7 @@ class SweepReport:
     closed: list[int] = field(default_factory=list)
     # organization task -> the time-limit step taken (remind / escalate / auto_pass_on)
     org_steps: dict[int, str] = field(default_factory=dict)
+    released: dict[int, int] = field(default_factory=dict)  # campaign -> held tasks released
     failed: dict[int, str] = field(default_factory=dict)
 
 
@@ -117,11 +118,29 @@ async def close_due(db: Database, now: datetime, report: SweepReport) -> None:
         report.closed.append(campaign_id)
 
 
+async def release_due(db: Database, now: datetime, tz: ZoneInfo, report: SweepReport) -> None:
+    """Fair load: tasks held back in an earlier week go out to the volunteers now under their
+    weekly cap, while the campaign runs; the others wait for the next week."""
+    start, _ = fairload.week_of(now, tz)
+    waiting = select(HeldTask.campaign_id).where(col(HeldTask.held_at) < start)
+    for campaign_id in await _ids(
+        db,
+        col(Campaign.status) == "active",
+        col(Campaign.deadline_at) > now,
+        col(Campaign.id).in_(waiting),
+    ):
+        async with db.write() as session:
+            released = await launch.release_held(session, campaign_id, now)
+        if released:
+            report.released[campaign_id] = released
+
+
 async def sweep(db: Database, now: datetime, tz: ZoneInfo) -> SweepReport:
-    """One scheduler tick: launch what is due, remind, take the organization tasks' time-limit
-    steps, then close what has passed its deadline."""
+    """One scheduler tick: launch what is due, release held tasks, remind, take the
+    organization tasks' time-limit steps, then close what has passed its deadline."""
     report = SweepReport()
     await launch_due(db, now, report)
+    await release_due(db, now, tz, report)
     await remind_due(db, now, tz, report)
     await escalate_due(db, now, tz, report)
     await close_due(db, now, report)

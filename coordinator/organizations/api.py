@@ -43,6 +43,7 @@ class OrganizationOut(msgspec.Struct):
     parent_id: int | None
     name: str
     kind: str
+    weekly_task_cap: int | None = None  # fair load; set on the organization's page
 
 
 class ClubIn(msgspec.Struct, forbid_unknown_fields=True):

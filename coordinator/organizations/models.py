@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Integer, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from coordinator.base import UTCDateTime, utcnow
@@ -22,11 +22,17 @@ def _fk(
 
 
 class Organization(SQLModel, table=True):
+    __table_args__ = (
+        CheckConstraint("weekly_task_cap IS NULL OR weekly_task_cap >= 1", name="weekly_task_cap"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     parent_id: int | None = Field(default=None, sa_column=_fk("organization.id", nullable=True))
     name: str = Field(max_length=200)
     kind: str = Field(max_length=40, default="union")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    # Fair load: at most this many tasks per member per ISO week (None: only the deployment's
+    # cap, if any, applies; the smaller of the two wins).
+    weekly_task_cap: int | None = None
 
 
 class Club(SQLModel, table=True):

@@ -229,3 +229,24 @@ async def _member_counts(session: AsyncSession, actor: Actor) -> dict[int, tuple
         scope.members(actor, counted).group_by(col(Member.organization_id))
     )
     return {org_id: (total, linked) for org_id, total, linked in rows}
+
+
+async def set_weekly_task_cap(
+    db: Database, actor: Actor | None, organization_id: int, cap: int | None
+) -> Organization:
+    """Fair load: at most `cap` tasks per member of this organization per week (None: only
+    the deployment's cap, if any)."""
+    if actor is not None:
+        policy.require(policy.sets_task_cap_for(actor, organization_id), policy.TASK_CAP_REFUSED)
+    if cap is not None and not 1 <= cap <= 100:
+        raise Invalid(
+            "The cap cannot be saved.",
+            errors=[field_error("weekly_task_cap", "a whole number from 1 to 100, or empty")],
+        )
+    async with db.write() as session:
+        org = await session.get(Organization, organization_id)
+        if org is None:
+            raise NotFound("No such organization.")
+        org.weekly_task_cap = cap
+        audit(session, actor, "organization.task_cap", "organization", organization_id, cap=cap)
+    return org

@@ -11,7 +11,7 @@ from litestar import Request, get
 from litestar.params import FromPath, FromQuery
 from litestar.response import Stream, Template
 
-from coordinator.campaigns import approvals
+from coordinator.campaigns import approvals, held
 from coordinator.campaigns import service as campaigns
 from coordinator.errors import Invalid
 from coordinator.http import DB, CurrentActor, OptionalQueryId, PathId
@@ -200,6 +200,7 @@ async def status_page(
         breakdown=breakdown,
         cascade=await _cascade(db, actor, detail.campaign, breakdown),
         approval=await approvals.approval_of(db, actor, detail.campaign),
+        load=await held.load_of(db, actor, campaign_id),
     )
 
 

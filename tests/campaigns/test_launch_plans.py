@@ -139,3 +139,37 @@ async def test_it_launches_to_100000_members_quickly_on_stale_statistics(world):
     assert result.created == 100_000 + 4  # the world's own linked members of the province
     # Measured ~3 s on 2 shared cores (46 s with NOT EXISTS); generous for a busy machine.
     assert took < 30, f"first launch took {took:.1f} s"
+
+
+async def test_fair_load_plans_no_anti_join_over_what_it_writes(world, monkeypatch):
+    """With a weekly cap and a share, the launch also writes held tasks: on fresh statistics
+    none of its inserts reads the table it writes through an anti join."""
+    from coordinator.campaigns.models import Campaign, HeldTask
+    from coordinator.settings import get_settings
+
+    monkeypatch.setenv("COORDINATOR_WEEKLY_TASK_CAP", "1")
+    get_settings.cache_clear()
+    try:
+        await _bulk_members(world.db, world.org["district"], 2_000)
+        first = await world.campaign(targets=("province",))
+        second = await world.campaign(targets=("province",))
+        async with world.db.write() as session:
+            (await session.get(Campaign, second)).ask_share_percent = 50
+        await _analyze(world.db)
+        with explained_inserts(world.db) as plans:
+            for cid in (first, second):
+                await campaigns.launch_campaign(world.db, world.actor["coordinator"], cid)
+        written = {_written_table(plan) for _, plan in plans}
+        assert {"assignment", "outbox_message", "held_task"} <= written, written
+        for statement, plan in plans:
+            bad = _anti_joins_over(plan, _written_table(plan))
+            assert not bad, f"{statement[:200]} plans {bad}"
+        async with world.db.read() as session:
+            held = await session.scalars(
+                select(HeldTask.member_id).where(HeldTask.campaign_id == second)
+            )
+            # ceil(50 %) per organization: 1,002 of the district's 2,003, the commune's one.
+            assert len(held.all()) == 1_002 + 1
+    finally:
+        monkeypatch.delenv("COORDINATOR_WEEKLY_TASK_CAP")
+        get_settings.cache_clear()

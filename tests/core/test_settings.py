@@ -84,3 +84,12 @@ def test_it_serves_the_public_host_and_loopback_and_trusts_no_proxy_by_default(t
 def test_it_refuses_bad_proxies_and_public_urls(env, message):
     with pytest.raises(SettingsError, match=message):
         read_settings({"COORDINATOR_SECRET_KEY": KEY, **env})
+
+
+def test_the_weekly_task_cap_is_unset_by_default_and_a_whole_number_when_set(tmp_path: Path):
+    base = {"COORDINATOR_VAR_DIR": str(tmp_path)}
+    assert read_settings(base).weekly_task_cap is None
+    assert read_settings({**base, "COORDINATOR_WEEKLY_TASK_CAP": "3"}).weekly_task_cap == 3
+    for bad in ("0", "-1", "2.5", "many"):
+        with pytest.raises(SettingsError, match="COORDINATOR_WEEKLY_TASK_CAP"):
+            read_settings({**base, "COORDINATOR_WEEKLY_TASK_CAP": bad})

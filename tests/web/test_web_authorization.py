@@ -118,6 +118,7 @@ PAGES = [
     Page("GET", "/organizations", ALL),
     Page("GET", "/organizations/{district}", ALL),
     Page("POST", "/organizations/{district}/clubs", LEADS, {"name": "CLB mới"}),
+    Page("POST", "/organizations/{district}/task-cap", LEADS, {"weekly_task_cap": "3"}),
     Page(
         "POST",
         "/organizations/{district}/channels",

@@ -47,6 +47,7 @@ SENTENCES = {
     "mfa.remove": "removed the second factor of {object}",
     "organization.create": "created the organization {object}",
     "organization.update": "changed the organization {object}",
+    "organization.task_cap": "set the weekly task cap of {object}",
     "outbox.retry": "sent a failed message again",
     "report.record": "recorded a report",
     "session.end": "ended a session of {object}",

@@ -49,6 +49,7 @@ def parse_local(request: AnyRequest, value: Any, field: str) -> datetime:
 def read_draft(request: AnyRequest, data: dict[str, Any]) -> CampaignDraft:
     """The form's fields as a draft; every unreadable field is reported at once."""
     quota = str(data.get("quota_percent", "")).strip()
+    share = str(data.get("ask_share_percent", "")).strip()
     errors = []
     times = {}
     for name in ("launch_at", "deadline_at"):
@@ -58,6 +59,8 @@ def read_draft(request: AnyRequest, data: dict[str, Any]) -> CampaignDraft:
             errors += exc.errors or []
     if quota and not quota.isdigit():
         errors.append({"field": "quota_percent", "message": "between 1 and 100"})
+    if share and not share.isdigit():
+        errors.append({"field": "ask_share_percent", "message": "between 1 and 100"})
     hours = str(data.get("reminder_hours", "")).replace(",", " ").split()
     if not all(h.isdigit() for h in hours):
         errors.append({"field": "reminder_hours", "message": "up to 5 values, each 1-168 hours"})
@@ -76,6 +79,7 @@ def read_draft(request: AnyRequest, data: dict[str, Any]) -> CampaignDraft:
         launch_at=times["launch_at"],
         deadline_at=times["deadline_at"],
         quota_percent=int(quota) if quota else None,
+        ask_share_percent=int(share) if share else None,
         delivery_mode=str(data.get("delivery_mode", "")) or None,  # empty: follow the targets
         proof_requested=data.get("proof_requested") == "on",
         reminder_hours=[int(h) for h in hours],
@@ -122,6 +126,7 @@ def form_values(request: AnyRequest, campaign: Campaign) -> dict[str, Any]:
         "launch_at": local_input(request, campaign.launch_at),
         "deadline_at": local_input(request, campaign.deadline_at),
         "quota_percent": campaign.quota_percent or "",
+        "ask_share_percent": campaign.ask_share_percent or "",
         "delivery_mode": "" if campaign.delivery_mode_auto else campaign.delivery_mode,
         "proof_requested": "on" if campaign.proof_requested else "",
         "reminder_hours": ", ".join(str(h) for h in campaign.reminder_hours),

@@ -82,6 +82,7 @@ async def _organization(
         channels=channels.items,
         groups=groups.items if groups else [],
         platforms=[(p, translate(lang, PLATFORM_LABELS[p])) for p in PLATFORMS],
+        deployment_cap=request.app.state.settings.weekly_task_cap,
         errors=errors,
         values=values,
     )
@@ -122,6 +123,31 @@ async def add_channel(
     return redirect(f"/organizations/{org_id}")
 
 
+@post("/organizations/{org_id:int}/task-cap")
+async def set_task_cap(
+    request: AnyRequest, db: DB, actor: CurrentActor, org_id: PathId, data: Form
+) -> Template | Redirect:
+    """Fair load: the organization's weekly cap on tasks per member."""
+    raw = str(data.get("weekly_task_cap", "")).strip()
+    try:
+        if raw and not raw.isdigit():
+            raise Invalid(
+                "The cap cannot be saved.",
+                errors=[
+                    {
+                        "field": "weekly_task_cap",
+                        "message": "a whole number from 1 to 100, or empty",
+                    }
+                ],
+            )
+        await organizations.set_weekly_task_cap(db, actor, org_id, int(raw) if raw else None)
+    except Invalid as exc:
+        errors = {f"cap_{k}": v for k, v in field_errors(exc, locale_of(request)).items()}
+        return await _organization(request, db, actor, org_id, errors, data, FORM_ERROR)
+    flash(request, "Weekly cap saved.")
+    return redirect(f"/organizations/{org_id}")
+
+
 @post("/organizations/{org_id:int}/group-link")
 async def group_link(
     request: AnyRequest, db: DB, actor: CurrentActor, org_id: PathId, data: Form
@@ -159,4 +185,12 @@ async def invite_sheet(
     )
 
 
-ROUTES = [organizations_page, organization_page, add_club, add_channel, group_link, invite_sheet]
+ROUTES = [
+    organizations_page,
+    organization_page,
+    add_club,
+    add_channel,
+    set_task_cap,
+    group_link,
+    invite_sheet,
+]

@@ -4,6 +4,7 @@ its buttons (Received / Pass it on / Can't, then the choices), and the presses' 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from html import escape
 from typing import Any
@@ -118,20 +119,49 @@ def render(
 
 async def task_text(session: AsyncSession, task: OrganizationTask, locale: str) -> str:
     """The task's message as it reads now."""
+    return (await task_texts(session, [(task, locale)]))[(task.id or 0, locale)]
+
+
+async def task_texts(
+    session: AsyncSession, wanted: Sequence[tuple[OrganizationTask, str]]
+) -> dict[tuple[int, str], str]:
+    """Each (task, locale)'s message, in five queries however many tasks: a launch to 1,000
+    organizations renders 1,000 messages, one query each took seconds."""
     from coordinator.campaigns.cascade import reach
 
-    campaign = await session.get(Campaign, task.campaign_id)
-    organization = await session.get(Organization, task.organization_id)
-    assert campaign is not None and organization is not None
-    urls = list(
-        await session.scalars(
-            select(ContentItem.url)
-            .where(ContentItem.campaign_id == task.campaign_id)
-            .order_by(col(ContentItem.position), col(ContentItem.id))
-        )
+    if not wanted:
+        return {}
+    campaign_ids = {t.campaign_id for t, _ in wanted}
+    org_ids = {t.organization_id for t, _ in wanted}
+    found = await session.scalars(select(Campaign).where(col(Campaign.id).in_(campaign_ids)))
+    campaigns = {c.id: c for c in found}
+    names = dict(
+        (
+            await session.execute(
+                select(Organization.id, Organization.name).where(col(Organization.id).in_(org_ids))
+            )
+        ).all()
     )
-    counts = (await reach(session, {task.organization_id}))[task.organization_id]
-    return render(task, campaign, organization.name, urls, counts, locale)
+    urls: dict[int, list[str]] = {}
+    items = await session.execute(
+        select(ContentItem.campaign_id, ContentItem.url)
+        .where(col(ContentItem.campaign_id).in_(campaign_ids))
+        .order_by(col(ContentItem.position), col(ContentItem.id))
+    )
+    for campaign_id, url in items.all():
+        urls.setdefault(campaign_id, []).append(url)
+    counts = await reach(session, org_ids)
+    return {
+        (t.id or 0, locale): render(
+            t,
+            campaigns[t.campaign_id],
+            names[t.organization_id],
+            urls.get(t.campaign_id, []),
+            counts[t.organization_id],
+            locale,
+        )
+        for t, locale in wanted
+    }
 
 
 async def notify_focal_points(
@@ -155,12 +185,12 @@ async def notify_focal_points(
             .order_by(col(OrganizationTask.id), col(User.id))
         )
     ).all()
-    texts: dict[tuple[int, str], str] = {}
+    texts = await task_texts(
+        session, list({(t.id, u.locale): (t, u.locale) for t, u in pairs}.values())
+    )
     messages = []
     for task, user in pairs:
         key = (task.id or 0, user.locale)
-        if key not in texts:
-            texts[key] = await task_text(session, task, user.locale)
         messages.append(
             OutboxMessage(
                 dedupe_key=f"orgtask:{task.id}:{user.id}",

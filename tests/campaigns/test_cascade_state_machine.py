@@ -14,9 +14,10 @@ import os
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, initialize, invariant, rule
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlmodel import col, select
 
 from coordinator.base import utcnow
@@ -380,3 +381,71 @@ async def test_the_same_pass_on_pressed_concurrently_gives_one_set(world):
     assert set(await expected_recipients(world.db)) == {
         (cid, r.member_id, r.group_chat_id) for r in rows
     }
+
+
+async def _until(check, seconds: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="SQLite's single writer runs them one by one")
+async def test_a_pass_on_racing_the_close_leaves_nothing_open(world):
+    """A pass-on still writing when the campaign closes: its assignments must end expired and
+    their cards withdrawn, not queued to volunteers of a closed campaign. An uncommitted
+    assignment of one of the members holds the pass-on mid-way while the close runs."""
+    await add_cascade_world(world)
+    cid = await world.campaign(targets=("district",), mode="org")
+    await campaigns.launch_campaign(world.db, world.actor["coordinator"], cid)
+    async with world.db.read() as session:
+        task_id = await session.scalar(
+            select(OrganizationTask.id).where(OrganizationTask.campaign_id == cid)
+        )
+    engines = [Database(world.db.url) for _ in range(2)]
+    try:
+        async with world.db.engine.connect() as conn:
+            held = await conn.begin()
+            await conn.execute(
+                insert(Assignment).values(
+                    campaign_id=cid,
+                    member_id=world.member["d1"],
+                    status="pending",
+                    created_at=utcnow(),
+                )
+            )
+            passing = asyncio.ensure_future(
+                cascade_service.act(engines[0], world.actor["fda"], task_id or 0, "members")
+            )
+            await _until(lambda: _waits(world.db, 1))
+            closing = asyncio.ensure_future(
+                campaigns.close_campaign(engines[1], world.actor["coordinator"], cid)
+            )
+            await _until(lambda: _closed_or_waiting(closing, world.db))
+            await held.rollback()
+        results = await asyncio.gather(passing, closing, return_exceptions=True)
+    finally:
+        for db in engines:
+            await db.dispose()
+    assert not any(isinstance(r, BaseException) for r in results), results
+    async with world.db.read() as session:
+        statuses = Counter(
+            await session.scalars(select(Assignment.status).where(Assignment.campaign_id == cid))
+        )
+        cards = Counter(
+            await session.scalars(
+                select(OutboxMessage.status)
+                .join(Assignment, col(Assignment.id) == OutboxMessage.assignment_id)
+                .where(Assignment.campaign_id == cid)
+            )
+        )
+    assert set(statuses) <= {"expired"}, statuses
+    assert set(cards) <= {"cancelled"}, cards
+
+
+async def _waits(db: Database, n: int) -> bool:
+    return await _waiting_on_locks(db) >= n
+
+
+async def _closed_or_waiting(closing: asyncio.Future, db: Database) -> bool:
+    return closing.done() or await _waiting_on_locks(db) >= 2

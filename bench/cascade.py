@@ -21,10 +21,13 @@ import platform
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import event, func, insert, select, text
 
 from coordinator.auth.models import User
 from coordinator.auth.scope import SYSTEM, actor_for
@@ -118,7 +121,9 @@ async def grow(db: Database, organizations: int, members: int) -> tuple[list[int
     return targets, big.id, ids["agreement"]
 
 
-async def measure(db: Database, targets: list[int], big: int, agreement: int) -> None:
+async def measure(
+    db: Database, targets: list[int], big: int, agreement: int, profile: bool
+) -> None:
     now = utcnow()
     campaign = await campaigns.create_campaign(
         db,
@@ -143,9 +148,11 @@ async def measure(db: Database, targets: list[int], big: int, agreement: int) ->
     )
     await campaigns.set_targets(db, SYSTEM, campaign.id, organization_ids=targets, club_ids=[])
     say("load before", load())
-    started = time.perf_counter()
-    result = await campaigns.launch_campaign(db, SYSTEM, campaign.id)
-    took = time.perf_counter() - started
+    with statement_times(db, profile) as spent:
+        started = time.perf_counter()
+        result = await campaigns.launch_campaign(db, SYSTEM, campaign.id)
+        took = time.perf_counter() - started
+    show(spent)
     async with db.read() as session:
         cards = await session.scalar(
             select(func.count())
@@ -168,9 +175,11 @@ async def measure(db: Database, targets: list[int], big: int, agreement: int) ->
         "cascade launch, all tasks queued",
         f"{took:.2f} s ({result.created:,} organization tasks, {cards:,} cards; target <= 2 s)",
     )
-    started = time.perf_counter()
-    outcome = await cascade_service.act(db, actor, task_id, "members")
-    took = time.perf_counter() - started
+    with statement_times(db, profile) as spent:
+        started = time.perf_counter()
+        outcome = await cascade_service.act(db, actor, task_id, "members")
+        took = time.perf_counter() - started
+    show(spent)
     async with db.read() as session:
         queued = await session.scalar(
             select(func.count())
@@ -185,11 +194,42 @@ async def measure(db: Database, targets: list[int], big: int, agreement: int) ->
     say("load after", load())
 
 
-async def run(url: str, organizations: int, members: int) -> None:
+@contextmanager
+def statement_times(db: Database, on: bool) -> Iterator[dict[str, list[float]]]:
+    """With `on`: the seconds each SQL statement took (its first line), to find the slow one."""
+    spent: dict[str, list[float]] = {}
+    if not on:
+        yield spent
+        return
+    engine = db.engine.sync_engine
+
+    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        conn.info["bench_started"] = time.perf_counter()
+
+    def after(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        key = " ".join(statement.split())[:110]
+        spent.setdefault(key, []).append(time.perf_counter() - conn.info["bench_started"])
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        yield spent
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+
+
+def show(spent: dict[str, list[float]]) -> None:
+    ranked = sorted(spent.items(), key=lambda kv: -sum(kv[1]))
+    for statement, times in ranked[:8]:
+        print(f"    {sum(times):6.3f} s  x{len(times):<4} {statement}", flush=True)
+
+
+async def run(url: str, organizations: int, members: int, profile: bool = False) -> None:
     db = Database(url)
     try:
         targets, big, agreement = await grow(db, organizations, members)
-        await measure(db, targets, big, agreement)
+        await measure(db, targets, big, agreement, profile)
     finally:
         await db.dispose()
 
@@ -201,6 +241,7 @@ def main() -> None:
     parser.add_argument("--organizations", type=int, default=1_000)
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--postgres", help="server URL; a scratch database is created and dropped")
+    parser.add_argument("--profile", action="store_true", help="print the slowest SQL statements")
     args = parser.parse_args()
     say(
         "machine",
@@ -216,7 +257,7 @@ def main() -> None:
         say("database", url.split("@")[-1] if args.postgres else "SQLite (WAL) in a temp dir")
         try:
             dbtools.upgrade(url)
-            asyncio.run(run(url, args.organizations, args.members))
+            asyncio.run(run(url, args.organizations, args.members, args.profile))
         finally:
             if args.postgres:
                 asyncio.run(dbtools.drop_pg_database(url))

@@ -135,13 +135,10 @@ async def task_texts(
     org_ids = {t.organization_id for t, _ in wanted}
     found = await session.scalars(select(Campaign).where(col(Campaign.id).in_(campaign_ids)))
     campaigns = {c.id: c for c in found}
-    names = dict(
-        (
-            await session.execute(
-                select(Organization.id, Organization.name).where(col(Organization.id).in_(org_ids))
-            )
-        ).all()
+    named = await session.execute(
+        select(Organization.id, Organization.name).where(col(Organization.id).in_(org_ids))
     )
+    names: dict[int, str] = {int(o): str(n) for o, n in named.all()}
     urls: dict[int, list[str]] = {}
     items = await session.execute(
         select(ContentItem.campaign_id, ContentItem.url)

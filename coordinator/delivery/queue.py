@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String, cast, literal
+from sqlalchemy import JSON, String, cast, insert, literal
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select, update
@@ -47,16 +47,17 @@ async def queued_keys(session: AsyncSession, keys: Iterable[str]) -> set[str]:
 
 async def queue_once(session: AsyncSession, messages: Sequence[OutboxMessage]) -> int:
     """Add each message unless a row with its dedupe key exists (or an earlier one in the
-    list has it); the session's autoflush makes rows added earlier in the same transaction
-    count too. Returns how many were added."""
+    list has it): rows queued earlier in the same transaction count too. Returns how many
+    were added."""
     taken = await queued_keys(session, (m.dedupe_key for m in messages))
-    added = 0
+    rows = []
     for message in messages:
         if message.dedupe_key not in taken:
             taken.add(message.dedupe_key)
-            session.add(message)
-            added += 1
-    return added
+            rows.append(message.model_dump(exclude={"id"}))
+    if rows:  # one executemany: row by row through the ORM, 1,000 task messages took seconds
+        await session.execute(insert(OutboxMessage), rows)
+    return len(rows)
 
 
 async def queue_texts(session: AsyncSession, texts: Iterable[Text], now: datetime) -> int:

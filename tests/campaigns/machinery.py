@@ -109,10 +109,12 @@ async def recipient_organizations(db: Database) -> tuple[dict[int, int], dict[in
     return members, groups
 
 
-async def check_tallies(db: Database, admin: Actor, rows: Iterable[Assignment]) -> None:
+async def check_tallies(
+    db: Database, admin: Actor, rows: Iterable[Assignment], *, summary: bool = True
+) -> None:
     """Each campaign's status figures, and each organization's line of its tree (everything
-    below it included), equal a recount of the raw assignment rows; the summary has not
-    drifted."""
+    below it included), equal a recount of the raw assignment rows; with `summary`, the
+    tally summary has not drifted either (an exact recount of every line: the slow part)."""
     rows = list(rows)
     member_org, group_org = await recipient_organizations(db)
     async with db.read() as session:
@@ -141,7 +143,8 @@ async def check_tallies(db: Database, admin: Actor, rows: Iterable[Assignment]) 
         assert {line.key: line.counts.assigned for line in raw.tree} == dict(per_org)
         assert {line.key: line.counts.done for line in raw.tree} == {o: done[o] for o in per_org}
         assert raw.total.assigned == len(mine)
-    assert not (await recount_summary(db)).drifted, "the tally summary equals a recount"
+    if summary:
+        assert not (await recount_summary(db)).drifted, "the tally summary equals a recount"
 
 
 def run_machine(machine: type[RuleBasedStateMachine], examples: int, steps: int = 25) -> None:

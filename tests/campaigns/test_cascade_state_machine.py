@@ -316,7 +316,7 @@ def make_machine(template_url: str, workdir: Path):
 
 def test_the_cascade_keeps_the_invariants_in_any_order(template_url, tmp_path):
     """COORDINATOR_PROPERTY_EXAMPLES=200 runs it longer (e.g. nightly)."""
-    examples = int(os.environ.get("COORDINATOR_PROPERTY_EXAMPLES", "6"))
+    examples = int(os.environ.get("COORDINATOR_PROPERTY_EXAMPLES", "5"))
     run_machine(make_machine(template_url, tmp_path), examples, steps=20)
 
 

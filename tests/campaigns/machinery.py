@@ -1,6 +1,7 @@
 """What the campaign state machines share: a fresh database per run on a loop of their own,
-the sender's and the volunteers' steps, and the tallies checked against a recount of the raw
-rows at every level of the organization tree."""
+the sender's and the volunteers' steps, the tallies checked against a recount of the raw
+rows at every level of the organization tree, and the cascade's world (focal points at every
+level, group chats) with the assignments its pass-on choices ask for, recounted."""
 
 from __future__ import annotations
 
@@ -16,16 +17,17 @@ from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 from sqlmodel import col, select, update
 
 from coordinator.auth.scope import Actor
-from coordinator.campaigns.models import Assignment
+from coordinator.campaigns.models import Assignment, OrganizationTask
 from coordinator.campaigns.reports import ReportRequest, record_report
 from coordinator.campaigns.states import assignment_move
 from coordinator.db import Database
 from coordinator.errors import DomainError
-from coordinator.organizations.models import GroupChat, Member, Organization
+from coordinator.organizations.models import Club, GroupChat, Member, MemberClub, Organization
 from coordinator.tallies.service import campaign_breakdown, campaign_tally
 from coordinator.tallies.summary import recount_summary
 from tests import dbtools
 from tests.conftest import BACKEND
+from tests.factories import World, add_focal_point
 
 T = TypeVar("T")
 
@@ -149,3 +151,69 @@ async def check_tallies(
 
 def run_machine(machine: type[RuleBasedStateMachine], examples: int, steps: int = 25) -> None:
     run_state_machine_as_test(machine, settings=machine_settings(examples, steps))
+
+
+# Focal point -> (their organization, Telegram id); the district has two.
+FOCAL = {
+    "fp": ("province", 7_100_001),
+    "fda": ("district", 7_100_002),
+    "fdb": ("district", 7_100_003),
+    "fd2": ("district2", 7_100_004),
+    "fc": ("commune", 7_100_005),
+}
+
+
+async def add_cascade_world(world: World) -> None:
+    """Focal points at every level, and group chats (one of them a club's) to pass on to."""
+    for key, (org, telegram_id) in FOCAL.items():
+        await add_focal_point(world, key, org, telegram_id)
+    async with world.db.write() as session:
+        for n, (org, club) in enumerate(
+            [("district", None), ("district", "club"), ("district2", None), ("commune", None)]
+        ):
+            session.add(
+                GroupChat(
+                    telegram_chat_id=-7_000 - n,
+                    title=f"Nhóm {org} {n}",
+                    organization_id=world.org[org],
+                    club_id=world.club[club] if club else None,
+                )
+            )
+
+
+async def expected_recipients(db: Database) -> set[tuple[int, int | None, int | None]]:
+    """(campaign, member, group) that the tasks' applied choices ask for, recounted here from
+    the raw rows: eligible = active, linked, not opted out, reachable."""
+    async with db.read() as session:
+        tasks = (await session.scalars(select(OrganizationTask))).all()
+        members = (await session.scalars(select(Member))).all()
+        groups = (await session.scalars(select(GroupChat))).all()
+        in_clubs = (
+            await session.execute(
+                select(MemberClub.member_id, Club.organization_id).join(
+                    Club, col(Club.id) == MemberClub.club_id
+                )
+            )
+        ).all()
+    eligible = {
+        m.id: m
+        for m in members
+        if m.deactivated_at is None
+        and m.telegram_user_id is not None
+        and m.opted_out_at is None
+        and m.unreachable_at is None
+    }
+    out: set[tuple[int, int | None, int | None]] = set()
+    for t in tasks:
+        c, org = t.campaign_id, t.organization_id
+        if "members" in t.passed_on_how:
+            out |= {(c, m.id, None) for m in eligible.values() if m.organization_id == org}
+        if "clubs" in t.passed_on_how:
+            out |= {(c, m, None) for m, o in in_clubs if o == org and m in eligible}
+        if "groups" in t.passed_on_how:
+            out |= {
+                (c, None, g.id)
+                for g in groups
+                if g.organization_id == org and g.unreachable_at is None
+            }
+    return out

@@ -16,8 +16,7 @@ from coordinator.auth.models import User
 from coordinator.base import MAX_ROW_ID
 from coordinator.campaigns.models import Campaign, ContentItem, OrganizationTask
 from coordinator.clock import local_time_text
-from coordinator.delivery.models import OutboxMessage
-from coordinator.delivery.queue import queue_once
+from coordinator.delivery.queue import outbox_row, queue_rows
 from coordinator.i18n import translate as _
 from coordinator.organizations.models import FocalPoint, Organization
 
@@ -185,20 +184,18 @@ async def notify_focal_points(
     texts = await task_texts(
         session, list({(t.id, u.locale): (t, u.locale) for t, u in pairs}.values())
     )
-    messages = []
-    for task, user in pairs:
-        key = (task.id or 0, user.locale)
-        messages.append(
-            OutboxMessage(
-                dedupe_key=f"orgtask:{task.id}:{user.id}",
-                chat_id=user.telegram_user_id or 0,
-                kind="text",
-                payload={
-                    "text": texts[key],
-                    "locale": user.locale,
-                    "markup": buttons(task, user.locale),
-                },
-                next_attempt_at=now,
-            )
+    rows = [
+        outbox_row(
+            f"orgtask:{task.id}:{user.id}",
+            user.telegram_user_id or 0,
+            "text",
+            {
+                "text": texts[(task.id or 0, user.locale)],
+                "locale": user.locale,
+                "markup": buttons(task, user.locale),
+            },
+            now,
         )
-    return await queue_once(session, messages)
+        for task, user in pairs
+    ]
+    return await queue_rows(session, rows)

@@ -154,7 +154,7 @@ def make_machine(template_url: str, workdir: Path):
                 if a.id in self.seen and self.seen[a.id] in ("done", "declined", "expired"):
                     assert a.status == self.seen[a.id], "final stays final"
                 self.seen[a.id] = a.status
-            await check_tallies(self.db, self.world.actor["admin"], rows, summary=False)
+            await check_tallies(self.db, self.world.actor["admin"], rows, deep=False)
 
     return CampaignMachine
 

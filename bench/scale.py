@@ -51,7 +51,16 @@ def say(label: str, value: str) -> None:
     print(f"{label:<38} {value}", flush=True)
 
 
-async def generate(db: Database, members: int, groups: int, n_campaigns: int) -> dict[str, int]:
+async def generate(
+    db: Database,
+    members: int,
+    groups: int,
+    n_campaigns: int,
+    districts: int = 10,
+    communes_each: int = 10,
+) -> dict[str, int]:
+    """The province: `districts` districts of `communes_each` communes each (two clubs per
+    commune), the members and group chats spread over the communes, past campaigns."""
     started = time.perf_counter()
     root = await orgs.create_organization(
         db, None, name="Tỉnh đoàn", kind="province", parent_id=None
@@ -59,11 +68,11 @@ async def generate(db: Database, members: int, groups: int, n_campaigns: int) ->
     assert root.id is not None
     communes: list[int] = []
     clubs: list[int] = []
-    for d in range(10):
+    for d in range(districts):
         district = await orgs.create_organization(
             db, None, name=f"Huyện đoàn {d:02d}", kind="district", parent_id=root.id
         )
-        for c in range(10):
+        for c in range(communes_each):
             commune = await orgs.create_organization(
                 db, None, name=f"Đoàn xã {d:02d}-{c:02d}", kind="commune", parent_id=district.id
             )

@@ -242,3 +242,29 @@ async def add_joint_agreement(w: World) -> None:
     w.user_id["joint_lead"] = user.id
     async with w.db.read() as session:
         w.actor["joint_lead"] = await actor_for(session, user)
+
+
+async def add_focal_point(w: World, key: str, org: str, telegram_id: int) -> Actor:
+    """A lead of `org` linked in Telegram, named one of its focal points (beside any others):
+    `w.user_id[key]`, `w.actor[key]`."""
+    from coordinator.auth.models import User
+    from coordinator.organizations.models import FocalPoint
+
+    user = await auth.create_user(
+        w.db,
+        None,
+        username=f"focal-{key}",
+        password=PASSWORD,
+        role="lead",
+        organization_id=w.org[org],
+    )
+    assert user.id is not None
+    async with w.db.write() as session:
+        row = await session.get(User, user.id)
+        assert row is not None
+        row.telegram_user_id = telegram_id
+        session.add(FocalPoint(organization_id=w.org[org], user_id=user.id))
+    async with w.db.read() as session:
+        w.actor[key] = await actor_for(session, row)
+    w.user_id[key] = user.id
+    return w.actor[key]

@@ -116,7 +116,12 @@ async def _task_for(session: AsyncSession, task_id: int, user_id: int | None) ->
         focal = await session.get(FocalPoint, (task.organization_id, user_id))
         if focal is None:
             raise Forbidden("Only the organization's focal points can act on it.", code="not_focal")
-    campaign = await session.get(Campaign, task.campaign_id)
+    # FOR SHARE: a close waits until this step has committed, and then expires what it
+    # assigned and withdraws its cards; a plain read let a pass-on still writing when the
+    # campaign closed queue tasks to volunteers of a closed campaign (PostgreSQL).
+    campaign = await session.get(
+        Campaign, task.campaign_id, with_for_update={"read": True}, populate_existing=True
+    )
     if campaign is None or campaign.status != "active":
         raise Conflict("The campaign is not running.", code="campaign_not_active")
     return task

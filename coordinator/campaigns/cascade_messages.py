@@ -4,6 +4,7 @@ its buttons (Received / Pass it on / Can't, then the choices), and the presses' 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from html import escape
 from typing import Any
@@ -15,8 +16,7 @@ from coordinator.auth.models import User
 from coordinator.base import MAX_ROW_ID
 from coordinator.campaigns.models import Campaign, ContentItem, OrganizationTask
 from coordinator.clock import local_time_text
-from coordinator.delivery.models import OutboxMessage
-from coordinator.delivery.queue import queue_once
+from coordinator.delivery.queue import outbox_row, queue_rows
 from coordinator.i18n import translate as _
 from coordinator.organizations.models import FocalPoint, Organization
 
@@ -118,20 +118,46 @@ def render(
 
 async def task_text(session: AsyncSession, task: OrganizationTask, locale: str) -> str:
     """The task's message as it reads now."""
+    return (await task_texts(session, [(task, locale)]))[(task.id or 0, locale)]
+
+
+async def task_texts(
+    session: AsyncSession, wanted: Sequence[tuple[OrganizationTask, str]]
+) -> dict[tuple[int, str], str]:
+    """Each (task, locale)'s message, in five queries however many tasks: a launch to 1,000
+    organizations renders 1,000 messages, one query each took seconds."""
     from coordinator.campaigns.cascade import reach
 
-    campaign = await session.get(Campaign, task.campaign_id)
-    organization = await session.get(Organization, task.organization_id)
-    assert campaign is not None and organization is not None
-    urls = list(
-        await session.scalars(
-            select(ContentItem.url)
-            .where(ContentItem.campaign_id == task.campaign_id)
-            .order_by(col(ContentItem.position), col(ContentItem.id))
-        )
+    if not wanted:
+        return {}
+    campaign_ids = {t.campaign_id for t, _ in wanted}
+    org_ids = {t.organization_id for t, _ in wanted}
+    found = await session.scalars(select(Campaign).where(col(Campaign.id).in_(campaign_ids)))
+    campaigns = {c.id: c for c in found}
+    named = await session.execute(
+        select(Organization.id, Organization.name).where(col(Organization.id).in_(org_ids))
     )
-    counts = (await reach(session, {task.organization_id}))[task.organization_id]
-    return render(task, campaign, organization.name, urls, counts, locale)
+    names: dict[int, str] = {int(o): str(n) for o, n in named.all()}
+    urls: dict[int, list[str]] = {}
+    items = await session.execute(
+        select(ContentItem.campaign_id, ContentItem.url)
+        .where(col(ContentItem.campaign_id).in_(campaign_ids))
+        .order_by(col(ContentItem.position), col(ContentItem.id))
+    )
+    for campaign_id, url in items.all():
+        urls.setdefault(campaign_id, []).append(url)
+    counts = await reach(session, org_ids)
+    return {
+        (t.id or 0, locale): render(
+            t,
+            campaigns[t.campaign_id],
+            names[t.organization_id],
+            urls.get(t.campaign_id, []),
+            counts[t.organization_id],
+            locale,
+        )
+        for t, locale in wanted
+    }
 
 
 async def notify_focal_points(
@@ -155,23 +181,21 @@ async def notify_focal_points(
             .order_by(col(OrganizationTask.id), col(User.id))
         )
     ).all()
-    texts: dict[tuple[int, str], str] = {}
-    messages = []
-    for task, user in pairs:
-        key = (task.id or 0, user.locale)
-        if key not in texts:
-            texts[key] = await task_text(session, task, user.locale)
-        messages.append(
-            OutboxMessage(
-                dedupe_key=f"orgtask:{task.id}:{user.id}",
-                chat_id=user.telegram_user_id or 0,
-                kind="text",
-                payload={
-                    "text": texts[key],
-                    "locale": user.locale,
-                    "markup": buttons(task, user.locale),
-                },
-                next_attempt_at=now,
-            )
+    texts = await task_texts(
+        session, list({(t.id, u.locale): (t, u.locale) for t, u in pairs}.values())
+    )
+    rows = [
+        outbox_row(
+            f"orgtask:{task.id}:{user.id}",
+            user.telegram_user_id or 0,
+            "text",
+            {
+                "text": texts[(task.id or 0, user.locale)],
+                "locale": user.locale,
+                "markup": buttons(task, user.locale),
+            },
+            now,
         )
-    return await queue_once(session, messages)
+        for task, user in pairs
+    ]
+    return await queue_rows(session, rows)

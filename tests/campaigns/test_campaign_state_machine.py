@@ -3,36 +3,26 @@ approve / return for a party's campaigns, keep the invariants: one assignment pe
 member), one outbox row per assignment, statuses never move backwards, the tally equals a
 recount of the raw rows, and a party's campaign has assignments only once it was approved."""
 
-import asyncio
 import os
-import shutil
 from collections import Counter
 from pathlib import Path
 
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import (
-    Bundle,
-    RuleBasedStateMachine,
-    initialize,
-    invariant,
-    rule,
-    run_state_machine_as_test,
-)
-from sqlmodel import col, select, update
+from hypothesis.stateful import Bundle, initialize, invariant, rule
+from sqlmodel import select
 
 from coordinator.campaigns import approvals
 from coordinator.campaigns import service as campaigns
 from coordinator.campaigns.models import Assignment, Campaign, Report
-from coordinator.campaigns.reports import ReportRequest, record_report
-from coordinator.campaigns.states import assignment_move
-from coordinator.db import Database
 from coordinator.delivery.models import OutboxMessage
-from coordinator.errors import DomainError
 from coordinator.organizations.models import GroupChat, Member
-from coordinator.tallies.service import campaign_tally
-from tests import dbtools
-from tests.conftest import BACKEND
+from tests.campaigns.machinery import (
+    DatabaseMachine,
+    check_tallies,
+    deliver_pending,
+    press_everything,
+    run_machine,
+)
 from tests.factories import add_joint_agreement, build_world
 
 RANK = {"pending": 0, "delivered": 1, "acknowledged": 2, "done": 3, "declined": 3, "expired": 3}
@@ -40,20 +30,12 @@ TARGETS = [("province",), ("district",), ("commune",), ("district2",), ("distric
 
 
 def make_machine(template_url: str, workdir: Path):
-    class CampaignMachine(RuleBasedStateMachine):
+    class CampaignMachine(DatabaseMachine):
         campaigns = Bundle("campaigns")
 
         @initialize()
         def start(self):
-            self.loop = asyncio.new_event_loop()
-            if BACKEND == "sqlite":
-                path = workdir / "machine.db"
-                shutil.copyfile(template_url.removeprefix("sqlite+aiosqlite:///"), path)
-                url = f"sqlite+aiosqlite:///{path}"
-            else:
-                url = template_url
-                self.run(dbtools.truncate_all(url))
-            self.db = Database(url)
+            self.open_database(template_url, workdir)
             self.world = self.run(build_world(self.db))
             self.run(add_joint_agreement(self.world))
             self.run(self._add_groups())
@@ -72,20 +54,6 @@ def make_machine(template_url: str, workdir: Path):
                         )
                     )
 
-        def run(self, coro):
-            return self.loop.run_until_complete(coro)
-
-        def teardown(self):
-            if hasattr(self, "db"):
-                self.run(self.db.dispose())
-                self.loop.close()
-
-        async def _try(self, coro):
-            try:
-                return await coro
-            except DomainError:
-                return None
-
         @rule(
             target=campaigns,
             reach=st.sampled_from(TARGETS),
@@ -101,7 +69,7 @@ def make_machine(template_url: str, workdir: Path):
         @rule(campaign=campaigns)
         def launch(self, campaign):
             self.run(
-                self._try(
+                self.attempt(
                     campaigns.launch_campaign(self.db, self.world.actor["coordinator"], campaign)
                 )
             )
@@ -124,7 +92,7 @@ def make_machine(template_url: str, workdir: Path):
                 call = approvals.return_campaign(
                     world.db, world.actor["joint_lead"], campaign, "Sửa lại"
                 )
-            done = self.run(self._try(call))
+            done = self.run(self.attempt(call))
             if done is not None and done.status == "approved":
                 self.approved.add(campaign)
             if done is not None and done.status == "draft":
@@ -133,7 +101,7 @@ def make_machine(template_url: str, workdir: Path):
         @rule(campaign=campaigns, move=st.sampled_from(["close", "cancel"]))
         def finish(self, campaign, move):
             fn = campaigns.close_campaign if move == "close" else campaigns.cancel_campaign
-            self.run(self._try(fn(self.db, self.world.actor["coordinator"], campaign)))
+            self.run(self.attempt(fn(self.db, self.world.actor["coordinator"], campaign)))
 
         @rule(key=st.sampled_from(["c_unlinked", "b_opted_out", "d2"]))
         def change_eligibility(self, key):
@@ -148,44 +116,14 @@ def make_machine(template_url: str, workdir: Path):
 
         @rule(campaign=campaigns)
         def deliver(self, campaign):
-            """What the sender does once Telegram accepted a message."""
-
-            async def work():
-                async with self.db.write() as session:
-                    await session.execute(
-                        update(Assignment)
-                        .where(
-                            col(Assignment.campaign_id) == campaign,
-                            col(Assignment.status) == "pending",
-                        )
-                        .values(status="delivered")
-                    )
-
-            self.run(work())
+            self.run(deliver_pending(self.db, campaign))
 
         @rule(
             key=st.sampled_from(["d1", "c1", "d2", "o1"]),
             action=st.sampled_from(["acknowledged", "done", "declined"]),
         )
         def report(self, key, action):
-            """The member presses a button on every task they can see."""
-
-            async def work():
-                member_id = self.world.member[key]
-                async with self.db.read() as session:
-                    assignments = (await session.scalars(select(Assignment))).all()
-                for a in assignments:
-                    if a.member_id in (None, member_id):
-                        before = a.status
-                        outcome = await self._try(
-                            record_report(self.db, ReportRequest(a.id, member_id, action))
-                        )
-                        if outcome is not None and a.member_id is not None:
-                            assert outcome.assignment_status == (
-                                assignment_move(before, action) or before
-                            )
-
-            self.run(work())
+            self.run(press_everything(self.db, self.world.member[key], action))
 
         @invariant()
         def invariants_hold(self):
@@ -216,25 +154,12 @@ def make_machine(template_url: str, workdir: Path):
                 if a.id in self.seen and self.seen[a.id] in ("done", "declined", "expired"):
                     assert a.status == self.seen[a.id], "final stays final"
                 self.seen[a.id] = a.status
-            for campaign_id in {a.campaign_id for a in rows}:
-                tally = await campaign_tally(self.db, self.world.actor["admin"], campaign_id)
-                recount = Counter(a.status for a in rows if a.campaign_id == campaign_id)
-                assert {k: v for k, v in tally.by_status.items() if v} == dict(recount)
-                assert tally.assigned == sum(recount.values())
+            await check_tallies(self.db, self.world.actor["admin"], rows, deep=False)
 
     return CampaignMachine
 
 
 def test_it_keeps_the_invariants_in_any_order(template_url, tmp_path):
     """COORDINATOR_PROPERTY_EXAMPLES=500 runs it longer (e.g. nightly)."""
-    machine = make_machine(template_url, tmp_path)
     examples = int(os.environ.get("COORDINATOR_PROPERTY_EXAMPLES", "25"))
-    run_state_machine_as_test(
-        machine,
-        settings=settings(
-            max_examples=examples,
-            stateful_step_count=25,
-            deadline=None,
-            suppress_health_check=[HealthCheck.too_slow],
-        ),
-    )
+    run_machine(make_machine(template_url, tmp_path), examples)

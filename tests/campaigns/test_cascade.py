@@ -8,31 +8,13 @@ import asyncio
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from coordinator.auth import service as auth
 from coordinator.campaigns import cascade, cascade_service
 from coordinator.campaigns import service as campaigns
 from coordinator.campaigns.models import Assignment, Campaign, OrganizationTask
 from coordinator.delivery.models import OutboxMessage
 from coordinator.organizations.models import GroupChat
 from coordinator.tallies.summary import recount_summary
-from tests.factories import PASSWORD
-
-
-async def _focal(world, key: str, org: str, telegram_id: int) -> int:
-    user = await auth.create_user(
-        world.db,
-        None,
-        username=f"focal-{key}",
-        password=PASSWORD,
-        role="lead",
-        organization_id=world.org[org],
-    )
-    assert user.id is not None
-    async with world.db.write() as session:
-        row = await session.get(type(user), user.id)
-        row.telegram_user_id = telegram_id
-    await cascade_service.set_focal_points(world.db, None, world.org[org], [user.id])
-    return user.id
+from tests.factories import add_focal_point
 
 
 async def _task(world, cid: int, org: str) -> OrganizationTask:
@@ -55,18 +37,10 @@ async def _assignments(world, cid: int) -> list[tuple[int | None, int | None]]:
         return [tuple(r) for r in rows.all()]
 
 
-async def _actor_of(world, user_id: int):
-    from coordinator.auth.models import User
-    from coordinator.auth.scope import actor_for
-
-    async with world.db.read() as session:
-        return await actor_for(session, await session.get(User, user_id))
-
-
 async def test_a_three_level_cascade_passes_on_differently_and_once(world):
-    province = await _actor_of(world, await _focal(world, "p", "province", 7_000_001))
-    district = await _actor_of(world, await _focal(world, "d", "district", 7_000_002))
-    commune = await _actor_of(world, await _focal(world, "c", "commune", 7_000_003))
+    province = await add_focal_point(world, "p", "province", 7_000_001)
+    district = await add_focal_point(world, "d", "district", 7_000_002)
+    commune = await add_focal_point(world, "c", "commune", 7_000_003)
     async with world.db.write() as session:
         session.add(
             GroupChat(telegram_chat_id=-5001, title="Xã A1", organization_id=world.org["commune"])
@@ -118,7 +92,7 @@ async def test_a_three_level_cascade_passes_on_differently_and_once(world):
 
 
 async def test_only_focal_points_act_and_cant_records_a_reason(world):
-    district = await _actor_of(world, await _focal(world, "d", "district", 7_000_002))
+    district = await add_focal_point(world, "d", "district", 7_000_002)
     cid = await world.campaign(targets=("district", "district2"), mode="org")
     await campaigns.launch_campaign(world.db, world.actor["coordinator"], cid)
     task = await _task(world, cid, "district")
@@ -146,7 +120,7 @@ async def test_a_focal_point_passes_it_on_from_the_web_once(world):
     from coordinator.settings import read_settings
     from tests.web.test_web_authorization import sign_in
 
-    await _focal(world, "d", "district", 7_000_002)
+    await add_focal_point(world, "d", "district", 7_000_002)
     cid = await world.campaign(targets=("district", "district2"), mode="org")
     await campaigns.launch_campaign(world.db, world.actor["coordinator"], cid)
     task = await _task(world, cid, "district")

@@ -13,6 +13,7 @@ from coordinator.auth.web.audit_lines import line
 from coordinator.campaigns.states import wrong_status
 from coordinator.i18n import translate
 from coordinator.web.context import say
+from tests.web.test_language import site as site  # the fixture
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 # A count printed as is: `{{ c.done }}`, `{{ summary.resent }}`, `{{ t.items | length }}`; not
@@ -100,3 +101,19 @@ def test_a_deleted_template_keeps_its_name_in_the_audit_log():
     shown = line("vi", gone, {})
     assert (shown.before, shown.name, shown.after) == ("đã xóa mẫu ", "Mẫu tuần", "")
     assert shown.details == [("tên", "Mẫu tuần")]
+
+
+async def test_a_refused_move_reaches_the_status_page_in_vietnamese(site):
+    from coordinator.campaigns import service as campaigns
+    from tests.web.test_language import _post, leaks
+    from tests.web.test_web_authorization import sign_in
+
+    world, client = site
+    cid = await world.campaign()
+    coordinator = world.actor["coordinator"]
+    await campaigns.launch_campaign(world.db, coordinator, cid)
+    await campaigns.close_campaign(world.db, coordinator, cid)
+    await sign_in(client, "admin")
+    shown = (await _post(client, f"/campaigns/{cid}/launch", {})).text
+    assert "nên không thể khởi chạy" in shown and "đã kết thúc" in shown
+    assert "cannot be" not in shown and "campaign:" not in shown and leaks(shown) == []

@@ -23,6 +23,7 @@ ID_KINDS = {
     "club_id": "club",
     "clubs": "club",
     "source": "campaign",
+    "broken": "campaign",
     "channel": "channel",
     "template": "template",
     "user_id": "user",

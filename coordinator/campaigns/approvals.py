@@ -106,7 +106,7 @@ async def _review(
     if len(comment) > COMMENT_MAX or (name == "return" and not comment):
         raise Invalid(
             "The comment cannot be saved.",
-            errors=[field_error("comment", f"1-{COMMENT_MAX} characters")],
+            errors=[field_error("comment", "1-{limit} characters", limit=COMMENT_MAX)],
         )
     async with db.write() as session:
         campaign = await scope.visible_campaign(session, actor, campaign_id)

@@ -313,12 +313,18 @@ async def set_targets(
         if outside:
             errors.append(
                 field_error(
-                    "organization_ids", f"not parties of the agreement or below them: {outside}"
+                    "organization_ids",
+                    "not parties of the agreement or below them: {ids}",
+                    ids=", ".join(map(str, sorted(outside))),
                 )
             )
         if bad_clubs:
             errors.append(
-                field_error("club_ids", f"not clubs of the agreement's parties: {bad_clubs}")
+                field_error(
+                    "club_ids",
+                    "not clubs of the agreement's parties: {ids}",
+                    ids=", ".join(map(str, sorted(bad_clubs))),
+                )
             )
         if errors:
             raise Invalid(

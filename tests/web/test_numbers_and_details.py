@@ -117,3 +117,13 @@ async def test_a_refused_move_reaches_the_status_page_in_vietnamese(site):
     shown = (await _post(client, f"/campaigns/{cid}/launch", {})).text
     assert "nên không thể khởi chạy" in shown and "đã kết thúc" in shown
     assert "cannot be" not in shown and "campaign:" not in shown and leaks(shown) == []
+
+
+def test_campaign_field_errors_with_values_are_catalog_messages():
+    from coordinator.errors import field_error
+    from coordinator.web.context import error_text
+
+    comment = field_error("comment", "1-{limit} characters", limit=2000)
+    assert error_text("vi", comment) == "1-2.000 ký tự"
+    outside = field_error("club_ids", "not clubs of the agreement's parties: {ids}", ids="4, 9")
+    assert error_text("vi", outside) == "không phải câu lạc bộ của các bên trong thỏa thuận: 4, 9"

@@ -55,7 +55,11 @@ class Conflict(DomainError):
 
 
 def fill(message: str, values: dict[str, Any]) -> str:
-    return message.format(**values) if values else message
+    """The English text; values that are message ids (`i18n.Term`) read as their English words."""
+    from coordinator.i18n import Term, translate
+
+    shown = {k: translate("en", v) if isinstance(v, Term) else v for k, v in values.items()}
+    return message.format(**shown) if values else message
 
 
 def field_error(field: str, message: str, **values: Any) -> dict[str, Any]:

@@ -32,3 +32,37 @@ document.addEventListener("htmx:afterRequest", function (event) {
     form.querySelectorAll("input[name=text]").forEach(function (input) { input.value = ""; });
   }
 });
+
+// "Copy link" (<a data-copy-link href=...>): copies the link instead of opening it and says so
+// in the status next to it; without script, or where the browser refuses, it stays a link.
+function copyText(text) {
+  if (navigator.clipboard && window.isSecureContext) {
+    return navigator.clipboard.writeText(text);
+  }
+  return new Promise(function (resolve, reject) {
+    var box = document.createElement("textarea");
+    box.value = text;
+    box.setAttribute("readonly", "");
+    box.className = "sr-only";
+    document.body.appendChild(box);
+    box.select();
+    var done = document.execCommand && document.execCommand("copy");
+    document.body.removeChild(box);
+    if (done) { resolve(); } else { reject(new Error("copy refused")); }
+  });
+}
+document.addEventListener("click", function (event) {
+  var link = event.target.closest && event.target.closest("a[data-copy-link]");
+  if (!link || event.ctrlKey || event.metaKey || event.shiftKey) {
+    return;
+  }
+  event.preventDefault();
+  var status = link.nextElementSibling;
+  copyText(link.href).then(function () {
+    if (status && status.classList.contains("copy-status")) {
+      status.textContent = link.getAttribute("data-copied") || "";
+    }
+  }, function () {
+    window.location.href = link.href;
+  });
+});

@@ -161,6 +161,29 @@ CHANNEL_REFUSED = (
 )
 
 
+# campaigns slice: templates
+def changes_template(
+    actor: Actor, created_by_user_id: int | None, lead_organization_id: int
+) -> bool:
+    """Renaming or deleting a saved template: admins, the coordinator who saved it, and the
+    coordinators of its agreement's lead organization (who speak for the agreement)."""
+    return (
+        actor.is_admin
+        or (
+            runs_campaigns(actor)
+            and created_by_user_id is not None
+            and created_by_user_id == actor.user_id
+        )
+        or drafts_agreement_for(actor, lead_organization_id)
+    )
+
+
+TEMPLATE_REFUSED = (
+    "Only an administrator, the coordinator who saved this template or a coordinator of the "
+    "lead organization can change it."
+)
+
+
 # campaigns slice: delivery through organizations (focal points)
 def names_focal_points(actor: Actor, organization_id: int) -> bool:
     """Who receives an organization's campaigns: those who manage the organization (admins,

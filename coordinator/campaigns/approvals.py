@@ -16,7 +16,7 @@ from coordinator.auth.models import User
 from coordinator.auth.scope import Actor
 from coordinator.base import utcnow
 from coordinator.campaigns.models import Campaign
-from coordinator.campaigns.states import campaign_move
+from coordinator.campaigns.states import campaign_move, wrong_status
 from coordinator.db import Database
 from coordinator.delivery.queue import queue_text
 from coordinator.errors import Conflict, Invalid, NotFound, field_error
@@ -49,7 +49,7 @@ async def move(session: AsyncSession, campaign: Campaign, name: str) -> None:
                 "This campaign needs the approval of the agreement's lead organization first.",
                 code="needs_approval",
             )
-        raise Conflict(f"A {campaign.status} campaign cannot {name}.", code="wrong_status")
+        raise wrong_status(campaign.status, name)
     campaign.status = target
 
 
@@ -106,7 +106,7 @@ async def _review(
     if len(comment) > COMMENT_MAX or (name == "return" and not comment):
         raise Invalid(
             "The comment cannot be saved.",
-            errors=[field_error("comment", f"1-{COMMENT_MAX} characters")],
+            errors=[field_error("comment", "1-{limit} characters", limit=COMMENT_MAX)],
         )
     async with db.write() as session:
         campaign = await scope.visible_campaign(session, actor, campaign_id)

@@ -9,14 +9,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from coordinator.auth import scope
+from coordinator.auth import policy, scope
 from coordinator.auth.audit import audit
 from coordinator.auth.scope import Actor
 from coordinator.base import row_id
 from coordinator.campaigns.drafting import CampaignDraft, new_campaign
 from coordinator.campaigns.models import Campaign, CampaignTarget, CampaignTemplate, ContentItem
 from coordinator.db import Database
-from coordinator.errors import NotFound
+from coordinator.errors import Invalid, NotFound
 from coordinator.organizations.models import Agreement
 
 SETTINGS = (
@@ -170,6 +170,19 @@ async def list_templates(db: Database, actor: Actor) -> list[CampaignTemplate]:
         return list((await session.scalars(stmt)).all())
 
 
+async def changeable_templates(db: Database, actor: Actor) -> set[int]:
+    """Ids of the templates the actor sees and may rename or delete."""
+    scope.require_role(actor, "coordinator")
+    stmt = _templates(actor).with_only_columns(
+        col(CampaignTemplate.id),
+        col(CampaignTemplate.created_by_user_id),
+        col(Agreement.lead_organization_id),
+    )
+    async with db.read() as session:
+        rows = (await session.execute(stmt)).all()
+    return {i for i, by, lead in rows if policy.changes_template(actor, by, lead)}
+
+
 async def get_template(db: Database, actor: Actor, template_id: int) -> CampaignTemplate:
     scope.require_role(actor, "coordinator")
     async with db.read() as session:
@@ -194,3 +207,51 @@ async def start_from_template(
         campaign = await _create_from(session, actor, source, dates)
         audit(session, actor, "campaign.from_template", "campaign", campaign.id, template=t.id)
     return campaign
+
+
+async def _changeable_template(
+    session: AsyncSession, actor: Actor, template_id: int
+) -> CampaignTemplate:
+    """A template the actor sees and may rename or delete (policy.changes_template)."""
+    scope.require_role(actor, "coordinator")
+    template = await _template(session, actor, template_id)
+    agreement = await session.get(Agreement, template.agreement_id)
+    lead = agreement.lead_organization_id if agreement else 0
+    policy.require(
+        policy.changes_template(actor, template.created_by_user_id, lead),
+        policy.TEMPLATE_REFUSED,
+    )
+    return template
+
+
+def template_title(title: str | None) -> str:
+    """A template's new name: 1-200 characters once trimmed."""
+    cleaned = (title or "").strip()
+    if not 1 <= len(cleaned) <= 200:
+        raise Invalid(
+            "The template cannot be saved.",
+            errors=[{"field": "title", "message": "1-200 characters"}],
+        )
+    return cleaned
+
+
+async def rename_template(
+    db: Database, actor: Actor, template_id: int, title: str | None
+) -> CampaignTemplate:
+    new = template_title(title)
+    async with db.write() as session:
+        template = await _changeable_template(session, actor, template_id)
+        old, template.title = template.title, new
+        session.add(template)
+        audit(session, actor, "campaign.template_rename", "template", template.id, old=old, new=new)
+    return template
+
+
+async def delete_template(db: Database, actor: Actor, template_id: int) -> str:
+    """Deletes the template (campaigns started from it keep their copy); returns its name."""
+    async with db.write() as session:
+        template = await _changeable_template(session, actor, template_id)
+        title = template.title
+        await session.delete(template)
+        audit(session, actor, "campaign.template_delete", "template", template_id, title=title)
+    return title

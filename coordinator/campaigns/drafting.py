@@ -25,9 +25,10 @@ from coordinator.campaigns.models import (
     CampaignTarget,
     ContentItem,
 )
+from coordinator.campaigns.states import wrong_status
 from coordinator.clock import local_date
 from coordinator.db import Database
-from coordinator.errors import Conflict, Forbidden, Invalid, field_error
+from coordinator.errors import Forbidden, Invalid, field_error
 from coordinator.organizations.agreements import channel_for_url, check_url, party_ids, reach_of
 from coordinator.organizations.models import Agreement
 
@@ -211,7 +212,7 @@ async def update_campaign(
     """Drafts and scheduled campaigns can be edited; the agreement cannot change."""
     async with db.write() as session:
         campaign = await scope.editable_campaign(session, actor, campaign_id)
-        require_status(campaign, ("draft", "scheduled"), "edited")
+        require_status(campaign, ("draft", "scheduled"), "edit")
         if draft.agreement_id != campaign.agreement_id:
             raise Invalid(
                 "The agreement of a campaign cannot change.",
@@ -260,7 +261,7 @@ async def _follow_targets(session: AsyncSession, campaign: Campaign) -> None:
 
 def require_status(campaign: Campaign, allowed: Sequence[str], doing: str) -> None:
     if campaign.status not in allowed:
-        raise Conflict(f"A {campaign.status} campaign cannot be {doing}.", code="wrong_status")
+        raise wrong_status(campaign.status, doing)
 
 
 async def add_content_item(
@@ -283,7 +284,7 @@ async def add_content_item(
         raise Invalid("The content item cannot be added.", errors=errors)
     async with db.write() as session:
         campaign = await scope.editable_campaign(session, actor, campaign_id)
-        require_status(campaign, ("draft", "scheduled"), "given new content")
+        require_status(campaign, ("draft", "scheduled"), "content")
         found = await channel_for_url(session, campaign.agreement_id, url, channel_id)
         count = len(
             (
@@ -354,7 +355,7 @@ async def set_targets(
         )
     async with db.write() as session:
         campaign = await scope.editable_campaign(session, actor, campaign_id)
-        require_status(campaign, ("draft", "scheduled"), "retargeted")
+        require_status(campaign, ("draft", "scheduled"), "targets")
         reach = await reach_of(session, campaign.agreement_id)
         outside, bad_clubs = await party_rule.targets_outside(
             session, reach, organization_ids, club_ids
@@ -363,12 +364,18 @@ async def set_targets(
         if outside:
             errors.append(
                 field_error(
-                    "organization_ids", f"not parties of the agreement or below them: {outside}"
+                    "organization_ids",
+                    "not parties of the agreement or below them: {ids}",
+                    ids=", ".join(map(str, sorted(outside))),
                 )
             )
         if bad_clubs:
             errors.append(
-                field_error("club_ids", f"not clubs of the agreement's parties: {bad_clubs}")
+                field_error(
+                    "club_ids",
+                    "not clubs of the agreement's parties: {ids}",
+                    ids=", ".join(map(str, sorted(bad_clubs))),
+                )
             )
         if errors:
             raise Invalid(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from coordinator.errors import Conflict
+from coordinator.i18n import Term
+
 CAMPAIGN_STATUSES = ("draft", "submitted", "approved", "scheduled", "active", "closed", "cancelled")
 
 CAMPAIGN_MOVES: dict[str, tuple[frozenset[str], str]] = {
@@ -40,6 +43,16 @@ def campaign_move(status: str, move: str, needs_approval: bool = False) -> str |
     if not needs_approval and move == "submit":
         return None
     return target
+
+
+def wrong_status(status: str, move: str) -> Conflict:
+    """The refusal of a move (or an edit: `edit`, `content`, `targets`) in this status, with the
+    status and the move as words the page translates."""
+    return Conflict(
+        "A campaign that is {status} cannot be {move}.",
+        code="wrong_status",
+        values={"status": Term("campaign:" + status), "move": Term("move:" + move)},
+    )
 
 
 def assignment_move(status: str, target: str) -> str | None:

@@ -292,7 +292,15 @@ async def create_channel(
         )
         session.add(channel)
         await session.flush()
-        audit(session, actor, "channel.create", "channel", channel.id)
+        audit(
+            session,
+            actor,
+            "channel.create",
+            "channel",
+            channel.id,
+            organization_id=organization_id,
+            platform=platform,
+        )
     return channel
 
 

@@ -9,12 +9,11 @@ from html import escape
 from html.parser import HTMLParser
 from typing import Any
 
-from babel.numbers import format_decimal
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
-from coordinator.i18n import translate
+from coordinator.i18n import number, translate
 from coordinator.organizations.channels import PLATFORM_LABELS
 from coordinator.settings import Settings
 from coordinator.tallies.masked import rate_of
@@ -23,13 +22,6 @@ from coordinator.tallies.masked import rate_of
 TIME_FORMATS = {"vi": "%d/%m/%Y %H:%M", "en": "%d %b %Y %H:%M"}
 # Zones with a name people use; others are shown by their tz database name.
 ZONE_NAMES = {"Asia/Ho_Chi_Minh": "Vietnam time", "Asia/Saigon": "Vietnam time"}
-
-
-def number(value: Any, lang: str = "vi") -> str:
-    """A count with the language's group separator (vi 1.234, en 1,234); text stays as is."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return "" if value is None else str(value)
-    return format_decimal(value, locale="vi" if lang == "vi" else "en")
 
 
 def install(env: Environment, settings: Settings) -> None:

@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import update
-from sqlmodel import col
+from sqlmodel import col, select
 
 from coordinator.app import create_app
+from coordinator.auth.models import AuditEvent
 from coordinator.base import utcnow
 from coordinator.campaigns import copying, readiness, reading
 from coordinator.campaigns import service as campaigns
@@ -236,3 +237,69 @@ async def test_launch_says_how_many_targeted_volunteers_are_skipped_as_unreachab
     assert [v for m, v in found.warnings if "skipped" in m] == [{"count": 1}]
     page = await browser.get(f"/campaigns/{cid}/launch")
     assert "1 cuộc trò chuyện trong danh sách nhận bị bỏ qua" in page.text
+
+
+async def test_a_template_is_renamed_and_deleted_and_both_are_audited(world):
+    coordinator = world.actor["coordinator"]
+    template = await copying.save_as_template(world.db, coordinator, await world.campaign(), "A")
+    started = await copying.start_from_template(world.db, coordinator, template.id, _dates())
+    await copying.rename_template(world.db, coordinator, template.id, "  Mẫu tháng  ")
+    assert [t.title for t in await copying.list_templates(world.db, coordinator)] == ["Mẫu tháng"]
+    with pytest.raises(Invalid) as refused:
+        await copying.rename_template(world.db, coordinator, template.id, " ")
+    assert refused.value.errors[0]["field"] == "title"
+    with pytest.raises(NotFound):  # not a party to its agreement: it does not exist for them
+        await copying.delete_template(world.db, world.actor["outsider_coordinator"], template.id)
+    assert await copying.delete_template(world.db, coordinator, template.id) == "Mẫu tháng"
+    assert await copying.list_templates(world.db, coordinator) == []
+    # A campaign started from it keeps its own copy.
+    assert (await campaigns.get_campaign(world.db, coordinator, started.id)).items
+    async with world.db.read() as session:
+        events = (
+            await session.scalars(
+                select(AuditEvent)
+                .where(col(AuditEvent.action).like("campaign.template%"))
+                .order_by(col(AuditEvent.id))
+            )
+        ).all()
+    assert [(e.action, e.object_id, e.detail) for e in events] == [
+        ("campaign.template", events[0].object_id, {"template": template.id}),
+        ("campaign.template_rename", template.id, {"old": "A", "new": "Mẫu tháng"}),
+        ("campaign.template_delete", template.id, {"title": "Mẫu tháng"}),
+    ]
+
+
+def test_only_admins_its_author_and_the_lead_coordinators_change_a_template():
+    from coordinator.auth import policy
+    from coordinator.auth.scope import Actor
+
+    def actor(role: str, user: int, org: int) -> Actor:
+        return Actor(user, role, org, frozenset({org}), frozenset({org}))
+
+    assert policy.changes_template(actor("admin", 1, 9), 5, 2)
+    assert policy.changes_template(actor("coordinator", 5, 3), 5, 2)  # saved it
+    assert policy.changes_template(actor("coordinator", 6, 2), 5, 2)  # speaks for the lead
+    assert not policy.changes_template(actor("coordinator", 6, 3), 5, 2)
+    assert not policy.changes_template(actor("lead", 5, 2), 5, 2)
+    assert not policy.changes_template(actor("coordinator", 6, 3), None, 2)
+
+
+async def test_the_templates_page_renames_deletes_and_says_why_inline(world, browser):
+    coordinator = world.actor["coordinator"]
+    template = await copying.save_as_template(world.db, coordinator, await world.campaign(), "A")
+    listed = await browser.get("/campaigns/templates")
+    assert f'action="/campaigns/templates/{template.id}/rename"' in listed.text
+    assert f'action="/campaigns/templates/{template.id}/delete"' in listed.text
+    path = f"/campaigns/templates/{template.id}/rename"
+    refused = await browser.post(path, data={"title": "", "_csrf_token": browser.csrf})
+    assert refused.status_code == 200 and f'id="e-template-{template.id}"' in refused.text
+    assert "1-200 ký tự" in refused.text
+    await browser.post("/language", data={"lang": "en", "_csrf_token": browser.csrf})
+    refused = await browser.post(path, data={"title": "x" * 201, "_csrf_token": browser.csrf})
+    assert "1-200 characters" in refused.text and "x" * 201 in refused.text
+    renamed = await browser.post(path, data={"title": "Weekly", "_csrf_token": browser.csrf})
+    assert "Template renamed." in renamed.text and 'value="Weekly"' in renamed.text
+    gone = await browser.post(
+        f"/campaigns/templates/{template.id}/delete", data={"_csrf_token": browser.csrf}
+    )
+    assert "Template Weekly deleted." in gone.text and "/rename" not in gone.text

@@ -17,6 +17,9 @@ from tests.e2e.flows import press_done
 
 AGREEMENT = "Chương trình phối hợp tuyên truyền an toàn giao thông"
 CHANNEL_URL = "https://www.facebook.com/atgt.congantinh"
+YOUTUBE_URL = "https://www.youtube.com/@atgtcongantinh"
+YOUTUBE_NAME = "Kênh video An toàn giao thông"
+VIDEO_URL = "https://youtu.be/mubaohiem26"  # a video link names no channel
 TITLE = "Đội mũ bảo hiểm đúng cách"
 VALID_FROM = date.today()
 VALID_UNTIL = VALID_FROM + timedelta(days=365)
@@ -89,6 +92,11 @@ def _agreement_and_channel(pages: Pages) -> None:
     page.get_by_label("Địa chỉ (URL)").fill(CHANNEL_URL)
     page.get_by_role("button", name="Đăng ký kênh").click()
     expect(page.get_by_role("status")).to_contain_text("Đã đăng ký kênh")
+    page.get_by_label("Nền tảng").select_option("youtube")
+    page.get_by_label("Tên").fill(YOUTUBE_NAME)
+    page.get_by_label("Địa chỉ (URL)").fill(YOUTUBE_URL)
+    page.get_by_role("button", name="Đăng ký kênh").click()
+    expect(page.get_by_role("status")).to_contain_text("Đã đăng ký kênh")
     screenshot(page, "organization")
 
 
@@ -117,6 +125,7 @@ def _campaign(pages: Pages) -> tuple[Page, str]:
     page.get_by_role("button", name="Thêm nội dung").click()
     expect(page.get_by_role("status")).to_contain_text("Đã thêm nội dung")
     expect(page.locator("#preview figure[lang=vi] .bubble")).to_contain_text("/videos/2026")
+    _video_on_a_chosen_channel(page)
 
     targets = page.locator("#targets")
     targets.get_by_label(re.compile(r"Thành đoàn Bình Minh \(")).check()
@@ -131,6 +140,31 @@ def _campaign(pages: Pages) -> tuple[Page, str]:
     page.get_by_role("button", name="Phát động ngay").click()
     expect(page.get_by_role("status")).to_contain_text("Đã phát động")
     return page, page.url
+
+
+def _video_on_a_chosen_channel(page: Page) -> None:
+    """A YouTube video's link names no channel: the coordinator picks the registered one."""
+    page.get_by_label("Liên kết tới bài đăng").fill(VIDEO_URL)
+    expect(page.locator("#url-check")).to_contain_text("không cho biết kênh nào đã đăng")
+    choice = page.get_by_label("Kênh đã đăng nội dung này")
+    expect(choice.locator("option")).to_contain_text(["Chọn kênh", YOUTUBE_NAME])
+    expect(choice).not_to_contain_text("Công an tỉnh ·")  # the Facebook page is no candidate
+    choice.select_option(label=f"{YOUTUBE_NAME} · {YOUTUBE_URL}")
+    page.get_by_label("Xem", exact=True).check()
+    page.get_by_role("button", name="Thêm nội dung").click()
+    expect(page.get_by_role("status")).to_contain_text("Đã thêm nội dung")
+    expect(page.locator("#content ol")).to_contain_text(VIDEO_URL)
+
+
+def _copy_link(page: Page) -> None:
+    """The status page copies a content link; without script the same control opens it."""
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    copy = page.get_by_role("link", name="Sao chép liên kết").first
+    expect(copy).to_have_attribute("href", CHANNEL_URL + "/videos/2026")
+    copy.click()
+    expect(page.locator(".copy-status").first).to_have_text("Đã sao chép liên kết.")
+    assert page.evaluate("navigator.clipboard.readText()") == CHANNEL_URL + "/videos/2026"
+    assert re.search(r"/campaigns/\d+$", page.url)  # it copied instead of leaving
 
 
 def _press_done_as(page: Page, position: int) -> None:
@@ -176,6 +210,7 @@ def test_a_campaign_from_import_to_two_volunteers_done(pages: Pages, tmp_path: P
     assert reloads == []
     expect(status.locator("#by-org")).to_contain_text("Thành đoàn Bình Minh")
     screenshot(status, "campaign-status")
+    _copy_link(status)
     leadership = pages.signed_in("leadership", phone=True)
     leadership.goto("/participation")
     expect(leadership.locator("#period-orgs")).to_contain_text("Thành đoàn Bình Minh")

@@ -183,3 +183,31 @@ def test_the_phone_menu_opens_and_closes(pages: Pages):
     wide = pages.signed_in("coordinator", phone=False)
     assert wide.get_by_role("navigation", name="Menu chính").is_visible()
     assert not wide.locator("label.menu-button").is_visible()
+
+
+CARD_TABLES = ("/members", "/users", "/campaigns", "/audit", "/participation")
+ROW_LOOK = """table => {
+  const row = table.querySelector('tbody tr');
+  const cell = table.querySelector('tbody td[data-label]');
+  const label = cell && !table.classList.contains('compact')
+    ? getComputedStyle(cell, '::before').content : ': "';  // a long list shows values only
+  return [getComputedStyle(row).display, label];
+}"""
+
+
+def test_wide_tables_are_cards_on_a_phone_and_stay_tables(pages: Pages):
+    """At 390 px each row of a wide table is a card whose cells say their column's name (a long
+    list's cards show the values only, to stay short); the table keeps its role and column
+    headers for screen readers. At desktop size it is a table."""
+    phone = pages.signed_in("admin", phone=True)
+    desktop = pages.signed_in("admin", phone=False)
+    for path in CARD_TABLES:
+        phone.goto(path)
+        table = phone.locator("table.cards").first
+        display, label = table.evaluate(ROW_LOOK)
+        assert display == "block" and label.endswith(': "'), (path, display, label)
+        assert phone.get_by_role("table").count() >= 1, path
+        assert phone.get_by_role("columnheader").count() >= 3, path
+        assert not _overflow(phone), path
+        desktop.goto(path)
+        assert desktop.locator("table.cards").first.evaluate(ROW_LOOK)[0] == "table-row", path

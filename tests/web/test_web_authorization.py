@@ -101,6 +101,9 @@ PAGES = [
     Page("POST", "/organization-tasks/{org_task}/remind", CAMPAIGN_EDITORS, {}, ok=(404,)),
     Page("GET", "/campaigns/templates/{template}", CAMPAIGN_EDITORS),
     Page("POST", "/campaigns/templates/{template}", CAMPAIGN_EDITORS, CAMPAIGN_FORM),
+    Page("POST", "/campaigns/templates/{template}/rename", CAMPAIGN_EDITORS, {"title": "Mẫu B"}),
+    # The administrator deletes it first; the coordinator who saved it then finds it gone.
+    Page("POST", "/campaigns/templates/{template}/delete", CAMPAIGN_EDITORS, {}, ok=(303, 404)),
     Page("POST", "/campaigns/{campaign}/schedule", CAMPAIGN_EDITORS, {}),
     Page("POST", "/campaigns/{campaign}/launch", CAMPAIGN_EDITORS, {}),
     Page("POST", "/campaigns/{campaign}/remind", CAMPAIGN_EDITORS, {}),

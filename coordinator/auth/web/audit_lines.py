@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from coordinator.auth.models import AuditEvent, User
-from coordinator.campaigns.models import Campaign
+from coordinator.auth.web.audit_details import shown_details, wanted_ids
+from coordinator.campaigns.models import Campaign, CampaignTemplate
 from coordinator.i18n import translate
-from coordinator.organizations.models import Agreement, Club, Member, Organization
+from coordinator.organizations.models import Agreement, Channel, Club, Member, Organization
 
 # Each action as a sentence about its object ({object}: its name, a link where it has a page).
 SENTENCES = {
@@ -27,7 +28,19 @@ SENTENCES = {
     "campaign.close": "closed the campaign {object}",
     "campaign.cancel": "cancelled the campaign {object}",
     "campaign.remind": "sent reminders for the campaign {object}",
-    "channel.create": "registered a channel of {object}",
+    "campaign.duplicate": "duplicated a campaign as {object}",
+    "campaign.template": "kept the campaign {object} as a template",
+    "campaign.from_template": "started the campaign {object} from a template",
+    "campaign.template_rename": "renamed the template {object}",
+    "campaign.template_delete": "deleted the template {object}",
+    "campaign.submit": "submitted the campaign {object} for approval",
+    "campaign.approve": "approved the campaign {object}",
+    "campaign.return": "returned the campaign {object} for changes",
+    "channel.create": "registered the channel {object}",
+    "member.reactivate": "reactivated the member {object}",
+    "organization.focal_points": "named the focal points of {object}",
+    "export.campaign": "exported the figures of the campaign {object}",
+    "export.participation": "exported the participation figures",
     "club.create": "created the club {object}",
     "club.update": "changed the club {object}",
     "group.registered": "registered the group chat of {object}",
@@ -76,6 +89,8 @@ KINDS: dict[str, tuple[Any, str, str | None]] = {
     "user": (User, "username", "/users?q={name}"),
     "member": (Member, "display_name", None),
     "club": (Club, "name", None),
+    "channel": (Channel, "name", None),
+    "template": (CampaignTemplate, "title", "/campaigns/templates/{id}"),
 }
 
 
@@ -94,7 +109,10 @@ class Line:
 
 async def names_of(session: AsyncSession, events: Iterable[AuditEvent]) -> dict[Any, str]:
     """(object_type, id) -> name, for users who acted and the objects named."""
+    events = list(events)
     wanted: dict[str, set[int]] = {"user": set()}
+    for kind, ids in wanted_ids(e.detail for e in events).items():
+        wanted.setdefault(kind, set()).update(ids)
     for e in events:
         if e.actor_user_id:
             wanted["user"].add(e.actor_user_id)
@@ -113,7 +131,9 @@ async def names_of(session: AsyncSession, events: Iterable[AuditEvent]) -> dict[
 def line(lang: str, e: AuditEvent, names: dict[Any, str]) -> Line:
     who = names.get(("user", e.actor_user_id), "") if e.actor_user_id else ""
     known = e.object_type in KINDS and e.object_id is not None
-    name = names.get((e.object_type, e.object_id), f"#{e.object_id}") if known else ""
+    # A deleted object keeps the name its event recorded.
+    gone = str((e.detail or {}).get("title") or f"#{e.object_id}")
+    name = names.get((e.object_type, e.object_id), gone) if known else ""
     page = KINDS[e.object_type][2] if known else None
     href = page.format(id=e.object_id, name=name) if page and name else None
     if e.action in SENTENCES:
@@ -121,13 +141,5 @@ def line(lang: str, e: AuditEvent, names: dict[Any, str]) -> Line:
     else:
         text = translate(lang, UNKNOWN, action=e.action, object="\x00")
     before, _, after = text.partition("\x00")
-    details = [(str(k), _value(v)) for k, v in (e.detail or {}).items()]
+    details = shown_details(lang, e.action, e.detail, names)
     return Line(e, who or translate(lang, "system"), before, name, href, after, details)
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, list | tuple):
-        return ", ".join(map(str, value))
-    if isinstance(value, dict):
-        return ", ".join(f"{k}: {v}" for k, v in value.items())
-    return "" if value is None else str(value)

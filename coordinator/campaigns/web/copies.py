@@ -121,17 +121,57 @@ async def save_template(
     return redirect("/campaigns/templates")
 
 
-@get("/campaigns/templates", guards=RUNNERS)
-async def templates_page(request: AnyRequest, db: DB, actor: CurrentActor) -> Template:
+async def _templates_page(
+    request: AnyRequest,
+    db: DB,
+    actor: Actor,
+    errors: dict[int, str] | None = None,
+    values: dict[int, str] | None = None,
+) -> Template:
+    """The saved templates; `errors` and `values` by template id, for a refused rename."""
     lang = locale_of(request)
     return page(
         request,
         "campaigns/templates.html",
         title=translate(lang, "Templates"),
         actor=actor,
+        status_code=FORM_ERROR if errors else 200,
         crumbs=[("/campaigns", translate(lang, "Campaigns"))],
         templates=await copying.list_templates(db, actor),
+        changeable=await copying.changeable_templates(db, actor),
+        errors=errors or {},
+        values=values or {},
     )
+
+
+@get("/campaigns/templates", guards=RUNNERS)
+async def templates_page(request: AnyRequest, db: DB, actor: CurrentActor) -> Template:
+    return await _templates_page(request, db, actor)
+
+
+@post("/campaigns/templates/{template_id:int}/rename", guards=RUNNERS)
+async def rename_template(
+    request: AnyRequest, db: DB, actor: CurrentActor, template_id: PathId, data: Form
+) -> Template | Redirect:
+    title = str(data.get("title", ""))
+    try:
+        await copying.rename_template(db, actor, template_id, title)
+    except Invalid as exc:
+        message = "; ".join(form_errors(exc, locale_of(request)).values())
+        return await _templates_page(
+            request, db, actor, {template_id: message}, {template_id: title}
+        )
+    flash(request, "Template renamed.")
+    return redirect("/campaigns/templates")
+
+
+@post("/campaigns/templates/{template_id:int}/delete", guards=RUNNERS)
+async def delete_template(
+    request: AnyRequest, db: DB, actor: CurrentActor, template_id: PathId
+) -> Redirect:
+    title = await copying.delete_template(db, actor, template_id)
+    flash(request, "Template {title} deleted.", title=title)
+    return redirect("/campaigns/templates")
 
 
 @get("/campaigns/templates/{template_id:int}", guards=RUNNERS)
@@ -170,4 +210,13 @@ async def start_from_template(
     return redirect(f"/campaigns/{campaign.id}/edit")
 
 
-ROUTES = [copy_page, duplicate, save_template, templates_page, start_page, start_from_template]
+ROUTES = [
+    copy_page,
+    duplicate,
+    save_template,
+    templates_page,
+    rename_template,
+    delete_template,
+    start_page,
+    start_from_template,
+]

@@ -268,3 +268,20 @@ async def add_focal_point(w: World, key: str, org: str, telegram_id: int) -> Act
         w.actor[key] = await actor_for(session, row)
     w.user_id[key] = user.id
     return w.actor[key]
+
+
+async def focal_point_id(w: World, key: str, org: str, telegram_id: int) -> int:
+    """`add_focal_point`, answering the user's id."""
+    actor = await add_focal_point(w, key, org, telegram_id)
+    assert actor.user_id is not None
+    return actor.user_id
+
+
+async def actor_of(w: World, user_id: int) -> Actor:
+    """The actor of a user, as the pages resolve it."""
+    from coordinator.auth.models import User
+
+    async with w.db.read() as session:
+        user = await session.get(User, user_id)
+        assert user is not None
+        return await actor_for(session, user)

@@ -21,8 +21,8 @@ from coordinator.db import Database
 from coordinator.delivery.models import OutboxMessage
 from coordinator.errors import Forbidden, NotFound
 from coordinator.tallies.summary import recount_summary
-from tests.campaigns.test_cascade import _actor_of, _focal, _task
-from tests.factories import build_world
+from tests.campaigns.test_cascade import _task
+from tests.factories import actor_of, build_world, focal_point_id
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 LAUNCH = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # 09:00 local
@@ -34,9 +34,9 @@ async def _launched(db: Database, **settings):
     (focal point 7_000_004) each get a task at LAUNCH."""
     world = await build_world(db)
     focal = {
-        "p": await _focal(world, "p", "province", 7_000_001),
-        "d": await _focal(world, "d", "district", 7_000_002),
-        "b": await _focal(world, "b", "district2", 7_000_004),
+        "p": await focal_point_id(world, "p", "province", 7_000_001),
+        "d": await focal_point_id(world, "d", "district", 7_000_002),
+        "b": await focal_point_id(world, "b", "district2", 7_000_004),
     }
     cid = await world.campaign(
         targets=("district", "district2"), mode="org", launch_at=LAUNCH, deadline_at=DEADLINE
@@ -86,7 +86,7 @@ async def test_a_silent_organization_is_reminded_escalated_and_passed_on_once(db
     )
     district, district2 = await _task(world, cid, "district"), await _task(world, cid, "district2")
     # District B's focal point acts: it is never reminded.
-    b = await _actor_of(world, focal["b"])
+    b = await actor_of(world, focal["b"])
     await cascade_service.act(db, b, district2.id, "received", now=LAUNCH + timedelta(hours=1))
     other = Database(db.url)
     try:
@@ -219,7 +219,7 @@ async def test_the_remind_button_on_the_web(db):
         )
         assert f'action="/organization-tasks/{task.id}/remind"' in html
         # Once the organization passed it on, a press says so on the campaign's page.
-        focal_d = await _actor_of(world, focal["d"])
+        focal_d = await actor_of(world, focal["d"])
         await cascade_service.act(db, focal_d, task.id, "members")
         token = client.cookies["coordinator_csrf"]
         late = await client.post(

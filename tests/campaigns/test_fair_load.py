@@ -187,9 +187,9 @@ async def test_a_share_asks_those_asked_least_first(world):
 
 
 async def test_a_pass_on_to_members_asks_the_share_too(world):
-    from tests.campaigns.test_cascade import _focal
+    from tests.factories import focal_point_id
 
-    await _focal(world, "d", "district", 7_100_001)
+    await focal_point_id(world, "d", "district", 7_100_001)
     cid = await _campaign(world, targets=("district",), share=50, mode="org")
     await _launch(world, cid, MONDAY)
     async with world.db.read() as session:

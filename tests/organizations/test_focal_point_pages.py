@@ -18,7 +18,7 @@ from coordinator.campaigns import cascade_service
 from coordinator.organizations import agreements
 from coordinator.organizations.models import FocalPoint
 from coordinator.settings import read_settings
-from tests.campaigns.test_cascade import _focal
+from tests.factories import focal_point_id
 from tests.web.test_web_authorization import sign_in
 
 
@@ -71,7 +71,7 @@ async def _focal_ids(world: Any, org: str) -> list[int]:
 
 async def test_the_agreement_pages_list_focal_points_and_flag_a_party_without_one(world):
     aid = await _agreement(world)
-    await _focal(world, "d", "district", 7_000_002)  # linked in Telegram
+    await focal_point_id(world, "d", "district", 7_000_002)  # linked in Telegram
     async with _client(world) as client:
         await sign_in(client, "coordinator")
         listing = (await client.get("/agreements")).text
@@ -93,7 +93,7 @@ async def test_the_agreement_pages_list_focal_points_and_flag_a_party_without_on
 
 async def test_a_lead_names_and_removes_focal_points_audited(world):
     aid = await _agreement(world)
-    focal = await _focal(world, "d", "district", 7_000_002)
+    focal = await focal_point_id(world, "d", "district", 7_000_002)
     lead = world.user_id["lead"]  # the district's lead, not linked in Telegram
     async with _client(world) as client:
         await sign_in(client, "lead")
@@ -129,7 +129,7 @@ async def test_a_lead_names_and_removes_focal_points_audited(world):
 
 async def test_refused_roles_are_refused(world):
     aid = await _agreement(world)
-    focal = await _focal(world, "d", "district", 7_000_002)
+    focal = await focal_point_id(world, "d", "district", 7_000_002)
     async with _client(world) as client:
         for who in ("coordinator", "leadership"):
             await sign_in(client, who)

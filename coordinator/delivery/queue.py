@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String, cast, literal
+from sqlalchemy import JSON, String, cast, delete, func, literal
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select, update
 
 from coordinator.base import UTCDateTime, utcnow
 from coordinator.db import Database, upsert_insert
-from coordinator.delivery.models import OutboxMessage
+from coordinator.delivery.models import DEFAULT_BOT, BotChat, OutboxMessage
 
 EDIT_WINDOW = 5  # seconds: at most one edit of a group message per window
 _KEYS_AT_ONCE = 5_000  # dedupe keys looked up per statement (both drivers cap bound values)
@@ -45,15 +45,45 @@ async def queued_keys(session: AsyncSession, keys: Iterable[str]) -> set[str]:
     return taken
 
 
+async def link_chat(session: AsyncSession, chat_id: int, bot: int) -> None:
+    """This chat now talks to `bot` (it was linked through it): what is queued for it from now
+    on goes through that bot. The default bot's chats need no row."""
+    await session.execute(delete(BotChat).where(col(BotChat.chat_id) == chat_id))
+    if bot != DEFAULT_BOT:
+        session.add(BotChat(chat_id=chat_id, bot_id=bot))
+
+
+async def chat_bots(session: AsyncSession, chat_ids: Iterable[int]) -> dict[int, int]:
+    """The bot of each of these chats that talks to another bot than the default."""
+    wanted, bots = sorted(set(chat_ids)), dict[int, int]()
+    for start in range(0, len(wanted), _KEYS_AT_ONCE):
+        chunk = wanted[start : start + _KEYS_AT_ONCE]
+        found = await session.execute(
+            select(BotChat.chat_id, BotChat.bot_id).where(col(BotChat.chat_id).in_(chunk))
+        )
+        bots.update({int(chat): int(bot) for chat, bot in found.all()})
+    return bots
+
+
+def _bot_of_chat(chat: Any) -> Any:
+    """The same in SQL, for an INSERT ... SELECT: a primary-key lookup per row."""
+    found = sa_select(col(BotChat.bot_id)).where(col(BotChat.chat_id) == chat).scalar_subquery()
+    return func.coalesce(found, DEFAULT_BOT)
+
+
 async def queue_once(session: AsyncSession, messages: Sequence[OutboxMessage]) -> int:
     """Add each message unless a row with its dedupe key exists (or an earlier one in the
     list has it); the session's autoflush makes rows added earlier in the same transaction
-    count too. Returns how many were added."""
+    count too. Returns how many were added. Each goes through the bot its chat talks to:
+    outbox rows are made here or in `queue_cards`, and both decide the bot the same way."""
     taken = await queued_keys(session, (m.dedupe_key for m in messages))
+    fresh = [m for m in messages if m.dedupe_key not in taken]
+    bots = await chat_bots(session, (m.chat_id for m in fresh)) if fresh else {}
     added = 0
-    for message in messages:
+    for message in fresh:
         if message.dedupe_key not in taken:
             taken.add(message.dedupe_key)
+            message.bot_id = bots.get(message.chat_id, DEFAULT_BOT)
             session.add(message)
             added += 1
     return added
@@ -118,6 +148,7 @@ async def queue_cards(
     rows = sa_select(
         literal("assignment:") + cast(task, String),
         chat,
+        _bot_of_chat(chat),
         literal("assignment"),
         literal({}, JSON()),
         task,
@@ -132,6 +163,7 @@ async def queue_cards(
             [
                 "dedupe_key",
                 "chat_id",
+                "bot_id",
                 "kind",
                 "payload",
                 "assignment_id",
@@ -173,7 +205,10 @@ async def resend_refused_cards(
 
 async def move_chat(session: AsyncSession, old_chat_id: int, new_chat_id: int) -> None:
     """The outbox's part of a chat migration (a group became a supergroup): what is still
-    queued for the old chat goes to the new one."""
+    queued for the old chat goes to the new one, and the new chat talks to the same bot."""
+    await session.execute(
+        update(BotChat).where(col(BotChat.chat_id) == old_chat_id).values(chat_id=new_chat_id)
+    )
     await session.execute(
         update(OutboxMessage)
         .where(col(OutboxMessage.chat_id) == old_chat_id, col(OutboxMessage.status) == "pending")

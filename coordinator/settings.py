@@ -130,10 +130,10 @@ def _bots(value: str | None, default_token: str | None) -> tuple[BotConfig, ...]
                 f"{key}: {shown!r} is not a bot name (a-z, 0-9, _ and -, at most 32, "
                 f"not {DEFAULT_BOT_NAME!r}); write name=token@organization_id"
             )
+        if "@" not in rest or not org.strip().isdigit() or int(org) <= 0:
+            raise SettingsError(f"{key}: bot {name!r} needs @organization_id (a number)")
         if not BOT_TOKEN.fullmatch(token.strip()):
             raise SettingsError(f"{key}: bot {name!r} needs a token like 123456:ABC-def")
-        if not org.strip().isdigit() or int(org) <= 0:
-            raise SettingsError(f"{key}: bot {name!r} needs @organization_id (a number)")
         bots.append(BotConfig(name, token.strip(), int(org)))
     for field, what in (("name", "name"), ("token", "token"), ("organization_id", "organization")):
         values = [getattr(b, field) for b in bots]

@@ -65,12 +65,6 @@ async def chat_bots(session: AsyncSession, chat_ids: Iterable[int]) -> dict[int,
     return bots
 
 
-def _bot_of_chat(chat: Any) -> Any:
-    """The same in SQL, for an INSERT ... SELECT: a primary-key lookup per row."""
-    found = sa_select(col(BotChat.bot_id)).where(col(BotChat.chat_id) == chat).scalar_subquery()
-    return func.coalesce(found, DEFAULT_BOT)
-
-
 async def queue_once(session: AsyncSession, messages: Sequence[OutboxMessage]) -> int:
     """Add each message unless a row with its dedupe key exists (or an earlier one in the
     list has it); the session's autoflush makes rows added earlier in the same transaction
@@ -143,20 +137,22 @@ async def queue_cards(
     """One task card (dedupe key `assignment:<id>`) per row of `task`, `chat` WHERE `where`
     that has none, in one INSERT ... SELECT: the dedupe key's unique index skips the rest.
     (Not NOT EXISTS: PostgreSQL plans it as a nested loop over the outbox pages this very
-    statement is filling, 64 s for 90,000 rows in a populated database.)"""
+    statement is filling, 64 s for 90,000 rows in a populated database.) Each card goes
+    through the bot its chat talks to, as in `queue_once`: an outer join on `bot_chat`."""
     when = literal(now, UTCDateTime())
+    picked = sa_select(task.label("task"), chat.label("chat")).where(where).subquery("picked")
     rows = sa_select(
-        literal("assignment:") + cast(task, String),
-        chat,
-        _bot_of_chat(chat),
+        literal("assignment:") + cast(picked.c.task, String),
+        picked.c.chat,
+        func.coalesce(BotChat.bot_id, DEFAULT_BOT),
         literal("assignment"),
         literal({}, JSON()),
-        task,
+        picked.c.task,
         literal("pending"),
         literal(0),
         when,
         when,
-    ).where(where)
+    ).select_from(picked.outerjoin(BotChat, col(BotChat.chat_id) == picked.c.chat))
     await session.execute(
         upsert_insert(session)(OutboxMessage)
         .from_select(

@@ -22,7 +22,9 @@ from coordinator.http import DB
 
 @post("/telegram/webhook/{name:str}", status_code=200, include_in_schema=False)
 async def bot_webhook(request: Request[Any, Any, Any], db: DB, name: str) -> dict[str, bool]:
-    """Another bot's webhook: the same, for the bot of that name."""
+    """Another bot's webhook: the same, for the bot of that name (the secret first, so that
+    nobody without it learns which names exist)."""
+    _check_secret(request)
     async with db.read() as session:
         bot = await session.scalar(select(BotRecord.id).where(BotRecord.name == name))
     if bot is None or bot == DEFAULT_BOT:
@@ -35,11 +37,15 @@ async def telegram_webhook(request: Request[Any, Any, Any], db: DB) -> dict[str,
     return await _accept(request, db, DEFAULT_BOT)
 
 
-async def _accept(request: Request[Any, Any, Any], db: DB, bot: int) -> dict[str, bool]:
+def _check_secret(request: Request[Any, Any, Any]) -> None:
     expected = request.app.state.settings.webhook_secret or ""
     given = request.headers.get("x-telegram-bot-api-secret-token", "")
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         raise NotAuthorizedException("Wrong or missing secret token.")
+
+
+async def _accept(request: Request[Any, Any, Any], db: DB, bot: int) -> dict[str, bool]:
+    _check_secret(request)
     try:
         payload = await request.json()
     except Exception:  # not JSON at all: refused, and the inbox is not touched

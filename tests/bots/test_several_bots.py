@@ -229,3 +229,33 @@ async def test_an_invite_opened_in_another_bot_is_refused_with_the_right_name(wo
     )
     await right.say(f"/start {link.link.split('start=', 1)[1]}")
     await eventually(lambda: right.bot_said("Huyện đoàn A"))
+
+
+async def test_each_bot_has_its_own_webhook_route_and_update_ids(world):
+    ids = await _register(world)
+    settings = read_settings(
+        {
+            **os.environ,
+            "COORDINATOR_DATABASE_URL": world.db.url,
+            "COORDINATOR_WEBHOOK_SECRET": "webhook-secret-for-tests",
+        }
+    )
+    from litestar.testing import AsyncTestClient
+
+    from coordinator.app import create_app
+
+    right = {"X-Telegram-Bot-Api-Secret-Token": "webhook-secret-for-tests"}
+    update = {"update_id": 1, "message": {"message_id": 1, "date": 0, "text": "/help"}}
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        for path in ("/telegram/webhook", "/telegram/webhook/huyen-a", "/telegram/webhook/huyen-b"):
+            assert (await client.post(path, json=update, headers=right)).status_code == 200
+        assert (await client.post(path, json=update)).status_code == 401
+        missing = await client.post("/telegram/webhook/nobody", json=update, headers=right)
+        assert missing.status_code == 404
+        # Without the secret nobody learns which names exist.
+        assert (await client.post("/telegram/webhook/nobody", json=update)).status_code == 401
+    async with world.db.read() as session:
+        stored = (
+            await session.execute(select(TelegramUpdate.bot_id, TelegramUpdate.update_id))
+        ).all()
+    assert sorted(stored) == sorted((bot, 1) for bot in ids.values())

@@ -126,6 +126,34 @@ async def _stats(http: httpx.AsyncClient, urls: list[str]) -> list[dict[str, int
     return [a.json()["result"] for a in answers]
 
 
+def _report(
+    lanes: int,
+    per_bot: int,
+    before: list[dict[str, int]],
+    stats: list[dict[str, int]],
+    firsts: list[float],
+    lasts: list[float],
+    launched: float,
+) -> None:
+    total_refused = 0
+    for n, (name, _, _) in enumerate(BOTS[:lanes]):
+        refused = stats[n]["refused_429"] - before[n]["refused_429"]
+        total_refused += refused
+        rate = (per_bot - 1) / (lasts[n] - firsts[n])
+        print(
+            f"bot {name:8} {per_bot} messages in {lasts[n] - firsts[n]:.1f} s = "
+            f"{rate:.2f} msg/s; achieved/allowed = {rate / DEFAULT_SEND_RATE:.3f}; "
+            f"429s: {refused}"
+        )
+    span = max(lasts) - min(firsts)
+    print(
+        f"{lanes} bot(s)   {lanes * per_bot} messages in {span:.1f} s = "
+        f"{(lanes * per_bot - 1) / span:.2f}"
+        f" msg/s; 429s: {total_refused}; launch to last message "
+        f"{max(lasts) - launched:.1f} s"
+    )
+
+
 async def run(url: str, urls: list[str], per_bot: int, lanes: int) -> None:
     """`lanes` bots run (1: the default bot alone, the figure before several bots)."""
     db = Database(url)
@@ -173,23 +201,7 @@ async def run(url: str, urls: list[str], per_bot: int, lanes: int) -> None:
                 await asyncio.sleep(0.1)
             if not all(lasts):
                 raise RuntimeError(f"not delivered before the deadline: {stats}")
-        total_refused = 0
-        for n, (name, _, _) in enumerate(BOTS[:lanes]):
-            refused = stats[n]["refused_429"] - before[n]["refused_429"]
-            total_refused += refused
-            rate = (per_bot - 1) / (lasts[n] - firsts[n])
-            print(
-                f"bot {name:8} {per_bot} messages in {lasts[n] - firsts[n]:.1f} s = "
-                f"{rate:.2f} msg/s; achieved/allowed = {rate / DEFAULT_SEND_RATE:.3f}; "
-                f"429s: {refused}"
-            )
-        span = max(lasts) - min(firsts)
-        print(
-            f"{lanes} bot(s)   {lanes * per_bot} messages in {span:.1f} s = "
-            f"{(lanes * per_bot - 1) / span:.2f}"
-            f" msg/s; 429s: {total_refused}; launch to last message "
-            f"{max(lasts) - launched:.1f} s"
-        )
+        _report(lanes, per_bot, before, stats, firsts, lasts, launched)
     finally:
         await db.dispose()
 

@@ -30,8 +30,11 @@ from coordinator.supervisor import LoopHeartbeat, describe, heartbeats
 
 
 def required_loops(settings: Settings) -> tuple[str, ...]:
+    """The loops some process must run: each bot's sender and update reader (the default
+    bot's under their plain names, another bot's as `sender-<name>`), and the scheduler."""
     updates = "inbox" if settings.telegram_mode == "webhook" else "poller"
-    return ("sender", updates, "scheduler")
+    lanes = [f"{loop}-{bot.name}" for bot in settings.telegram_bots for loop in ("sender", updates)]
+    return ("sender", updates, *lanes, "scheduler")
 
 
 def loop_state(row: LoopHeartbeat, now: datetime, stale: timedelta) -> str:

@@ -12,7 +12,7 @@ from coordinator.auth.models import (
     UserTotp,
     WebSession,
 )
-from coordinator.bots.models import BotState, TelegramUpdate
+from coordinator.bots.models import BotRecord, TelegramUpdate
 from coordinator.campaigns.models import (
     Assignment,
     Campaign,
@@ -22,7 +22,7 @@ from coordinator.campaigns.models import (
     OrganizationTask,
     Report,
 )
-from coordinator.delivery.models import OutboxMessage
+from coordinator.delivery.models import BotChat, OutboxMessage
 from coordinator.organizations.models import (
     Agreement,
     AgreementParty,
@@ -46,7 +46,8 @@ __all__ = [
     "ApiToken",
     "Assignment",
     "AuditEvent",
-    "BotState",
+    "BotChat",
+    "BotRecord",
     "Campaign",
     "CampaignTarget",
     "CampaignTemplate",

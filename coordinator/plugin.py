@@ -92,13 +92,14 @@ def routes() -> list[Any]:
     from litestar.datastructures import CacheControlHeader
     from litestar.static_files import create_static_files_router
 
-    from coordinator.bots.webhook import telegram_webhook
+    from coordinator.bots.webhook import bot_webhook, telegram_webhook
     from coordinator.scrape import ROUTES as METRICS_ROUTES
     from coordinator.web.pages import PAGES, PUBLIC_PAGES
 
     return [
         api_router(),
         telegram_webhook,
+        bot_webhook,
         *METRICS_ROUTES,
         PAGES,
         Router(path="/", route_handlers=PUBLIC_PAGES, include_in_schema=False),

@@ -16,14 +16,16 @@ from sqlmodel import col, select
 
 from coordinator import scheduler
 from coordinator.auth.models import User
-from coordinator.bots import runtime
+from coordinator.bots import identity, runtime
+from coordinator.bots.sender import Lane
 from coordinator.db import Database
+from coordinator.delivery.models import DEFAULT_BOT
 from coordinator.logs import quiet_libraries
 from coordinator.organizations.models import GroupChat, Member
 from coordinator.sandbox.run import running_sandbox
 from coordinator.sandbox.state import DEFAULT_BOT_USERNAME, World
 from coordinator.settings import Settings
-from coordinator.supervisor import recording
+from coordinator.supervisor import Supervisor, recording
 
 logger = logging.getLogger("coordinator")
 SANDBOX_TOKEN = "1000:sandbox"
@@ -57,6 +59,33 @@ async def _sandbox_world(db: Database, username: str) -> World:
     return world
 
 
+async def _run_bots(
+    stack: contextlib.AsyncExitStack,
+    db: Database,
+    settings: Settings,
+    supervisor: Supervisor,
+    token: str,
+    base_url: str | None,
+) -> None:
+    """One lane per bot, each with its own sender, update reader and set-up jobs: the default
+    bot, then every bot of COORDINATOR_TELEGRAM_BOTS (registered in `bot` first)."""
+    ids = await identity.sync_bots(db, settings.telegram_bots)
+    lanes = [(token, Lane())] + [
+        (bot.token, Lane(ids[bot.name], bot.name)) for bot in settings.telegram_bots
+    ]
+    for lane_token, lane in lanes:
+        telegram = runtime.build(db, settings, lane_token, base_url, lane)
+        webhook = None
+        if settings.telegram_mode == "webhook":
+            url = settings.webhook_url or ""
+            if lane.bot != DEFAULT_BOT:  # the route names the bot: /telegram/webhook/<name>
+                url = f"{url.rstrip('/')}/{lane.name}"
+            webhook = (url, settings.webhook_secret or "")
+        await stack.enter_async_context(
+            runtime.running(telegram, webhook=webhook, supervisor=supervisor)
+        )
+
+
 async def run(
     settings: Settings,
     *,
@@ -77,13 +106,7 @@ async def run(
             )
             token, base_url, sandbox_url = SANDBOX_TOKEN, sandbox.base_url, sandbox.url
             print(f"No COORDINATOR_TELEGRAM_TOKEN: Bot API sandbox at {sandbox.url}", flush=True)
-        telegram = runtime.build(db, settings, token, base_url)
-        webhook = None
-        if settings.telegram_mode == "webhook":
-            webhook = (settings.webhook_url or "", settings.webhook_secret or "")
-        await stack.enter_async_context(
-            runtime.running(telegram, webhook=webhook, supervisor=supervisor)
-        )
+        await _run_bots(stack, db, settings, supervisor, token, base_url)
         await stack.enter_async_context(scheduler.running(db, settings, supervisor))
         if web is not None:
             from coordinator.app import create_app

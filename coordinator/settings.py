@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
@@ -105,6 +106,53 @@ def _database_url(name: str, env: dict[str, str]) -> str | None:
     return url
 
 
+@dataclass(frozen=True)
+class BotConfig:
+    """A bot beside the default one: its short name, its token, and the organization whose
+    subtree it serves (typically a province)."""
+
+    name: str
+    token: str
+    organization_id: int
+
+
+BOT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+BOT_TOKEN = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{1,100}")
+DEFAULT_BOT_NAME = "default"  # the name of COORDINATOR_TELEGRAM_TOKEN's bot
+
+
+def _bots(value: str | None, default_token: str | None) -> tuple[BotConfig, ...]:
+    """COORDINATOR_TELEGRAM_BOTS: `name=token@organization_id` items separated by commas (or
+    new lines, for a *_FILE). Each name, token and organization once; never the default's."""
+    key = f"{PREFIX}TELEGRAM_BOTS"
+    items = [i.strip() for i in re.split(r"[,\n]", value or "") if i.strip()]
+    if items and default_token is None:
+        raise SettingsError(f"{key} needs {PREFIX}TELEGRAM_TOKEN (the default bot) too")
+    bots: list[BotConfig] = []
+    for item in items:
+        name, _, rest = item.partition("=")
+        token, _, org = rest.rpartition("@")
+        name = name.strip()
+        shown = name or "(no name)"  # never the token: error messages end up in logs
+        if not BOT_NAME.fullmatch(name) or name == DEFAULT_BOT_NAME:
+            raise SettingsError(
+                f"{key}: {shown!r} is not a bot name (a-z, 0-9, _ and -, at most 32, "
+                f"not {DEFAULT_BOT_NAME!r}); write name=token@organization_id"
+            )
+        if "@" not in rest or not org.strip().isdigit() or int(org) <= 0:
+            raise SettingsError(f"{key}: bot {name!r} needs @organization_id (a number)")
+        if not BOT_TOKEN.fullmatch(token.strip()):
+            raise SettingsError(f"{key}: bot {name!r} needs a token like 123456:ABC-def")
+        bots.append(BotConfig(name, token.strip(), int(org)))
+    for field, what in (("name", "name"), ("token", "token"), ("organization_id", "organization")):
+        values = [getattr(b, field) for b in bots]
+        if len(set(values)) != len(values):
+            raise SettingsError(f"{key}: each bot needs its own {what}")
+    if any(b.token == default_token for b in bots):
+        raise SettingsError(f"{key}: a bot has the token of {PREFIX}TELEGRAM_TOKEN")
+    return tuple(bots)
+
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -172,6 +220,8 @@ class Settings:
     # Fair load: at most this many tasks per volunteer per ISO week, local time (None: no cap;
     # an organization's own cap can only be smaller).
     weekly_task_cap: int | None = None
+    # Bots beside the default one, each serving an organization subtree.
+    telegram_bots: tuple[BotConfig, ...] = ()
 
     @property
     def is_sqlite(self) -> bool:
@@ -196,10 +246,11 @@ def read_settings(env: dict[str, str] | None = None) -> Settings:
     webhook_secret = _raw("WEBHOOK_SECRET", env, secret=True)
     if mode == "webhook" and not webhook_secret:
         raise SettingsError(f"{PREFIX}TELEGRAM_MODE=webhook needs {PREFIX}WEBHOOK_SECRET")
+    telegram_token = _raw("TELEGRAM_TOKEN", env, secret=True)
     return Settings(
         database_url=database_url,
         secret_key=_secret_key(_raw("SECRET_KEY", env, secret=True), var_dir),
-        telegram_token=_raw("TELEGRAM_TOKEN", env, secret=True),
+        telegram_token=telegram_token,
         telegram_api_url=_raw("TELEGRAM_API_URL", env),
         telegram_mode=mode,
         webhook_url=webhook_url,
@@ -228,6 +279,7 @@ def read_settings(env: dict[str, str] | None = None) -> Settings:
         paid_broadcast=_bool("PAID_BROADCAST", _raw("PAID_BROADCAST", env), False),
         metrics_token=_raw("METRICS_TOKEN", env, secret=True),
         weekly_task_cap=_optional_count("WEEKLY_TASK_CAP", _raw("WEEKLY_TASK_CAP", env)),
+        telegram_bots=_bots(_raw("TELEGRAM_BOTS", env, secret=True), telegram_token),
     )
 
 

@@ -41,6 +41,12 @@ def _db(context: Context) -> Database:
     return db
 
 
+def _bot(context: Context) -> int:
+    """This application's bot (its row in `bot`): update ids and chats are per bot."""
+    bot: int = context.bot_data["bot"]
+    return bot
+
+
 def _locale(context: Context, update: Update, member_locale: str | None = None) -> str:
     if member_locale:
         return member_locale
@@ -56,13 +62,13 @@ async def _reply(update: Update, text: str) -> None:
 async def once(update: Update, context: Context) -> None:
     """Runs first: an update seen and handled before changes nothing. (Button presses are
     checked in their batch's commit instead: `presses.record_presses`.)"""
-    if update.callback_query is None and await seen_before(_db(context), update):
+    if update.callback_query is None and await seen_before(_db(context), update, _bot(context)):
         raise ApplicationHandlerStop
 
 
 async def done_with(update: Update, context: Context) -> None:
     if update.callback_query is None:
-        await mark_processed(_db(context), update)
+        await mark_processed(_db(context), update, _bot(context))
 
 
 async def came_back(update: Update, context: Context) -> None:
@@ -83,15 +89,9 @@ async def start(update: Update, context: Context) -> None:
     db = _db(context)
     if context.args:
         try:
-            linked = await onboarding.link_account(db, context.args[0], user.id)
+            linked = await onboarding.link_account(db, context.args[0], user.id, _bot(context))
         except DomainError as exc:
-            key = (
-                "This Telegram account is already linked to another member."
-                if exc.code == "account_taken"
-                else "This invite link is not valid or has expired. "
-                "Ask your organization for a new one."
-            )
-            await _reply(update, _(_locale(context, update), key))
+            await _reply(update, _refusal(_locale(context, update), exc))
             return
         if isinstance(linked, onboarding.LinkedUser):
             await _reply(
@@ -131,6 +131,17 @@ async def start(update: Update, context: Context) -> None:
     await _reply(update, _(member.locale, "You are linked. Send /tasks to see your open tasks."))
 
 
+def _refusal(locale: str, exc: DomainError) -> str:
+    if exc.code == "invite_elsewhere":  # the name of the bot that serves the invite's people
+        return _(locale, onboarding.OTHER_BOT, username=escape(exc.values["username"]))
+    if exc.code == "account_taken":
+        return _(locale, "This Telegram account is already linked to another member.")
+    return _(
+        locale,
+        "This invite link is not valid or has expired. Ask your organization for a new one.",
+    )
+
+
 async def start_in_group(update: Update, context: Context) -> None:
     chat = update.effective_chat
     assert chat is not None
@@ -138,12 +149,14 @@ async def start_in_group(update: Update, context: Context) -> None:
         return
     try:
         name = await onboarding.register_group(
-            _db(context), context.args[0], chat.id, chat.title or ""
+            _db(context), context.args[0], chat.id, chat.title or "", _bot(context)
         )
-    except DomainError:
-        await _reply(
-            update, _(_locale(context, update), "This group link is not valid or has expired.")
-        )
+    except DomainError as exc:
+        locale = _locale(context, update)
+        text = _(locale, "This group link is not valid or has expired.")
+        if exc.code == "invite_elsewhere":
+            text = _(locale, onboarding.OTHER_BOT, username=escape(exc.values["username"]))
+        await _reply(update, text)
         return
     await _reply(
         update, _(_locale(context, update), "This group now receives tasks for {name}.", name=name)
@@ -225,6 +238,7 @@ async def press(update: Update, context: Context) -> None:
             message.chat.id if message is not None else None,
             update.to_dict(),
             message.message_id if message is not None else None,
+            _bot(context),
         )
     )
     if result.repeat:

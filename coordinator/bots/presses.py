@@ -30,6 +30,7 @@ from coordinator.campaigns.models import Assignment, Campaign
 from coordinator.campaigns.reports import ReportOutcome, ReportRequest, record_reports_in
 from coordinator.db import Database
 from coordinator.delivery import messages
+from coordinator.delivery.models import DEFAULT_BOT
 from coordinator.delivery.queue import queue_group_edit_in
 from coordinator.errors import DomainError
 from coordinator.organizations.models import Member
@@ -47,6 +48,7 @@ class Press:
     chat_id: int | None  # the chat of the message whose button was pressed
     payload: dict[str, Any] = field(compare=False)  # the update, kept as received
     message_id: int | None = None  # the message whose button was pressed (maybe an older copy)
+    bot: int = DEFAULT_BOT  # the bot it came through: update ids are counted per bot
 
 
 @dataclass
@@ -71,19 +73,23 @@ async def _claim_updates(
     """Record the updates as handled; for each press, whether its update was handled before
     (in an earlier commit, or earlier in this batch)."""
     ids = [p.update_id for p in presses]
+    bots = {p.bot for p in presses}
     rows = {
-        r.update_id: r
+        (r.bot_id, r.update_id): r
         for r in await session.scalars(
-            select(TelegramUpdate).where(col(TelegramUpdate.update_id).in_(ids))
+            select(TelegramUpdate).where(
+                col(TelegramUpdate.update_id).in_(ids), col(TelegramUpdate.bot_id).in_(bots)
+            )
         )
     }
     repeats = []
     for press in presses:
-        row = rows.get(press.update_id)
+        key = (press.bot, press.update_id)
+        row = rows.get(key)
         repeats.append(row is not None and row.processed_at is not None)
         if row is None:
-            row = TelegramUpdate(update_id=press.update_id, payload=press.payload)
-            rows[press.update_id] = row
+            row = TelegramUpdate(bot_id=press.bot, update_id=press.update_id, payload=press.payload)
+            rows[key] = row
             session.add(row)
         row.processed_at = now
     return repeats
@@ -175,8 +181,10 @@ async def _follow_up(
 class PressQueue:
     """Hands presses to `record_presses`, as many per commit as are waiting (group commit)."""
 
-    def __init__(self, db: Database, default_locale: str, most: int = BATCH) -> None:
-        self.db, self.locale, self.most = db, default_locale, most
+    def __init__(
+        self, db: Database, default_locale: str, most: int = BATCH, name: str = metrics.BOT
+    ) -> None:
+        self.db, self.locale, self.most, self.name = db, default_locale, most, name
         self._waiting: list[Waiting] = []
         self._draining: asyncio.Task[None] | None = None
 
@@ -185,7 +193,7 @@ class PressQueue:
         self._waiting.append((press, future))
         if self._draining is None or self._draining.done():
             self._draining = asyncio.create_task(self._drain())
-        with metrics.PRESSES.labels(metrics.BOT).time():
+        with metrics.PRESSES.labels(self.name).time():
             return await future
 
     async def _drain(self) -> None:

@@ -21,7 +21,7 @@ from telegram.ext import Application, ContextTypes
 
 from coordinator.bots import handlers, identity, updates
 from coordinator.bots.presses import PressQueue
-from coordinator.bots.sender import Sender
+from coordinator.bots.sender import Lane, Sender
 from coordinator.bots.telegram_client import make_bot
 from coordinator.db import Database
 from coordinator.leader import Leader
@@ -53,9 +53,12 @@ COMMANDS = {
 
 @dataclass
 class Telegram:
+    """One bot's lane: its handlers, its sender and its update reader."""
+
     application: Application[Any, Any, Any, Any, Any, Any]
     sender: Sender
-    updates_leader: Leader  # the one process that polls or drains the webhook inbox
+    updates_leader: Leader  # the one process that polls or drains this bot's webhook inbox
+    lane: Lane = field(default_factory=Lane)
     # Set once getMe has answered: commands are matched against the bot's name, so updates
     # wait for it (sending does not).
     identified: asyncio.Event = field(default_factory=asyncio.Event)
@@ -70,7 +73,16 @@ async def _identified(telegram: Telegram, stop: asyncio.Event) -> bool:
     return telegram.identified.is_set() and not stop.is_set()
 
 
-def build(db: Database, settings: Settings, token: str, base_url: str | None) -> Telegram:
+def build(
+    db: Database,
+    settings: Settings,
+    token: str,
+    base_url: str | None,
+    lane: Lane | None = None,
+) -> Telegram:
+    """One bot's lane (the default bot unless `lane` names another, registered by
+    `identity.sync_bots`): its own Telegram budget, updates and set-up."""
+    lane = lane or Lane()
     bot = make_bot(token, base_url)
     # Updates are handled concurrently: the more presses in flight, the more each commit of the
     # press queue records at once. Each press locks its own task row, so order per task holds.
@@ -80,7 +92,8 @@ def build(db: Database, settings: Settings, token: str, base_url: str | None) ->
         db=db,
         timezone=settings.timezone,
         locale=settings.locale,
-        presses=PressQueue(db, settings.locale),
+        presses=PressQueue(db, settings.locale, name=lane.name),
+        bot=lane.bot,  # the `bot` row: which updates, chats and identity are this bot's
     )
     handlers.install(application)
     application.add_error_handler(_record_failure)
@@ -91,8 +104,10 @@ def build(db: Database, settings: Settings, token: str, base_url: str | None) ->
         timezone=settings.timezone,
         locale=settings.locale,
         paid_broadcast=settings.paid_broadcast,
+        lane=lane,
     )
-    return Telegram(application, sender, Leader(db, UPDATES_LOCK, "updates"))
+    updates_leader = Leader(db, lane.lock(UPDATES_LOCK), lane.job("updates"))
+    return Telegram(application, sender, updates_leader, lane)
 
 
 def describe(exc: BaseException, token: str | None = None) -> str:
@@ -106,21 +121,25 @@ async def _record_failure(update: object, context: ContextTypes.DEFAULT_TYPE) ->
     logger.error("an update failed", exc_info=context.error)
     if isinstance(update, Update) and context.error is not None:
         await updates.mark_failed(
-            context.bot_data["db"], update.update_id, describe(context.error, context.bot.token)
+            context.bot_data["db"],
+            update.update_id,
+            describe(context.error, context.bot.token),
+            context.bot_data["bot"],
         )
 
 
 async def _handle_stored(app: Application[Any, Any, Any, Any, Any, Any], payload: Any) -> None:
     db: Database = app.bot_data["db"]
+    bot: int = app.bot_data["bot"]
     update_id = int(payload["update_id"])
     try:
         update = Update.de_json(payload, app.bot)
         await app.process_update(update)
     except Exception as exc:  # a malformed update must not stop the ones behind it
         logger.exception("update %s could not be handled; kept as failed", update_id)
-        await updates.mark_failed(db, update_id, describe(exc, app.bot.token))
+        await updates.mark_failed(db, update_id, describe(exc, app.bot.token), bot)
         return
-    await updates.mark_processed_id(db, update_id)
+    await updates.mark_processed_id(db, update_id, bot)
 
 
 async def handle_inbox(
@@ -137,7 +156,7 @@ async def handle_inbox(
             if not await _lead_updates(telegram, stop, beat):
                 return
             checked = time.monotonic()
-        pending = await updates.unprocessed(db)
+        pending = await updates.unprocessed(db, bot=app.bot_data["bot"])
         for payload in pending:
             await _handle_stored(app, payload)
         if beat is not None:
@@ -191,22 +210,24 @@ async def poll(telegram: Telegram, stop: asyncio.Event, beat: Beat, offset: Offs
                 update = Update.de_json(raw, app.bot)
             except Exception as exc:
                 logger.exception("update %s could not be read; kept as failed", raw["update_id"])
-                db: Database = app.bot_data["db"]
-                await updates.store(db, raw)
-                await updates.mark_failed(db, int(raw["update_id"]), describe(exc, app.bot.token))
+                db, bot = app.bot_data["db"], app.bot_data["bot"]
+                await updates.store(db, raw, bot)
+                error = describe(exc, app.bot.token)
+                await updates.mark_failed(db, int(raw["update_id"]), error, bot)
                 continue
             await app.update_queue.put(update)
 
 
 async def _identify(telegram: Telegram, db: Database) -> None:
-    bot = telegram.application.bot
-    await identity.expect_bot(db, int(bot.token.split(":", 1)[0]))
+    bot, lane = telegram.application.bot, telegram.lane.bot
+    await identity.expect_bot(db, int(bot.token.split(":", 1)[0]), lane)
     me = await bot.get_me()
     if not me.username:
         raise RuntimeError("getMe answered without a username")
-    await identity.record_identity(db, me.id, me.username)  # links work before updates flow
+    # Links work before updates flow.
+    await identity.record_identity(db, me.id, me.username, lane)
     telegram.identified.set()
-    logger.info("the bot is @%s", me.username)
+    logger.info("the bot %s is @%s", telegram.lane.name, me.username)
 
 
 async def _register_commands(telegram: Telegram, db: Database) -> None:
@@ -214,7 +235,7 @@ async def _register_commands(telegram: Telegram, db: Database) -> None:
         await telegram.application.bot.set_my_commands(
             [BotCommand(c, d) for c, d in commands], language_code=language
         )
-    await identity.record_step(db, "commands")
+    await identity.record_step(db, "commands", bot=telegram.lane.bot)
 
 
 async def _set_up_updates(
@@ -225,7 +246,8 @@ async def _set_up_updates(
         await bot.set_webhook(webhook[0], secret_token=webhook[1], allowed_updates=UPDATES)
     else:
         await bot.delete_webhook()
-    await identity.record_step(db, "webhook", mode="webhook" if webhook else "polling")
+    mode = "webhook" if webhook else "polling"
+    await identity.record_step(db, "webhook", mode=mode, bot=telegram.lane.bot)
 
 
 def _set_up(
@@ -249,12 +271,14 @@ def _set_up(
                 await step()
             except Exception as exc:
                 with contextlib.suppress(Exception):
-                    await identity.record_error(db, f"{name}: {describe(exc, token)}")
+                    error = f"{name}: {describe(exc, token)}"
+                    await identity.record_error(db, error, telegram.lane.bot)
                 raise
 
         return attempt
 
-    return [supervisor.start(n, job(n, s), stop, job=True) for n, s in steps.items()]
+    lane = telegram.lane
+    return [supervisor.start(lane.job(n), job(n, s), stop, job=True) for n, s in steps.items()]
 
 
 @contextlib.asynccontextmanager
@@ -275,21 +299,22 @@ async def running(
         await stack.enter_async_context(app)  # opens HTTP sessions; asks Telegram nothing
         await app.start()
         tasks = _set_up(telegram, supervisor, stop, webhook)
-        tasks.append(supervisor.start("sender", _sending(telegram.sender, stop), stop))
+        lane = telegram.lane
+        tasks.append(supervisor.start(lane.job("sender"), _sending(telegram.sender, stop), stop))
         if webhook is not None:
-            tasks.append(supervisor.start("inbox", lambda b: handle_inbox(telegram, stop, b), stop))
+            inbox = lane.job("inbox")
+            tasks.append(supervisor.start(inbox, lambda b: handle_inbox(telegram, stop, b), stop))
         else:
             offset = Offset()
-            tasks.append(
-                supervisor.start("poller", lambda b: poll(telegram, stop, b, offset), stop)
-            )
+            poller = lane.job("poller")
+            tasks.append(supervisor.start(poller, lambda b: poll(telegram, stop, b, offset), stop))
         try:
             yield telegram
         finally:
             stop.set()
             telegram.sender.wake.set()
             for task in tasks:  # a long poll or a set-up call in flight ends now
-                if task.get_name() in ("poller", *SET_UP):
+                if task.get_name() in (lane.job("poller"), *(lane.job(j) for j in SET_UP)):
                     task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await app.stop()  # handles what is queued first

@@ -20,6 +20,7 @@ import math
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,8 +37,10 @@ from coordinator.bots.settle import SETTLE
 from coordinator.bots.views import assignment_views
 from coordinator.db import Database
 from coordinator.delivery import messages, store
+from coordinator.delivery.models import DEFAULT_BOT
 from coordinator.delivery.store import Leased, Outcome
 from coordinator.leader import Leader
+from coordinator.settings import DEFAULT_BOT_NAME
 
 logger = logging.getLogger("coordinator.sender")
 PERMANENT = (
@@ -63,6 +66,23 @@ STANDBY = 1.0  # seconds between a standby sender's tries to lead
 STARS_SHORT = ("balance_too_low", "not enough stars")
 PAID_PAUSE = 600.0  # seconds without paid broadcast after the balance ran short
 PAID_MEMORY = 2.0  # seconds a paid message keeps the sender leasing at the paid rate
+
+
+@dataclass(frozen=True)
+class Lane:
+    """One bot's lane: its id in the `bot` table and its name. Each bot has its own Telegram
+    budget, so each has its own elected sender (and update reader) with a lock of its own."""
+
+    bot: int = DEFAULT_BOT
+    name: str = DEFAULT_BOT_NAME
+
+    def lock(self, base: int) -> int:
+        """The advisory lock of this bot's job: the default bot keeps the one it always had."""
+        return base + (self.bot - DEFAULT_BOT) * 0x100
+
+    def job(self, job: str) -> str:
+        """The job's name (and its SQLite lock file): `sender`, `sender-hanoi`, ..."""
+        return job if self.bot == DEFAULT_BOT else f"{job}-{self.name}"
 
 
 def _lease_for(bot: Bot, concurrency: int, rate: float) -> timedelta:
@@ -105,8 +125,10 @@ class Sender:
         concurrency: int = 64,
         lease_for: timedelta | None = None,
         paid_broadcast: bool = False,
+        lane: Lane | None = None,
     ) -> None:
         self.db, self.bot, self.tz, self.locale = db, bot, timezone, locale
+        self.lane = lane or Lane()  # which bot's rows, budget and lock
         self.batch, self.concurrency = batch, concurrency
         self.lease_for = lease_for or _lease_for(bot, concurrency, rate)
         # Rows are leased no sooner than about CLAIM_AHEAD before the pacer lets them go: a
@@ -116,13 +138,13 @@ class Sender:
         self.paid_sent_at = -PAID_MEMORY  # paid broadcasts lately: lease ahead at their rate
         self.waiting = 0
         self.pacer = Pacer(rate)
-        self.leader = Leader(db, SENDER_LOCK, "sender")
+        self.leader = Leader(db, self.lane.lock(SENDER_LOCK), self.lane.job("sender"))
         self.paid_broadcast = paid_broadcast
         self.paid_refused_until = 0.0
         self.slots = asyncio.Semaphore(concurrency)
         self.wake = asyncio.Event()
         self.heartbeat: Callable[[], None] = lambda: None  # told after each good round
-        self.name = metrics.BOT  # the bot's label in the metrics
+        self.name = self.lane.name  # the bot's label in the metrics
 
     async def run(self, stop: asyncio.Event, idle: float = 0.5) -> None:
         """Send until `stop` is set. Reaps expired leases at start-up (a crashed sender's rows
@@ -132,7 +154,7 @@ class Sender:
             if not await self._lead(stop):
                 continue
             if time.monotonic() - last_reap >= REAP_EVERY:
-                await store.reap(self.db)
+                await store.reap(self.db, bot=self.lane.bot)
                 last_reap = time.monotonic()
             handled = await self.run_once()
             self.heartbeat()
@@ -154,7 +176,7 @@ class Sender:
             return False
         if not was_leading:  # the previous leader's last sends may still fill the window
             self.pacer.pause(self.pacer.free.seconds)
-            reaped = await store.reap(self.db, every_lease=True)
+            reaped = await store.reap(self.db, every_lease=True, bot=self.lane.bot)
             if reaped:
                 logger.info("took over %s messages the previous sender left in flight", reaped)
         return True
@@ -175,7 +197,7 @@ class Sender:
 
         try:
             wanted = self._wanted(room, handled)
-            rows = await store.lease(self.db, wanted, lease_for=self.lease_for)
+            rows = await store.lease(self.db, wanted, lease_for=self.lease_for, bot=self.lane.bot)
             while True:
                 exhausted = exhausted or len(rows) < wanted
                 room, handled = room - len(rows), handled + len(rows)
@@ -196,7 +218,7 @@ class Sender:
                 room += len(outcomes)
                 wanted = 0 if exhausted else self._wanted(room, handled)
                 rows = await store.record_and_lease(
-                    self.db, outcomes, wanted, SETTLE, self.lease_for
+                    self.db, outcomes, wanted, SETTLE, self.lease_for, self.lane.bot
                 )
         finally:
             for task in sending:  # stopped or failed: those rows stay leased until they expire

@@ -11,6 +11,9 @@ from sqlmodel import Field, SQLModel
 from coordinator.base import UTCDateTime, one_of, utcnow
 
 OUTBOX_STATUSES = ("pending", "sending", "sent", "uncertain", "failed", "cancelled")
+# The deployment's default bot (COORDINATOR_TELEGRAM_TOKEN). A bot id here is a plain number,
+# without a foreign key, so that the default bot needs no row for its chats and messages.
+DEFAULT_BOT = 1
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -20,11 +23,16 @@ class OutboxMessage(SQLModel, table=True):
             one_of("status", OUTBOX_STATUSES),
             name="status",
         ),
-        Index("ix_outbox_due", "status", "next_attempt_at"),
+        # Each bot's sender leases its own due rows.
+        Index("ix_outbox_due", "status", "bot_id", "next_attempt_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     dedupe_key: str = Field(max_length=120, unique=True)
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # The bot that sends it: the one the chat talks to (`BotChat`), filled by the queue.
+    bot_id: int = Field(
+        default=DEFAULT_BOT, sa_column=Column(Integer, nullable=False, server_default="1")
+    )
     kind: str = Field(max_length=20)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     assignment_id: int | None = Field(
@@ -39,3 +47,13 @@ class OutboxMessage(SQLModel, table=True):
     telegram_message_id: int | None = Field(default=None, sa_column=Column(BigInteger))
     error: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class BotChat(SQLModel, table=True):
+    """Which bot a chat talks to, when it is not the default bot. Chats are per bot: a
+    volunteer who started bot A can be messaged by bot A only. Written when a chat is linked
+    (an invite, a group registered, a lead's digests connected) and read by the queue."""
+
+    __tablename__ = "bot_chat"
+    chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    bot_id: int = Field(sa_column=Column(Integer, nullable=False))

@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String, cast, insert, literal
+from sqlalchemy import JSON, String, cast, delete, func, insert, literal
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select, update
 
 from coordinator.base import UTCDateTime, utcnow
 from coordinator.db import Database, upsert_insert
-from coordinator.delivery.models import OutboxMessage
+from coordinator.delivery.models import DEFAULT_BOT, BotChat, OutboxMessage
 
 EDIT_WINDOW = 5  # seconds: at most one edit of a group message per window
 _KEYS_AT_ONCE = 5_000  # dedupe keys looked up per statement (both drivers cap bound values)
@@ -45,10 +45,31 @@ async def queued_keys(session: AsyncSession, keys: Iterable[str]) -> set[str]:
     return taken
 
 
+async def link_chat(session: AsyncSession, chat_id: int, bot: int) -> None:
+    """This chat now talks to `bot` (it was linked through it): what is queued for it from now
+    on goes through that bot. The default bot's chats need no row."""
+    await session.execute(delete(BotChat).where(col(BotChat.chat_id) == chat_id))
+    if bot != DEFAULT_BOT:
+        session.add(BotChat(chat_id=chat_id, bot_id=bot))
+
+
+async def chat_bots(session: AsyncSession, chat_ids: Iterable[int]) -> dict[int, int]:
+    """The bot of each of these chats that talks to another bot than the default."""
+    wanted, bots = sorted(set(chat_ids)), dict[int, int]()
+    for start in range(0, len(wanted), _KEYS_AT_ONCE):
+        chunk = wanted[start : start + _KEYS_AT_ONCE]
+        found = await session.execute(
+            select(BotChat.chat_id, BotChat.bot_id).where(col(BotChat.chat_id).in_(chunk))
+        )
+        bots.update({int(chat): int(bot) for chat, bot in found.all()})
+    return bots
+
+
 async def queue_once(session: AsyncSession, messages: Sequence[OutboxMessage]) -> int:
     """Add each message unless a row with its dedupe key exists (or an earlier one in the
     list has it): rows queued earlier in the same transaction count too. Returns how many
-    were added."""
+    were added. Each goes through the bot its chat talks to: outbox rows are made here (and
+    in `queue_rows`) or in `queue_cards`, and both decide the bot the same way."""
     return await queue_rows(session, [m.model_dump(exclude={"id"}) for m in messages])
 
 
@@ -80,6 +101,9 @@ async def queue_rows(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> i
             taken.add(row["dedupe_key"])
             fresh.append(row)
     if fresh:
+        bots = await chat_bots(session, (r["chat_id"] for r in fresh))
+        for row in fresh:
+            row["bot_id"] = bots.get(row["chat_id"], DEFAULT_BOT)
         await session.execute(insert(OutboxMessage), fresh)
     return len(fresh)
 
@@ -138,25 +162,29 @@ async def queue_cards(
     """One task card (dedupe key `assignment:<id>`) per row of `task`, `chat` WHERE `where`
     that has none, in one INSERT ... SELECT: the dedupe key's unique index skips the rest.
     (Not NOT EXISTS: PostgreSQL plans it as a nested loop over the outbox pages this very
-    statement is filling, 64 s for 90,000 rows in a populated database.)"""
+    statement is filling, 64 s for 90,000 rows in a populated database.) Each card goes
+    through the bot its chat talks to, as in `queue_once`: an outer join on `bot_chat`."""
     when = literal(now, UTCDateTime())
+    picked = sa_select(task.label("task"), chat.label("chat")).where(where).subquery("picked")
     rows = sa_select(
-        literal("assignment:") + cast(task, String),
-        chat,
+        literal("assignment:") + cast(picked.c.task, String),
+        picked.c.chat,
+        func.coalesce(BotChat.bot_id, DEFAULT_BOT),
         literal("assignment"),
         literal({}, JSON()),
-        task,
+        picked.c.task,
         literal("pending"),
         literal(0),
         when,
         when,
-    ).where(where)
+    ).select_from(picked.outerjoin(BotChat, col(BotChat.chat_id) == picked.c.chat))
     await session.execute(
         upsert_insert(session)(OutboxMessage)
         .from_select(
             [
                 "dedupe_key",
                 "chat_id",
+                "bot_id",
                 "kind",
                 "payload",
                 "assignment_id",
@@ -198,7 +226,10 @@ async def resend_refused_cards(
 
 async def move_chat(session: AsyncSession, old_chat_id: int, new_chat_id: int) -> None:
     """The outbox's part of a chat migration (a group became a supergroup): what is still
-    queued for the old chat goes to the new one."""
+    queued for the old chat goes to the new one, and the new chat talks to the same bot."""
+    await session.execute(
+        update(BotChat).where(col(BotChat.chat_id) == old_chat_id).values(chat_id=new_chat_id)
+    )
     await session.execute(
         update(OutboxMessage)
         .where(col(OutboxMessage.chat_id) == old_chat_id, col(OutboxMessage.status) == "pending")

@@ -17,7 +17,7 @@ from sqlmodel import col, select, update
 
 from coordinator.base import utcnow
 from coordinator.db import Database
-from coordinator.delivery.models import OutboxMessage
+from coordinator.delivery.models import DEFAULT_BOT, OutboxMessage
 
 # A lease covers the wait for a pacing slot and the request's own timeouts; the sender sizes it
 # from its client (`Sender.lease_for`), so a crashed sender's rows come back in seconds.
@@ -32,29 +32,35 @@ class Leased:
     assignment_id: int | None
     payload: dict[str, Any]
     attempts: int
+    bot: int = DEFAULT_BOT
 
 
 async def lease(
-    db: Database, limit: int, now: datetime | None = None, lease_for: timedelta = LEASE
+    db: Database,
+    limit: int,
+    now: datetime | None = None,
+    lease_for: timedelta = LEASE,
+    bot: int = DEFAULT_BOT,
 ) -> list[Leased]:
-    """Claim up to `limit` due rows and mark them `sending` in their own commit.
+    """Claim up to `limit` due rows of this bot and mark them `sending` in their own commit.
 
     PostgreSQL skips rows another sender holds (FOR UPDATE SKIP LOCKED); SQLite serializes
     the claim with BEGIN IMMEDIATE, so two senders never claim the same row.
     """
     now = now or utcnow()
     async with db.write() as session:
-        return await _lease_in(session, limit, now, lease_for)
+        return await _lease_in(session, limit, now, lease_for, bot)
 
 
 async def _lease_in(
-    session: AsyncSession, limit: int, now: datetime, lease_for: timedelta
+    session: AsyncSession, limit: int, now: datetime, lease_for: timedelta, bot: int
 ) -> list[Leased]:
     rows = (
         await session.scalars(
             select(OutboxMessage)
             .where(
                 col(OutboxMessage.status) == "pending",
+                col(OutboxMessage.bot_id) == bot,
                 col(OutboxMessage.next_attempt_at) <= now,
             )
             .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
@@ -70,7 +76,7 @@ async def _lease_in(
         .values(status="sending", lease_until=now + lease_for, attempts=OutboxMessage.attempts + 1)
     )
     return [
-        Leased(r.id or 0, r.kind, r.chat_id, r.assignment_id, dict(r.payload), r.attempts + 1)
+        Leased(r.id or 0, r.kind, r.chat_id, r.assignment_id, dict(r.payload), r.attempts + 1, bot)
         for r in rows
     ]
 
@@ -124,6 +130,7 @@ async def record_and_lease(
     limit: int,
     settle: Settle,
     lease_for: timedelta = LEASE,
+    bot: int = DEFAULT_BOT,
 ) -> list[Leased]:
     """`record` these outcomes and `lease` up to `limit` more rows, in one transaction: the
     sender's steady state, one commit per round instead of two."""
@@ -131,7 +138,7 @@ async def record_and_lease(
 
     async def work(session: AsyncSession) -> list[Leased]:
         await _record_in(session, outcomes, settle, now)
-        return await _lease_in(session, limit, now, lease_for) if limit > 0 else []
+        return await _lease_in(session, limit, now, lease_for, bot) if limit > 0 else []
 
     return await db.transaction(work)  # a deadlock aborts the round: it runs again
 
@@ -163,10 +170,15 @@ async def _record_in(
         await _record_sent(session, sent, now)
     for o in others:
         await _record_one(session, o)
-    for chat_id in refused:  # nothing else queued for that chat will get through either
+    bots = {o.row.chat_id: o.row.bot for o in others if o.unreachable}
+    for chat_id in refused:  # nothing else queued for that chat will get through that bot
         await session.execute(
             update(OutboxMessage)
-            .where(col(OutboxMessage.chat_id) == chat_id, col(OutboxMessage.status) == "pending")
+            .where(
+                col(OutboxMessage.chat_id) == chat_id,
+                col(OutboxMessage.bot_id) == bots[chat_id],
+                col(OutboxMessage.status) == "pending",
+            )
             .values(status="failed", error="chat unreachable")
         )
     for o in others:
@@ -235,16 +247,19 @@ def lease_expired(row: OutboxMessage, now: datetime) -> None:
     row.error = f"lease expired: {policy}"
 
 
-async def reap(db: Database, now: datetime | None = None, *, every_lease: bool = False) -> int:
+async def reap(
+    db: Database, now: datetime | None = None, *, every_lease: bool = False, bot: int = DEFAULT_BOT
+) -> int:
     """Expired `sending` leases get the uncertain policy (`after_uncertain`); returns how many.
 
     Only expired leases: a row another sender holds right now is left alone. `every_lease` is
-    for a sender that has just been elected: one sender runs per deployment, so every row still
+    for a sender that has just been elected: one sender runs per bot, so every row of its bot still
     `sending` belonged to the one before it, which lost its lock (died, or lost its database
     connection); waiting out those leases would only delay the copies by half a minute.
+    Each bot's sender reaps its own bot's rows only.
     """
     now = now or utcnow()
-    taken = col(OutboxMessage.status) == "sending"
+    taken = (col(OutboxMessage.status) == "sending") & (col(OutboxMessage.bot_id) == bot)
     if not every_lease:
         taken = taken & (col(OutboxMessage.lease_until) < now)
     async with db.write() as session:

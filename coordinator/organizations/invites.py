@@ -12,7 +12,7 @@ from coordinator.auth.audit import audit
 from coordinator.auth.passwords import new_token, token_digest
 from coordinator.auth.scope import Actor
 from coordinator.base import utcnow
-from coordinator.bots.identity import bot_username, deep_link
+from coordinator.bots.identity import deep_link, username_for
 from coordinator.db import Database
 from coordinator.errors import Invalid, NotFound, field_error
 from coordinator.organizations.models import Club, GroupChat, Invite, Member, Organization
@@ -36,12 +36,12 @@ async def member_invite(db: Database, actor: Actor, member_id: int) -> InviteLin
     """A single-use link that binds the member to the Telegram account that opens it."""
     token = new_token("m")
     async with db.write() as session:
-        username = await bot_username(session)
         member = await session.scalar(
             scope.members(actor, select(Member).where(Member.id == member_id))
         )
         if member is None:
             raise NotFound(f"Member {member_id} not found.")
+        username = await username_for(session, member.organization_id)
         policy.require_organization(actor, member.organization_id)
         if member.deactivated_at is not None:
             raise Invalid(
@@ -70,7 +70,7 @@ async def user_invite(db: Database, actor: Actor) -> InviteLink:
         raise Invalid("Only a signed-in user can connect Telegram.")
     token = new_token("u")
     async with db.write() as session:
-        username = await bot_username(session)
+        username = await username_for(session, actor.organization_id)
         invite = Invite(
             token_hash=token_digest(token.split("_", 1)[1]),
             kind="user",
@@ -96,7 +96,7 @@ async def group_invite(
     async with db.write() as session:
         if await session.get(Organization, organization_id) is None:
             raise NotFound("No such organization.")
-        username = await bot_username(session)
+        username = await username_for(session, organization_id)
         if club_id is not None:
             club = await session.get(Club, club_id)
             if club is None or club.organization_id != organization_id:
@@ -138,7 +138,7 @@ async def organization_invites(
     policy.require_organization(actor, organization_id)
     out: list[tuple[Member, InviteLink]] = []
     async with db.write() as session:
-        username = await bot_username(session)
+        username = await username_for(session, organization_id)
         members = (
             await session.scalars(
                 select(Member)

@@ -13,7 +13,7 @@ from coordinator.auth.audit import audit
 from coordinator.auth.passwords import new_token, token_digest
 from coordinator.auth.scope import Actor
 from coordinator.base import utcnow
-from coordinator.bots.identity import bot_username
+from coordinator.bots.identity import username_for
 from coordinator.db import Database
 from coordinator.errors import Invalid, field_error
 from coordinator.organizations.invites import INVITE_LIFETIME, InviteLink, _deep_link
@@ -142,7 +142,6 @@ async def invite_members(
     """Fresh single-use links for every chosen member; refused when any one is deactivated or
     already in Telegram."""
     async with db.write() as session:
-        username = await bot_username(session)
         chosen = await _chosen(session, actor, member_ids)
         refusals = [
             Refusal(m.display_name, "deactivated" if m.deactivated_at else "already in Telegram")
@@ -153,7 +152,11 @@ async def invite_members(
             raise BulkRefused("invite", refusals)
         expires = utcnow() + INVITE_LIFETIME
         out = []
+        names: dict[int, str] = {}  # each member's link names the bot of their organization
         for member in chosen:
+            if member.organization_id not in names:
+                names[member.organization_id] = await username_for(session, member.organization_id)
+            username = names[member.organization_id]
             token = new_token("m")
             session.add(
                 Invite(

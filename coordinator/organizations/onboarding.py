@@ -13,10 +13,12 @@ from coordinator.auth.audit import audit
 from coordinator.auth.models import User
 from coordinator.auth.passwords import token_digest
 from coordinator.base import utcnow
+from coordinator.bots.identity import bot_of, bot_username
 from coordinator.campaigns.models import Assignment, Campaign
 from coordinator.db import Database
-from coordinator.delivery.queue import resend_refused_cards
-from coordinator.errors import Conflict, Invalid
+from coordinator.delivery.models import DEFAULT_BOT
+from coordinator.delivery.queue import link_chat, resend_refused_cards
+from coordinator.errors import Conflict, DomainError, Invalid
 from coordinator.organizations import notes
 from coordinator.organizations.members import LOCALES
 from coordinator.organizations.models import GroupChat, Invite, Member, Organization
@@ -31,8 +33,11 @@ class Linked:
     locale: str
 
 
+OTHER_BOT = "This link is for another bot: open it with @{username}."
+
+
 async def _invite(
-    session: AsyncSession, secret: str, kinds: tuple[str, ...], now: datetime
+    session: AsyncSession, secret: str, kinds: tuple[str, ...], now: datetime, bot: int
 ) -> Invite:
     # Locked: two /start presses at once must not both use a single-use link.
     invite = await session.scalar(
@@ -45,6 +50,16 @@ async def _invite(
         or invite.expires_at < now
     ):
         raise Invalid("This invite link is not valid or has expired.", code="invite_invalid")
+    # Members, groups and leads belong to the bot of their organization: a link opened in
+    # another bot (typed by hand, or a link from before the bots changed) is refused, so a
+    # chat never ends up with a bot that does not serve its organization.
+    serving = await bot_of(session, invite.organization_id)
+    if serving != bot:
+        try:
+            username = await bot_username(session, serving)
+        except DomainError:
+            username = "?"
+        raise Invalid(OTHER_BOT, code="invite_elsewhere", values={"username": username})
     return invite
 
 
@@ -54,12 +69,16 @@ class LinkedUser:
     locale: str
 
 
-async def link_account(db: Database, secret: str, telegram_user_id: int) -> Linked | LinkedUser:
-    """/start <invite>: a member's invite links a volunteer, a user's links a lead's digests."""
+async def link_account(
+    db: Database, secret: str, telegram_user_id: int, bot: int = DEFAULT_BOT
+) -> Linked | LinkedUser:
+    """/start <invite> to `bot`: a member's invite links a volunteer, a user's links a lead's
+    digests. The chat then talks to that bot."""
     now = utcnow()
     try:
         async with db.write() as session:
-            invite = await _invite(session, secret, ("member", "user"), now)
+            invite = await _invite(session, secret, ("member", "user"), now, bot)
+            await link_chat(session, telegram_user_id, bot)
             if invite.kind == "user":
                 return await _link_user(session, invite, telegram_user_id, now)
             return await _link_member(session, invite, telegram_user_id, now)
@@ -134,11 +153,15 @@ async def unlink_user(db: Database, user_id: int) -> None:
             audit(session, None, "user.telegram_unlinked", "user", user.id)
 
 
-async def register_group(db: Database, secret: str, chat_id: int, title: str) -> str:
-    """Register a group chat for the invite's organization or club; returns who it serves."""
+async def register_group(
+    db: Database, secret: str, chat_id: int, title: str, bot: int = DEFAULT_BOT
+) -> str:
+    """Register a group chat for the invite's organization or club, talking to `bot`; returns
+    who it serves."""
     now = utcnow()
     async with db.write() as session:
-        invite = await _invite(session, secret, ("group",), now)
+        invite = await _invite(session, secret, ("group",), now, bot)
+        await link_chat(session, chat_id, bot)
         group = await session.scalar(select(GroupChat).where(GroupChat.telegram_chat_id == chat_id))
         if group is None:
             group = GroupChat(

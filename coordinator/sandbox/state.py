@@ -92,7 +92,14 @@ DEFAULT_BOT_USERNAME = "CoordinatorBot"  # the sandbox's own bot; a real bot's n
 class World:
     """Everything the emulated Telegram knows about one bot and the people around it."""
 
-    def __init__(self, token: str = "1000:sandbox", username: str = DEFAULT_BOT_USERNAME) -> None:
+    def __init__(
+        self,
+        token: str = "1000:sandbox",
+        username: str = DEFAULT_BOT_USERNAME,
+        first_person_id: int = 100_000_001,
+    ) -> None:
+        """`first_person_id`: where this world's people are numbered from, so that the worlds
+        of several bots in one test have people of their own."""
         self.token = token
         self.bot = Person(int(token.split(":", 1)[0]), "Coordinator", username)
         self.people: dict[int, Person] = {}
@@ -109,7 +116,7 @@ class World:
         self.commands: dict[str, list[dict[str, str]]] = {}
         self.failing: dict[str, int] = {}  # Bot API method (lower case) -> error status it answers
         self.limits = FloodLimits(clock=time.monotonic)
-        self._person_ids = itertools.count(100_000_001)
+        self._person_ids = itertools.count(first_person_id)
         self._group_ids = itertools.count(1)
         self._query_ids = itertools.count(1)
         self.sent = 0

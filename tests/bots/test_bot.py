@@ -14,6 +14,7 @@ from coordinator.bots import runtime
 from coordinator.bots.models import TelegramUpdate
 from coordinator.campaigns import service as campaigns
 from coordinator.campaigns.models import Assignment, Report
+from coordinator.delivery.models import DEFAULT_BOT
 from coordinator.organizations import invites
 from coordinator.organizations.models import GroupChat, Member
 from coordinator.sandbox.run import running_sandbox
@@ -228,7 +229,7 @@ async def test_a_malformed_polled_update_is_kept_as_failed_and_polling_goes_on(w
     await phone.say("/help")
     await eventually(lambda: phone.bot_said("/tasks"))
     async with world.db.read() as session:
-        row = await session.get(TelegramUpdate, bad["update_id"])
+        row = await session.get(TelegramUpdate, (DEFAULT_BOT, bad["update_id"]))
     assert row is not None and row.status == "failed" and row.error
 
 

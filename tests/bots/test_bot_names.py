@@ -50,5 +50,6 @@ def test_no_bot_name_is_written_into_the_code_or_the_templates():
 
 def test_the_invites_take_the_name_from_the_stored_getme_answer():
     source = (ROOT / "coordinator" / "organizations" / "invites.py").read_text()
-    assert source.count("await bot_username(session)") == 4  # member, user, group, sheet
+    # member, user, group, sheet: each names the bot of its organization
+    assert source.count("await username_for(session, ") == 4
     assert "deep_link(" in source

@@ -8,7 +8,7 @@ import re
 from sqlalchemy import delete
 
 from coordinator.bots import identity
-from coordinator.bots.models import BotState
+from coordinator.bots.models import BotRecord
 from coordinator.organizations import invites
 from tests.factories import BOT_USERNAME
 from tests.web.test_web_authorization import sign_in
@@ -16,7 +16,7 @@ from tests.web.test_web_authorization import sign_in
 
 async def _forget_the_bot(world) -> None:
     async with world.db.write() as session:
-        await session.execute(delete(BotState))
+        await session.execute(delete(BotRecord))
 
 
 async def test_links_are_refused_until_getme_has_answered(api, world):

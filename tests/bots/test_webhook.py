@@ -12,6 +12,7 @@ from sqlmodel import select
 from coordinator.app import create_app
 from coordinator.bots import runtime
 from coordinator.bots.models import TelegramUpdate
+from coordinator.delivery.models import DEFAULT_BOT
 from coordinator.sandbox.run import free_port, running_sandbox
 from coordinator.sandbox.state import World
 from coordinator.settings import read_settings
@@ -138,7 +139,7 @@ async def test_a_malformed_update_is_kept_as_failed_and_later_updates_go_on(worl
 
                 async def failed():
                     async with world.db.read() as session:
-                        row = await session.get(TelegramUpdate, 900000000)
+                        row = await session.get(TelegramUpdate, (DEFAULT_BOT, 900000000))
                     return row if row is not None and row.status == "failed" else None
 
                 row = await eventually(failed)

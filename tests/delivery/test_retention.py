@@ -13,6 +13,7 @@ from coordinator.base import utcnow
 from coordinator.bots import updates
 from coordinator.bots.models import TelegramUpdate
 from coordinator.bots.retention import UPDATE_RETENTION, purge_handled_updates, redacted
+from coordinator.delivery.models import DEFAULT_BOT
 
 TOKEN = "inv_Zr8kQ2x1b9"
 
@@ -33,7 +34,7 @@ def _start(update_id: int, text: str = f"/start {TOKEN}") -> dict:
 
 async def _stored(db, update_id: int) -> TelegramUpdate:
     async with db.read() as session:
-        row = await session.get(TelegramUpdate, update_id)
+        row = await session.get(TelegramUpdate, (DEFAULT_BOT, update_id))
     assert row is not None
     return row
 

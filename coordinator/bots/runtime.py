@@ -81,6 +81,7 @@ def build(db: Database, settings: Settings, token: str, base_url: str | None) ->
         timezone=settings.timezone,
         locale=settings.locale,
         presses=PressQueue(db, settings.locale),
+        raw_updates=updates.RawUpdates(),
     )
     handlers.install(application)
     application.add_error_handler(_record_failure)
@@ -115,6 +116,7 @@ async def _handle_stored(app: Application[Any, Any, Any, Any, Any, Any], payload
     update_id = int(payload["update_id"])
     try:
         update = Update.de_json(payload, app.bot)
+        app.bot_data["raw_updates"].keep(payload)
         await app.process_update(update)
     except Exception as exc:  # a malformed update must not stop the ones behind it
         logger.exception("update %s could not be handled; kept as failed", update_id)
@@ -195,6 +197,7 @@ async def poll(telegram: Telegram, stop: asyncio.Event, beat: Beat, offset: Offs
                 await updates.store(db, raw)
                 await updates.mark_failed(db, int(raw["update_id"]), describe(exc, app.bot.token))
                 continue
+            app.bot_data["raw_updates"].keep(raw)
             await app.update_queue.put(update)
 
 

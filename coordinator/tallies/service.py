@@ -32,11 +32,11 @@ from coordinator.campaigns.models import ASSIGNMENT_STATUSES, Assignment, Campai
 from coordinator.collation import vi_key
 from coordinator.db import Database
 from coordinator.delivery.models import OutboxMessage, resent_card, troubled_card
-from coordinator.organizations.models import Club, GroupChat, Member, Organization
+from coordinator.organizations.models import GroupChat, Member
 from coordinator.tallies.laggards import behind, elapsed_share
 from coordinator.tallies.models import ORGANIZATION_LINE
 from coordinator.tallies.period import Counts, Line, recipient_columns, rolled_up
-from coordinator.tallies.summary import by_status_of, summary_lines
+from coordinator.tallies.summary import by_status_of, organizations_and_clubs, summary_lines
 
 
 @dataclass
@@ -244,14 +244,11 @@ async def campaign_breakdown(
     async with db.read() as session:
         campaign = await scope.visible_campaign(session, actor, campaign_id)
         lines = (await session.execute(summary_lines([campaign_id]))).all()
-        orgs = (
-            await session.execute(
-                select(Organization.id, Organization.name, Organization.parent_id)
-            )
-        ).all()
-        clubs = (await session.execute(select(Club.id, Club.name, Club.organization_id))).all()
+        named = (await session.execute(organizations_and_clubs())).all()
         own = policy.own_subtree(actor)
         delivery = await delivery_figures(session, campaign, own, lines)
+    orgs = [row[:3] for row in named if row[3] is not None]
+    clubs = [row[:3] for row in named if row[3] is None]
     org_names: dict[int, str] = {org_id: name for org_id, name, _ in orgs}
     club_org = {club_id: org_id for club_id, _, org_id in clubs}
     org_lines = [line for line in lines if line[2] == ORGANIZATION_LINE]

@@ -8,6 +8,7 @@ level, grave, hook, tilde, acute, dot below)."""
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 # Combining marks that make a letter of the alphabet (kept with the letter) ...
 _LETTER_MARKS = {"\u0306": "ă", "\u0302": "^", "\u031b": "+"}
@@ -41,6 +42,7 @@ def _primary(letter: str) -> tuple[int, str]:
     return (2 if letter[0].isalpha() else 0), letter
 
 
+@lru_cache(maxsize=16_384)  # names repeat across requests; a tally sorts hundreds of them
 def vi_key(text: str) -> tuple[tuple[tuple[int, str], ...], tuple[int, ...], str]:
     """A sort key: letters in Vietnamese order first, then tones, then the text itself."""
     letters = _letters(text)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import event
+from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
@@ -28,6 +29,15 @@ WRITE_OPTION = "coordinator_write"
 # the transaction did nothing and running it again is the documented answer.
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 BUSY_TIMEOUT_MS = 10_000  # how long a SQLite writer waits for the lock
+
+
+def _sqlite_from_hint(compiler: Any, table: Any, hint: str | None) -> str | None:
+    return hint
+
+
+# SQLAlchemy renders no table hints for SQLite; this lets `Select.with_hint(t, "INDEXED BY
+# ix", "sqlite")` pin a partial index where SQLite, without statistics, would walk a bigger one.
+SQLiteCompiler.get_from_hint_text = _sqlite_from_hint  # type: ignore[method-assign,assignment]
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:

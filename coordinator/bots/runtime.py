@@ -94,6 +94,7 @@ def build(
         locale=settings.locale,
         presses=PressQueue(db, settings.locale, name=lane.name),
         bot=lane.bot,  # the `bot` row: which updates, chats and identity are this bot's
+        raw_updates=updates.RawUpdates(),
     )
     handlers.install(application)
     application.add_error_handler(_record_failure)
@@ -134,6 +135,7 @@ async def _handle_stored(app: Application[Any, Any, Any, Any, Any, Any], payload
     update_id = int(payload["update_id"])
     try:
         update = Update.de_json(payload, app.bot)
+        app.bot_data["raw_updates"].keep(payload)
         await app.process_update(update)
     except Exception as exc:  # a malformed update must not stop the ones behind it
         logger.exception("update %s could not be handled; kept as failed", update_id)
@@ -215,6 +217,7 @@ async def poll(telegram: Telegram, stop: asyncio.Event, beat: Beat, offset: Offs
                 error = describe(exc, app.bot.token)
                 await updates.mark_failed(db, int(raw["update_id"]), error, bot)
                 continue
+            app.bot_data["raw_updates"].keep(raw)
             await app.update_queue.put(update)
 
 

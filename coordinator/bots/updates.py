@@ -5,6 +5,7 @@ Update ids are counted by Telegram per bot, so an update is known by (bot, updat
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +17,27 @@ from coordinator.bots.models import TelegramUpdate
 from coordinator.bots.retention import redacted
 from coordinator.db import Database
 from coordinator.delivery.models import DEFAULT_BOT
+
+
+class RawUpdates:
+    """Each update as Telegram sent it, from the poller (or the webhook inbox) to its handler:
+    a press keeps its update as received, and `Update.to_dict()` rebuilding it from the parsed
+    objects cost a press more than recording it. Bounded: an update whose handler never asks
+    (not a press) is forgotten after `most` newer ones, and a handler that finds nothing here
+    falls back to `to_dict()`."""
+
+    def __init__(self, most: int = 4096) -> None:
+        self.most = most
+        self._raw: OrderedDict[int, dict[str, Any]] = OrderedDict()
+
+    def keep(self, raw: dict[str, Any]) -> None:
+        self._raw[int(raw["update_id"])] = raw
+        while len(self._raw) > self.most:
+            self._raw.popitem(last=False)
+
+    def take(self, update: Update) -> dict[str, Any]:
+        raw = self._raw.pop(update.update_id, None)
+        return raw if raw is not None else update.to_dict()
 
 
 async def store(db: Database, payload: dict[str, Any], bot: int = DEFAULT_BOT) -> bool:

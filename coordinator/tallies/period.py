@@ -25,10 +25,9 @@ from coordinator.campaigns.models import Assignment, Campaign
 from coordinator.collation import vi_key
 from coordinator.db import Database
 from coordinator.errors import Invalid
-from coordinator.organizations.models import Club, GroupChat, Member
+from coordinator.organizations.models import GroupChat, Member
 from coordinator.organizations.tree import tree_lines
-from coordinator.tallies.models import ORGANIZATION_LINE
-from coordinator.tallies.summary import launched_lines, organizations_with_members
+from coordinator.tallies.summary import organizations_and_clubs, period_lines
 
 
 @dataclass
@@ -134,10 +133,11 @@ async def period_tally(
     own = policy.own_subtree(actor)
     async with db.read() as session:
         campaigns, direct, by_week, clubs = _summed(
-            (await session.execute(launched_lines(visible))).all(), tz, own
+            (await session.execute(period_lines(visible))).all(), tz, own
         )
-        org_rows = (await session.execute(organizations_with_members())).all()
-        club_rows = (await session.execute(select(Club.id, Club.name, Club.organization_id))).all()
+        named = (await session.execute(organizations_and_clubs())).all()
+    org_rows = [row for row in named if row[3] is not None]
+    club_rows = [row[:3] for row in named if row[3] is None]
     orgs = [(o, n, p) for o, n, p, _ in org_rows]
     members = {o: int(active) for o, _, _, active in org_rows if active}
     lines = rolled_up(orgs, direct, own)
@@ -163,25 +163,40 @@ async def period_tally(
 def _summed(
     rows: Sequence[Any], tz: ZoneInfo, own: frozenset[int] | None
 ) -> tuple[int, dict[int, Counts], dict[int, Counts], dict[int, Counts]]:
-    """From `summary.launched_lines`: (campaigns, by organization, by week, by club); the weeks
-    count only `own` organizations' tasks (a lead's reach), like the totals."""
+    """From `summary.period_lines`: (campaigns, by organization, by week, by club); the weeks
+    count only `own` organizations' tasks (a lead's reach), like the totals.
+
+    The lines are only grouped here and each group summed column-wise once (`_totals`): a
+    `Counts` per line made this loop the tally's largest cost after reading the rows."""
     weeks_of: dict[int, int] = {}
-    direct: dict[int, Counts] = {}
-    by_week: dict[int, Counts] = {}
-    clubs: dict[int, Counts] = {}
-    for campaign_id, launched, org_id, club_id, *values in rows:
-        if campaign_id not in weeks_of:
-            weeks_of[campaign_id] = _week_key(launched, tz)
-        if org_id is None or not any(values):
+    direct: dict[int, list[Sequence[int]]] = {}
+    by_week: dict[int, list[Sequence[int]]] = {}
+    clubs: dict[int, list[Sequence[int]]] = {}
+    for row in rows:
+        campaign_id, org_id, values = row[0], row[2], row[4:]
+        if campaign_id is None:  # a club, summed over the period
+            clubs[row[3]] = [values]
             continue
-        counts = Counts.of_summary(values)
-        if club_id != ORGANIZATION_LINE:
-            clubs.setdefault(club_id, Counts()).add(counts)
+        week = weeks_of.get(campaign_id)
+        if week is None:
+            week = weeks_of[campaign_id] = _week_key(row[1], tz)
+        if org_id is None:
             continue
-        direct.setdefault(org_id, Counts()).add(counts)
+        direct.setdefault(org_id, []).append(values)
         if own is None or org_id in own:
-            by_week.setdefault(weeks_of[campaign_id], Counts()).add(counts)
-    return len(weeks_of), direct, by_week, clubs
+            by_week.setdefault(week, []).append(values)
+    return len(weeks_of), _totals(direct), _totals(by_week), _totals(clubs)
+
+
+def _totals(groups: dict[int, list[Sequence[int]]]) -> dict[int, Counts]:
+    """Each group's lines summed into `Counts`; a group of empty lines is left out (counts are
+    never negative, so a zero sum means every line was empty)."""
+    out: dict[int, Counts] = {}
+    for key, lines in groups.items():
+        sums = [sum(column) for column in zip(*lines, strict=True)]
+        if any(sums):
+            out[key] = Counts.of_summary(sums)
+    return out
 
 
 class Addable(Protocol):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, exists, func
+from sqlalchemy import case, exists, func, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -31,12 +31,12 @@ from coordinator.campaigns.launch import campaign_targets, targeted_groups, targ
 from coordinator.campaigns.models import ASSIGNMENT_STATUSES, Assignment, Campaign, Report
 from coordinator.collation import vi_key
 from coordinator.db import Database
-from coordinator.delivery.models import OutboxMessage
-from coordinator.organizations.models import Club, GroupChat, Member, Organization
+from coordinator.delivery.models import OutboxMessage, resent_card, troubled_card
+from coordinator.organizations.models import GroupChat, Member
 from coordinator.tallies.laggards import behind, elapsed_share
 from coordinator.tallies.models import ORGANIZATION_LINE
 from coordinator.tallies.period import Counts, Line, recipient_columns, rolled_up
-from coordinator.tallies.summary import by_status_of, summary_lines
+from coordinator.tallies.summary import by_status_of, organizations_and_clubs, summary_lines
 
 
 @dataclass
@@ -55,37 +55,55 @@ DELIVERY_FIGURES = ("unreachable", "unreachable_skipped", "resent", "uncertain")
 def resent_copy() -> Any:
     """An outbox row sent again after an uncertain send. The reaper marks it today with
     `"resent": true` in the payload (delivery/store.py `reap`); if that record moves, only this
-    changes."""
+    and `delivery.models.resent_card` change."""
     return OutboxMessage.payload["resent"].as_boolean().is_(True)
 
 
 async def delivery_figures(
-    session: AsyncSession, campaign: Campaign, within: frozenset[int] | set[int] | None = None
+    session: AsyncSession,
+    campaign: Campaign,
+    within: frozenset[int] | set[int] | None = None,
+    lines: Sequence[Any] | None = None,
 ) -> DeliveryFigures:
-    """The campaign's `DeliveryFigures`; `within`: only recipients of these organizations."""
+    """The campaign's `DeliveryFigures`; `within`: only recipients of these organizations.
+
+    Nothing here reads rows in proportion to the campaign: the unreachable tasks come from the
+    tally summary, the rest through partial indexes over the few troubled cards and the few
+    unreachable members (migration 0019). `lines`: the campaign's summary lines, if read."""
     assert campaign.id is not None
-    org_col, _, join = recipient_columns(campaign.delivery_mode)
-    tasks: Any = select(Assignment.id).where(Assignment.campaign_id == campaign.id)
-    if within is not None:
-        tasks = tasks.join(*join).where(org_col.in_(within))
+    if lines is None:
+        lines = (await session.execute(summary_lines([campaign.id]))).all()
     lost = sum(
-        Counts.of_summary(line[3:]).unreachable
-        for line in (await session.execute(summary_lines([campaign.id]))).all()
+        line[-1]  # unreachable, the last of summary.COUNT_COLUMNS
+        for line in lines
         if line[2] == ORGANIZATION_LINE and (within is None or line[1] in within)
     )
     skipped = await _skipped_unreachable(session, campaign, within)
-    resent, uncertain = (
-        await session.execute(
-            select(
-                func.sum(case((resent_copy(), 1), else_=0)),
-                func.sum(case((col(OutboxMessage.status) == "uncertain", 1), else_=0)),
-            ).where(
-                col(OutboxMessage.kind) == "assignment",
-                col(OutboxMessage.assignment_id).in_(tasks),
-            )
+    resent, uncertain = await _troubled_cards(session, campaign, within)
+    return DeliveryFigures(int(lost or 0) + skipped, skipped, resent, uncertain)
+
+
+async def _troubled_cards(
+    session: AsyncSession, campaign: Campaign, within: frozenset[int] | set[int] | None
+) -> tuple[int, int]:
+    """(resent, uncertain) task cards of the campaign, read from `ix_outbox_troubled`: the
+    loop runs over the troubled cards, each checked against its task, never over the tasks."""
+    dialect, outbox = session.get_bind().dialect.name, OutboxMessage.__tablename__
+    org_col, _, join = recipient_columns(campaign.delivery_mode)
+    stmt = (
+        select(
+            func.sum(case((text(resent_card(dialect, outbox)), 1), else_=0)),
+            func.sum(case((col(OutboxMessage.status) == "uncertain", 1), else_=0)),
         )
-    ).one()
-    return DeliveryFigures(int(lost or 0) + skipped, skipped, int(resent or 0), int(uncertain or 0))
+        .select_from(OutboxMessage)
+        .join(Assignment, col(Assignment.id) == OutboxMessage.assignment_id)
+        .where(text(troubled_card(dialect, outbox)), col(Assignment.campaign_id) == campaign.id)
+        .with_hint(OutboxMessage, "INDEXED BY ix_outbox_troubled", "sqlite")
+    )
+    if within is not None:
+        stmt = stmt.join(*join).where(org_col.in_(within))
+    resent, uncertain = (await session.execute(stmt)).one()
+    return int(resent or 0), int(uncertain or 0)
 
 
 async def _skipped_unreachable(
@@ -112,6 +130,8 @@ async def _skipped_unreachable(
         select(func.count())
         .select_from(table)
         .where(*where, col(table.unreachable_at).is_not(None), ~task)
+        # The loop runs over the unreachable members only (a province has 100,000 targeted).
+        .with_hint(Member, "INDEXED BY ix_member_unreachable", "sqlite")
     )
     if within is not None:
         stmt = stmt.where(col(table.organization_id).in_(within))
@@ -224,14 +244,11 @@ async def campaign_breakdown(
     async with db.read() as session:
         campaign = await scope.visible_campaign(session, actor, campaign_id)
         lines = (await session.execute(summary_lines([campaign_id]))).all()
-        orgs = (
-            await session.execute(
-                select(Organization.id, Organization.name, Organization.parent_id)
-            )
-        ).all()
-        clubs = (await session.execute(select(Club.id, Club.name, Club.organization_id))).all()
+        named = (await session.execute(organizations_and_clubs())).all()
         own = policy.own_subtree(actor)
-        delivery = await delivery_figures(session, campaign, own)
+        delivery = await delivery_figures(session, campaign, own, lines)
+    orgs = [row[:3] for row in named if row[3] is not None]
+    clubs = [row[:3] for row in named if row[3] is None]
     org_names: dict[int, str] = {org_id: name for org_id, name, _ in orgs}
     club_org = {club_id: org_id for club_id, _, org_id in clubs}
     org_lines = [line for line in lines if line[2] == ORGANIZATION_LINE]

@@ -13,13 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, Table, and_, case, delete, func, literal, or_, union_all
+from sqlalchemy import Integer, Select, Table, and_, case, delete, func, literal, or_, union_all
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from coordinator.base import UTCDateTime
 from coordinator.campaigns.models import ASSIGNMENT_STATUSES, Assignment, Campaign
 from coordinator.db import Database
-from coordinator.organizations.models import GroupChat, Member, MemberClub, Organization
+from coordinator.organizations.models import Club, GroupChat, Member, MemberClub, Organization
 from coordinator.tallies.models import ORGANIZATION_LINE, MemberTally, TallySummary
 
 logger = logging.getLogger("coordinator.tallies")
@@ -59,12 +60,55 @@ def launched_lines(campaigns: Any) -> Select[Any]:
     )
 
 
+def period_lines(campaigns: Any) -> Any:
+    """What a period tally reads, in one round trip: each campaign in `campaigns` with its
+    launch and its organization lines (as `launched_lines`, club `ORGANIZATION_LINE`), then
+    one row per club with its lines summed over those campaigns (campaign and launch None).
+    Clubs are summed by the database because a tally shows them only per period."""
+    campaign = _table(Campaign)
+    lines = (
+        sa_select(
+            campaign.c.id,
+            campaign.c.launched_at,
+            *(T[c] for c in KEY_COLUMNS[1:]),
+            *(T[c] for c in COUNT_COLUMNS),
+        )
+        .select_from(
+            campaign.outerjoin(
+                _table(TallySummary),
+                and_(T.campaign_id == campaign.c.id, T.club_id == ORGANIZATION_LINE),
+            )
+        )
+        .where(campaign.c.id.in_(campaigns))
+    )
+    clubs = (
+        sa_select(
+            literal(None, Integer),
+            literal(None, UTCDateTime),
+            literal(None, Integer),
+            T.club_id,
+            *(func.sum(T[c]) for c in COUNT_COLUMNS),
+        )
+        .where(T.campaign_id.in_(campaigns), T.club_id != ORGANIZATION_LINE)
+        .group_by(T.club_id)
+    )
+    return union_all(lines, clubs)
+
+
 def organizations_with_members() -> Select[Any]:
     """(organization, name, parent, active members) for every organization."""
     org, kept = _table(Organization), _table(MemberTally)
     return sa_select(
         org.c.id, org.c.name, org.c.parent_id, func.coalesce(kept.c.active, 0)
     ).select_from(org.outerjoin(kept, kept.c.organization_id == org.c.id))
+
+
+def organizations_and_clubs() -> Any:
+    """`organizations_with_members` rows, then (club, name, its organization, None) for every
+    club: one round trip for the names a tally puts on its lines."""
+    club = _table(Club)
+    clubs = sa_select(club.c.id, club.c.name, club.c.organization_id, literal(None))
+    return union_all(organizations_with_members(), clubs)
 
 
 def by_status_of(campaigns: Any, within: frozenset[int] | None = None) -> Select[Any]:

@@ -85,3 +85,16 @@ if __name__ == "__main__":  # python -m tests.web.test_web_texts: list what to t
         print(f"== {lang}")
         for msgid in missing(lang):
             print(repr(msgid))
+
+
+def test_no_message_id_is_in_a_catalog_twice():
+    """Entries are appended by many hands; a second entry for an id silently decides which
+    translation wins (the later one), so a repeated id fails here."""
+    from babel.messages.pofile import read_po
+
+    for locale in ("vi", "en"):
+        path = ROOT / "coordinator" / "locales" / locale / "LC_MESSAGES" / "messages.po"
+        ids = [line for line in path.read_text().splitlines() if re.match(r'^msgid ".+"$', line)]
+        assert [i for i in set(ids) if ids.count(i) > 1] == [], locale
+        with path.open("rb") as po:
+            assert len(read_po(po)) >= len(ids) - 1  # it parses, one entry per id

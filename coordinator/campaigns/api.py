@@ -8,7 +8,7 @@ import msgspec
 from litestar import Controller, get, post, put
 from litestar.params import FromQuery, JSONBody
 
-from coordinator.campaigns import approvals, drafting, lifecycle, reading, reports
+from coordinator.campaigns import approvals, drafting, lifecycle, reading, reports, targeting
 from coordinator.campaigns.models import (
     DEFAULT_ORG_ESCALATE_HOURS,
     DEFAULT_ORG_REMIND_HOURS,
@@ -222,7 +222,7 @@ class CampaignController(Controller):
     async def set_targets(
         self, db: DB, actor: CurrentActor, campaign_id: PathId, data: JSONBody[TargetsIn]
     ) -> list[TargetOut]:
-        targets = await drafting.set_targets(
+        targets = await targeting.set_targets(
             db,
             actor,
             campaign_id,

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -15,7 +14,6 @@ from coordinator.auth import scope
 from coordinator.auth.audit import audit
 from coordinator.auth.scope import Actor
 from coordinator.base import row_id
-from coordinator.campaigns import party_rule
 from coordinator.campaigns.models import (
     CONTENT_ACTIONS,
     DEFAULT_ORG_ESCALATE_HOURS,
@@ -29,7 +27,7 @@ from coordinator.campaigns.states import wrong_status
 from coordinator.clock import local_date
 from coordinator.db import Database
 from coordinator.errors import Forbidden, Invalid, field_error
-from coordinator.organizations.agreements import channel_for_url, check_url, party_ids, reach_of
+from coordinator.organizations.agreements import channel_for_url, check_url, party_ids
 from coordinator.organizations.models import Agreement
 
 CONTENT_KINDS = ("post", "video", "article", "image", "live")
@@ -242,12 +240,12 @@ async def _set_mode(session: AsyncSession, campaign: Campaign, mode: str | None)
     """The chosen mode, or (None) the one its targets call for."""
     campaign.delivery_mode_auto = mode is None
     if mode is None:
-        await _follow_targets(session, campaign)
+        await follow_targets(session, campaign)
     else:
         campaign.delivery_mode = mode
 
 
-async def _follow_targets(session: AsyncSession, campaign: Campaign) -> None:
+async def follow_targets(session: AsyncSession, campaign: Campaign) -> None:
     if not campaign.delivery_mode_auto:
         return
     organizations = await session.scalars(
@@ -337,72 +335,3 @@ def _content_errors(
     if suggested_caption is not None and len(suggested_caption) > 1000:
         errors.append(field_error("suggested_caption", "at most 1000 characters"))
     return errors
-
-
-async def set_targets(
-    db: Database,
-    actor: Actor,
-    campaign_id: int,
-    *,
-    organization_ids: Sequence[int],
-    club_ids: Sequence[int],
-) -> list[CampaignTarget]:
-    """Replace the targets: parties, their sub-organizations, and clubs inside them only."""
-    if not organization_ids and not club_ids:
-        raise Invalid(
-            "Pick at least one organization or club.",
-            errors=[field_error("organization_ids", "empty")],
-        )
-    async with db.write() as session:
-        campaign = await scope.editable_campaign(session, actor, campaign_id)
-        require_status(campaign, ("draft", "scheduled"), "targets")
-        reach = await reach_of(session, campaign.agreement_id)
-        outside, bad_clubs = await party_rule.targets_outside(
-            session, reach, organization_ids, club_ids
-        )
-        errors = []
-        if outside:
-            errors.append(
-                field_error(
-                    "organization_ids",
-                    "not parties of the agreement or below them: {ids}",
-                    ids=", ".join(map(str, sorted(outside))),
-                )
-            )
-        if bad_clubs:
-            errors.append(
-                field_error(
-                    "club_ids",
-                    "not clubs of the agreement's parties: {ids}",
-                    ids=", ".join(map(str, sorted(bad_clubs))),
-                )
-            )
-        if errors:
-            raise Invalid(
-                "These targets are outside the agreement.",
-                errors=errors,
-                code="target_outside_agreement",
-            )
-        await session.execute(
-            delete(CampaignTarget).where(col(CampaignTarget.campaign_id) == campaign_id)
-        )
-        targets = [
-            CampaignTarget(campaign_id=campaign_id, organization_id=o)
-            for o in sorted(set(organization_ids))
-        ]
-        targets += [
-            CampaignTarget(campaign_id=campaign_id, club_id=c) for c in sorted(set(club_ids))
-        ]
-        session.add_all(targets)
-        await session.flush()
-        await _follow_targets(session, campaign)
-        audit(
-            session,
-            actor,
-            "campaign.targets",
-            "campaign",
-            campaign_id,
-            organizations=sorted(set(organization_ids)),
-            clubs=sorted(set(club_ids)),
-        )
-    return targets

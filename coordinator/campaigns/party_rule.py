@@ -1,7 +1,7 @@
 """The party rule: a campaign reaches only its agreement's parties and what lies below them.
 
 It can break in three places, and is checked in all of them, by the functions here:
-- when targets are saved (`targets_outside`, used by `drafting.set_targets`);
+- when targets are saved (`targets_outside`, used by `targeting.set_targets`);
 - at launch, by hand or by the scheduler (`require_within_reach`, used by
   `lifecycle.launch_campaign`): a party removed since the targets were saved refuses the launch,
   naming the organizations no longer covered;

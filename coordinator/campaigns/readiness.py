@@ -86,9 +86,15 @@ async def readiness(
                 {"count": skipped},
             )
         )
-    if campaign.deadline_at <= now:
+    _check_timing(out, now, tz)
+    return out
+
+
+def _check_timing(out: Readiness, now: datetime, tz: ZoneInfo) -> None:
+    """The deadline and quiet hours, against the delivery time at the current rate."""
+    if out.campaign.deadline_at <= now:
         out.blocking.append(("The deadline has passed: set a later deadline first.", {}))
-    elif recipients and (campaign.deadline_at - now).total_seconds() < seconds:
+    elif out.recipients and (out.campaign.deadline_at - now).total_seconds() < out.seconds:
         out.warnings.append(
             ("At the current rate, delivery would not finish before the deadline.", {})
         )
@@ -104,7 +110,6 @@ async def readiness(
                 },
             )
         )
-    return out
 
 
 async def _unreachable(session: AsyncSession, campaign: Campaign) -> int:

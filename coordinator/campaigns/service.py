@@ -12,7 +12,6 @@ from coordinator.campaigns.drafting import (
     CampaignDraft,
     add_content_item,
     create_campaign,
-    set_targets,
     update_campaign,
 )
 from coordinator.campaigns.lifecycle import (
@@ -33,6 +32,7 @@ from coordinator.campaigns.reading import (
     list_campaigns,
     target_choices,
 )
+from coordinator.campaigns.targeting import set_targets
 
 __all__ = [
     "CONTENT_KINDS",

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pytest
 
 from coordinator.base import utcnow
-from coordinator.campaigns import lifecycle, sweeps
+from coordinator.campaigns import lifecycle, sweeps, targeting
 from coordinator.campaigns.models import Assignment
 from coordinator.campaigns.party_rule import NoLongerParty
 from coordinator.errors import Invalid
@@ -121,10 +121,9 @@ async def test_an_edit_that_breaks_nothing_needs_no_confirmation(world):
 async def test_target_save_still_refuses_organizations_outside_the_agreement(world):
     agreement_id, campaign_id = await _joint_campaign(world)
     await _drop_outsider(world, agreement_id, confirm=True)
-    from coordinator.campaigns import drafting
 
     with pytest.raises(Invalid) as refused:
-        await drafting.set_targets(
+        await targeting.set_targets(
             world.db,
             world.actor["admin"],
             campaign_id,

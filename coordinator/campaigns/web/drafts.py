@@ -12,7 +12,7 @@ from litestar.response import Redirect, Template
 from coordinator.auth import policy
 from coordinator.auth.scope import Actor
 from coordinator.base import utcnow
-from coordinator.campaigns import drafting, reading
+from coordinator.campaigns import drafting, reading, targeting
 from coordinator.campaigns.drafting import CONTENT_KINDS
 from coordinator.campaigns.models import (
     CONTENT_ACTIONS,
@@ -232,7 +232,7 @@ async def set_targets(
 ) -> Template | Redirect:
     lang = locale_of(request)
     try:
-        await drafting.set_targets(
+        await targeting.set_targets(
             db,
             actor,
             campaign_id,

@@ -26,6 +26,7 @@ os.environ.setdefault("COORDINATOR_ALLOWED_HOSTS", "testserver.local,127.0.0.1,l
 os.environ["PTB_TIMEDELTA"] = "1"  # python-telegram-bot 22: durations as timedelta, as in 23
 
 from coordinator.db import Database  # noqa: E402
+from coordinator.tallies.cache import PROGRESS, TALLIES  # noqa: E402
 from tests import dbtools  # noqa: E402
 
 BACKEND = os.environ.get("COORDINATOR_TEST_DB", "sqlite")
@@ -70,6 +71,10 @@ async def open_database(template_url: str, directory: Path) -> Database:
         shutil.copyfile(template_url.removeprefix("sqlite+aiosqlite:///"), path)
         return Database(f"sqlite+aiosqlite:///{path}")
     await dbtools.truncate_all(template_url)
+    # The in-process tally caches key by database URL and ids; on PostgreSQL every test reuses
+    # the one emptied database, so an entry of the test before could answer for this one.
+    TALLIES.clear()
+    PROGRESS.clear()
     return Database(template_url)
 
 

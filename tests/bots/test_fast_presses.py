@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from sqlmodel import col, select
 from telegram import Update
 
-from coordinator.bots import press_answers, runtime
+from coordinator.app import create_app
+from coordinator.bots import press_answers, runtime, updates
 from coordinator.bots.models import TelegramUpdate
 from coordinator.bots.presses import ours
 from coordinator.campaigns import service as campaigns
@@ -208,3 +209,35 @@ def test_the_raw_reading_takes_only_our_well_formed_presses(data, user_id, messa
     assert type(user_id) is int and 0 < user_id < 2**63 and press.telegram_user_id == user_id
     assert press.update_id == update_id and 0 < update_id < 2**63 and press.bot == 1
     assert type(press.chat_id) in (int, type(None))
+
+
+async def test_malformed_presses_through_the_webhook_get_no_500_and_the_inbox_goes_on(world):
+    settings = read_settings(
+        {
+            **os.environ,
+            "COORDINATOR_DATABASE_URL": world.db.url,
+            "COORDINATOR_WEBHOOK_SECRET": "s3cret",
+        }
+    )
+    from litestar.testing import AsyncTestClient
+
+    right = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        for n, change in enumerate(MALFORMED, start=500):
+            query = {"id": "q", "chat_instance": "1", "data": "t:1:ack", **change}
+            query.setdefault("from", {"id": 5, "is_bot": False, "first_name": "A"})
+            body = {"update_id": n, "callback_query": query}
+            answer = await client.post("/telegram/webhook", json=body, headers=right)
+            assert answer.status_code == 200, change
+    async with running_sandbox(World(TOKEN, username=BOT_USERNAME)) as sandbox:
+        telegram = runtime.build(world.db, settings, TOKEN, sandbox.base_url)
+        async with telegram.application as app:
+            await app.start()
+            try:
+                for payload in await updates.unprocessed(world.db):
+                    await runtime._handle_stored(app, payload)  # the inbox's step: never raises
+            finally:
+                await app.stop()
+    async with world.db.read() as session:
+        statuses = [u.status for u in await session.scalars(select(TelegramUpdate))]
+    assert len(statuses) == len(MALFORMED) and set(statuses) <= {"processed", "failed"}

@@ -9,9 +9,11 @@ import re
 
 from hypothesis import given
 from hypothesis import strategies as st
+from prometheus_client import REGISTRY
 from sqlmodel import col, select
 from telegram import Update
 
+from coordinator import metrics
 from coordinator.app import create_app
 from coordinator.bots import press_answers, runtime, updates
 from coordinator.bots.models import TelegramUpdate
@@ -25,6 +27,10 @@ from coordinator.sandbox.state import World
 from coordinator.settings import read_settings
 from tests.bots.test_bot import TOKEN, Phone, eventually, onboard
 from tests.factories import BOT_USERNAME
+
+
+def _presses_counted() -> float:
+    return REGISTRY.get_sample_value("coordinator_press_seconds_count", {"bot": metrics.BOT}) or 0
 
 
 def _settings(world):
@@ -78,6 +84,7 @@ async def test_a_press_ends_the_same_on_the_raw_road_and_the_librarys(world):
                     answers, shown = [], []
                     for n, road in enumerate((runtime.fast_press, None)):
                         query, raw = await _press(sandbox, phones[n], tasks[n], step)
+                        counted = _presses_counted()
                         fast = runtime.fast_press(app, raw)
                         assert fast is not None  # both could take the raw road
                         if road is None:
@@ -85,6 +92,7 @@ async def test_a_press_ends_the_same_on_the_raw_road_and_the_librarys(world):
                             await _old_road(app, raw)
                         else:
                             await fast
+                        assert _presses_counted() == counted + 1  # the same metric
                         answers.append(sandbox.world.callback_answers[query])
                         shown.append(_shown(sandbox, phones[n], tasks[n]))
                         updates.append(raw)

@@ -240,7 +240,7 @@ async def run(
             # which the bot shares, than the bot itself.
             before = (await http.get("/sandbox/stats")).json()["result"]
             async with aiohttp.ClientSession(base_url=sandbox_url) as volunteers:
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 for start in range(0, len(targets), 100):
                     await asyncio.gather(
                         *(
@@ -258,10 +258,12 @@ async def run(
                 if min(answered, edited, recorded or 0) >= len(targets):
                     break
                 await asyncio.sleep(0.02)
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
             print(
                 f"(c) presses        {len(targets)} presses in {elapsed:.1f} s = "
-                f"{len(targets) / elapsed:,.0f} presses/s"
+                f"{len(targets) / elapsed:,.0f} presses/s; {cpu * 1000 / len(targets):.2f} ms "
+                f"CPU/press in this process (the bot and the pressing volunteers); "
+                f"load average {os.getloadavg()[0]:.1f}"
             )
     finally:
         await http.aclose()

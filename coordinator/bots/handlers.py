@@ -8,7 +8,6 @@ from typing import Any
 
 from telegram import Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -20,11 +19,10 @@ from telegram.ext import (
     filters,
 )
 
-from coordinator.bots import bot_api
-from coordinator.bots.org_presses import OrgAnswer
-from coordinator.bots.presses import Press, PressQueue, PressResult
+from coordinator.bots import press_answers
+from coordinator.bots.presses import Press
 from coordinator.bots.updates import mark_processed, seen_before
-from coordinator.campaigns.reports import REFUSALS, attach_proof
+from coordinator.campaigns.reports import attach_proof
 from coordinator.campaigns.tasks import open_tasks
 from coordinator.db import Database
 from coordinator.delivery import messages
@@ -48,10 +46,8 @@ def _bot(context: Context) -> int:
 
 
 def _locale(context: Context, update: Update, member_locale: str | None = None) -> str:
-    if member_locale:
-        return member_locale
-    code = (update.effective_user.language_code or "") if update.effective_user else ""
-    return "en" if code.startswith("en") else context.bot_data.get("locale", "vi")
+    code = update.effective_user.language_code if update.effective_user else None
+    return press_answers.locale_for(context.bot_data.get("locale", "vi"), code, member_locale)
 
 
 async def _reply(update: Update, text: str) -> None:
@@ -225,95 +221,22 @@ async def tasks(update: Update, context: Context) -> None:
 
 
 async def press(update: Update, context: Context) -> None:
-    """A button: recorded with the other presses waiting, then answered and shown."""
+    """A button the runtime's raw reading left to the library (`press_answers.from_raw`):
+    the same press, built from the library's objects, takes the same road."""
     query = update.callback_query
     assert query is not None and query.from_user is not None
-    queue: PressQueue = context.bot_data["presses"]
     message = query.message
-    result = await queue.submit(
-        Press(
-            update.update_id,
-            query.from_user.id,
-            query.data or "",
-            message.chat.id if message is not None else None,
-            context.bot_data["raw_updates"].take(update),
-            message.message_id if message is not None else None,
-            _bot(context),
-        )
+    press = Press(
+        update.update_id,
+        query.from_user.id,
+        query.data or "",
+        message.chat.id if message is not None else None,
+        context.bot_data["raw_updates"].take(update),
+        message.message_id if message is not None else None,
+        _bot(context),
     )
-    if result.repeat:
-        return
-    if result.org is not None:
-        await _org_answer(context, query, result.org)
-        return
-    locale = _locale(context, update, result.locale)
-    if result.refusal == "not_linked":
-        await query.answer(
-            _(locale, "Link your account first: open your invite link."), show_alert=True
-        )
-        return
-    if result.refusal is not None or result.outcome is None:
-        refusal = REFUSALS.get(result.refusal or "", "This cannot be recorded.")
-        await query.answer(_(locale, refusal), show_alert=True)
-        return
-    step = result.outcome.report.action
-    status = _(locale, messages.STATUS_LABELS[step])
-    await _answer(context, query, _(locale, "Recorded: {status}", status=status))
-    if result.ask_proof:
-        # Optional, so kept in memory only: the next link this person sends is the proof.
-        context.user_data["proof_report"] = result.outcome.report.id  # type: ignore[index]
-        await context.bot.send_message(
-            query.from_user.id, _(locale, "If you like, send the link to your post as proof.")
-        )
-    if result.view is not None and message is not None:
-        await _show(context, message.chat.id, message.message_id, result)
-
-
-async def _org_answer(context: Context, query: Any, answer: OrgAnswer) -> None:
-    """A focal point's press: the answer, and the task's message as it reads now."""
-    await _answer(context, query, answer.note, show_alert=answer.refusal)
-    message = query.message
-    if answer.text is not None and message is not None:
-        await _edit(context, message.chat.id, message.message_id, answer.text, answer.markup)
-
-
-async def _show(context: Context, chat_id: int, pressed: int, result: PressResult) -> None:
-    """Show the task as it reads now. A press on an older copy (a resend took over: the task
-    now lives in message `current`) counts like any other; that copy loses its buttons and
-    points at the newer one, which gets the fresh status."""
-    assert result.view is not None and result.outcome is not None
-    view, locale, current = result.view
-    tz = context.bot_data["timezone"]
-    fresh = messages.render(view, locale, tz)
-    markup = messages.buttons(view, locale)
-    if current is not None and current != pressed:
-        stale = messages.render(view, locale, tz, replaced=True)
-        await _edit(context, chat_id, pressed, stale, None)
-        if result.outcome.created:
-            await _edit(context, chat_id, current, fresh, markup)
-    elif result.outcome.created:
-        await _edit(context, chat_id, pressed, fresh, markup)
-
-
-async def _answer(context: Context, query: Any, text: str, show_alert: bool = False) -> None:
-    """answerCallbackQuery, lean (bots/bot_api.py): a press's answer needs nothing back."""
-    fields: dict[str, Any] = {"callback_query_id": query.id, "text": text}
-    if show_alert:
-        fields["show_alert"] = True
-    await bot_api.call(context.bot, "answerCallbackQuery", fields)
-
-
-async def _edit(
-    context: Context, chat_id: int, message_id: int, text: str, markup: dict[str, Any] | None
-) -> None:
-    """The pressed message as it reads now, lean: the `Message` Telegram answers with is not
-    built (at a thousand presses a second, that and the keyboard objects were most of the
-    bot's own time)."""
-    try:
-        await bot_api.edit_message_text(context.bot, chat_id, message_id, text, markup)
-    except BadRequest as exc:  # pressed twice: already showing this
-        if "message is not modified" not in exc.message.lower():
-            raise
+    pressed = press_answers.Pressed(press, query.id, query.from_user.language_code)
+    await press_answers.handle(context.application, pressed)
 
 
 async def proof(update: Update, context: Context) -> None:

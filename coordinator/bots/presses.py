@@ -27,6 +27,7 @@ from coordinator.bots import org_presses
 from coordinator.bots.models import TelegramUpdate
 from coordinator.bots.org_presses import OrgAnswer
 from coordinator.bots.views import View, assignment_views_in
+from coordinator.campaigns import cascade_messages
 from coordinator.campaigns.models import Assignment, Campaign
 from coordinator.campaigns.reports import ReportOutcome, ReportRequest, record_reports_in
 from coordinator.db import Database
@@ -66,6 +67,14 @@ class PressResult:
 
 
 Waiting = tuple[Press, "asyncio.Future[PressResult]"]
+
+
+def ours(data: str) -> bool:
+    """Callback data of one of our buttons, read as `record_presses` reads it: a task's
+    (`t:`, messages.parse_callback) or an organization task's (`o:`, cascade_messages)."""
+    if data.startswith("o:"):
+        return cascade_messages.parse_callback(data) is not None
+    return messages.parse_callback(data) is not None
 
 
 async def _claim_updates(

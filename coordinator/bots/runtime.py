@@ -12,14 +12,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
 from telegram import BotCommand, Update
 from telegram.ext import Application, ContextTypes
 
-from coordinator.bots import handlers, identity, updates
+from coordinator.bots import handlers, identity, press_answers, updates
 from coordinator.bots.presses import PressQueue
 from coordinator.bots.sender import Lane, Sender
 from coordinator.bots.telegram_client import make_bot
@@ -129,10 +129,39 @@ async def _record_failure(update: object, context: ContextTypes.DEFAULT_TYPE) ->
         )
 
 
+def fast_press(
+    app: Application[Any, Any, Any, Any, Any, Any], raw: Any
+) -> Coroutine[Any, Any, None] | None:
+    """The handling of a press on one of our buttons read straight from Telegram's JSON, for
+    the poller and the webhook inbox alike; None for any other update (python-telegram-bot's).
+    What `_record_failure` does for a handler that raises, this does for the press."""
+    pressed = press_answers.from_raw(raw, app.bot_data["bot"])
+    if pressed is None:
+        return None
+
+    async def handling(pressed: press_answers.Pressed) -> None:
+        try:
+            await press_answers.handle(app, pressed)
+        except Exception as exc:
+            logger.error("an update failed", exc_info=exc)
+            db, bot, token = app.bot_data["db"], app.bot_data["bot"], app.bot.token
+            try:
+                await updates.mark_failed(db, pressed.press.update_id, describe(exc, token), bot)
+            except Exception:  # as an error handler's own failure: logged, the loop goes on
+                logger.exception("update %s could not be kept as failed", raw["update_id"])
+
+    return handling(pressed)
+
+
 async def _handle_stored(app: Application[Any, Any, Any, Any, Any, Any], payload: Any) -> None:
     db: Database = app.bot_data["db"]
     bot: int = app.bot_data["bot"]
     update_id = int(payload["update_id"])
+    fast = fast_press(app, payload)
+    if fast is not None:
+        await fast
+        await updates.mark_processed_id(db, update_id, bot)
+        return
     try:
         update = Update.de_json(payload, app.bot)
         app.bot_data["raw_updates"].keep(payload)
@@ -208,6 +237,10 @@ async def poll(telegram: Telegram, stop: asyncio.Event, beat: Beat, offset: Offs
         beat.ok()
         for raw in got:
             offset.value = int(raw["update_id"]) + 1
+            fast = fast_press(app, raw)
+            if fast is not None:  # concurrent, within the same bound as the library's updates
+                app.create_task(app.update_processor.process_update(raw, fast))
+                continue
             try:
                 update = Update.de_json(raw, app.bot)
             except Exception as exc:

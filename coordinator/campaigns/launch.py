@@ -154,7 +154,14 @@ async def member_assignments(
 
 async def release_held(session: AsyncSession, campaign_id: int, now: datetime) -> int:
     """Held tasks of a running campaign become assignments for the volunteers now under
-    their cap (a new week), with their task cards; the others wait for the next week."""
+    their cap (a new week), with their task cards; the others wait for the next week. The
+    campaign is read again under FOR SHARE: a close between the sweep's read and this write
+    waits for it (and then expires what it assigned), or is seen here and nothing goes out."""
+    campaign = await session.get(
+        Campaign, campaign_id, with_for_update={"read": True}, populate_existing=True
+    )
+    if campaign is None or campaign.status != "active" or campaign.deadline_at <= now:
+        return 0
     held = select(HeldTask.member_id).where(HeldTask.campaign_id == campaign_id)
     candidates = (
         col(Member.id).in_(held),

@@ -13,7 +13,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlmodel import col, select
 
-from coordinator.campaigns import cascade, fairload, held, sweeps
+from coordinator.campaigns import cascade, fairload, held, launch, sweeps
 from coordinator.campaigns import service as campaigns
 from coordinator.campaigns.models import Assignment, Campaign, HeldTask
 from coordinator.clock import zone
@@ -128,6 +128,10 @@ async def test_held_tasks_of_a_closed_campaign_stay_counted_and_are_not_released
     report = await sweeps.sweep(world.db, MONDAY + timedelta(days=7), zone())
     assert report.released == {}
     assert (await held.load_of(world.db, world.actor["admin"], second)).held == 4
+    # A release that read the campaign as running before the close writes nothing after it.
+    async with world.db.write() as session:
+        assert await launch.release_held(session, second, MONDAY + timedelta(days=7)) == 0
+    assert await _members_of(world, Assignment, second) == set()
 
 
 async def test_an_organization_cap_is_stricter_than_the_deployment(world, deployment_cap):

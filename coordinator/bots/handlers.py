@@ -74,9 +74,9 @@ async def came_back(update: Update, context: Context) -> None:
     if chat is None or user is None:
         return
     if chat.type == "private":
-        await onboarding.came_back(_db(context), user.id)
+        await onboarding.came_back(_db(context), user.id, _bot(context))
     else:
-        await onboarding.group_came_back(_db(context), chat.id)
+        await onboarding.group_came_back(_db(context), chat.id, _bot(context))
 
 
 async def start(update: Update, context: Context) -> None:

@@ -51,6 +51,12 @@ async def link_chat(session: AsyncSession, chat_id: int, bot: int) -> None:
     await session.execute(delete(BotChat).where(col(BotChat.chat_id) == chat_id))
     if bot != DEFAULT_BOT:
         session.add(BotChat(chat_id=chat_id, bot_id=bot))
+    # What still waits for this chat goes through the bot it now talks to.
+    await session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.chat_id) == chat_id, col(OutboxMessage.status) == "pending")
+        .values(bot_id=bot)
+    )
 
 
 async def chat_bots(session: AsyncSession, chat_ids: Iterable[int]) -> dict[int, int]:
@@ -220,7 +226,13 @@ async def resend_refused_cards(
             col(OutboxMessage.status) == "failed",
             col(OutboxMessage.assignment_id).in_(tasks),
         )
-        .values(status="pending", next_attempt_at=now, chat_id=chat_id, error=reason)
+        .values(
+            status="pending",
+            next_attempt_at=now,
+            chat_id=chat_id,
+            error=reason,
+            bot_id=(await chat_bots(session, [chat_id])).get(chat_id, DEFAULT_BOT),
+        )
     )
 
 

@@ -17,7 +17,7 @@ from coordinator.bots.identity import bot_of, bot_username
 from coordinator.campaigns.models import Assignment, Campaign
 from coordinator.db import Database
 from coordinator.delivery.models import DEFAULT_BOT
-from coordinator.delivery.queue import link_chat, resend_refused_cards
+from coordinator.delivery.queue import chat_bots, link_chat, resend_refused_cards
 from coordinator.errors import Conflict, DomainError, Invalid
 from coordinator.organizations import notes
 from coordinator.organizations.members import LOCALES
@@ -209,9 +209,10 @@ async def set_opt_out(db: Database, telegram_user_id: int, opted_out: bool) -> M
         return member
 
 
-async def came_back(db: Database, telegram_user_id: int) -> bool:
+async def came_back(db: Database, telegram_user_id: int, bot: int = DEFAULT_BOT) -> bool:
     """A private message proves the member no longer blocks the bot: if Telegram had refused
-    them, they are reachable again (and assigned at the next launch). True if they were not."""
+    them, they are reachable again (and assigned at the next launch). True if they were not.
+    Only a message through the bot their chat talks to counts: the one that was refused."""
     async with db.read() as session:  # the common case, a reachable member, writes nothing
         refused = await session.scalar(
             select(Member.id).where(
@@ -221,6 +222,8 @@ async def came_back(db: Database, telegram_user_id: int) -> bool:
     if refused is None:
         return False
     async with db.write() as session:
+        if not await _talks_to(session, telegram_user_id, bot):
+            return False
         member = await session.get(Member, refused, with_for_update=True)
         if member is None or member.unreachable_at is None:
             return False  # another update got here first
@@ -267,8 +270,13 @@ async def _resend_refused_cards(session: AsyncSession, member: Member, now: date
     )
 
 
-async def group_came_back(db: Database, chat_id: int) -> bool:
-    """Any update from a group chat means the bot is in it again (re-added after a kick)."""
+async def _talks_to(session: AsyncSession, chat_id: int, bot: int) -> bool:
+    return (await chat_bots(session, [chat_id])).get(chat_id, DEFAULT_BOT) == bot
+
+
+async def group_came_back(db: Database, chat_id: int, bot: int = DEFAULT_BOT) -> bool:
+    """Any update from a group chat means the bot is in it again (re-added after a kick); only
+    the bot the group talks to counts."""
     async with db.read() as session:
         refused = await session.scalar(
             select(GroupChat.id).where(
@@ -278,6 +286,8 @@ async def group_came_back(db: Database, chat_id: int) -> bool:
     if refused is None:
         return False
     async with db.write() as session:
+        if not await _talks_to(session, chat_id, bot):
+            return False
         group = await session.get(GroupChat, refused, with_for_update=True)
         if group is None or group.unreachable_at is None:
             return False

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from coordinator.base import utcnow
 from coordinator.bots import identity, runtime
 from coordinator.bots.models import TelegramUpdate
 from coordinator.bots.sender import Lane
@@ -259,3 +260,52 @@ async def test_each_bot_has_its_own_webhook_route_and_update_ids(world):
             await session.execute(select(TelegramUpdate.bot_id, TelegramUpdate.update_id))
         ).all()
     assert sorted(stored) == sorted((bot, 1) for bot in ids.values())
+
+
+async def test_a_chat_comes_back_only_through_its_own_bot_and_its_cards_follow_it(world):
+    """A member who blocked bot A is reachable again by a message to bot A, not to bot B; the
+    cards resent then, and what waits for a chat linked anew, go through the chat's bot."""
+    from coordinator.delivery.queue import link_chat
+    from coordinator.organizations import onboarding
+
+    ids = await _register(world)
+    member_id, chat = world.member["d1"], None
+    async with world.db.write() as session:
+        member = await session.get(Member, member_id)
+        assert member is not None and member.telegram_user_id is not None
+        chat = int(member.telegram_user_id)
+        await link_chat(session, chat, ids["huyen-a"])
+    cid = await world.campaign(targets=("district",))
+    await campaigns.launch_campaign(world.db, world.actor["coordinator"], cid)
+    async with world.db.write() as session:
+        await session.execute(
+            # refused when the chat still talked to the default bot
+            update(OutboxMessage)
+            .where(col(OutboxMessage.chat_id) == chat)
+            .values(status="failed", bot_id=DEFAULT_BOT)
+        )
+        await session.execute(
+            update(Member).where(col(Member.id) == member_id).values(unreachable_at=utcnow())
+        )
+    assert not await onboarding.came_back(world.db, chat, DEFAULT_BOT)  # another bot's chat
+    assert not await onboarding.came_back(world.db, chat, ids["huyen-b"])
+    assert await onboarding.came_back(world.db, chat, ids["huyen-a"])
+    async with world.db.read() as session:
+        rows = (
+            await session.execute(
+                select(OutboxMessage.status, OutboxMessage.bot_id).where(
+                    col(OutboxMessage.chat_id) == chat, OutboxMessage.kind == "assignment"
+                )
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [("pending", ids["huyen-a"])]
+    # Linked anew through the other bot (a new invite): what waits goes through that one.
+    async with world.db.write() as session:
+        await link_chat(session, chat, ids["huyen-b"])
+    async with world.db.read() as session:
+        bots = await session.scalars(
+            select(OutboxMessage.bot_id).where(
+                col(OutboxMessage.chat_id) == chat, OutboxMessage.status == "pending"
+            )
+        )
+        assert set(bots.all()) == {ids["huyen-b"]}

@@ -13,7 +13,7 @@ from coordinator.auth import policy, scope
 from coordinator.auth.audit import audit
 from coordinator.auth.scope import Actor
 from coordinator.base import row_id
-from coordinator.campaigns.drafting import CampaignDraft, new_campaign
+from coordinator.campaigns.drafting import CampaignDraft, follow_targets, new_campaign
 from coordinator.campaigns.models import Campaign, CampaignTarget, CampaignTemplate, ContentItem
 from coordinator.db import Database
 from coordinator.errors import Invalid, NotFound
@@ -71,7 +71,11 @@ async def _snapshot(session: AsyncSession, campaign: Campaign) -> Snapshot:
         agreement_id=campaign.agreement_id,
         title=campaign.title,
         brief=campaign.brief,
-        settings={name: getattr(campaign, name) for name in SETTINGS},
+        settings={
+            **{name: getattr(campaign, name) for name in SETTINGS},
+            # An automatic mode stays automatic: the copy's mode follows its own targets.
+            **({"delivery_mode": None} if campaign.delivery_mode_auto else {}),
+        },
         items=[{name: getattr(i, name) for name in ITEM_FIELDS} for i in items],
         targets={
             "organization_ids": sorted(t.organization_id for t in targets if t.organization_id),
@@ -112,6 +116,7 @@ async def _create_from(
         CampaignTarget(campaign_id=cid, club_id=c) for c in source.targets.get("club_ids", [])
     )
     await session.flush()
+    await follow_targets(session, campaign)
     return campaign
 
 

@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from coordinator.app import create_app
 from coordinator.auth.models import AuditEvent
 from coordinator.base import utcnow
-from coordinator.campaigns import copying, readiness, reading
+from coordinator.campaigns import copying, readiness, reading, targeting
 from coordinator.campaigns import service as campaigns
 from coordinator.errors import Invalid, NotFound
 from coordinator.organizations.models import Member
@@ -303,3 +303,20 @@ async def test_the_templates_page_renames_deletes_and_says_why_inline(world, bro
         f"/campaigns/templates/{template.id}/delete", data={"_csrf_token": browser.csrf}
     )
     assert "Template Weekly deleted." in gone.text and "/rename" not in gone.text
+
+
+async def test_a_copy_of_an_automatic_mode_follows_its_own_targets(world):
+    coordinator = world.actor["coordinator"]
+    cid = await world.campaign(targets=("district", "district2"), mode=None)
+    source = (await campaigns.get_campaign(world.db, coordinator, cid)).campaign
+    assert (source.delivery_mode, source.delivery_mode_auto) == ("org", True)
+    copy = await copying.duplicate_campaign(world.db, coordinator, cid, _dates())
+    assert (copy.delivery_mode, copy.delivery_mode_auto) == ("org", True)
+    await targeting.set_targets(
+        world.db, coordinator, copy.id, organization_ids=[world.org["district"]], club_ids=[]
+    )
+    again = (await campaigns.get_campaign(world.db, coordinator, copy.id)).campaign
+    assert (again.delivery_mode, again.delivery_mode_auto) == ("dm", True)
+    chosen = await world.campaign(targets=("district", "district2"), mode="dm")
+    kept = await copying.duplicate_campaign(world.db, coordinator, chosen, _dates())
+    assert (kept.delivery_mode, kept.delivery_mode_auto) == ("dm", False)

@@ -57,3 +57,10 @@ def row_id(row: SQLModel) -> int:
     if value is None:
         raise RuntimeError(f"{type(row).__name__} has no id yet; flush first")
     return int(value)
+
+
+def plain_digits(text: str, most: int = 18) -> bool:
+    """Only ASCII digits, at most `most` of them: what `int()` may safely be given from a form.
+    `str.isdigit()` is true of "²", which `int()` refuses, and `int()` refuses more than 4,300
+    digits; 18 digits always fit a signed 64-bit column."""
+    return 0 < len(text) <= most and text.isascii() and text.isdigit()

@@ -12,6 +12,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from coordinator.base import plain_digits
+
 PREFIX = "COORDINATOR_"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/coordinator.db"
 DEFAULT_SEND_RATE = 30.0
@@ -58,7 +60,7 @@ def _optional_count(name: str, value: str | None) -> int | None:
     """A whole number of at least 1, or None when unset."""
     if value is None:
         return None
-    if not value.isdigit() or int(value) < 1:
+    if not plain_digits(value) or int(value) < 1:
         raise SettingsError(f"{PREFIX}{name} must be a whole number of at least 1, not {value!r}")
     return int(value)
 
@@ -139,7 +141,7 @@ def _bots(value: str | None, default_token: str | None) -> tuple[BotConfig, ...]
                 f"{key}: {shown!r} is not a bot name (a-z, 0-9, _ and -, at most 32, "
                 f"not {DEFAULT_BOT_NAME!r}); write name=token@organization_id"
             )
-        if "@" not in rest or not org.strip().isdigit() or int(org) <= 0:
+        if "@" not in rest or not plain_digits(org.strip()) or int(org) <= 0:
             raise SettingsError(f"{key}: bot {name!r} needs @organization_id (a number)")
         if not BOT_TOKEN.fullmatch(token.strip()):
             raise SettingsError(f"{key}: bot {name!r} needs a token like 123456:ABC-def")

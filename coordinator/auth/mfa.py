@@ -24,7 +24,7 @@ from coordinator.auth.models import ROLES, MfaRequiredRole, RecoveryCode, User, 
 from coordinator.auth.passwords import token_digest, verify_password
 from coordinator.auth.scope import Actor
 from coordinator.auth.sessions import end_user_sessions
-from coordinator.base import utcnow
+from coordinator.base import plain_digits, utcnow
 from coordinator.db import Database
 from coordinator.errors import Invalid, NotFound, field_error
 
@@ -140,7 +140,7 @@ async def verify(
         if step is not None and step > totp.last_step:
             totp.last_step = step
             return True
-        if len(code) == 10 and code.isdigit():
+        if len(code) == 10 and plain_digits(code):
             return await _use_recovery_code(session, user_id, code)
     return False
 
@@ -215,7 +215,7 @@ async def _forget(session: AsyncSession, user_id: int) -> None:
 def _matching_step(seed: str, code: str, now: float | None) -> int | None:
     """The time step whose code this is, allowing one step of clock drift either way."""
     code = "".join(code.split())
-    if len(code) != 6 or not code.isdigit():
+    if len(code) != 6 or not plain_digits(code):
         return None
     totp = pyotp.TOTP(seed)
     at = time.time() if now is None else now

@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from coordinator.auth import policy
 from coordinator.auth.audit import audit
 from coordinator.auth.scope import Actor
-from coordinator.base import row_id
+from coordinator.base import plain_digits, row_id
 from coordinator.db import Database
 from coordinator.errors import Invalid
 from coordinator.organizations import uploads
@@ -262,7 +262,7 @@ class _Known:
     def organization(self, ref: str, problems: list[dict[str, Any]]) -> int | None:
         matches = (
             [int(ref)]
-            if ref.isdigit() and int(ref) in self.by_id
+            if plain_digits(ref) and int(ref) in self.by_id
             else self.by_name.get(_fold(ref), [])
         )
         if len(matches) == 1:

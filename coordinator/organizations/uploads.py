@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import IO, Any
 from xml.parsers import expat
 
+from coordinator.base import plain_digits
 from coordinator.errors import Invalid
 
 MB = 1024 * 1024
@@ -200,7 +201,7 @@ class _Scan:
             self.rows += 1
             self.cells = self.filled = 0
             number = attrs.get("r", "")
-            line = int(number) if number.isdigit() else self.rows
+            line = int(number) if plain_digits(number) else self.rows
             if max(line, self.rows) > MAX_LINES:
                 raise too_many_lines(max(line, self.rows))
 

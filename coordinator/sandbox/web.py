@@ -12,6 +12,7 @@ from litestar.params import PathParameter
 from litestar.response import Template
 
 from coordinator.auth.scope import Actor
+from coordinator.base import plain_digits
 from coordinator.errors import Invalid, NotFound
 from coordinator.http import (
     DB,
@@ -122,7 +123,9 @@ async def press(
 ) -> Template:
     """Press an inline button as the volunteer; the bot's answer shows as a toast."""
     await chat_owner(db, actor, telegram_id)
-    group = int(data["group"]) if str(data.get("group", "")).lstrip("-").isdigit() else None
+    group = (
+        int(data["group"]) if plain_digits(str(data.get("group", "")).removeprefix("-")) else None
+    )
     chat_id = group if group is not None else telegram_id
     if group is not None:
         await _chat(request, db, actor, telegram_id, group)  # checks the group is in scope

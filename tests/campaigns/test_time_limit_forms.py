@@ -116,3 +116,26 @@ async def test_the_api_takes_the_time_limits_and_follows_the_targets(world):
         )
         shown = (await api.get(f"/api/v1/campaigns/{campaign['id']}", headers=c)).json()
         assert shown["campaign"]["delivery_mode"] == "org"
+
+
+async def test_digits_that_are_not_ascii_are_refused_inline_not_a_server_error(world):
+    """ "²" passes str.isdigit() and fails int(): every number field of the campaign form and
+    the organization's weekly cap answer it as a form error, keeping the input."""
+    from litestar.testing import AsyncTestClient
+
+    from coordinator.app import create_app
+    from coordinator.settings import read_settings
+    from tests.web.test_web_authorization import sign_in
+
+    app = create_app(read_settings({**os.environ, "COORDINATOR_DATABASE_URL": world.db.url}))
+    async with AsyncTestClient(app=app) as client:
+        await sign_in(client, "coordinator")
+        for field in ("quota_percent", "ask_share_percent", "org_remind_after_hours"):
+            refused = await _post(client, "/campaigns", _form(world, **{field: "²"}))
+            assert refused.status_code == FORM_ERROR, (field, refused.status_code)
+            assert 'value="²"' in refused.text, field
+        await sign_in(client, "lead")
+        capped = await _post(
+            client, f"/organizations/{world.org['district']}/task-cap", {"weekly_task_cap": "²"}
+        )
+        assert capped.status_code < 500 and "²" in capped.text

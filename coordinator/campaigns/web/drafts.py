@@ -11,7 +11,7 @@ from litestar.response import Redirect, Template
 
 from coordinator.auth import policy
 from coordinator.auth.scope import Actor
-from coordinator.base import utcnow
+from coordinator.base import plain_digits, utcnow
 from coordinator.campaigns import drafting, reading, targeting
 from coordinator.campaigns.drafting import CONTENT_KINDS
 from coordinator.campaigns.models import (
@@ -280,7 +280,7 @@ async def preview(request: AnyRequest, db: DB, actor: CurrentActor, data: Form) 
     tz = settings_of(request).timezone
     items: list[ItemView] = []
     campaign_id = str(data.get("campaign_id", ""))
-    if campaign_id.isdigit():
+    if plain_digits(campaign_id):
         detail = await reading.get_campaign(db, actor, int(campaign_id))
         items = [ItemView(i.url, list(i.actions), i.suggested_caption) for i in detail.items]
     try:

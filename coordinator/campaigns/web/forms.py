@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from coordinator.base import utcnow
+from coordinator.base import plain_digits, utcnow
 from coordinator.campaigns.drafting import ORG_HOURS, CampaignDraft, draft_errors
 from coordinator.campaigns.models import (
     DEFAULT_ORG_ESCALATE_HOURS,
@@ -57,12 +57,12 @@ def read_draft(request: AnyRequest, data: dict[str, Any]) -> CampaignDraft:
             times[name] = parse_local(request, data.get(name), name)
         except Invalid as exc:
             errors += exc.errors or []
-    if quota and not quota.isdigit():
+    if quota and not plain_digits(quota):
         errors.append({"field": "quota_percent", "message": "between 1 and 100"})
-    if share and not share.isdigit():
+    if share and not plain_digits(share):
         errors.append({"field": "ask_share_percent", "message": "between 1 and 100"})
     hours = str(data.get("reminder_hours", "")).replace(",", " ").split()
-    if not all(h.isdigit() for h in hours):
+    if not all(plain_digits(h) for h in hours):
         errors.append({"field": "reminder_hours", "message": "up to 5 values, each 1-168 hours"})
     org_hours = _org_hours(data)
     errors += [
@@ -95,7 +95,7 @@ def _org_hours(data: dict[str, Any]) -> dict[str, int | None]:
     read = {}
     for name in ORG_HOURS:
         value = str(data.get(name, ORG_DEFAULTS[name] or "")).strip()
-        read[name] = int(value) if value.isdigit() else None
+        read[name] = int(value) if plain_digits(value) else None
     return read
 
 

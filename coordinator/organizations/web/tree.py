@@ -9,6 +9,7 @@ from litestar import get, post
 from litestar.response import Redirect, Template
 
 from coordinator.auth import policy
+from coordinator.base import plain_digits
 from coordinator.bots.identity import BotNotKnown
 from coordinator.errors import Invalid
 from coordinator.http import DB, CurrentActor, PathId
@@ -130,7 +131,7 @@ async def set_task_cap(
     """Fair load: the organization's weekly cap on tasks per member."""
     raw = str(data.get("weekly_task_cap", "")).strip()
     try:
-        if raw and not raw.isdigit():
+        if raw and not plain_digits(raw):
             raise Invalid(
                 "The cap cannot be saved.",
                 errors=[

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
@@ -66,7 +67,7 @@ async def tick(
             "held tasks released %s",
             report.launched,
             report.reminded,
-            report.org_steps,
+            dict(Counter(report.org_steps.values())),  # per step: a tick may take 1,000
             report.closed,
             report.released,
         )

@@ -55,7 +55,7 @@ class CampaignDraft:
     not_before: datetime | None = None
 
 
-PAST_GRACE = timedelta(minutes=5)
+PAST_GRACE = timedelta(minutes=5)  # a launch time typed a moment ago is not "in the past"
 ORG_HOURS = ("org_remind_after_hours", "org_escalate_after_hours", "org_auto_pass_on_after_hours")
 MAX_ORG_HOURS = 168
 
@@ -63,9 +63,7 @@ MAX_ORG_HOURS = 168
 def auto_delivery_mode(organizations: int) -> str:
     """The mode of a campaign whose author chose none: through organizations when it targets
     more than one, each then passing it on; otherwise a direct message to each volunteer."""
-    return (
-        "org" if organizations > 1 else "dm"
-    )  # a launch time typed a moment ago is not "in the past"
+    return "org" if organizations > 1 else "dm"
 
 
 def draft_errors(d: CampaignDraft, kept_launch: datetime | None = None) -> list[dict[str, str]]:

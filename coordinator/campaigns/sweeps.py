@@ -90,7 +90,11 @@ async def remind_due(db: Database, now: datetime, tz: ZoneInfo, report: SweepRep
         if step is None or (quiet and not campaign.remind_in_quiet_hours):
             continue  # in quiet hours the step waits for 07:00 (if the deadline allows)
         assert campaign.id is not None
-        queued = await reminders.remind_not_done(db, SYSTEM, campaign.id, f"{step}h", now)
+        try:
+            queued = await reminders.remind_not_done(db, SYSTEM, campaign.id, f"{step}h", now)
+        except DomainError as exc:  # closed or cancelled since it was read: the others go on
+            logger.info("campaign %s not reminded: %s", campaign.id, exc.detail)
+            continue
         if queued:
             report.reminded[campaign.id] = queued
 
@@ -114,7 +118,11 @@ async def close_due(db: Database, now: datetime, report: SweepReport) -> None:
     for campaign_id in await _ids(
         db, col(Campaign.status) == "active", col(Campaign.deadline_at) <= now
     ):
-        await lifecycle.close_campaign(db, SYSTEM, campaign_id, now)
+        try:
+            await lifecycle.close_campaign(db, SYSTEM, campaign_id, now)
+        except DomainError as exc:  # cancelled since it was read: the others still close
+            logger.info("campaign %s not closed: %s", campaign_id, exc.detail)
+            continue
         report.closed.append(campaign_id)
 
 

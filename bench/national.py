@@ -34,7 +34,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlmodel import col, select
 
 from bench.launch import _campaign
@@ -147,8 +147,26 @@ async def history(db: Database, args: argparse.Namespace, agreement: int) -> Non
     figure("generated", f"{n:,} past campaigns in {time.perf_counter() - started:.1f} s")
 
 
-async def launch_all(db: Database, ids: dict[str, int]) -> int:
+def statement_clock(db: Database) -> list[tuple[float, str]]:
+    """Every statement's wall time from here on, as (seconds, its first words): where the
+    launch's time goes (an AFTER STATEMENT trigger counts in the statement that fired it)."""
+    spans: list[tuple[float, str]] = []
+
+    @event.listens_for(db.engine.sync_engine, "before_cursor_execute")
+    def before(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        conn.info["bench_started"] = time.perf_counter()
+
+    @event.listens_for(db.engine.sync_engine, "after_cursor_execute")
+    def after(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        took = time.perf_counter() - conn.info.pop("bench_started", time.perf_counter())
+        spans.append((took, " ".join(statement.split())[:90]))
+
+    return spans
+
+
+async def launch_all(db: Database, ids: dict[str, int], statements: bool) -> int:
     campaign_id = await _campaign(db, ids["agreement"], ids["root"], None)
+    spans = statement_clock(db) if statements else []
     cpu = time.process_time()
     started = time.perf_counter()
     result = await campaigns.launch_campaign(db, SYSTEM, campaign_id)
@@ -158,6 +176,10 @@ async def launch_all(db: Database, ids: dict[str, int]) -> int:
         f"{took:.2f} s ({time.process_time() - cpu:.2f} s CPU here), "
         f"{result.created:,} tasks + outbox rows (target <= 20 s at 1M)",
     )
+    if statements:
+        say("  statements", f"{len(spans)}, {sum(t for t, _ in spans):.2f} s together")
+        for took, words in sorted(spans, reverse=True)[:6]:
+            say(f"  {took:8.2f} s", words)
     async with db.engine.connect() as conn:
         await conn.execute(text("ANALYZE"))  # as tallies.py: the tally reads settled statistics
         await conn.commit()
@@ -220,7 +242,7 @@ async def run(url: str, args: argparse.Namespace) -> None:
             db, 0, args.groups, 0, districts=args.provinces, communes_each=args.communes_each
         )
         await history(db, args, ids["agreement"])
-        campaign_id = await launch_all(db, ids)
+        campaign_id = await launch_all(db, ids, args.statements)
         await measure(db, campaign_id, args)
     finally:
         await db.dispose()
@@ -237,6 +259,7 @@ def main() -> None:
     parser.add_argument("--groups", type=int, default=3_000)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--raw-runs", type=int, default=3, help="0 skips the raw GROUP BY")
+    parser.add_argument("--statements", action="store_true", help="time the launch's SQL")
     parser.add_argument("--recount", action="store_true", help="time one exact recount")
     parser.add_argument(
         "--postgres",

@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from coordinator.bots import handlers
+from coordinator.bots import org_presses
+from coordinator.campaigns import reports
 from coordinator.delivery import messages
 from coordinator.i18n import _catalog, translate
 
@@ -30,7 +31,8 @@ def _literal_msgids() -> set[str]:
 def test_it_has_a_vietnamese_text_for_everything_the_bot_says():
     wanted = (
         _literal_msgids()
-        | set(handlers.REFUSALS.values())
+        | set(reports.REFUSALS.values())
+        | set(org_presses.REFUSALS.values())
         | set(messages.STATUS_LABELS.values())
         | set(messages.ACTION_LABELS.values())
     )

@@ -18,6 +18,7 @@ from coordinator.campaigns import reports
 from coordinator.campaigns import service as campaigns
 from coordinator.campaigns.models import Assignment
 from coordinator.db import Database
+from coordinator.demo_org import org_campaign
 from coordinator.errors import Conflict
 from coordinator.organizations import agreements, importer
 from coordinator.organizations import service as orgs
@@ -270,7 +271,8 @@ async def _agreements_and_campaigns(
 async def _campaigns(
     db: Database, rng: random.Random, ids: dict[str, int], agreement_id: int
 ) -> list[int]:
-    """Five campaigns under the main agreement, one in each state, the past ones with replies."""
+    """Five campaigns under the main agreement, one in each state, the past ones with replies,
+    and a running one handed to organizations (`demo_org`)."""
     now = utcnow().replace(minute=0, second=0, microsecond=0)
     plans = [  # title, launch offset, days, final status
         ("Cảnh giác lừa đảo qua mạng dịp cuối năm", timedelta(days=-20), 7, "closed"),
@@ -319,6 +321,9 @@ async def _campaigns(
             await campaigns.schedule_campaign(db, SYSTEM, c.id, now=now)
         elif final == "cancelled":
             await campaigns.cancel_campaign(db, SYSTEM, c.id, now=now)
+    created.append(
+        await org_campaign(db, rng, ids, agreement_id, DEMO_PASSWORD, _simulate_volunteers)
+    )
     return created
 
 

@@ -27,7 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class CoordinatorPlugin(InitPluginProtocol):
-    """Everything `create_app` used to spell out; `sandbox_url` enables the simulator."""
+    """Everything `create_app` used to spell out; `sandbox_url` enables the simulator.
+
+    The Host check is not wired here: middleware runs only on matched routes, so
+    `create_app` puts `coordinator.web.edge.guard` around the whole app instead.
+    """
 
     def __init__(self, settings: Settings, sandbox_url: str | None = None) -> None:
         self.settings = settings
@@ -41,7 +45,6 @@ class CoordinatorPlugin(InitPluginProtocol):
         from coordinator.db import Database
         from coordinator.http import provide_db
         from coordinator.logs import quiet_libraries
-        from coordinator.web.edge import edge
         from coordinator.web.security import (
             DatabaseStore,
             csrf_config,
@@ -56,7 +59,7 @@ class CoordinatorPlugin(InitPluginProtocol):
         app_config.dependencies["db"] = Provide(provide_db)
         app_config.lifespan.append(self.lifespan(db))
         app_config.plugins.append(problem_details())
-        app_config.middleware.extend([edge(settings), session_config(settings.https).middleware])
+        app_config.middleware.append(session_config(settings.https).middleware)
         app_config.before_send.append(security_headers(settings.https))
         app_config.csrf_config = csrf_config(settings.secret_key, settings.https)
         app_config.stores = {"sessions": DatabaseStore(db)}

@@ -3,7 +3,8 @@
 The API and the pages ask the same questions. Services call `require(...)`; routers and route
 handlers use `guard(question)` in `guards=[...]`; pages and templates read `rights(actor)`
 (templates see it as `can`) and never test a role. `scope` beside this module turns the same
-rules into query filters (which rows an actor may see).
+rules into query filters (which rows an actor may see), asking the questions here: it imports
+this module, never the other way round (so `Actor` is defined here, and `scope` re-exports it).
 """
 
 from __future__ import annotations
@@ -15,8 +16,35 @@ from typing import Any, Protocol
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from coordinator.auth.scope import Actor
 from coordinator.errors import Forbidden
+
+ADMIN_ROLE = "admin"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting, with their place in the organization tree resolved once per request
+    (`scope.actor_for`)."""
+
+    user_id: int | None
+    role: str
+    organization_id: int
+    subtree: frozenset[int]
+    ancestors: frozenset[int]
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == ADMIN_ROLE
+
+    @property
+    def lineage(self) -> frozenset[int]:
+        return self.subtree | self.ancestors
+
+
+# The scheduler and the bot act as the system: admin rights, no user behind them.
+SYSTEM = Actor(
+    user_id=None, role=ADMIN_ROLE, organization_id=0, subtree=frozenset(), ancestors=frozenset()
+)
 
 Question = Callable[[Actor], bool]
 
@@ -24,7 +52,8 @@ Question = Callable[[Actor], bool]
 class HasRole(Protocol):
     """An actor or a stored user: the digests ask about users before there is an actor."""
 
-    role: str
+    @property
+    def role(self) -> str: ...
 
 
 ActorResolver = Callable[[ASGIConnection[Any, Any, Any, Any]], Awaitable[Actor]]
@@ -47,6 +76,18 @@ def sees_names(actor: Actor) -> bool:
 def administers(actor: Actor) -> bool:
     """Users, agreements, the outbox's review, deployment settings."""
     return actor.is_admin
+
+
+def sees_everything(who: HasRole) -> bool:
+    """Every campaign, agreement and organization's figures (leadership in counts only): so
+    nothing reads their subtree or ancestors, and `scope.actor_for` skips those queries."""
+    return who.role in (ADMIN_ROLE, "leadership")
+
+
+def coordinates(actor: Actor) -> bool:
+    """Works through their organization's agreements: sees and runs the campaigns under the
+    agreements their organization is party to (not those that merely reach it)."""
+    return actor.role == "coordinator"
 
 
 def runs_campaigns(actor: Actor) -> bool:
@@ -102,7 +143,7 @@ def sees_members_of(actor: Actor, organization_id: int) -> bool:
 def tally_audience(actor: Actor) -> Hashable:
     """Actors who see the same tallies (the same figures, masked alike) share a cache entry:
     admins and leadership see everything; coordinators and leads by their organization."""
-    if actor.role in ("admin", "leadership"):
+    if sees_everything(actor):
         return actor.role
     return (actor.role, actor.organization_id)
 
@@ -110,6 +151,11 @@ def tally_audience(actor: Actor) -> Hashable:
 def sees_figures(actor: Actor) -> bool:
     """Participation figures (what `tallies/masked.py` shows them decides `counts_only`)."""
     return actor.role in ("admin", "coordinator", "lead", "leadership")
+
+
+def keeps_the_deployment(role: str) -> bool:
+    """A user of this role administers the deployment: the last active one may not leave."""
+    return role == ADMIN_ROLE
 
 
 def gets_daily_digest(user: HasRole) -> bool:
@@ -128,14 +174,12 @@ def gets_weekly_summary(user: HasRole) -> bool:
 def drafts_agreements(actor: Actor) -> bool:
     """Recording and correcting agreements at all: admins, and coordinators (for agreements
     their own organization leads: `drafts_agreement_for`)."""
-    return actor.is_admin or actor.role == "coordinator"
+    return actor.is_admin or coordinates(actor)
 
 
 def drafts_agreement_for(actor: Actor, lead_organization_id: int) -> bool:
     """An agreement led by this organization: admins, or coordinators of that organization."""
-    return actor.is_admin or (
-        actor.role == "coordinator" and actor.organization_id == lead_organization_id
-    )
+    return actor.is_admin or (coordinates(actor) and actor.organization_id == lead_organization_id)
 
 
 # approvals
@@ -151,7 +195,7 @@ def registers_channels_for(actor: Actor, organization_id: int) -> bool:
     """Official channels of this organization: admins, leads who manage it, and coordinators
     whose reach (their organization and those below it) holds it."""
     return manages_organization(actor, organization_id) or (
-        actor.role == "coordinator" and organization_id in actor.subtree
+        coordinates(actor) and organization_id in actor.subtree
     )
 
 
@@ -308,6 +352,6 @@ def rights(actor: Actor) -> Rights:
         subtree=actor.subtree,
         drafts_agreements=drafts_agreements(actor),
         organization_id=actor.organization_id,
-        coordinates=actor.role == "coordinator",
+        coordinates=coordinates(actor),
         reminds_organizations=reminds_organizations(actor),
     )

@@ -10,45 +10,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, exists, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from coordinator.auth import policy
 from coordinator.auth.models import User
+
+# Actor and SYSTEM live in policy (which must not import this module); slices import them here.
+from coordinator.auth.policy import SYSTEM as SYSTEM
+from coordinator.auth.policy import Actor as Actor
 from coordinator.campaigns.models import Assignment, Campaign, CampaignTarget
-from coordinator.errors import Forbidden, NotFound
+from coordinator.errors import NotFound
 from coordinator.organizations.models import Agreement, AgreementParty, Club, GroupChat, Member
 from coordinator.organizations.tree import ancestor_ids, subtree_ids
 
 S = TypeVar("S", bound=Select[Any])
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who is acting, with their place in the organization tree resolved once per request."""
-
-    user_id: int | None
-    role: str
-    organization_id: int
-    subtree: frozenset[int]
-    ancestors: frozenset[int]
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
-
-    @property
-    def lineage(self) -> frozenset[int]:
-        return self.subtree | self.ancestors
-
-
-# The scheduler and the bot act as the system: admin rights, no user behind them.
-SYSTEM = Actor(
-    user_id=None, role="admin", organization_id=0, subtree=frozenset(), ancestors=frozenset()
-)
 
 
 async def actor_for(session: AsyncSession, user: User) -> Actor:
@@ -56,7 +35,7 @@ async def actor_for(session: AsyncSession, user: User) -> Actor:
     reads their subtree or ancestors: skipping the two tree queries makes every page of theirs
     cheaper (the dashboards under load)."""
     assert user.id is not None
-    if user.role in ("admin", "leadership"):
+    if policy.sees_everything(user):
         return Actor(user.id, user.role, user.organization_id, frozenset(), frozenset())
     return Actor(
         user_id=user.id,
@@ -67,43 +46,27 @@ async def actor_for(session: AsyncSession, user: User) -> Actor:
     )
 
 
-def require_role(actor: Actor, *roles: str) -> None:
-    if actor.role not in ("admin", *roles):
-        raise Forbidden("Your role does not allow this.")
-
-
-def require_org(actor: Actor, organization_id: int) -> None:
-    """Changes to an organization's people and groups: admins, or leads of its subtree."""
-    if actor.is_admin:
-        return
-    if actor.role != "lead" or organization_id not in actor.subtree:
-        raise Forbidden("You can only manage your own organization and those below it.")
-
-
 def members(actor: Actor, stmt: S) -> S:
     """Named members: admins see all; leads and coordinators their own subtree; leadership none."""
-    if actor.is_admin:
+    if policy.administers(actor):
         return stmt
-    if actor.role == "leadership":
-        raise Forbidden("Leadership sees aggregates, not named members.")
+    policy.require(policy.sees_names(actor), "Leadership sees aggregates, not named members.")
     return stmt.where(col(Member.organization_id).in_(actor.subtree))
 
 
 def users(actor: Actor, stmt: S) -> S:
     """Users by name (their own Telegram, e.g. as focal points): admins see all; leads and
     coordinators those of their own subtree; leadership none, as with members."""
-    if actor.is_admin:
+    if policy.administers(actor):
         return stmt
-    if actor.role == "leadership":
-        raise Forbidden("Leadership sees aggregates, not named members.")
+    policy.require(policy.sees_names(actor), "Leadership sees aggregates, not named members.")
     return stmt.where(col(User.organization_id).in_(actor.subtree))
 
 
 def group_chats(actor: Actor, stmt: S) -> S:
-    if actor.is_admin:
+    if policy.administers(actor):
         return stmt
-    if actor.role == "leadership":
-        raise Forbidden("Leadership sees aggregates, not group chats.")
+    policy.require(policy.sees_names(actor), "Leadership sees aggregates, not group chats.")
     return stmt.where(col(GroupChat.organization_id).in_(actor.subtree))
 
 
@@ -127,9 +90,9 @@ def _reaches(organization_ids: frozenset[int]) -> Any:
 
 
 def campaigns(actor: Actor, stmt: S) -> S:
-    if actor.role in ("admin", "leadership"):
+    if policy.sees_everything(actor):
         return stmt
-    if actor.role == "coordinator":
+    if policy.coordinates(actor):
         return stmt.where(_party_of(frozenset({actor.organization_id})))
     return stmt.where(_reaches(actor.lineage))
 
@@ -145,31 +108,33 @@ def party_to(organization_ids: frozenset[int]) -> Any:
 
 def agreements(actor: Actor, stmt: S) -> S:
     """Agreements are internal documents: parties' people (up and down the tree) and leadership."""
-    if actor.role in ("admin", "leadership"):
+    if policy.sees_everything(actor):
         return stmt
     return stmt.where(party_to(actor.lineage))
 
 
 def assignments(actor: Actor, stmt: S) -> S:
     """Who did what: admins; coordinators for their campaigns; leads for their own people."""
-    if actor.is_admin:
+    if policy.administers(actor):
         return stmt
-    if actor.role == "coordinator":
+    policy.require(
+        policy.sees_names(actor), "Leadership sees aggregates, not individual assignments."
+    )
+    if policy.coordinates(actor):
         return stmt.where(
             exists()
             .where(col(Campaign.id) == Assignment.campaign_id)
             .where(_party_of(frozenset({actor.organization_id})))
         )
-    if actor.role == "lead":
-        own_members = select(Member.id).where(col(Member.organization_id).in_(actor.subtree))
-        own_groups = select(GroupChat.id).where(col(GroupChat.organization_id).in_(actor.subtree))
-        return stmt.where(
-            or_(
-                col(Assignment.member_id).in_(own_members),
-                col(Assignment.group_chat_id).in_(own_groups),
-            )
+    # A lead: the assignments of their own people and groups.
+    own_members = select(Member.id).where(col(Member.organization_id).in_(actor.subtree))
+    own_groups = select(GroupChat.id).where(col(GroupChat.organization_id).in_(actor.subtree))
+    return stmt.where(
+        or_(
+            col(Assignment.member_id).in_(own_members),
+            col(Assignment.group_chat_id).in_(own_groups),
         )
-    raise Forbidden("Leadership sees aggregates, not individual assignments.")
+    )
 
 
 async def visible_campaign(session: AsyncSession, actor: Actor, campaign_id: int) -> Campaign:
@@ -183,7 +148,7 @@ async def visible_campaign(session: AsyncSession, actor: Actor, campaign_id: int
 
 
 async def editable_campaign(session: AsyncSession, actor: Actor, campaign_id: int) -> Campaign:
-    require_role(actor, "coordinator")
+    policy.require(policy.runs_campaigns(actor))
     return await visible_campaign(session, actor, campaign_id)
 
 

@@ -90,7 +90,7 @@ async def set_role(db: Database, actor: Actor, user_id: int, role: str) -> User:
         user = await session.get(User, user_id)
         if user is None:
             raise NotFound(f"User {user_id} not found.")
-        if role != "admin":
+        if not policy.keeps_the_deployment(role):
             await _keep_an_admin(session, user)
         audit(session, actor, "user.role", "user", user_id, old=user.role, new=role)
         if user.role != role:  # what a session may do changed: sign in again
@@ -101,12 +101,12 @@ async def set_role(db: Database, actor: Actor, user_id: int, role: str) -> User:
 
 async def _keep_an_admin(session: AsyncSession, leaving: User) -> None:
     """Refuse a change that would leave the deployment with no active administrator."""
-    if leaving.role != "admin" or not leaving.active:
+    if not policy.keeps_the_deployment(leaving.role) or not leaving.active:
         return
     others = await session.scalar(
         select(func.count())
         .select_from(User)
-        .where(User.role == "admin", col(User.active).is_(True), User.id != leaving.id)
+        .where(User.role == policy.ADMIN_ROLE, col(User.active).is_(True), User.id != leaving.id)
     )
     if not others:
         raise Conflict("This is the last active administrator: make another one first.")

@@ -169,7 +169,7 @@ def _templates(actor: Actor) -> Any:
 
 
 async def list_templates(db: Database, actor: Actor) -> list[CampaignTemplate]:
-    scope.require_role(actor, "coordinator")
+    policy.require(policy.runs_campaigns(actor))
     stmt = _templates(actor).order_by(col(CampaignTemplate.title), col(CampaignTemplate.id))
     async with db.read() as session:
         return list((await session.scalars(stmt)).all())
@@ -177,7 +177,7 @@ async def list_templates(db: Database, actor: Actor) -> list[CampaignTemplate]:
 
 async def changeable_templates(db: Database, actor: Actor) -> set[int]:
     """Ids of the templates the actor sees and may rename or delete."""
-    scope.require_role(actor, "coordinator")
+    policy.require(policy.runs_campaigns(actor))
     stmt = _templates(actor).with_only_columns(
         col(CampaignTemplate.id),
         col(CampaignTemplate.created_by_user_id),
@@ -189,7 +189,7 @@ async def changeable_templates(db: Database, actor: Actor) -> set[int]:
 
 
 async def get_template(db: Database, actor: Actor, template_id: int) -> CampaignTemplate:
-    scope.require_role(actor, "coordinator")
+    policy.require(policy.runs_campaigns(actor))
     async with db.read() as session:
         return await _template(session, actor, template_id)
 
@@ -205,7 +205,7 @@ async def _template(session: AsyncSession, actor: Actor, template_id: int) -> Ca
 async def start_from_template(
     db: Database, actor: Actor, template_id: int, dates: NewDates
 ) -> Campaign:
-    scope.require_role(actor, "coordinator")
+    policy.require(policy.runs_campaigns(actor))
     async with db.write() as session:
         t = await _template(session, actor, template_id)
         source = Snapshot(t.agreement_id, t.title, t.brief, t.settings, t.items, t.targets)
@@ -218,7 +218,7 @@ async def _changeable_template(
     session: AsyncSession, actor: Actor, template_id: int
 ) -> CampaignTemplate:
     """A template the actor sees and may rename or delete (policy.changes_template)."""
-    scope.require_role(actor, "coordinator")
+    policy.require(policy.runs_campaigns(actor))
     template = await _template(session, actor, template_id)
     agreement = await session.get(Agreement, template.agreement_id)
     lead = agreement.lead_organization_id if agreement else 0

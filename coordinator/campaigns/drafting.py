@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from coordinator.auth import scope
+from coordinator.auth import policy, scope
 from coordinator.auth.audit import audit
 from coordinator.auth.scope import Actor
 from coordinator.base import row_id
@@ -171,7 +171,7 @@ async def agreement_for(
 
 
 async def create_campaign(db: Database, actor: Actor, draft: CampaignDraft) -> Campaign:
-    scope.require_role(actor, "coordinator")
+    policy.require(policy.runs_campaigns(actor))
     async with db.write() as session:
         return await new_campaign(session, actor, draft)
 

@@ -127,6 +127,8 @@ class Assignment(SQLModel, table=True):
         UniqueConstraint("campaign_id", "member_id"),
         UniqueConstraint("campaign_id", "group_chat_id"),
         Index("ix_assignment_campaign_status", "campaign_id", "status"),
+        # The weekly cap's load reads this week's tasks (fairload._this_week), not all of them.
+        Index("ix_assignment_created_at", "created_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     campaign_id: int = Field(sa_column=Column(Integer, ForeignKey("campaign.id"), nullable=False))

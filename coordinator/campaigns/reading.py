@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, case, func
 from sqlmodel import col, select
 
-from coordinator.auth import scope
+from coordinator.auth import policy, scope
 from coordinator.auth.scope import Actor
 from coordinator.base import row_id, utcnow
 from coordinator.campaigns import launch as materialize
@@ -101,7 +101,7 @@ class TargetChoices:
 
 async def target_choices(db: Database, actor: Actor, agreement_id: int) -> TargetChoices:
     """What a campaign under this agreement may target, with how many volunteers each reaches."""
-    scope.require_role(actor, "coordinator")
+    policy.require(policy.runs_campaigns(actor))
     async with db.read() as session:
         reach = await reach_of(session, agreement_id)
         orgs = (
@@ -178,7 +178,7 @@ async def agreements_for_new_campaigns(
     """Agreements a campaign can be created under now (`today` in the configured zone by
     default): in force or starting later, and (for a coordinator) with their organization as a
     party."""
-    scope.require_role(actor, "coordinator")
+    policy.require(policy.runs_campaigns(actor))
     stmt = select(Agreement).where(Agreement.valid_until >= (today or local_date(utcnow())))
     if not actor.is_admin:  # a coordinator drafts under their own organization's agreements
         stmt = stmt.where(scope.party_to(frozenset({actor.organization_id})))
@@ -192,7 +192,7 @@ async def check_content_url(
     """(channel name, organization name) the URL is published on; Invalid if none of the
     agreement's parties runs that channel, or (code channel_choice_needed, with the candidates)
     if the URL does not show its channel. Used as the editor checks a URL while typing."""
-    scope.require_role(actor, "coordinator")
+    policy.require(policy.runs_campaigns(actor))
     url = check_url(url)
     async with db.read() as session:
         channel = (await channel_for_url(session, agreement_id, url, channel_id)).channel

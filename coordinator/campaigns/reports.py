@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from coordinator.auth import scope
+from coordinator.auth import policy, scope
 from coordinator.auth.audit import audit
 from coordinator.auth.scope import Actor
 from coordinator.base import row_id, utcnow
@@ -195,7 +195,7 @@ async def _record_one(
     if assignment is None or member is None:
         raise NotFound("No such task or member.")
     if actor is not None:
-        scope.require_org(actor, member.organization_id)
+        policy.require_organization(actor, member.organization_id)
     await _check_reporter(session, assignment, member)
     if (existing := rows.reports.get(_key(req))) is not None:
         return ReportOutcome(existing, False, assignment.status)

@@ -30,6 +30,14 @@ def serve(host: str, port: int, sandbox_port: int, sandbox_bot_username: str) ->
     """Run everything in one process: web UI + JSON API, the Telegram bot and the sender.
 
     Without COORDINATOR_TELEGRAM_TOKEN the bot talks to a built-in Bot API sandbox.
+
+    The sandbox runs the default bot only: COORDINATOR_TELEGRAM_BOTS needs
+    COORDINATOR_TELEGRAM_TOKEN (the default bot), and with a token set serve talks to Telegram
+    (or COORDINATOR_TELEGRAM_API_URL). The sandbox is one emulated Telegram with one bot and
+    the volunteer simulator shows that one; chats are per bot, so several bots would need a
+    sandbox and a simulator per bot. tests/bots/test_several_bots.py and bench/bots.py run
+    several bots, each against a sandbox of its own. Admins see every bot and whether its
+    lanes run on the /bots page.
     """
     from coordinator.serve import run as run_all
     from coordinator.settings import get_settings

@@ -1,10 +1,12 @@
-"""In front of every route: the Host allow-list, and whose forwarded headers to believe."""
+"""In front of every request, routed or not: the Host allow-list, and whose forwarded headers
+to believe."""
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
+from litestar import Litestar
 from litestar.types import ASGIApp, HTTPResponseStartEvent, Receive, Scope, Send
 
 from coordinator.settings import Network, Settings
@@ -53,7 +55,7 @@ HEALTH_PATHS = ("/health", "/health/ready", "/metrics")  # scrapers ask by addre
 
 
 class Edge:
-    """In front of every route: answers 400 to a Host not served here, and believes
+    """In front of every request: answers 400 to a Host not served here, and believes
     X-Forwarded-For / X-Forwarded-Proto only from COORDINATOR_TRUSTED_PROXIES, so the
     address the sign-in throttle sees is the real peer's."""
 
@@ -98,5 +100,10 @@ async def _bad_host(send: Send) -> None:
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-def edge(settings: Settings) -> Callable[[ASGIApp], ASGIApp]:
-    return lambda app: Edge(app, settings)
+def guard(app: Litestar, settings: Settings) -> Litestar:
+    """Put the edge around everything the app answers. Litestar runs middleware only once a
+    route matched, so as middleware an unknown path or a wrong method answered 404/405 to any
+    Host. `asgi_handler` is what `Litestar.__call__` hands every request to (inside the
+    `before_send` hooks, so the 400 carries the security headers too)."""
+    app.asgi_handler = Edge(app.asgi_handler, settings)
+    return app

@@ -8,6 +8,7 @@ from litestar.di import Provide
 from coordinator import health
 from coordinator.auth import web as auth_web
 from coordinator.auth.actors import actor_from_session, provide_actor
+from coordinator.bots import web as bots_web
 from coordinator.campaigns import web as campaigns_web
 from coordinator.delivery import web as delivery_web
 from coordinator.errors import DomainError
@@ -31,6 +32,7 @@ PAGES = Router(
         *campaigns_web.ROUTES,
         *sandbox_web.ROUTES,
         *delivery_web.ROUTES,
+        *bots_web.ROUTES,
     ],
     dependencies={"actor": Provide(provide_actor)},
     opt={"resolve_actor": actor_from_session},

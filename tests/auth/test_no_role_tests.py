@@ -14,8 +14,15 @@ ROLE_TEST = re.compile(
 )
 # Showing the actor's role by its translated name is not a test of it.
 SHOWN = re.compile(r"_\(\s*actor\.role\s*\)")
-# The two modules that answer the questions are the only places that may look at a role.
-DECIDERS = {PACKAGE / "auth" / "policy.py", PACKAGE / "auth" / "scope.py"}
+# The module that answers the questions is the only place that may look at a role.
+DECIDERS = {PACKAGE / "auth" / "policy.py"}
+# Inside the auth slice a role may be compared with data (the roles a deployment chose to
+# require a second factor for, the role being set): only a comparison with a role's name, or
+# `is_admin`/`require_role`, is a rule that belongs in policy.
+NAMES = r"""\(?\s*["'](?:admin|coordinator|lead|leadership)["']"""
+RULE_IN_AUTH = re.compile(
+    rf"\brole\s*(?:==|!=|in\b|not\s+in\b)\s*{NAMES}|\.is_admin\b|\brequire_role\("
+)
 SLICES = ("auth", "campaigns", "organizations", "tallies", "bots", "sandbox", "web")
 LOW = ("http.py", "db.py", "base.py", "i18n.py", "settings.py", "clock.py", "errors.py")
 LOW += ("pagination.py", "delivery")
@@ -60,6 +67,38 @@ def role_tests_in(line: str) -> bool:
 def test_no_page_or_template_tests_a_role():
     found = [hit for path in page_sources() for hit in role_tests(path)]
     assert not found, "ask coordinator.auth.policy instead:\n" + "\n".join(found)
+
+
+def auth_sources() -> list[Path]:
+    return sorted(set((PACKAGE / "auth").rglob("*.py")) - DECIDERS)
+
+
+def auth_rules_in(line: str) -> bool:
+    return bool(RULE_IN_AUTH.search(line))
+
+
+def test_the_auth_scan_sees_a_rule_and_not_data():
+    assert PACKAGE / "auth" / "scope.py" in auth_sources()
+    assert PACKAGE / "auth" / "policy.py" not in auth_sources()
+    assert auth_rules_in('if actor.role == "leadership":') and auth_rules_in("actor.is_admin")
+    assert auth_rules_in('user.role in ("admin", "leadership")')
+    assert auth_rules_in("if role != 'admin':") and auth_rules_in('User.role == "admin"')
+    assert not auth_rules_in("return who.role in await required_roles(db, admins)")
+    assert not auth_rules_in("if role not in ROLES:") and not auth_rules_in("user.role != role")
+
+
+def test_the_auth_slice_asks_the_policy_too():
+    """Query filters (`scope`), services and the sign-in path ask `policy` as pages do, so a
+    rule such as "leadership sees no names" is written once."""
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in auth_sources()
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if auth_rules_in(line)
+    ]
+    assert not found, "ask coordinator.auth.policy instead:\n" + "\n".join(found)
+    # scope asks policy, so policy (where `Actor` lives) must not import scope: no cycle.
+    assert "coordinator.auth.scope" not in runtime_imports(PACKAGE / "auth" / "policy.py")
 
 
 def low_modules() -> list[Path]:

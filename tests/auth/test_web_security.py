@@ -146,3 +146,24 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies():
     assert real_client("10.0.0.2", "garbage", proxies) == "10.0.0.2"
     assert host_allowed("coordinator.example.vn:443", ["coordinator.example.vn"])
     assert host_allowed("[::1]:8000", ["::1"]) and not host_allowed("evil.example", ["a"])
+
+
+async def test_a_host_not_served_here_gets_400_on_every_path_matched_or_not(db):
+    """Litestar runs middleware only on matched routes: the Host check wraps the whole app,
+    so an unknown path, a wrong method and the static files answer 400 too, never 404/405."""
+    await build_world(db)
+    evil = {"host": "evil.example"}
+    async with AsyncTestClient(app=_app(db.url)) as client:
+        for method, path in [
+            ("GET", "/no-such-page"),
+            ("GET", "/api/v1/no-such-thing"),
+            ("DELETE", "/signin"),
+            ("GET", "/static/no-such-file.css"),
+            ("GET", "/signin"),
+        ]:
+            answer = await client.request(method, path, headers=evil)
+            assert answer.status_code == 400, (method, path, answer.status_code)
+            assert answer.headers["x-frame-options"] == "DENY"
+        assert (await client.get("/no-such-page")).status_code == 404
+        # Load balancers probe health by address: those answer whatever the Host.
+        assert (await client.get("/health", headers=evil)).status_code == 200

@@ -309,3 +309,65 @@ async def test_a_chat_comes_back_only_through_its_own_bot_and_its_cards_follow_i
             )
         )
         assert set(bots.all()) == {ids["huyen-b"]}
+
+
+async def test_admins_see_each_bot_its_subtree_and_whether_its_lanes_run(world):
+    """The bots page: name, username, the organization it serves, and each lane's sender and
+    update reader as the heartbeats say; only admins may open it."""
+    from datetime import timedelta
+
+    from litestar.testing import AsyncTestClient
+
+    from coordinator.app import create_app
+    from coordinator.bots.models import BotRecord
+    from coordinator.organizations.models import Organization
+    from coordinator.supervisor import LoopHeartbeat
+    from tests.web.test_web_authorization import sign_in
+
+    ids = await _register(world)
+    now = utcnow()
+    async with world.db.write() as session:
+        (await session.get(BotRecord, ids["huyen-a"])).username = "HuyenA_Volunteers_bot"
+        for loop, ok, error in [
+            ("sender", now, None),
+            ("poller", now, None),
+            ("sender-huyen-a", now, None),
+            ("poller-huyen-a", now - timedelta(seconds=5), "NetworkError: timed out"),
+        ]:
+            session.add(
+                LoopHeartbeat(
+                    process="web1:42",
+                    loop=loop,
+                    started_at=now - timedelta(minutes=5),
+                    last_ok_at=ok,
+                    last_error=error,
+                    last_error_at=now if error else None,
+                    updated_at=now,
+                )
+            )
+        district = await session.get(Organization, world.org["district"])
+        assert district is not None
+    tokens = ",".join(f"{n}={t}@{world.org[o]}" for n, (t, _, o) in BOTS.items())
+    settings = read_settings(
+        {
+            **os.environ,
+            "COORDINATOR_DATABASE_URL": world.db.url,
+            "COORDINATOR_TELEGRAM_TOKEN": TOKEN,
+            "COORDINATOR_TELEGRAM_BOTS": tokens,
+        }
+    )
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        await sign_in(client, "lead")
+        assert (await client.get("/bots")).status_code == 403
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        await sign_in(client, "admin")
+        assert 'href="/bots"' in (await client.get("/outbox")).text
+        answer = await client.get("/bots")
+    assert answer.status_code == 200
+    rows = answer.text.split('<table class="cards" id="bots">', 1)[1].split("<tr>")[2:]
+    by_name = {row.split("<code>", 1)[1].split("</code>", 1)[0]: row for row in rows}
+    assert set(by_name) == {"default", "huyen-a", "huyen-b"}
+    assert "@HuyenA_Volunteers_bot" in by_name["huyen-a"] and district.name in by_name["huyen-a"]
+    assert by_name["default"].count("lane-ok") == 2
+    assert "lane-ok" in by_name["huyen-a"] and "lane-failing" in by_name["huyen-a"]
+    assert by_name["huyen-b"].count("lane-not-running") == 2

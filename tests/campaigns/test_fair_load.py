@@ -325,3 +325,24 @@ async def test_the_status_page_says_how_many_were_held_back(world, deployment_ca
         assert "Đã giao 3 trên 4." in page and "Tạm giữ do giới hạn theo tuần: 3." in page
         assert "Huyện đoàn A" in page and "2 trên 3" in page
         assert 'id="fair-load"' not in (await client.get(f"/campaigns/{first}")).text
+
+
+async def test_the_weekly_cap_reads_this_weeks_tasks_through_an_index(world):
+    """The cap's week load filters on created_at (this week) or the campaign: with the index
+    on created_at it reads those rows, not every assignment ever written (national history)."""
+    from sqlalchemy import text
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    week = fairload.week_of(datetime(2026, 12, 2, tzinfo=UTC), zone())
+    rule = fairload.Rule(1, None, 3, False, week)
+    statement = select(fairload._this_week(rule).c.member_id)
+    dialect = postgresql.dialect() if world.db.dialect == "postgresql" else sqlite.dialect()
+    sql = str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    async with world.db.read() as session:
+        if world.db.dialect == "postgresql":
+            await session.execute(text("SET LOCAL enable_seqscan = off"))  # as on a big table
+            plan = "\n".join(r[0] for r in (await session.execute(text("EXPLAIN " + sql))).all())
+        else:
+            rows = (await session.execute(text("EXPLAIN QUERY PLAN " + sql))).all()
+            plan = "\n".join(str(r[-1]) for r in rows)
+    assert "ix_assignment_created_at" in plan, plan

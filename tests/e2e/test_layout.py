@@ -12,8 +12,11 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Page
+from sqlmodel import col, func, select
 
-from tests.e2e.conftest import DESKTOP, OUTPUT, PHONE, ROOT, Pages
+from coordinator.campaigns.models import Assignment, Campaign
+from coordinator.db import Database
+from tests.e2e.conftest import DESKTOP, OUTPUT, PHONE, ROOT, Pages, _run
 
 ROLES = ("admin", "coordinator", "lead", "leadership")
 SHOTS = ROOT / "docs" / "screenshots"
@@ -99,12 +102,36 @@ def _samples(template: str, seen: list[str]) -> list[str]:
     return [re.sub(r"\{[^}]+:int\}", i, template) for i in sorted(ids)[:12]]
 
 
-def _reachable(page: Page, origin: str) -> dict[str, str]:
-    """route -> a sample path: the links followed breadth-first from the dashboard, then every
-    other GET page of the app, filled with ids met on the way."""
+def _busiest_campaigns(database_url: str) -> list[str]:
+    """The running campaigns, the one with the most replies first: the status page's sample
+    (the first campaign linked was a cancelled one, whose screenshots showed only zeros)."""
+
+    async def read() -> list[int]:
+        db = Database(database_url)
+        try:
+            async with db.read() as session:
+                replies = func.count(col(Assignment.acknowledged_at))
+                found = await session.scalars(
+                    select(Campaign.id)
+                    .join(Assignment, col(Assignment.campaign_id) == Campaign.id)
+                    .where(Campaign.status == "active")
+                    .group_by(col(Campaign.id))
+                    .order_by(replies.desc(), col(Campaign.id))
+                )
+                return [int(i) for i in found if i is not None]
+        finally:
+            await db.dispose()
+
+    return [f"/campaigns/{i}" for i in _run(read())]
+
+
+def _reachable(page: Page, origin: str, first: list[str]) -> dict[str, str]:
+    """route -> a sample path: `first` (the first of them this user may open wins its route),
+    then the links followed breadth-first from the dashboard, then every other GET page of the
+    app, filled with ids met on the way."""
     found: dict[str, str] = {}
     seen: list[str] = []
-    queue = ["/"]
+    queue = ["/", *first]
     while queue and len(found) < MOST_PAGES:
         path = queue.pop(0)
         route = _route(path)
@@ -162,8 +189,10 @@ def test_no_page_is_wider_than_the_screen(pages: Pages, role: str):
     if os.environ.get("COORDINATOR_SCREENSHOTS") == "1":
         SHOTS.mkdir(parents=True, exist_ok=True)
     desktop = pages.signed_in(role, phone=False)
-    routes = _reachable(desktop, pages.server.url)
+    busiest = _busiest_campaigns(pages.server.database_url)
+    routes = _reachable(desktop, pages.server.url, busiest)
     assert len(routes) >= 5, f"only {sorted(routes)} reachable as {role}"
+    assert routes["/campaigns/id"] in busiest, "the campaign sample is not a running one"
     problems = _walk(desktop, role, "desktop", routes)
     phone = pages.signed_in(role, phone=True)
     assert phone.viewport_size == PHONE

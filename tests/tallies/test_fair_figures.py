@@ -189,3 +189,35 @@ async def test_the_demos_funnel_has_members_invited_but_not_yet_in_telegram(db):
     lines = await activation_funnel(db, SYSTEM)
     counts = max(lines, key=lambda line: line.counts.members).counts
     assert counts.members >= counts.invited > counts.linked > 0  # "invited" is its own stage
+
+
+async def test_the_demo_runs_a_campaign_through_organizations_with_replies(db):
+    """The demo had no campaign in 'org' mode: one is running, its focal points passed it on
+    (one to its communes, which wait without a focal point) and volunteers replied."""
+    from sqlmodel import col, func, select
+
+    from coordinator.campaigns.models import Assignment, Campaign, OrganizationTask
+    from coordinator.demo import load_demo
+
+    await load_demo(db, members=120, if_empty=False, seed=7, say=lambda _: None)
+    async with db.read() as session:
+        running = list(
+            await session.scalars(
+                select(Campaign).where(Campaign.delivery_mode == "org", Campaign.status == "active")
+            )
+        )
+        assert len(running) == 1 and running[0].id is not None
+        campaign_id = running[0].id
+        tasks = list(
+            await session.scalars(
+                select(OrganizationTask).where(OrganizationTask.campaign_id == campaign_id)
+            )
+        )
+        done = await session.scalar(
+            select(func.count())
+            .select_from(Assignment)
+            .where(col(Assignment.campaign_id) == campaign_id, Assignment.status == "done")
+        )
+    assert {t.status for t in tasks if t.parent_task_id is None} == {"passed_on"}
+    assert {t.status for t in tasks if t.parent_task_id is not None} == {"pending"}
+    assert done and done > 0

@@ -239,6 +239,7 @@ PAGES = [
     Page("GET", "/audit", ADMIN),
     Page("GET", "/outbox", ADMIN),
     Page("POST", "/outbox/{outbox_row}/retry", ADMIN, {}),
+    Page("GET", "/bots", ADMIN),
     Page("GET", "/tokens", ALL),
     Page("POST", "/tokens", ALL, {"name": "script"}),
     Page("POST", "/tokens/{lead_token}/revoke", frozenset({"admin", "lead"}), {}),

@@ -11,6 +11,10 @@ is held back. `--share P` asks P % of each organization's members (fair load).
 `--analyze` runs ANALYZE once the members exist and before the first launch, so the planner
 has seen an empty `assignment` table: the first launch on a fresh deployment.
 
+`--statements` prints the first launch's slowest statements: wall time and, when PostgreSQL
+runs on this machine, the CPU its backend spent on each (read from /proc), which other
+processes on the cores disturb far less than the wall time.
+
 Prints the time to launch, the rows written, and the machine's conditions.
 """
 
@@ -23,10 +27,12 @@ import platform
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import event, func, insert, select
 
 from coordinator.auth.scope import SYSTEM
 from coordinator.base import utcnow
@@ -99,12 +105,54 @@ async def _held(db: Database, campaign_id: int) -> int:
         )
 
 
+def _backend_cpu_ms(conn: Any) -> int:
+    """CPU (user + system) of this connection's PostgreSQL backend so far; 0 if not local."""
+    if "backend" not in conn.info:
+        cursor = conn.connection.cursor()
+        cursor.execute("SELECT pg_backend_pid()")
+        conn.info["backend"] = cursor.fetchone()[0]
+        cursor.close()
+    try:
+        stat = Path(f"/proc/{conn.info['backend']}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return (int(stat[11]) + int(stat[12])) * 1000 // os.sysconf("SC_CLK_TCK")
+
+
+Span = tuple[float, int, str]
+
+
+def _statement_clock(db: Database) -> tuple[list[Span], Callable[[], list[Span]]]:
+    """(wall s, backend CPU ms, statement) of every statement until the returned stop()."""
+    spans: list[Span] = []
+
+    def before(conn: Any, *_: Any) -> None:
+        conn.info["clock"] = (time.perf_counter(), _backend_cpu_ms(conn))
+
+    def after(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        wall, cpu = conn.info.pop("clock")
+        took = time.perf_counter() - wall
+        spans.append((took, _backend_cpu_ms(conn) - cpu, " ".join(statement.split())[:70]))
+
+    engine = db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+
+    def stop() -> list[Span]:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+        return spans
+
+    return spans, stop
+
+
 async def run(
     url: str,
     members: int,
     analyze: bool = False,
     cap: int | None = None,
     share: int | None = None,
+    statements: bool = False,
 ) -> None:
     db = Database(url)
     try:
@@ -130,11 +178,13 @@ async def run(
             name="Trang",
         )
         campaign = await _campaign(db, agreement.id or 0, root, share)
+        clock = _statement_clock(db) if statements and db.dialect == "postgresql" else None
         cpu = time.process_time()
         started = time.perf_counter()
         result = await campaigns.launch_campaign(db, SYSTEM, campaign)
         first = time.perf_counter() - started
         first_cpu = time.process_time() - cpu  # SQLite: the database's work too; steadier
+        spans = clock[1]() if clock is not None else []
         started = time.perf_counter()
         again = await campaigns.launch_campaign(db, SYSTEM, campaign)
         second = time.perf_counter() - started
@@ -145,6 +195,7 @@ async def run(
             f"{result.created} assignments + outbox rows"
         )
         print(f"relaunch       {second:.2f} s, {again.created} new")
+        _print_statements(spans)
         if cap is not None:
             other = await _campaign(db, agreement.id or 0, root, share)
             started = time.perf_counter()
@@ -154,6 +205,16 @@ async def run(
             print(f"second launch  {took:.2f} s, {result.created} assignments, {held} held back")
     finally:
         await db.dispose()
+
+
+def _print_statements(spans: list[Span]) -> None:
+    if not spans:
+        return
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    cpu = sum(c for _, c, _ in spans)
+    print(f"statements     {len(spans)}, backend CPU {cpu} ms together (load {load})")
+    for took, used, statement in sorted(spans, reverse=True)[:3]:
+        print(f"  {took * 1000:8.1f} ms wall {used:6d} ms backend CPU  {statement}")
 
 
 async def _analyze(db: Database) -> None:
@@ -172,11 +233,12 @@ def main() -> None:
     parser.add_argument("--analyze", action="store_true", help="ANALYZE before the first launch")
     parser.add_argument("--cap", type=int, help="the deployment's weekly cap per volunteer")
     parser.add_argument("--share", type=int, help="percent of each organization to ask")
+    parser.add_argument("--statements", action="store_true", help="time the first launch's SQL")
     args = parser.parse_args()
     if args.cap is not None:
         os.environ["COORDINATOR_WEEKLY_TASK_CAP"] = str(args.cap)
         get_settings.cache_clear()
-    fair = {"cap": args.cap, "share": args.share}
+    fair = {"cap": args.cap, "share": args.share, "statements": args.statements}
     python = platform.python_version()
     print(f"machine        {platform.platform()}, {os.cpu_count()} cpus, Python {python}")
     if args.postgres:

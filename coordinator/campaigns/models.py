@@ -126,6 +126,14 @@ class Assignment(SQLModel, table=True):
         ),
         UniqueConstraint("campaign_id", "member_id"),
         UniqueConstraint("campaign_id", "group_chat_id"),
+        # Partial: a DM task (nearly every task of a launch) has no group chat, and indexing
+        # its NULL cost a launch's assignment insert for nothing (migration 0020).
+        Index(
+            "ix_assignment_group_chat_id",
+            "group_chat_id",
+            postgresql_where=text("group_chat_id IS NOT NULL"),
+            sqlite_where=text("group_chat_id IS NOT NULL"),
+        ),
         Index("ix_assignment_campaign_status", "campaign_id", "status"),
         # The weekly cap's load reads this week's tasks (fairload._this_week), not all of them.
         Index("ix_assignment_created_at", "created_at"),
@@ -133,7 +141,10 @@ class Assignment(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     campaign_id: int = Field(sa_column=Column(Integer, ForeignKey("campaign.id"), nullable=False))
     member_id: int | None = Field(default=None, sa_column=_fk("member.id", nullable=True))
-    group_chat_id: int | None = Field(default=None, sa_column=_fk("group_chat.id", nullable=True))
+    group_chat_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("group_chat.id"), nullable=True),
+    )
     status: str = Field(default="pending", max_length=12)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -167,6 +167,8 @@ async def queue_cards(
 ) -> None:
     """One task card (dedupe key `assignment:<id>`) per row of `task`, `chat` WHERE `where`
     that has none, in one INSERT ... SELECT: the dedupe key's unique index skips the rest.
+    `chat` is best a column of a table `where` joins (not a correlated subquery, which
+    PostgreSQL evaluates again for the `bot_chat` join below).
     (Not NOT EXISTS: PostgreSQL plans it as a nested loop over the outbox pages this very
     statement is filling, 64 s for 90,000 rows in a populated database.) Each card goes
     through the bot its chat talks to, as in `queue_once`: an outer join on `bot_chat`."""

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, event, func, literal
+from sqlalchemy import BigInteger, any_, event, func, literal
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -164,3 +164,14 @@ def id_pairs(session: AsyncSession, pairs: Sequence[tuple[int, int | None]]) -> 
     ids = literal([p[0] for p in pairs], ARRAY(BigInteger))
     values = literal([p[1] for p in pairs], ARRAY(BigInteger))
     return func.unnest(ids, values).table_valued("id", "value").render_derived()
+
+
+def in_ids(session: AsyncSession, column: Any, ids: Sequence[int]) -> Any:
+    """`column IN ids`. On PostgreSQL as `= ANY(array)`: one parameter, so one SQL text and
+    one prepared statement whatever the count (an IN list is a new statement for every
+    length, prepared again by the driver)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return column.in_(ids)
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    return column == any_(literal(list(ids), ARRAY(BigInteger)))

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, func, select
 
 from coordinator.campaigns.models import Assignment, Campaign, ContentItem, Report
-from coordinator.db import Database
+from coordinator.db import Database, in_ids
 from coordinator.delivery import messages
 from coordinator.delivery.messages import AssignmentView, ItemView
 from coordinator.delivery.store import Leased
@@ -52,7 +52,7 @@ async def assignment_views_in(
             )
             .join(Campaign, col(Campaign.id) == Assignment.campaign_id)
             .outerjoin(Member, col(Member.id) == Assignment.member_id)
-            .where(col(Assignment.id).in_(assignment_ids))
+            .where(in_ids(session, col(Assignment.id), assignment_ids))
         )
     ).all()
     campaign_ids = {r.campaign_id for r in rows}
@@ -64,7 +64,7 @@ async def assignment_views_in(
                 col(ContentItem.actions),
                 col(ContentItem.suggested_caption),
             )
-            .where(col(ContentItem.campaign_id).in_(campaign_ids))
+            .where(in_ids(session, col(ContentItem.campaign_id), list(campaign_ids)))
             .order_by(col(ContentItem.position))
         )
     ).all()

@@ -10,7 +10,7 @@ from sqlmodel import col, select
 
 from coordinator.campaigns.models import Assignment, Campaign
 from coordinator.campaigns.states import OPEN_ASSIGNMENT
-from coordinator.db import Database, id_pairs
+from coordinator.db import Database, id_pairs, in_ids
 
 
 async def open_tasks(db: Database, member_id: int) -> list[tuple[Assignment, Campaign]]:
@@ -55,6 +55,9 @@ async def record_delivered(
     # as a launch's does (per-row statements would lock them in task order).
     await session.execute(
         update(assignments)
-        .where(assignments.c.id.in_([task for task, _ in cards]), assignments.c.status == "pending")
+        .where(
+            in_ids(session, assignments.c.id, [task for task, _ in cards]),
+            assignments.c.status == "pending",
+        )
         .values(status="delivered", delivered_at=now)
     )

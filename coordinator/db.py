@@ -6,12 +6,12 @@ import asyncio
 import logging
 import os
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import BigInteger, any_, event, func, literal
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -151,3 +151,27 @@ def upsert_insert(session: AsyncSession) -> Any:
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def id_pairs(session: AsyncSession, pairs: Sequence[tuple[int, int | None]]) -> Any | None:
+    """On PostgreSQL, (id, value) pairs as a table to UPDATE ... FROM: `unnest` of two bigint
+    arrays, one statement with two parameters however many rows (an executemany costs the
+    driver and SQLAlchemy a parameter set per row). None on SQLite: execute many there."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    ids = literal([p[0] for p in pairs], ARRAY(BigInteger))
+    values = literal([p[1] for p in pairs], ARRAY(BigInteger))
+    return func.unnest(ids, values).table_valued("id", "value").render_derived()
+
+
+def in_ids(session: AsyncSession, column: Any, ids: Sequence[int]) -> Any:
+    """`column IN ids`. On PostgreSQL as `= ANY(array)`: one parameter, so one SQL text and
+    one prepared statement whatever the count (an IN list is a new statement for every
+    length, prepared again by the driver)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return column.in_(ids)
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    return column == any_(literal(list(ids), ARRAY(BigInteger)))

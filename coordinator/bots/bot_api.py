@@ -14,14 +14,16 @@ from typing import Any
 
 from telegram import Bot
 
-from coordinator.bots.aiohttp_request import Form
+from coordinator.bots.aiohttp_request import AiohttpRequest, Form
 
 
 async def call(bot: Bot, method: str, fields: dict[str, Any]) -> Any:
     """One Bot API method; its `result` as parsed JSON, or the library's exception."""
-    return await bot.request.post(
-        f"{bot.base_url}/{method}", request_data=Form(fields).as_request_data()
-    )
+    url, form = f"{bot.base_url}/{method}", Form(fields)
+    request = bot.request
+    if isinstance(request, AiohttpRequest):  # the sender's session: straight to aiohttp
+        return await request.post_json(url, form.body)
+    return await request.post(url, request_data=form.as_request_data())
 
 
 def _fields(
@@ -44,7 +46,7 @@ async def send_message(
 
 
 async def edit_message_text(
-    bot: Bot, chat_id: int, message_id: int, text: str, markup: dict[str, Any] | None = None
+    bot: Bot, chat_id: int, message_id: int | None, text: str, markup: dict[str, Any] | None = None
 ) -> None:
     """editMessageText in place; an unchanged message raises BadRequest as it always did."""
     fields = _fields(chat_id, text, markup) | {"message_id": message_id}

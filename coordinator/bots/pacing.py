@@ -20,10 +20,9 @@ and a late loop then fires its overdue slots together: the burst that earns a 42
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 PRIVATE_INTERVAL = 1.0  # Telegram: about one message per second to one private chat
 GROUP_INTERVAL = 3.0  # Telegram: 20 messages per minute to one group
@@ -103,19 +102,10 @@ class Pacer:
         wait = (self.paid if paid else self.free).wait(now)
         return None if wait is None else max(wait, self.paused_until - now)
 
-    @contextlib.asynccontextmanager
-    async def sending(self, chat_id: int, *, paid: bool = False) -> AsyncIterator[None]:
+    def sending(self, chat_id: int, *, paid: bool = False) -> Sending:
         """Wait until Telegram's limits allow a message to `chat_id`, then hold its place while
         the request (the block) runs; its answer, or failure, ends the block."""
-        self.waiting[chat_id] = self.waiting.get(chat_id, 0) + 1
-        try:
-            await self._turn(chat_id, paid)
-        finally:
-            self._count(self.waiting, chat_id, -1)
-        try:
-            yield
-        finally:
-            self._answered(chat_id)
+        return Sending(self, chat_id, paid)
 
     async def _turn(self, chat_id: int, paid: bool) -> None:
         if not self._gate.locked() and self._free_now(chat_id, paid):
@@ -202,6 +192,27 @@ class Pacer:
         """Hold every send for `seconds` (a deployment-wide 429, or a new leader's first window,
         which the previous leader's last sends may still fill)."""
         self.paused_until = max(self.paused_until, time.monotonic() + seconds)
+
+
+class Sending:
+    """`Pacer.sending`'s block: a plain class, not a generator-based context manager, since
+    the sender enters one for every message it sends."""
+
+    __slots__ = ("chat_id", "pacer", "paid")
+
+    def __init__(self, pacer: Pacer, chat_id: int, paid: bool) -> None:
+        self.pacer, self.chat_id, self.paid = pacer, chat_id, paid
+
+    async def __aenter__(self) -> None:
+        pacer = self.pacer
+        pacer.waiting[self.chat_id] = pacer.waiting.get(self.chat_id, 0) + 1
+        try:
+            await pacer._turn(self.chat_id, self.paid)
+        finally:
+            pacer._count(pacer.waiting, self.chat_id, -1)
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.pacer._answered(self.chat_id)  # its answer, or its failure, came back
 
 
 PAID_STARS_PER_MESSAGE = 0.1  # Telegram's fee per message sent with allow_paid_broadcast

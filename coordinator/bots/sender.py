@@ -22,7 +22,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from telegram import Bot
@@ -34,7 +33,7 @@ from coordinator.bots import bot_api
 from coordinator.bots.aiohttp_request import NotSent
 from coordinator.bots.pacing import HOLD_LIMIT, PAID_RATE, Pacer
 from coordinator.bots.settle import SETTLE
-from coordinator.bots.views import assignment_views
+from coordinator.bots.views import Cards, Views
 from coordinator.db import Database
 from coordinator.delivery import messages, store
 from coordinator.delivery.models import DEFAULT_BOT
@@ -57,6 +56,7 @@ MAX_ATTEMPTS = 8
 MAX_BACKOFF = 300.0
 CLAIM_AHEAD = 0.2  # seconds of sending, at the pacing rate, leased ahead of time
 RECORD_AT_LEAST = 8  # while rows wait for the pacer, record outcomes in rounds of this many
+RECORD_WITHIN = 0.05  # seconds an outcome may wait for others to share its commit
 REAP_EVERY = 5.0  # seconds between looks for expired leases
 RESEND_AFTER_TIMEOUT = 5.0  # seconds: let a slow Bot API catch up before the copy goes
 SENDER_LOCK = 0x636F6F7265  # the advisory lock of the one sender per deployment
@@ -106,12 +106,11 @@ def _seconds(value: timedelta | int | float) -> float:
 class Sender:
     """Sends due outbox rows with at most `concurrency` of them leased at any moment.
 
-    A row is claimed (`sending`) only when a place among the `concurrency` in flight is free,
-    and its outcome is recorded as soon as it comes back (the outcomes that arrive while one
-    commit runs share the next: group commit). So a crash leaves at most `concurrency` rows
-    `sending`, all of which may really have gone out, and their lease, sized from the client's
-    own timeouts, expires in seconds rather than a minute.
-    """
+    A row is claimed (`sending`) only when a place among the `concurrency` is free, and its
+    outcome is recorded with others that came back meanwhile (group commit: `_record_at`), in
+    the commit that leases the next rows and reads their cards. So a crash leaves at most
+    `concurrency` rows `sending`, all of which may really have gone out, and their lease,
+    sized from the client's own timeouts, expires in seconds rather than a minute."""
 
     def __init__(
         self,
@@ -182,47 +181,58 @@ class Sender:
         return True
 
     async def run_once(self) -> int:
-        """Send up to `batch` due rows, recording each outcome as it comes back; returns how
-        many rows it handled (0: nothing was due)."""
+        """Send up to `batch` due rows, recording outcomes as they come back, a few per commit;
+        returns how many rows it handled (0: nothing was due)."""
         handled, room, exhausted = 0, self.concurrency, False
         self.waiting = 0  # leased rows whose request has not gone out yet
-        done: list[Outcome] = []
-        arrived = asyncio.Event()
+        back = _Outcomes()
         sending: set[asyncio.Task[None]] = set()
 
-        async def send(row: Leased, views: dict[int, Any]) -> None:
-            outcome = await self._send(row, views)
-            done.append(outcome)  # the list of the moment: `done` is swapped at each record
-            arrived.set()
+        async def send(row: Leased, cards: Cards) -> None:
+            back.add(await self._send(row, cards))
 
         try:
-            wanted = self._wanted(room, handled)
-            rows = await store.lease(self.db, wanted, lease_for=self.lease_for, bot=self.lane.bot)
+            wanted, cards = self._wanted(room, handled), self._cards()
+            rows = await store.lease(
+                self.db, wanted, lease_for=self.lease_for, bot=self.lane.bot, load=cards.load
+            )
             while True:
                 exhausted = exhausted or len(rows) < wanted
                 room, handled = room - len(rows), handled + len(rows)
                 self.waiting += len(rows)
-                views = await self._views(rows)
                 for row in rows:
-                    task = asyncio.create_task(send(row, views))
+                    task = asyncio.create_task(send(row, cards))
                     sending.add(task)
                     task.add_done_callback(sending.discard)
                 rows, wanted = [], 0  # a `continue` below leases nothing: not a sign of the end
-                if not sending and not done:
+                if not sending and not back.done:
                     return handled
-                await arrived.wait()
-                arrived.clear()
-                if sending and self.waiting and len(done) < min(self.ahead, RECORD_AT_LEAST):
-                    continue  # the rest wait for their pacing slots: a few outcomes per commit
-                outcomes, done = done, []
+                await back.arrived.wait()
+                back.arrived.clear()
+                if sending and len(back.done) < self._record_at() and not back.overdue():
+                    continue  # the rest are in flight or wait for the pacer: they share the commit
+                outcomes = back.take()
                 room += len(outcomes)
-                wanted = 0 if exhausted else self._wanted(room, handled)
+                wanted, cards = 0 if exhausted else self._wanted(room, handled), self._cards()
                 rows = await store.record_and_lease(
-                    self.db, outcomes, wanted, SETTLE, self.lease_for, self.lane.bot
+                    self.db, outcomes, wanted, SETTLE, self.lease_for, self.lane.bot, cards.load
                 )
         finally:
             for task in sending:  # stopped or failed: those rows stay leased until they expire
                 task.cancel()
+
+    def _cards(self) -> Cards:
+        return Cards(self.locale, self.tz)
+
+    def _record_at(self) -> int:
+        """Outcomes per commit while others are still out. When the pacer sets the pace (it
+        lets fewer go within CLAIM_AHEAD than may be in flight), each answer is recorded as
+        it comes, or a few while leased rows wait for their slots. When the places in flight
+        do (limits off, paid broadcasts), half of them share a commit: a commit per answer
+        costs more CPU than the send. No outcome waits over RECORD_WITHIN (`_Outcomes`)."""
+        if self.ahead >= self.concurrency:
+            return max(1, self.concurrency // 2)
+        return min(self.ahead, RECORD_AT_LEAST) if self.waiting else 1
 
     @property
     def ahead(self) -> int:
@@ -235,16 +245,12 @@ class Sender:
         than the pacer will let go within CLAIM_AHEAD."""
         return max(0, min(room, self.batch - handled, self.ahead - self.waiting))
 
-    async def _views(self, rows: list[Leased]) -> dict[int, Any]:
-        ids = [r.assignment_id for r in rows if r.assignment_id is not None]
-        return await assignment_views(self.db, ids, self.locale) if ids else {}
-
-    async def _send(self, row: Leased, views: dict[int, Any]) -> Outcome:
+    async def _send(self, row: Leased, cards: Cards) -> Outcome:
         if self.pacer.busy(row.chat_id):
             self.waiting -= 1
             ready = utcnow() + timedelta(seconds=self.pacer.chat_ready_in(row.chat_id))
             return Outcome(row, "pending", retry_at=ready, refund_attempt=True)
-        paid = self._paid(row, views)
+        paid = self._paid(row, cards.views)
         if paid:
             self.paid_sent_at = time.monotonic()
         went = False
@@ -253,7 +259,7 @@ class Sender:
                 async with self.pacer.sending(row.chat_id, paid=paid):
                     self.waiting -= 1  # its request goes out now
                     went = True
-                    message_id = await self._deliver(row, views, paid)
+                    message_id = await self._deliver(row, cards, paid)
             except Exception as exc:  # classified below; nothing escapes the batch
                 if not went:
                     self.waiting -= 1
@@ -263,7 +269,7 @@ class Sender:
         metrics.SENT.labels(self.name).inc()
         return Outcome(row, "sent", message_id=message_id)
 
-    def _paid(self, row: Leased, views: dict[int, Any]) -> bool:
+    def _paid(self, row: Leased, views: Views) -> bool:
         """Paid broadcast for this row: deployment-wide or an urgent campaign's, unless the
         bot's Stars ran short lately (then everything goes at the free rate for a while)."""
         if row.kind == "edit" or row.payload.get("unpaid"):
@@ -273,7 +279,7 @@ class Sender:
         view = views.get(row.assignment_id) if row.assignment_id is not None else None
         return self.paid_broadcast or bool(view and view[0].paid_broadcast)
 
-    async def _deliver(self, row: Leased, views: dict[int, Any], paid: bool = False) -> int | None:
+    async def _deliver(self, row: Leased, cards: Cards, paid: bool = False) -> int | None:
         copy = bool(row.payload.get("resent"))  # paid: allow_paid_broadcast, else not sent
         if row.kind == "text":
             text = row.payload["text"]
@@ -281,10 +287,10 @@ class Sender:
                 text = messages.copy_note(row.payload.get("locale") or self.locale) + "\n" + text
             markup = row.payload.get("markup")  # a focal point's organization task has buttons
             return await bot_api.send_message(self.bot, row.chat_id, text, markup, paid=paid)
-        if row.assignment_id not in views:
+        if row.assignment_id not in cards.views:
             raise LookupError(f"assignment {row.assignment_id} is gone")
-        view, locale, message_id = views[row.assignment_id]
-        text = messages.render(view, locale, self.tz, copy=copy and row.kind == "assignment")
+        view, locale, message_id = cards.views[row.assignment_id]
+        text = cards.text(view, locale, copy=copy and row.kind == "assignment")
         markup = messages.buttons(view, locale)
         if row.kind == "edit":
             try:
@@ -357,6 +363,30 @@ class Sender:
             refund_attempt=True,
             payload=row.payload | {"unpaid": True},
         )
+
+
+class _Outcomes:
+    """Outcomes back from Telegram and not yet recorded; `arrived` wakes the sender when one
+    comes back, and again when the oldest has waited RECORD_WITHIN."""
+
+    def __init__(self) -> None:
+        self.done: list[Outcome] = []
+        self.arrived = asyncio.Event()
+        self.oldest = 0.0
+
+    def add(self, outcome: Outcome) -> None:
+        if not self.done:
+            self.oldest = time.monotonic()
+            asyncio.get_running_loop().call_later(RECORD_WITHIN, self.arrived.set)
+        self.done.append(outcome)
+        self.arrived.set()
+
+    def overdue(self) -> bool:
+        return bool(self.done) and time.monotonic() - self.oldest >= RECORD_WITHIN
+
+    def take(self) -> list[Outcome]:
+        outcomes, self.done = self.done, []
+        return outcomes
 
 
 async def send_all(sender: Sender, rounds: int = 10_000) -> int:

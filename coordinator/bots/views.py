@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, func, select
 
-from coordinator.base import row_id
 from coordinator.campaigns.models import Assignment, Campaign, ContentItem, Report
-from coordinator.db import Database
+from coordinator.db import Database, in_ids
+from coordinator.delivery import messages
 from coordinator.delivery.messages import AssignmentView, ItemView
+from coordinator.delivery.store import Leased
 from coordinator.organizations.models import Member
 
 View = tuple[AssignmentView, str, int | None]  # the view, the reader's locale, the message id
@@ -30,24 +34,41 @@ async def assignment_views(
 async def assignment_views_in(
     session: AsyncSession, assignment_ids: Sequence[int], default_locale: str
 ) -> Views:
-    """The same, in the caller's session (and so seeing its uncommitted changes)."""
-    rows = (
+    """The same, in the caller's session (and so seeing its uncommitted changes). Core
+    columns, not ORM objects: the sender reads this for every round it leases."""
+    rows: Sequence[Any] = (
         await session.execute(
-            select(Assignment, Campaign, Member.locale)
+            sa_select(
+                col(Assignment.id),
+                col(Assignment.status),
+                col(Assignment.group_chat_id),
+                col(Assignment.telegram_message_id),
+                col(Campaign.id).label("campaign_id"),
+                col(Campaign.title),
+                col(Campaign.brief),
+                col(Campaign.deadline_at),
+                col(Campaign.paid_broadcast),
+                col(Member.locale),
+            )
             .join(Campaign, col(Campaign.id) == Assignment.campaign_id)
             .outerjoin(Member, col(Member.id) == Assignment.member_id)
-            .where(col(Assignment.id).in_(assignment_ids))
+            .where(in_ids(session, col(Assignment.id), assignment_ids))
         )
     ).all()
-    campaign_ids = {c.id for _, c, _ in rows}
+    campaign_ids = {r.campaign_id for r in rows}
     items = (
-        await session.scalars(
-            select(ContentItem)
-            .where(col(ContentItem.campaign_id).in_(campaign_ids))
+        await session.execute(
+            sa_select(
+                col(ContentItem.campaign_id),
+                col(ContentItem.url),
+                col(ContentItem.actions),
+                col(ContentItem.suggested_caption),
+            )
+            .where(in_ids(session, col(ContentItem.campaign_id), list(campaign_ids)))
             .order_by(col(ContentItem.position))
         )
     ).all()
-    group_ids = [a.id for a, _, _ in rows if a.group_chat_id is not None]
+    group_ids = [r.id for r in rows if r.group_chat_id is not None]
     counts: dict[int, dict[str, int]] = {}
     if group_ids:
         tallies = await session.execute(
@@ -63,16 +84,44 @@ async def assignment_views_in(
             ItemView(item.url, list(item.actions), item.suggested_caption)
         )
     views = {}
-    for assignment, campaign, locale in rows:
+    for r in rows:
         view = AssignmentView(
-            assignment_id=row_id(assignment),
-            title=campaign.title,
-            brief=campaign.brief,
-            deadline_at=campaign.deadline_at,
-            items=by_campaign.get(row_id(campaign), []),
-            status=assignment.status,
-            counts=counts.get(row_id(assignment), {}) if assignment.group_chat_id else None,
-            paid_broadcast=campaign.paid_broadcast,
+            assignment_id=r.id,
+            title=r.title,
+            brief=r.brief,
+            deadline_at=r.deadline_at,
+            items=by_campaign.get(r.campaign_id, []),
+            status=r.status,
+            counts=counts.get(r.id, {}) if r.group_chat_id is not None else None,
+            paid_broadcast=r.paid_broadcast,
+            campaign_id=r.campaign_id,
         )
-        views[view.assignment_id] = (view, locale or default_locale, assignment.telegram_message_id)
+        views[view.assignment_id] = (view, r.locale or default_locale, r.telegram_message_id)
     return views
+
+
+class Cards:
+    """What one round of leased rows renders from: their views, read in the lease's own
+    transaction (`store.lease(load=...)`), and each distinct card's text rendered once. A
+    campaign's thousands of cards differ only in their buttons, which carry the task's id."""
+
+    def __init__(self, default_locale: str, tz: ZoneInfo) -> None:
+        self.default_locale, self.tz = default_locale, tz
+        self.views: Views = {}
+        self._texts: dict[tuple[object, ...], str] = {}
+
+    async def load(self, session: AsyncSession, rows: list[Leased]) -> None:
+        ids = [r.assignment_id for r in rows if r.assignment_id is not None]
+        if ids:
+            self.views = await assignment_views_in(session, ids, self.default_locale)
+
+    def text(self, view: AssignmentView, locale: str, copy: bool) -> str:
+        """`messages.render`, once per campaign, status, locale and copy note in this round;
+        a group card (its counts) is rendered for itself."""
+        if view.campaign_id is None or view.counts is not None:
+            return messages.render(view, locale, self.tz, copy=copy)
+        key = (view.campaign_id, view.status, locale, copy)
+        text = self._texts.get(key)
+        if text is None:
+            text = self._texts[key] = messages.render(view, locale, self.tz, copy=copy)
+        return text

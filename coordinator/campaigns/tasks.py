@@ -10,7 +10,7 @@ from sqlmodel import col, select
 
 from coordinator.campaigns.models import Assignment, Campaign
 from coordinator.campaigns.states import OPEN_ASSIGNMENT
-from coordinator.db import Database
+from coordinator.db import Database, id_pairs, in_ids
 
 
 async def open_tasks(db: Database, member_id: int) -> list[tuple[Assignment, Campaign]]:
@@ -36,18 +36,28 @@ async def record_delivered(
     task keeps its message id, and a pending one becomes delivered. In bulk: the sender's
     record calls this for every round (`delivery.store.Settle.delivered`)."""
     assignments = Assignment.__table__  # type: ignore[attr-defined]
-    delivered = [{"task": task, "message_id": message_id} for task, message_id in cards]
-    await session.execute(
-        update(assignments)
-        .where(assignments.c.id == bindparam("task"))
-        .values(telegram_message_id=bindparam("message_id")),
-        delivered,
-    )
+    pairs = id_pairs(session, cards)
+    if pairs is not None:  # PostgreSQL: one set-based statement
+        await session.execute(
+            update(assignments)
+            .where(assignments.c.id == pairs.c.id)
+            .values(telegram_message_id=pairs.c.value)
+        )
+    else:
+        await session.execute(
+            update(assignments)
+            .where(assignments.c.id == bindparam("task"))
+            .values(telegram_message_id=bindparam("message_id")),
+            [{"task": task, "message_id": message_id} for task, message_id in cards],
+        )
     # A resend must not move delivered_at: only a pending task becomes delivered. One
     # statement, so that on PostgreSQL its trigger locks the tally summary lines in key order,
     # as a launch's does (per-row statements would lock them in task order).
     await session.execute(
         update(assignments)
-        .where(assignments.c.id.in_([task for task, _ in cards]), assignments.c.status == "pending")
+        .where(
+            in_ids(session, assignments.c.id, [task for task, _ in cards]),
+            assignments.c.status == "pending",
+        )
         .values(status="delivered", delivered_at=now)
     )

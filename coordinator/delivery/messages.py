@@ -43,6 +43,7 @@ class AssignmentView:
     status: str
     counts: dict[str, int] | None = None  # group mode: how many members did what
     paid_broadcast: bool = False  # an urgent campaign: sent with allow_paid_broadcast
+    campaign_id: int | None = None  # the sender renders each campaign's card once per round
 
 
 def _clip(text: str, limit: int) -> str:

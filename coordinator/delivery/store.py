@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select, update
 
 from coordinator.base import utcnow
-from coordinator.db import Database
+from coordinator.db import Database, id_pairs
 from coordinator.delivery.models import DEFAULT_BOT, OutboxMessage
 
 # A lease covers the wait for a pacing slot and the request's own timeouts; the sender sizes it
@@ -35,50 +35,68 @@ class Leased:
     bot: int = DEFAULT_BOT
 
 
+Load = Callable[[AsyncSession, list[Leased]], Awaitable[None]]
+
+
 async def lease(
     db: Database,
     limit: int,
     now: datetime | None = None,
     lease_for: timedelta = LEASE,
     bot: int = DEFAULT_BOT,
+    load: Load | None = None,
 ) -> list[Leased]:
     """Claim up to `limit` due rows of this bot and mark them `sending` in their own commit.
 
     PostgreSQL skips rows another sender holds (FOR UPDATE SKIP LOCKED); SQLite serializes
-    the claim with BEGIN IMMEDIATE, so two senders never claim the same row.
+    the claim with BEGIN IMMEDIATE, so two senders never claim the same row. `load` reads what
+    the caller needs about the claimed rows in the same transaction (one commit, not two).
     """
     now = now or utcnow()
     async with db.write() as session:
-        return await _lease_in(session, limit, now, lease_for, bot)
+        return await _lease_in(session, limit, now, lease_for, bot, load)
 
 
 async def _lease_in(
-    session: AsyncSession, limit: int, now: datetime, lease_for: timedelta, bot: int
+    session: AsyncSession,
+    limit: int,
+    now: datetime,
+    lease_for: timedelta,
+    bot: int,
+    load: Load | None = None,
 ) -> list[Leased]:
-    rows = (
-        await session.scalars(
-            select(OutboxMessage)
-            .where(
-                col(OutboxMessage.status) == "pending",
-                col(OutboxMessage.bot_id) == bot,
-                col(OutboxMessage.next_attempt_at) <= now,
-            )
-            .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+    """One statement claims and returns the rows (UPDATE ... WHERE id IN (SELECT ... FOR UPDATE
+    SKIP LOCKED) RETURNING), in core SQL: no ORM object per row, no second round trip."""
+    outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
+    due = (
+        select(outbox.c.id)
+        .where(
+            outbox.c.status == "pending",
+            outbox.c.bot_id == bot,
+            outbox.c.next_attempt_at <= now,
         )
-    ).all()
-    if not rows:
-        return []
-    await session.execute(
-        update(OutboxMessage)
-        .where(col(OutboxMessage.id).in_([row.id for row in rows]))
-        .values(status="sending", lease_until=now + lease_for, attempts=OutboxMessage.attempts + 1)
+        .order_by(outbox.c.next_attempt_at, outbox.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
     )
-    return [
-        Leased(r.id or 0, r.kind, r.chat_id, r.assignment_id, dict(r.payload), r.attempts + 1, bot)
+    claimed = await session.execute(
+        update(outbox)
+        .where(outbox.c.id.in_(due.scalar_subquery()))
+        .values(status="sending", lease_until=now + lease_for, attempts=outbox.c.attempts + 1)
+        .returning(*(outbox.c[name] for name in _LEASED), outbox.c.next_attempt_at)
+    )
+    # RETURNING keeps no order: the queue's order is (next_attempt_at, id).
+    rows = sorted(claimed.all(), key=lambda r: (r.next_attempt_at, r.id))
+    leased = [
+        Leased(r.id, r.kind, r.chat_id, r.assignment_id, dict(r.payload), r.attempts, bot)
         for r in rows
     ]
+    if load is not None and leased:
+        await load(session, leased)
+    return leased
+
+
+_LEASED = ("id", "kind", "chat_id", "assignment_id", "payload", "attempts")
 
 
 @dataclass
@@ -131,6 +149,7 @@ async def record_and_lease(
     settle: Settle,
     lease_for: timedelta = LEASE,
     bot: int = DEFAULT_BOT,
+    load: Load | None = None,
 ) -> list[Leased]:
     """`record` these outcomes and `lease` up to `limit` more rows, in one transaction: the
     sender's steady state, one commit per round instead of two."""
@@ -138,7 +157,7 @@ async def record_and_lease(
 
     async def work(session: AsyncSession) -> list[Leased]:
         await _record_in(session, outcomes, settle, now)
-        return await _lease_in(session, limit, now, lease_for, bot) if limit > 0 else []
+        return await _lease_in(session, limit, now, lease_for, bot, load) if limit > 0 else []
 
     return await db.transaction(work)  # a deadlock aborts the round: it runs again
 
@@ -189,34 +208,37 @@ async def _record_in(
 async def _record_sent(session: AsyncSession, sent: Sequence[Outcome], now: datetime) -> None:
     outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
     # Only a row still leased by us is ours to settle (the reaper may have taken it).
+    done = update(outbox).values(status="sent", sent_at=now, lease_until=None, error=None)
+    pairs = id_pairs(session, [(o.row.id, o.message_id) for o in sent])
+    if pairs is not None:  # PostgreSQL: one set-based statement
+        await session.execute(
+            done.where(outbox.c.id == pairs.c.id, outbox.c.status == "sending").values(
+                telegram_message_id=pairs.c.value
+            )
+        )
+        return
     await session.execute(
-        update(outbox)
-        .where(outbox.c.id == bindparam("row_id"), outbox.c.status == "sending")
-        .values(
-            status="sent",
-            sent_at=now,
-            lease_until=None,
-            error=None,
-            telegram_message_id=bindparam("message_id"),
+        done.where(outbox.c.id == bindparam("row_id"), outbox.c.status == "sending").values(
+            telegram_message_id=bindparam("message_id")
         ),
         [{"row_id": o.row.id, "message_id": o.message_id} for o in sent],
     )
 
 
 async def _record_one(session: AsyncSession, o: Outcome) -> None:
+    outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
     values: dict[str, Any] = {"status": o.status, "lease_until": None, "error": o.error}
     if o.retry_at is not None:
         values["next_attempt_at"] = o.retry_at
     if o.refund_attempt:
-        values["attempts"] = OutboxMessage.attempts - 1
+        values["attempts"] = outbox.c.attempts - 1
     if o.new_chat_id is not None:
         values["chat_id"] = o.new_chat_id
     if o.payload is not None:
         values["payload"] = o.payload
+    # Core SQL: an ORM update would look for the row among the session's objects first.
     await session.execute(
-        update(OutboxMessage)
-        .where(col(OutboxMessage.id) == o.row.id, col(OutboxMessage.status) == "sending")
-        .values(**values)
+        update(outbox).where(outbox.c.id == o.row.id, outbox.c.status == "sending").values(**values)
     )
 
 

@@ -97,11 +97,11 @@ async def handle(app: App, pressed: Pressed) -> None:
         refusal = REFUSALS.get(result.refusal or "", "This cannot be recorded.")
         await _answer(app, pressed, _(locale, refusal), show_alert=True)
         return
-    status = _(locale, messages.STATUS_LABELS[result.outcome.report.action])
+    status = _(locale, messages.STATUS_LABELS[result.outcome.recorded.action])
     await _answer(app, pressed, _(locale, "Recorded: {status}", status=status))
     if result.ask_proof:
         # Optional, so kept in memory only: the next link this person sends is the proof.
-        app.user_data[press.telegram_user_id]["proof_report"] = result.outcome.report.id
+        app.user_data[press.telegram_user_id]["proof_report"] = result.outcome.recorded.id
         text = _(locale, "If you like, send the link to your post as proof.")
         await app.bot.send_message(press.telegram_user_id, text)
     if result.view is not None and press.chat_id is not None and press.message_id is not None:

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, String, bindparam, insert, text, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy import select as core_select
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coordinator.base import table_of
@@ -136,8 +135,7 @@ async def load(session: AsyncSession, task_ids: list[int], member_ids: Collectio
 
 
 async def write(session: AsyncSession, rows: Loaded) -> None:
-    """The batch's new reports in one INSERT, and the tasks they moved in one UPDATE (on
-    PostgreSQL the tally summary's statement trigger then runs once, not once per task)."""
+    """The batch's new reports in one INSERT, and the tasks they moved in one UPDATE."""
     if rows.new:
         fields = _REPORT_COLUMNS[:-1]
         ids = await session.scalars(
@@ -149,28 +147,13 @@ async def write(session: AsyncSession, rows: Loaded) -> None:
     moved = [t for t in rows.assignments.values() if t.state() != rows.loaded[t.id]]
     if not moved:
         return
-    if session.get_bind().dialect.name == "postgresql":
-        # One statement over arrays (compiled once, unlike a VALUES list): the tally summary's
-        # statement trigger then runs once for the batch, not once per task.
-        await session.execute(
-            MOVE_TASKS, {c: [getattr(t, c) for t in moved] for c in ("id", *TASK_STATE)}
-        )
-        return
-    await session.execute(  # SQLite's triggers are per row anyway
+    # executemany (one prepared statement, one round trip on asyncpg), so the tally summary's
+    # trigger sees one task per call. One UPDATE over `unnest` arrays ran PostgreSQL's
+    # statement trigger once, but over transition tables planned without statistics: 297 ms for
+    # 40 tasks on a fresh database (EXPLAIN ANALYZE), against ~1 ms for the same rows this way.
+    await session.execute(
         update(A)
         .where(A.c.id == bindparam("task"))
         .values({c: bindparam(f"new_{c}") for c in TASK_STATE}),
         [{"task": t.id, **{f"new_{c}": getattr(t, c) for c in TASK_STATE}} for t in moved],
     )
-
-
-_MOVED = ", ".join(TASK_STATE)
-MOVE_TASKS = text(
-    f"UPDATE assignment SET ({_MOVED}) = ({', '.join(f'm.{c}' for c in TASK_STATE)}) "
-    f"FROM unnest(:id, {', '.join(f':{c}' for c in TASK_STATE)}) AS m(id, {_MOVED}) "
-    "WHERE assignment.id = m.id"
-).bindparams(
-    bindparam("id", type_=ARRAY(Integer)),
-    bindparam("status", type_=ARRAY(String)),
-    *(bindparam(c, type_=ARRAY(DateTime(timezone=True))) for c in TASK_STATE[1:]),
-)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Table
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
@@ -49,6 +49,12 @@ class UTCDateTime(TypeDecorator[datetime]):
 def one_of(column: str, values: tuple[str, ...]) -> str:
     """SQL for a CHECK constraint that keeps `column` to the allowed values."""
     return f"{column} IN ({','.join(repr(v) for v in values)})"
+
+
+def table_of(model: Any) -> Table:
+    """A table model's `Table`, for core statements over plain rows (no ORM objects)."""
+    table: Table = model.__table__
+    return table
 
 
 def row_id(row: SQLModel) -> int:

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import select as core_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from coordinator import metrics
-from coordinator.base import row_id, utcnow
+from coordinator.base import table_of, utcnow
 from coordinator.bots import org_presses
 from coordinator.bots.models import TelegramUpdate
 from coordinator.bots.org_presses import OrgAnswer
@@ -30,7 +30,7 @@ from coordinator.bots.views import View, assignment_views_in
 from coordinator.campaigns import cascade_messages
 from coordinator.campaigns.models import Assignment, Campaign
 from coordinator.campaigns.reports import ReportOutcome, ReportRequest, record_reports_in
-from coordinator.db import Database
+from coordinator.db import Database, upsert_insert
 from coordinator.delivery import messages
 from coordinator.delivery.models import DEFAULT_BOT
 from coordinator.delivery.queue import queue_group_edit_in
@@ -39,6 +39,7 @@ from coordinator.organizations.models import Member
 from coordinator.organizations.onboarding import mark_reachable_in
 
 logger = logging.getLogger("coordinator.bot")
+UPDATES, M = table_of(TelegramUpdate), table_of(Member)
 BATCH = 200
 
 
@@ -81,60 +82,41 @@ async def _claim_updates(
     session: AsyncSession, presses: Sequence[Press], now: datetime
 ) -> list[bool]:
     """Record the updates as handled; for each press, whether its update was handled before
-    (in an earlier commit, or earlier in this batch). Plain statements, no ORM rows: building
-    a `TelegramUpdate` per press was a good part of a batch's cost."""
-    ids = [p.update_id for p in presses]
-    bots = {p.bot for p in presses}
-    known: dict[tuple[int, int], datetime | None] = {
-        (int(bot), int(uid)): done
-        for bot, uid, done in (
-            await session.execute(
-                select(
-                    TelegramUpdate.bot_id, TelegramUpdate.update_id, TelegramUpdate.processed_at
-                ).where(
-                    col(TelegramUpdate.update_id).in_(ids), col(TelegramUpdate.bot_id).in_(bots)
-                )
-            )
-        ).all()
-    }
-    repeats: list[bool] = []
-    new: dict[tuple[int, int], dict[str, Any]] = {}
-    received: dict[int, set[int]] = {}  # bot -> updates stored by the webhook inbox, handled now
+    (in an earlier commit, or earlier in this batch). One statement: an update new to us is
+    inserted as handled, one the webhook inbox stored is marked handled now, and one handled
+    before is left alone and returned by nothing."""
+    first: dict[tuple[int, int], Press] = {}
+    for press in presses:
+        first.setdefault((press.bot, press.update_id), press)
+    upsert = upsert_insert(session)(UPDATES)
+    # Rows as executemany parameters, not a multi-row VALUES: SQLAlchemy compiles that anew for
+    # every batch, which cost more than the statement; this one is compiled once and cached.
+    claimed = await session.execute(
+        upsert.on_conflict_do_update(
+            index_elements=["bot_id", "update_id"],
+            set_={"processed_at": upsert.excluded.processed_at},
+            where=UPDATES.c.processed_at.is_(None),
+        ).returning(UPDATES.c.bot_id, UPDATES.c.update_id),
+        [
+            {
+                "bot_id": bot,
+                "update_id": uid,
+                "payload": press.payload,
+                "received_at": now,
+                "processed_at": now,
+            }
+            for (bot, uid), press in first.items()
+        ],
+    )
+    ours = {(int(bot), int(uid)) for bot, uid in claimed}
+    repeats = []
     for press in presses:
         key = (press.bot, press.update_id)
-        seen = (
-            key in new
-            or press.update_id in received.get(press.bot, ())
-            or (known.get(key) is not None)
-        )
-        repeats.append(seen)
-        if seen:
-            continue
-        if key in known:
-            received.setdefault(press.bot, set()).add(press.update_id)
-        else:
-            new[key] = press.payload
-    if new:
-        await session.execute(
-            insert(TelegramUpdate),
-            [
-                {
-                    "bot_id": bot,
-                    "update_id": uid,
-                    "payload": payload,
-                    "received_at": utcnow(),
-                    "processed_at": now,
-                }
-                for (bot, uid), payload in new.items()
-            ],
-        )
-    for bot, uids in received.items():
-        await session.execute(
-            update(TelegramUpdate)
-            .where(col(TelegramUpdate.bot_id) == bot, col(TelegramUpdate.update_id).in_(uids))
-            .values(processed_at=now)
-        )
+        repeats.append(key not in ours or first[key] is not press)
     return repeats
+
+
+MEMBER_COLUMNS = (M.c.id, M.c.telegram_user_id, M.c.locale, M.c.unreachable_at)
 
 
 async def record_presses(
@@ -147,10 +129,9 @@ async def record_presses(
         telegram_ids = {p.telegram_user_id for p in presses}
         members = {
             m.telegram_user_id: m
-            for m in await session.scalars(
-                select(Member).where(
-                    col(Member.telegram_user_id).in_(telegram_ids),
-                    col(Member.deactivated_at).is_(None),
+            for m in await session.execute(
+                core_select(*MEMBER_COLUMNS).where(
+                    M.c.telegram_user_id.in_(telegram_ids), M.c.deactivated_at.is_(None)
                 )
             )
         }
@@ -170,9 +151,12 @@ async def record_presses(
             if member is None or parsed is None:
                 results[n].refusal = "not_linked"
                 continue
-            asked.append((n, ReportRequest(parsed[0], row_id(member), parsed[1])))
+            asked.append((n, ReportRequest(parsed[0], member.id, parsed[1])))
             if member.unreachable_at is not None and (press.chat_id or 0) > 0:
-                await mark_reachable_in(session, member, now)  # pressed in their own chat
+                # Pressed in their own chat: reachable again (rare, so through the model).
+                row = await session.get(Member, member.id)
+                if row is not None:
+                    await mark_reachable_in(session, row, now)
         outcomes = await record_reports_in(session, [r for _, r in asked], now=now)
         recorded = list(zip(asked, outcomes, strict=True))
         await _follow_up(session, presses, results, recorded, default_locale, now)

@@ -153,15 +153,31 @@ def fast_press(
     return handling(pressed)
 
 
+async def _handle_pending(
+    app: Application[Any, Any, Any, Any, Any, Any], pending: list[Any]
+) -> None:
+    """Stored updates as the poller takes them: the presses on our buttons all at once, so the
+    press queue records them in one commit and their answers go out together (one at a time,
+    each was a commit of its own); every other update in order, as before. A press's batch
+    marks its update handled (`presses._claim_updates`); a failure marks it failed."""
+    pressing = []
+    for payload in pending:
+        fast = fast_press(app, payload)
+        if fast is not None:
+            pressing.append(asyncio.ensure_future(fast))
+        else:
+            await _handle_other(app, payload)
+    await asyncio.gather(*pressing)
+
+
 async def _handle_stored(app: Application[Any, Any, Any, Any, Any, Any], payload: Any) -> None:
+    await _handle_pending(app, [payload])
+
+
+async def _handle_other(app: Application[Any, Any, Any, Any, Any, Any], payload: Any) -> None:
     db: Database = app.bot_data["db"]
     bot: int = app.bot_data["bot"]
     update_id = int(payload["update_id"])
-    fast = fast_press(app, payload)
-    if fast is not None:
-        await fast
-        await updates.mark_processed_id(db, update_id, bot)
-        return
     try:
         update = Update.de_json(payload, app.bot)
         app.bot_data["raw_updates"].keep(payload)
@@ -188,8 +204,7 @@ async def handle_inbox(
                 return
             checked = time.monotonic()
         pending = await updates.unprocessed(db, bot=app.bot_data["bot"])
-        for payload in pending:
-            await _handle_stored(app, payload)
+        await _handle_pending(app, pending)
         if beat is not None:
             beat.ok()
         if not pending:

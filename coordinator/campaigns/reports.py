@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -12,20 +13,21 @@ from sqlmodel import col, select
 from coordinator.auth import policy, scope
 from coordinator.auth.audit import audit
 from coordinator.auth.scope import Actor
-from coordinator.base import row_id, utcnow
+from coordinator.base import utcnow
+from coordinator.campaigns import report_rows
 from coordinator.campaigns.models import (
     CONTENT_ACTIONS,
     REPORT_STATUS_ACTIONS,
     Assignment,
-    Campaign,
     ContentItem,
     Report,
 )
+from coordinator.campaigns.report_rows import Loaded, Recorded, Task, key
 from coordinator.campaigns.states import assignment_move
 from coordinator.db import Database
 from coordinator.errors import Conflict, DomainError, Invalid, NotFound, field_error
 from coordinator.organizations.agreements import check_url
-from coordinator.organizations.models import GroupChat, Member, MemberClub
+from coordinator.organizations.models import GroupChat, MemberClub
 from coordinator.organizations.tree import subtree_ids
 from coordinator.pagination import Page, paginate
 
@@ -56,9 +58,14 @@ class ReportRequest:
 
 @dataclass
 class ReportOutcome:
-    report: Report
+    recorded: Recorded
     created: bool
     assignment_status: str
+
+    @property
+    def report(self) -> Report:
+        """The report as the API shows it; built on demand (a press needs only `recorded`)."""
+        return Report(**vars(self.recorded))
 
 
 def _check_request(req: ReportRequest) -> None:
@@ -86,7 +93,7 @@ def _check_request(req: ReportRequest) -> None:
         req.proof_url = check_url(req.proof_url, "proof_url")
 
 
-async def _check_reporter(session: AsyncSession, assignment: Assignment, member: Member) -> None:
+async def _check_reporter(session: AsyncSession, assignment: Task, member: Any) -> None:
     """DM: only the assignee. Group: a linked, active member of the group's organization or club."""
     if assignment.member_id is not None:
         if assignment.member_id != member.id:
@@ -106,14 +113,7 @@ async def _check_reporter(session: AsyncSession, assignment: Assignment, member:
         raise _refused("not_a_member")
 
 
-ReportKey = tuple[int, int, str, int | None]  # assignment, member, action, content item
-
-
-def _key(req: ReportRequest) -> ReportKey:
-    return (req.assignment_id, req.member_id, req.action, req.content_item_id)
-
-
-def _prove_delivery(assignment: Assignment, req: ReportRequest, now: datetime) -> None:
+def _prove_delivery(assignment: Task, req: ReportRequest, now: datetime) -> None:
     """A press in Telegram proves the message arrived, even when it comes before the sender has
     recorded its batch: the first proof sets `delivered_at`, and the sent-record, which only
     moves a `pending` task, leaves it be. A report entered on the web proves nothing."""
@@ -124,7 +124,7 @@ def _prove_delivery(assignment: Assignment, req: ReportRequest, now: datetime) -
         assignment.status = "delivered"
 
 
-async def _advance(assignment: Assignment, req: ReportRequest, now: datetime) -> None:
+async def _advance(assignment: Task, req: ReportRequest, now: datetime) -> None:
     """Move a DM assignment forward; item actions count as an acknowledgement."""
     _prove_delivery(assignment, req, now)
     if assignment.member_id is None:
@@ -143,50 +143,8 @@ async def _advance(assignment: Assignment, req: ReportRequest, now: datetime) ->
         setattr(assignment, f"{new}_at", now)
 
 
-@dataclass
-class _Loaded:
-    """The rows a batch of reports is checked against, read once for the whole batch."""
-
-    assignments: dict[int, Assignment]
-    members: dict[int, Member]
-    campaigns: dict[int, Campaign]
-    reports: dict[ReportKey, Report]
-
-
-async def _load(session: AsyncSession, reqs: Sequence[ReportRequest]) -> _Loaded:
-    task_ids = sorted({r.assignment_id for r in reqs})
-    member_ids = {r.member_id for r in reqs}
-    # Lock the tasks, in id order so that two batches cannot deadlock: two presses at once must
-    # not both pass the checks (PostgreSQL; SQLite's BEGIN IMMEDIATE already serializes writers).
-    assignments = {
-        row_id(a): a
-        for a in await session.scalars(
-            select(Assignment)
-            .where(col(Assignment.id).in_(task_ids))
-            .order_by(col(Assignment.id))
-            .with_for_update()
-        )
-    }
-    members = {
-        row_id(m): m
-        for m in await session.scalars(select(Member).where(col(Member.id).in_(member_ids)))
-    }
-    campaign_ids = {a.campaign_id for a in assignments.values()}
-    campaigns = {
-        row_id(c): c
-        for c in await session.scalars(select(Campaign).where(col(Campaign.id).in_(campaign_ids)))
-    }
-    reports = await session.scalars(
-        select(Report).where(
-            col(Report.assignment_id).in_(task_ids), col(Report.member_id).in_(member_ids)
-        )
-    )
-    known = {(r.assignment_id, r.member_id, r.action, r.content_item_id): r for r in reports}
-    return _Loaded(assignments, members, campaigns, known)
-
-
 async def _record_one(
-    session: AsyncSession, req: ReportRequest, rows: _Loaded, actor: Actor | None, now: datetime
+    session: AsyncSession, req: ReportRequest, rows: Loaded, actor: Actor | None, now: datetime
 ) -> ReportOutcome:
     """Every rule of one report, against rows loaded (and locked) by the caller."""
     _check_request(req)
@@ -197,7 +155,7 @@ async def _record_one(
     if actor is not None:
         policy.require_organization(actor, member.organization_id)
     await _check_reporter(session, assignment, member)
-    if (existing := rows.reports.get(_key(req))) is not None:
+    if (existing := rows.reports.get(key(req))) is not None:
         return ReportOutcome(existing, False, assignment.status)
     campaign = rows.campaigns[assignment.campaign_id]
     if campaign.status != "active" or assignment.status == "expired":
@@ -212,17 +170,17 @@ async def _record_one(
                 errors=[field_error("action", "not requested for this content item")],
             )
     await _advance(assignment, req, now)
-    report = Report(
-        assignment_id=req.assignment_id,
-        member_id=req.member_id,
-        content_item_id=req.content_item_id,
-        action=req.action,
-        proof_url=req.proof_url,
-        source=req.source,
-        created_at=now,
+    report = Recorded(
+        req.assignment_id,
+        req.member_id,
+        req.content_item_id,
+        req.action,
+        req.proof_url,
+        req.source,
+        now,
     )
-    session.add(report)
-    rows.reports[_key(req)] = report
+    rows.new.append(report)
+    rows.reports[key(req)] = report
     if actor is not None:
         audit(session, actor, "report.record", "assignment", req.assignment_id, step=req.action)
     return ReportOutcome(report, True, assignment.status)
@@ -243,14 +201,15 @@ async def record_reports_in(
     if not reqs:
         return []  # e.g. a batch of presses that were all repeats
     now = now or utcnow()
-    rows = await _load(session, reqs)
+    task_ids = sorted({r.assignment_id for r in reqs})
+    rows = await report_rows.load(session, task_ids, {r.member_id for r in reqs})
     results: list[ReportOutcome | DomainError] = []
     for req in reqs:
         try:
             results.append(await _record_one(session, req, rows, actor, now))
         except DomainError as exc:
             results.append(exc)
-    await session.flush()
+    await report_rows.write(session, rows)
     return results
 
 

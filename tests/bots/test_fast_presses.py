@@ -15,7 +15,7 @@ from telegram import Update
 
 from coordinator import metrics
 from coordinator.app import create_app
-from coordinator.bots import press_answers, runtime, updates
+from coordinator.bots import press_answers, presses, runtime, updates
 from coordinator.bots.models import TelegramUpdate
 from coordinator.bots.presses import ours
 from coordinator.campaigns import service as campaigns
@@ -249,3 +249,59 @@ async def test_malformed_presses_through_the_webhook_get_no_500_and_the_inbox_go
     async with world.db.read() as session:
         statuses = [u.status for u in await session.scalars(select(TelegramUpdate))]
     assert len(statuses) == len(MALFORMED) and set(statuses) <= {"processed", "failed"}
+
+
+async def test_the_webhook_inbox_records_waiting_presses_in_one_batch(world, monkeypatch):
+    """The inbox hands the presses it finds to the press queue all at once, as the poller
+    does: one commit for all of them (one at a time, each was a commit of its own), and each
+    still answered, shown and kept as handled."""
+    keys = ("d1", "d2", "d3")
+    async with running_sandbox(World(TOKEN, username=BOT_USERNAME)) as sandbox:
+        async with runtime.running(
+            runtime.build(world.db, _settings(world), TOKEN, sandbox.base_url)
+        ):
+            phones = [await onboard(world, sandbox, key) for key in keys]
+            cid = await world.campaign(targets=("district",))
+            await campaigns.launch_campaign(world.db, world.actor["coordinator"], cid)
+            sent = [await eventually(lambda p=p: p.bot_said("Cảnh giác lừa đảo")) for p in phones]
+        tasks = []
+        async with world.db.read() as session:
+            for key, message in zip(keys, sent, strict=True):
+                assignment = await session.scalar(
+                    select(Assignment.id).where(Assignment.member_id == world.member[key])
+                )
+                tasks.append({"assignment": assignment, "message_id": message["message_id"]})
+        queries = []
+        for phone, task in zip(phones, tasks, strict=True):  # as the webhook route keeps them
+            query, raw = await _press(sandbox, phone, task, "ack")
+            assert await updates.store(world.db, raw)
+            queries.append(query)
+        batches: list[int] = []
+        record = presses.record_presses
+
+        async def counted(db, batch, *args, **kwargs):
+            batches.append(len(batch))
+            return await record(db, batch, *args, **kwargs)
+
+        monkeypatch.setattr(presses, "record_presses", counted)
+        telegram = runtime.build(world.db, _settings(world), TOKEN, sandbox.base_url)
+        async with telegram.application as app:
+            await app.start()
+            try:
+                await runtime._handle_pending(app, await updates.unprocessed(world.db))
+            finally:
+                await app.stop()
+        assert batches == [len(keys)]
+        for query, phone, task in zip(queries, phones, tasks, strict=True):
+            assert sandbox.world.callback_answers[query]["text"].startswith("Đã ghi nhận")
+            assert "Đã nhận" in _shown(sandbox, phone, task)[0]
+    assert await updates.unprocessed(world.db) == []
+    async with world.db.read() as session:
+        statuses = [u.status for u in await session.scalars(select(TelegramUpdate))]
+        acknowledged = await session.scalars(
+            select(Assignment.status).where(
+                col(Assignment.id).in_([t["assignment"] for t in tasks])
+            )
+        )
+        assert set(acknowledged) == {"acknowledged"}
+    assert "received" not in statuses

@@ -9,6 +9,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from sqlmodel import col, select
@@ -43,6 +44,7 @@ ALIASES = {
 }
 
 
+@lru_cache(maxsize=4096)  # organization and club names repeat on every row
 def _fold(text: str) -> str:
     text = unicodedata.normalize("NFD", text.strip().lower().replace("đ", "d"))
     return "".join(c for c in text if not unicodedata.combining(c)).replace("_", " ")

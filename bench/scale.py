@@ -87,8 +87,12 @@ async def generate(
     now = utcnow()
     async with db.write() as session:
         for start in range(0, members, 10_000):
+            # RETURNING makes SQLAlchemy send 1,000 rows a statement (insertmanyvalues);
+            # without it each row is its own statement and PostgreSQL fires the member-count
+            # trigger per row, updating the same member_tally rows over and over in one
+            # transaction: slower with every row (bench/member_raw.py).
             await session.execute(
-                insert(Member),
+                insert(Member).returning(Member.id),
                 [
                     {
                         "organization_id": communes[n % len(communes)],

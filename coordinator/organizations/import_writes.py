@@ -12,7 +12,7 @@ written (115 µs a row at 10,000, 888 µs at 60,000; `bench/member_raw.py`). A s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -107,7 +107,9 @@ async def replace_clubs(
         (await session.execute(stmt, rows)).all()
 
 
-async def clubs_within(session: AsyncSession, organization_ids: Sequence[int]) -> dict[int, Any]:
+async def clubs_within(
+    session: AsyncSession, organization_ids: Collection[int]
+) -> dict[int, list[int]]:
     """Club ids of every member of the organizations: one query, not one parameter a member."""
     rows = await session.execute(
         select(MEMBER_CLUB.c.member_id, MEMBER_CLUB.c.club_id)
@@ -118,3 +120,13 @@ async def clubs_within(session: AsyncSession, organization_ids: Sequence[int]) -
     for member_id, club_id in rows:
         found.setdefault(member_id, []).append(club_id)
     return found
+
+
+async def known_members(session: AsyncSession, organization_ids: Collection[int]) -> Sequence[Any]:
+    """Members of the organizations as plain rows (id, organization_id, display_name, code,
+    locale), not ORM objects: a province holds 100,000 members and more."""
+    m = MEMBER.c
+    stmt = select(m.id, m.organization_id, m.display_name, m.code, m.locale).where(
+        m.organization_id.in_(organization_ids)
+    )
+    return (await session.execute(stmt)).all()

@@ -7,7 +7,7 @@ A row matches an existing member by (organization, code) when it has a code, oth
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -23,7 +23,7 @@ from coordinator.errors import Invalid
 from coordinator.organizations import import_writes as writes
 from coordinator.organizations import uploads
 from coordinator.organizations.members import LOCALES, check_member_fields
-from coordinator.organizations.models import Club, Member, Organization
+from coordinator.organizations.models import Club, Organization
 from coordinator.sheets import formula_like
 
 MAX_ROWS = 100_000  # a province's volunteers in one file
@@ -172,18 +172,7 @@ async def import_members(
         clubs = (
             await session.scalars(select(Club).where(col(Club.organization_id).in_(allowed)))
         ).all()
-        # Plain rows, not ORM objects: a province holds 100,000 members and more.
-        existing = (
-            await session.execute(
-                select(
-                    Member.id,
-                    Member.organization_id,
-                    Member.display_name,
-                    Member.code,
-                    Member.locale,
-                ).where(col(Member.organization_id).in_(allowed))
-            )
-        ).all()
+        existing = await writes.known_members(session, allowed)
         plan = _plan(rows, organization_id, orgs, clubs, existing)
         if plan.errors:
             raise Invalid(
@@ -343,7 +332,7 @@ def _plan(
     return plan
 
 
-async def _apply(session: Any, plan: _Plan, allowed: Sequence[int]) -> ImportResult:
+async def _apply(session: Any, plan: _Plan, allowed: Collection[int]) -> ImportResult:
     """Write the plan in set-based statements (see `import_writes`)."""
     new = [p for p in plan.rows if p.existing is None]
     known = [p for p in plan.rows if p.existing is not None]

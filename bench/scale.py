@@ -40,7 +40,8 @@ from coordinator.campaigns import service as campaigns
 from coordinator.db import Database
 from coordinator.organizations import agreements
 from coordinator.organizations import service as orgs
-from coordinator.organizations.models import GroupChat, Member
+from coordinator.organizations.import_writes import MEMBER
+from coordinator.organizations.models import GroupChat
 from coordinator.sandbox.run import free_port
 from tests import dbtools
 
@@ -87,8 +88,13 @@ async def generate(
     now = utcnow()
     async with db.write() as session:
         for start in range(0, members, 10_000):
+            # RETURNING makes SQLAlchemy send 1,000 rows a statement (insertmanyvalues);
+            # without it each row is its own statement and PostgreSQL fires the member-count
+            # trigger per row, updating the same member_tally rows over and over in one
+            # transaction: slower with every row (bench/member_raw.py). The table, not the
+            # model: the ORM splits the rows wherever a value turns None (telegram_user_id).
             await session.execute(
-                insert(Member),
+                insert(MEMBER).returning(MEMBER.c.id),
                 [
                     {
                         "organization_id": communes[n % len(communes)],
@@ -108,18 +114,19 @@ async def generate(
                 "WHERE m.id % 5 < 3 AND c.id % 2 = m.id % 2"
             )
         )
-        await session.execute(
-            insert(GroupChat),
-            [
-                {
-                    "telegram_chat_id": -1_000_000 - n,
-                    "title": f"Nhóm {n}",
-                    "organization_id": communes[n % len(communes)],
-                    "created_at": now,
-                }
-                for n in range(groups)
-            ],
-        )
+        if groups:  # an empty list would be one INSERT of no values, refused
+            await session.execute(
+                insert(GroupChat),
+                [
+                    {
+                        "telegram_chat_id": -1_000_000 - n,
+                        "title": f"Nhóm {n}",
+                        "organization_id": communes[n % len(communes)],
+                        "created_at": now,
+                    }
+                    for n in range(groups)
+                ],
+            )
     agreement = await agreements.create_agreement(
         db,
         None,

@@ -7,7 +7,9 @@ A row matches an existing member by (organization, code) when it has a code, oth
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from sqlmodel import col, select
@@ -18,12 +20,13 @@ from coordinator.auth.scope import Actor
 from coordinator.base import plain_digits, row_id
 from coordinator.db import Database
 from coordinator.errors import Invalid
+from coordinator.organizations import import_writes as writes
 from coordinator.organizations import uploads
-from coordinator.organizations.members import LOCALES, check_member_fields, club_ids_of, set_clubs
-from coordinator.organizations.models import Club, Member, Organization
+from coordinator.organizations.members import LOCALES, check_member_fields
+from coordinator.organizations.models import Club, Organization
 from coordinator.sheets import formula_like
 
-MAX_ROWS = 50_000
+MAX_ROWS = 100_000  # a province's volunteers in one file
 MAX_BYTES = uploads.MAX_BYTES
 MAX_ERRORS = 200
 MAX_WARNINGS = 200
@@ -41,6 +44,7 @@ ALIASES = {
 }
 
 
+@lru_cache(maxsize=4096)  # organization and club names repeat on every row
 def _fold(text: str) -> str:
     text = unicodedata.normalize("NFD", text.strip().lower().replace("đ", "d"))
     return "".join(c for c in text if not unicodedata.combining(c)).replace("_", " ")
@@ -168,9 +172,7 @@ async def import_members(
         clubs = (
             await session.scalars(select(Club).where(col(Club.organization_id).in_(allowed)))
         ).all()
-        existing = (
-            await session.scalars(select(Member).where(col(Member.organization_id).in_(allowed)))
-        ).all()
+        existing = await writes.known_members(session, allowed)
         plan = _plan(rows, organization_id, orgs, clubs, existing)
         if plan.errors:
             raise Invalid(
@@ -182,7 +184,7 @@ async def import_members(
         if dry_run:
             known = sum(1 for p in plan.rows if p.existing is not None)
             return ImportResult(created=len(plan.rows) - known, updated=known, warnings=warnings)
-        result = await _apply(session, plan)
+        result = await _apply(session, plan, allowed)
         result.warnings = warnings
         audit(
             session,
@@ -206,7 +208,7 @@ class _Planned:
     code: str | None
     locale: str
     club_ids: list[int]
-    existing: Member | None
+    existing: Any  # the known member's row (id, organization_id, display_name, code, locale)
 
 
 @dataclass
@@ -240,15 +242,15 @@ class _Known:
     by_id: dict[int, Any]
     by_name: dict[str, list[int]]
     club_by_name: dict[tuple[int, str], int]
-    by_code: dict[tuple[int, str], Member]
-    by_display: dict[tuple[int, str], list[Member]]
+    by_code: dict[tuple[int, str], Any]
+    by_display: dict[tuple[int, str], list[Any]]
 
     @classmethod
     def of(cls, orgs: Any, clubs: Any, existing: Any) -> _Known:
         by_name: dict[str, list[int]] = {}
         for o in orgs:
             by_name.setdefault(_fold(o.name), []).append(o.id)
-        by_display: dict[tuple[int, str], list[Member]] = {}
+        by_display: dict[tuple[int, str], list[Any]] = {}
         for m in existing:
             by_display.setdefault((m.organization_id, m.display_name), []).append(m)
         return cls(
@@ -330,32 +332,31 @@ def _plan(
     return plan
 
 
-async def _apply(session: Any, plan: _Plan) -> ImportResult:
-    result = ImportResult()
-    known = [row_id(p.existing) for p in plan.rows if p.existing is not None]
-    current_clubs = await club_ids_of(session, known) if known else {}
-    for p in plan.rows:
-        member = p.existing
-        if member is None:
-            member = Member(
-                organization_id=p.organization_id,
-                display_name=p.display_name,
-                code=p.code,
-                locale=p.locale,
-            )
-            session.add(member)
-            await session.flush()
-            await set_clubs(session, row_id(member), p.club_ids)
-            result.created += 1
-            continue
+async def _apply(session: Any, plan: _Plan, allowed: Collection[int]) -> ImportResult:
+    """Write the plan in set-based statements (see `import_writes`)."""
+    new = [p for p in plan.rows if p.existing is None]
+    known = [p for p in plan.rows if p.existing is not None]
+    result = ImportResult(created=len(new))
+    ids = await writes.insert_members(
+        session,
+        [writes.NewMember(p.organization_id, p.display_name, p.code, p.locale) for p in new],
+    )
+    links = [(m, c) for m, p in zip(ids, new, strict=True) for c in p.club_ids]
+    current_clubs = await writes.clubs_within(session, allowed) if known else {}
+    renamed, reclubbed = [], []
+    for p in known:
+        member, member_id = p.existing, row_id(p.existing)
         changed = member.display_name != p.display_name or member.locale != p.locale
-        clubs_changed = sorted(set(p.club_ids)) != sorted(current_clubs.get(row_id(member), []))
+        clubs_changed = sorted(set(p.club_ids)) != sorted(current_clubs.get(member_id, []))
         if changed:
-            member.display_name, member.locale = p.display_name, p.locale
+            renamed.append((member_id, p.display_name, p.locale))
         if clubs_changed:
-            await set_clubs(session, row_id(member), p.club_ids)
+            reclubbed.append(member_id)
+            links += [(member_id, c) for c in p.club_ids]
         if changed or clubs_changed:
             result.updated += 1
         else:
             result.unchanged += 1
+    await writes.update_members(session, renamed)
+    await writes.replace_clubs(session, reclubbed, links)
     return result

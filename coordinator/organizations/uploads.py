@@ -19,7 +19,7 @@ from coordinator.errors import Invalid
 
 MB = 1024 * 1024
 MAX_BYTES = 10 * MB  # the upload itself
-MAX_LINES = 100_000  # rows, blank ones included: an empty-looking sheet can hold a million
+MAX_LINES = 120_000  # rows, blank ones included: an empty-looking sheet can hold a million
 MAX_COLUMNS = 50  # columns with something in them
 MAX_CELL = 1_000  # characters; a name is at most 200, a list of clubs a few hundred
 # openpyxl holds every shared string in memory even in read-only mode, and builds the styles

@@ -109,8 +109,8 @@ def _central_entries(data: bytearray) -> list[int]:
 @pytest.mark.parametrize(
     ("data", "name", "message"),
     [
-        ("name\n" + "An\n" * (MAX_ROWS + 1), "a.csv", "more than 50000 rows"),
-        ("name\n" + "\n" * (uploads.MAX_LINES + 5) + "An\n", "a.csv", "more than 100000 rows"),
+        ("name\n" + "An\n" * (MAX_ROWS + 1), "a.csv", "more than 100000 rows"),
+        ("name\n" + "\n" * (uploads.MAX_LINES + 5) + "An\n", "a.csv", "more than 120000 rows"),
         ("name," + ",".join(f"c{i}" for i in range(60)) + "\nAn\n", "a.csv", "filled columns"),
         ("name\n" + "x" * 1_001 + "\n", "a.csv", "longer than 1000"),
         ("name\n" + "x" * 200_000 + "\n", "a.csv", "longer than 1000"),
@@ -131,7 +131,7 @@ def test_it_refuses_too_many_rows_columns_or_long_cells_in_csv(data, name, messa
     ],
 )
 def test_it_refuses_too_many_rows_columns_or_long_cells_in_xlsx(rows, message, monkeypatch):
-    monkeypatch.setattr(importer, "MAX_ROWS", 60)  # the same code path as 50,000, built faster
+    monkeypatch.setattr(importer, "MAX_ROWS", 60)  # the same code path as 100,000, built faster
     with pytest.raises(FileRefused, match=message):
         parse_table(xlsx(rows), "a.xlsx")
 

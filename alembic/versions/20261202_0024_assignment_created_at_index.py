@@ -7,7 +7,7 @@ with the campaign's (ix_assignment_campaign_status). The share's ask history rea
 assignment by design, so no index helps it (docs/benchmarks.md, 2026-12-02).
 
 Revision ID: 0024
-Revises: 0019
+Revises: 0020
 Create Date: 2026-12-02 08:00:00
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0024"
-down_revision: str | None = "0019"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -68,21 +68,12 @@ async def assignment_views_in(
             .order_by(col(ContentItem.position))
         )
     ).all()
-    group_ids = [r.id for r in rows if r.group_chat_id is not None]
-    counts: dict[int, dict[str, int]] = {}
-    if group_ids:
-        tallies = await session.execute(
-            select(Report.assignment_id, Report.action, func.count(func.distinct(Report.member_id)))
-            .where(col(Report.assignment_id).in_(group_ids), col(Report.content_item_id).is_(None))
-            .group_by(col(Report.assignment_id), col(Report.action))
-        )
-        for assignment_id, action, count in tallies.all():
-            counts.setdefault(assignment_id, {})[action] = count
     by_campaign: dict[int, list[ItemView]] = {}
     for item in items:
         by_campaign.setdefault(item.campaign_id, []).append(
             ItemView(item.url, list(item.actions), item.suggested_caption)
         )
+    counts = await _group_counts(session, [r.id for r in rows if r.group_chat_id is not None])
     views = {}
     for r in rows:
         view = AssignmentView(
@@ -98,6 +89,20 @@ async def assignment_views_in(
         )
         views[view.assignment_id] = (view, r.locale or default_locale, r.telegram_message_id)
     return views
+
+
+async def _group_counts(session: AsyncSession, group_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Group mode: how many members reported each step of each task."""
+    counts: dict[int, dict[str, int]] = {}
+    if group_ids:
+        tallies = await session.execute(
+            select(Report.assignment_id, Report.action, func.count(func.distinct(Report.member_id)))
+            .where(col(Report.assignment_id).in_(group_ids), col(Report.content_item_id).is_(None))
+            .group_by(col(Report.assignment_id), col(Report.action))
+        )
+        for assignment_id, action, count in tallies.all():
+            counts.setdefault(assignment_id, {})[action] = count
+    return counts
 
 
 class Cards:

@@ -182,7 +182,7 @@ async def run(
             # (a) limits off
             await _relink(db, people[:fast])
             await campaigns.launch_campaign(db, SYSTEM, await _campaign(db, root, agreement))
-            sender = Sender(db, bot, rate=100_000, timezone=TZ, batch=500, concurrency=64)
+            sender = Sender(db, bot, rate=100_000, timezone=TZ, batch=5000)
             started, cpu = time.perf_counter(), time.process_time()
             sent = await send_all(sender)
             elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from telegram.error import BadRequest
 from telegram.ext import Application
@@ -21,7 +20,6 @@ from coordinator.bots.org_presses import OrgAnswer
 from coordinator.bots.presses import Press, PressQueue, PressResult, ours
 from coordinator.campaigns.reports import REFUSALS
 from coordinator.delivery import messages
-from coordinator.delivery.messages import AssignmentView
 from coordinator.i18n import translate as _
 
 App = Application[Any, Any, Any, Any, Any, Any]
@@ -125,34 +123,15 @@ async def _show(app: App, chat_id: int, pressed: int, result: PressResult) -> No
     assert result.view is not None and result.outcome is not None
     view, locale, current = result.view
     tz = app.bot_data["timezone"]
-    fresh = _card(view, locale, tz)
+    fresh = messages.card_text(view, locale, tz)
     markup = messages.buttons(view, locale)
     if current is not None and current != pressed:
-        stale = _card(view, locale, tz, replaced=True)
+        stale = messages.card_text(view, locale, tz, replaced=True)
         await _edit(app, chat_id, pressed, stale, None)
         if result.outcome.created:
             await _edit(app, chat_id, current, fresh, markup)
     elif result.outcome.created:
         await _edit(app, chat_id, pressed, fresh, markup)
-
-
-_CARDS: dict[tuple[object, ...], str] = {}  # card text by everything it shows
-CARDS_KEPT = 512
-
-
-def _card(view: AssignmentView, locale: str, tz: ZoneInfo, replaced: bool = False) -> str:
-    """The card's text, rendered once per state: a burst of presses on one campaign shows the
-    same few texts over and over (the task's id is only in the buttons)."""
-    items = tuple((i.url, tuple(i.actions), i.caption) for i in view.items)
-    counts = None if view.counts is None else tuple(sorted(view.counts.items()))
-    state = (view.title, view.brief, view.deadline_at, items, view.status, counts)
-    key = (*state, view.paid_broadcast, locale, tz.key, replaced)
-    text = _CARDS.get(key)
-    if text is None:
-        if len(_CARDS) >= CARDS_KEPT:
-            _CARDS.clear()
-        text = _CARDS[key] = messages.render(view, locale, tz, replaced=replaced)
-    return text
 
 
 async def _answer(app: App, pressed: Pressed, text: str, show_alert: bool = False) -> None:

@@ -33,6 +33,7 @@ from coordinator.bots import bot_api
 from coordinator.bots.aiohttp_request import NotSent
 from coordinator.bots.pacing import HOLD_LIMIT, PAID_RATE, Pacer
 from coordinator.bots.settle import SETTLE
+from coordinator.bots.telegram_client import SEND_CONNECTIONS
 from coordinator.bots.views import Cards, Views
 from coordinator.db import Database
 from coordinator.delivery import messages, store
@@ -85,9 +86,11 @@ class Lane:
         return job if self.bot == DEFAULT_BOT else f"{job}-{self.name}"
 
 
-def _lease_for(bot: Bot, concurrency: int, rate: float) -> timedelta:
+def _lease_for(bot: Bot, rate: float) -> timedelta:
     """Long enough for a claimed row to wait its pacing slot and for its request to time out
-    (waiting for a connection, connecting, reading the answer), and no longer."""
+    (waiting for a connection, connecting, reading the answer), and no longer. A row is leased
+    no sooner than CLAIM_AHEAD before the pacer lets it go, and a chat busier than HOLD_LIMIT
+    sends it back, so its wait for the pacer is about the two together."""
     request = bot.request
     timeouts = [
         getattr(request, "read_timeout", None),
@@ -95,7 +98,7 @@ def _lease_for(bot: Bot, concurrency: int, rate: float) -> timedelta:
         getattr(request, "pool_timeout", None),
     ]
     budget = sum(t for t in timeouts if isinstance(t, int | float)) or 25.0
-    pacing = min(concurrency / rate, HOLD_LIMIT * 4) if rate > 0 else 0.0
+    pacing = CLAIM_AHEAD + HOLD_LIMIT if rate > 0 else 0.0
     return timedelta(seconds=budget + pacing + 2.0)
 
 
@@ -120,8 +123,8 @@ class Sender:
         rate: float,
         timezone: ZoneInfo,
         locale: str = "vi",
-        batch: int = 200,
-        concurrency: int = 64,
+        batch: int = 1000,
+        concurrency: int = SEND_CONNECTIONS,
         lease_for: timedelta | None = None,
         paid_broadcast: bool = False,
         lane: Lane | None = None,
@@ -129,7 +132,7 @@ class Sender:
         self.db, self.bot, self.tz, self.locale = db, bot, timezone, locale
         self.lane = lane or Lane()  # which bot's rows, budget and lock
         self.batch, self.concurrency = batch, concurrency
-        self.lease_for = lease_for or _lease_for(bot, concurrency, rate)
+        self.lease_for = lease_for or _lease_for(bot, rate)
         # Rows are leased no sooner than about CLAIM_AHEAD before the pacer lets them go: a
         # crash then leaves uncertain only rows in flight or about to be.
         self.free_ahead = max(1, math.ceil(rate * CLAIM_AHEAD)) if rate > 0 else concurrency
@@ -217,12 +220,13 @@ class Sender:
                 rows = await store.record_and_lease(
                     self.db, outcomes, wanted, SETTLE, self.lease_for, self.lane.bot, cards.load
                 )
+                self.heartbeat()  # a long batch at the free rate must not look stale
         finally:
             for task in sending:  # stopped or failed: those rows stay leased until they expire
                 task.cancel()
 
     def _cards(self) -> Cards:
-        return Cards(self.locale, self.tz)
+        return Cards(self.locale)
 
     def _record_at(self) -> int:
         """Outcomes per commit while others are still out. When the pacer sets the pace (it
@@ -290,7 +294,7 @@ class Sender:
         if row.assignment_id not in cards.views:
             raise LookupError(f"assignment {row.assignment_id} is gone")
         view, locale, message_id = cards.views[row.assignment_id]
-        text = cards.text(view, locale, copy=copy and row.kind == "assignment")
+        text = messages.card_text(view, locale, self.tz, copy=copy and row.kind == "assignment")
         markup = messages.buttons(view, locale)
         if row.kind == "edit":
             try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,7 +11,6 @@ from sqlmodel import col, func, select
 
 from coordinator.campaigns.models import Assignment, Campaign, ContentItem, Report
 from coordinator.db import Database, in_ids
-from coordinator.delivery import messages
 from coordinator.delivery.messages import AssignmentView, ItemView
 from coordinator.delivery.store import Leased
 from coordinator.organizations.models import Member
@@ -85,7 +83,6 @@ async def assignment_views_in(
             status=r.status,
             counts=counts.get(r.id, {}) if r.group_chat_id is not None else None,
             paid_broadcast=r.paid_broadcast,
-            campaign_id=r.campaign_id,
         )
         views[view.assignment_id] = (view, r.locale or default_locale, r.telegram_message_id)
     return views
@@ -107,26 +104,13 @@ async def _group_counts(session: AsyncSession, group_ids: list[int]) -> dict[int
 
 class Cards:
     """What one round of leased rows renders from: their views, read in the lease's own
-    transaction (`store.lease(load=...)`), and each distinct card's text rendered once. A
-    campaign's thousands of cards differ only in their buttons, which carry the task's id."""
+    transaction (`store.lease(load=...)`); their text comes from `messages.card_text`."""
 
-    def __init__(self, default_locale: str, tz: ZoneInfo) -> None:
-        self.default_locale, self.tz = default_locale, tz
+    def __init__(self, default_locale: str) -> None:
+        self.default_locale = default_locale
         self.views: Views = {}
-        self._texts: dict[tuple[object, ...], str] = {}
 
     async def load(self, session: AsyncSession, rows: list[Leased]) -> None:
         ids = [r.assignment_id for r in rows if r.assignment_id is not None]
         if ids:
             self.views = await assignment_views_in(session, ids, self.default_locale)
-
-    def text(self, view: AssignmentView, locale: str, copy: bool) -> str:
-        """`messages.render`, once per campaign, status, locale and copy note in this round;
-        a group card (its counts) is rendered for itself."""
-        if view.campaign_id is None or view.counts is not None:
-            return messages.render(view, locale, self.tz, copy=copy)
-        key = (view.campaign_id, view.status, locale, copy)
-        text = self._texts.get(key)
-        if text is None:
-            text = self._texts[key] = messages.render(view, locale, self.tz, copy=copy)
-        return text

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, case, literal, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from coordinator.campaigns.models import Assignment, Campaign
 from coordinator.campaigns.states import OPEN_ASSIGNMENT
-from coordinator.db import Database, id_pairs, in_ids
+from coordinator.db import Database, id_pairs
 
 
 async def open_tasks(db: Database, member_id: int) -> list[tuple[Assignment, Campaign]]:
@@ -36,28 +36,26 @@ async def record_delivered(
     task keeps its message id, and a pending one becomes delivered. In bulk: the sender's
     record calls this for every round (`delivery.store.Settle.delivered`)."""
     assignments = Assignment.__table__  # type: ignore[attr-defined]
+    # One statement for both changes: its tally trigger runs once per round, and on
+    # PostgreSQL it locks the summary lines in key order, as a launch's does. A resend must
+    # not move delivered_at: only a pending task becomes delivered.
+    pending = assignments.c.status == "pending"
+    done = update(assignments).values(
+        status=case((pending, "delivered"), else_=assignments.c.status),
+        delivered_at=case(
+            (pending, literal(now, assignments.c.delivered_at.type)),
+            else_=assignments.c.delivered_at,
+        ),
+    )
     pairs = id_pairs(session, cards)
     if pairs is not None:  # PostgreSQL: one set-based statement
         await session.execute(
-            update(assignments)
-            .where(assignments.c.id == pairs.c.id)
-            .values(telegram_message_id=pairs.c.value)
+            done.where(assignments.c.id == pairs.c.id).values(telegram_message_id=pairs.c.value)
         )
-    else:
-        await session.execute(
-            update(assignments)
-            .where(assignments.c.id == bindparam("task"))
-            .values(telegram_message_id=bindparam("message_id")),
-            [{"task": task, "message_id": message_id} for task, message_id in cards],
-        )
-    # A resend must not move delivered_at: only a pending task becomes delivered. One
-    # statement, so that on PostgreSQL its trigger locks the tally summary lines in key order,
-    # as a launch's does (per-row statements would lock them in task order).
+        return
     await session.execute(
-        update(assignments)
-        .where(
-            in_ids(session, assignments.c.id, [task for task, _ in cards]),
-            assignments.c.status == "pending",
-        )
-        .values(status="delivered", delivered_at=now)
+        done.where(assignments.c.id == bindparam("task")).values(
+            telegram_message_id=bindparam("message_id")
+        ),
+        [{"task": task, "message_id": message_id} for task, message_id in cards],
     )

@@ -43,7 +43,6 @@ class AssignmentView:
     status: str
     counts: dict[str, int] | None = None  # group mode: how many members did what
     paid_broadcast: bool = False  # an urgent campaign: sent with allow_paid_broadcast
-    campaign_id: int | None = None  # the sender renders each campaign's card once per round
 
 
 def _clip(text: str, limit: int) -> str:
@@ -74,6 +73,29 @@ def render(
             return "\n".join([*notes, text])
     # Only with dozens of items: show the first ten, never broken HTML.
     return "\n".join([*notes, _render(replace(view, items=view.items[:10]), locale, tz, 0, 0)])
+
+
+_RENDERED: dict[tuple[object, ...], str] = {}  # card text by everything it shows
+RENDERED_KEPT = 512
+
+
+def card_text(
+    view: AssignmentView, locale: str, tz: ZoneInfo, *, copy: bool = False, replaced: bool = False
+) -> str:
+    """`render`, once per content: a campaign's thousands of cards differ only in their
+    buttons (which carry the task's id), so the sender's rounds and a burst of presses show
+    the same few texts over and over. Keyed by everything the text shows, so a card whose
+    campaign was edited, or a group card whose counts moved, is rendered afresh."""
+    items = tuple((i.url, tuple(i.actions), i.caption) for i in view.items)
+    counts = None if view.counts is None else tuple(sorted(view.counts.items()))
+    shown = (view.title, view.brief, view.deadline_at, items, view.status, counts)
+    key = (*shown, locale, tz.key, copy, replaced)
+    text = _RENDERED.get(key)
+    if text is None:
+        if len(_RENDERED) >= RENDERED_KEPT:
+            _RENDERED.clear()
+        text = _RENDERED[key] = render(view, locale, tz, copy=copy, replaced=replaced)
+    return text
 
 
 def _render(

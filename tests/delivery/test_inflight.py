@@ -40,10 +40,10 @@ from tests.delivery.test_delivery import (
     link_members,
     rows,
 )
+from tests.faults.harness import sender_concurrency
 from tests.web.test_web_authorization import sign_in
 
 COPY_VI = "bản gửi lại"
-CONCURRENCY = 64  # the sender's default: at most this many rows leased at once
 
 
 @pytest.fixture
@@ -321,7 +321,7 @@ async def test_a_worker_killed_twice_mid_delivery_loses_nothing(world):
                 # A newly elected sender takes over its predecessor's leases before it sends,
                 # so what is `sending` now is the killed worker's own.
                 leased_at_kill.append((await statuses(world.db)).get("sending", 0))
-            assert all(n <= CONCURRENCY for n in leased_at_kill), leased_at_kill
+            assert all(n <= sender_concurrency() for n in leased_at_kill), leased_at_kill
             print("leased at each kill:", leased_at_kill)
             last = _start(["worker"], env)
             try:

@@ -1,6 +1,7 @@
 """Every text the bot can say exists in Vietnamese, and messages are escaped and bounded."""
 
 import ast
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -61,3 +62,33 @@ def test_it_escapes_and_bounds_assignment_messages():
     assert data == ["t:7:ack", "t:7:done", "t:7:no"]
     assert all(messages.parse_callback(d)[0] == 7 for d in data)
     assert messages.parse_callback("t:x:done") is None and messages.parse_callback("evil") is None
+
+
+def test_a_cached_card_text_follows_everything_the_card_shows():
+    """`card_text` renders once per content; any change to what a card shows (its campaign
+    edited, its status moved, a group count moved, a note) must give the new text."""
+    tz = ZoneInfo("Asia/Ho_Chi_Minh")
+    view = messages.AssignmentView(
+        assignment_id=1,
+        title="Chia sẻ bài viết",
+        brief="Tỉnh đoàn",
+        deadline_at=datetime(2026, 12, 1, 10, 0, tzinfo=UTC),
+        items=[messages.ItemView("https://fb.com/p/1", ["share"], None)],
+        status="delivered",
+    )
+    variants = [
+        view,
+        replace(view, assignment_id=2),  # another task of the campaign: same text
+        replace(view, title="Bài mới"),
+        replace(view, status="done"),
+        replace(view, items=[messages.ItemView("https://fb.com/p/1", ["share", "react"], None)]),
+        replace(view, counts={"done": 1}),
+        replace(view, counts={"done": 2}),
+    ]
+    for locale in ("vi", "en"):
+        for v in variants:
+            for copy, replaced in ((False, False), (True, False), (False, True)):
+                expected = messages.render(v, locale, tz, copy=copy, replaced=replaced)
+                for _ in range(2):  # the second call is served from the cache
+                    got = messages.card_text(v, locale, tz, copy=copy, replaced=replaced)
+                    assert got == expected

@@ -12,7 +12,7 @@
     achieved / allowed and 429s (needs --postgres or COORDINATOR_TEST_POSTGRES_URL);
 (f) a paid broadcast (allow_paid_broadcast) over --paid assignments: messages/s, Stars charged.
 
-A size of 0 skips (b), (c), (d) or (f). `--chunk N` makes a launch queue only N task cards
+`--presses 0` or `--spread 0` skips (c) or (d). `--chunk N` makes a launch queue only N task cards
 and the sender's leases queue the rest N at a time (`delivery.backlog`; 20,000 by default), so
 (a) with --fast above N measures the sender with its top-ups.
 

@@ -388,7 +388,9 @@ def main() -> None:
             finally:
                 if args.postgres:
                     asyncio.run(dbtools.drop_pg_database(url))
-            if not pg_server or not args.spread:
+            if not args.spread:
+                return
+            if not pg_server:
                 print("(d) skipped: no PostgreSQL (--postgres or COORDINATOR_TEST_POSTGRES_URL)")
                 return
             url = asyncio.run(

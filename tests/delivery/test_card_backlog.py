@@ -13,7 +13,7 @@ from coordinator.base import utcnow
 from coordinator.bots.settle import SETTLE
 from coordinator.campaigns import service as campaigns
 from coordinator.campaigns.models import Assignment
-from coordinator.delivery import backlog, store
+from coordinator.delivery import backlog, review, store
 from coordinator.delivery.models import DEFAULT_BOT, BotChat, CardBacklog, OutboxMessage
 from coordinator.delivery.store import Outcome
 from coordinator.health import outbox_health
@@ -111,6 +111,7 @@ async def test_a_launch_beyond_a_chunk_queues_its_first_chunk_and_leaves_the_res
         assert (await backlog.waiting(session))[0] == tasks[-1] - tasks[CHUNK - 1]
     health = await outbox_health(world.db, utcnow())
     assert health["waiting"] == len(tasks) - CHUNK
+    assert (await review.summary(world.db, world.actor["admin"])).waiting == len(tasks) - CHUNK
 
 
 async def test_a_small_launch_queues_every_card_and_no_backlog(world):

@@ -12,6 +12,10 @@
     achieved / allowed and 429s (needs --postgres or COORDINATOR_TEST_POSTGRES_URL);
 (f) a paid broadcast (allow_paid_broadcast) over --paid assignments: messages/s, Stars charged.
 
+`--presses 0` or `--spread 0` skips (c) or (d). `--chunk N` makes a launch queue only N task cards
+and the sender's leases queue the rest N at a time (`delivery.backlog`; 20,000 by default), so
+(a) with --fast above N measures the sender with its top-ups.
+
 The sandbox runs in a separate process (`coordinator sandbox`), as Telegram would be; the
 database is a fresh SQLite file (or --postgres URL). Prints the machine's conditions.
 """
@@ -45,6 +49,7 @@ from coordinator.bots.telegram_client import make_bot
 from coordinator.campaigns import service as campaigns
 from coordinator.campaigns.models import Assignment, Report
 from coordinator.db import Database
+from coordinator.delivery import backlog
 from coordinator.delivery.models import OutboxMessage
 from coordinator.organizations import agreements
 from coordinator.organizations.models import Member
@@ -221,50 +226,52 @@ async def run(
                 f"{after['stars_spent'] - before['stars_spent']:g} Stars charged; 429s: {refused}"
             )
             await http.put("/sandbox/limits", json={"enabled": False})
-        # (c) presses end to end
-        settings = read_settings({**os.environ, "COORDINATOR_DATABASE_URL": url})
-        telegram = runtime.build(db, settings, TOKEN, f"{sandbox_url}/bot")
-        async with runtime.running(telegram):
-            async with db.read() as session:
-                targets = (
-                    await session.execute(
-                        select(
-                            Assignment.id, Assignment.telegram_message_id, Member.telegram_user_id
-                        )
-                        .join(Member, Member.id == Assignment.member_id)
-                        .where(Assignment.status == "delivered")
-                        .limit(presses)
-                    )
-                ).all()
-            # The volunteers press through aiohttp: httpx would spend more CPU in this process,
-            # which the bot shares, than the bot itself.
-            before = (await http.get("/sandbox/stats")).json()["result"]
-            async with aiohttp.ClientSession(base_url=sandbox_url) as volunteers:
-                started, cpu = time.perf_counter(), time.process_time()
-                for start in range(0, len(targets), 100):
-                    await asyncio.gather(
-                        *(
-                            _press(volunteers, assignment, message, chat)
-                            for assignment, message, chat in targets[start : start + 100]
-                        )
-                    )
-            # End to end: recorded, answered, and the volunteer's message edited to show it.
-            while True:
-                stats = (await http.get("/sandbox/stats")).json()["result"]
-                answered = stats["callback_answers"] - before["callback_answers"]
-                edited = stats["edited"] - before["edited"]
+        if presses:  # (c) presses end to end
+            settings = read_settings({**os.environ, "COORDINATOR_DATABASE_URL": url})
+            telegram = runtime.build(db, settings, TOKEN, f"{sandbox_url}/bot")
+            async with runtime.running(telegram):
                 async with db.read() as session:
-                    recorded = await session.scalar(select(func.count(Report.id)))
-                if min(answered, edited, recorded or 0) >= len(targets):
-                    break
-                await asyncio.sleep(0.02)
-            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-            print(
-                f"(c) presses        {len(targets)} presses in {elapsed:.1f} s = "
-                f"{len(targets) / elapsed:,.0f} presses/s; {cpu * 1000 / len(targets):.2f} ms "
-                f"CPU/press in this process (the bot and the pressing volunteers); "
-                f"load average {os.getloadavg()[0]:.1f}"
-            )
+                    targets = (
+                        await session.execute(
+                            select(
+                                Assignment.id,
+                                Assignment.telegram_message_id,
+                                Member.telegram_user_id,
+                            )
+                            .join(Member, Member.id == Assignment.member_id)
+                            .where(Assignment.status == "delivered")
+                            .limit(presses)
+                        )
+                    ).all()
+                # The volunteers press through aiohttp: httpx would spend more CPU in this process,
+                # which the bot shares, than the bot itself.
+                before = (await http.get("/sandbox/stats")).json()["result"]
+                async with aiohttp.ClientSession(base_url=sandbox_url) as volunteers:
+                    started, cpu = time.perf_counter(), time.process_time()
+                    for start in range(0, len(targets), 100):
+                        await asyncio.gather(
+                            *(
+                                _press(volunteers, assignment, message, chat)
+                                for assignment, message, chat in targets[start : start + 100]
+                            )
+                        )
+                # End to end: recorded, answered, and the volunteer's message edited to show it.
+                while True:
+                    stats = (await http.get("/sandbox/stats")).json()["result"]
+                    answered = stats["callback_answers"] - before["callback_answers"]
+                    edited = stats["edited"] - before["edited"]
+                    async with db.read() as session:
+                        recorded = await session.scalar(select(func.count(Report.id)))
+                    if min(answered, edited, recorded or 0) >= len(targets):
+                        break
+                    await asyncio.sleep(0.02)
+                elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+                print(
+                    f"(c) presses        {len(targets)} presses in {elapsed:.1f} s = "
+                    f"{len(targets) / elapsed:,.0f} presses/s; {cpu * 1000 / len(targets):.2f} ms "
+                    f"CPU/press in this process (the bot and the pressing volunteers); "
+                    f"load average {os.getloadavg()[0]:.1f}"
+                )
     finally:
         await http.aclose()
         await db.dispose()
@@ -336,8 +343,13 @@ def main() -> None:
     parser.add_argument("--paid", type=int, default=5_000)
     parser.add_argument("--spread", type=int, default=2_000)
     parser.add_argument("--processes", type=int, default=3)
+    parser.add_argument(
+        "--chunk", type=int, help="task cards a launch queues (the senders queue the rest)"
+    )
     parser.add_argument("--postgres", help="server URL; a scratch database is created and dropped")
     args = parser.parse_args()
+    if args.chunk:  # in this process only: (a)-(c) and (f), not the workers of (d)
+        backlog.CARD_CHUNK = args.chunk
     pg_server = args.postgres or os.environ.get("COORDINATOR_TEST_POSTGRES_URL")
     print(
         f"machine            {platform.platform()}, {os.cpu_count()} cpus, "
@@ -376,6 +388,8 @@ def main() -> None:
             finally:
                 if args.postgres:
                     asyncio.run(dbtools.drop_pg_database(url))
+            if not args.spread:
+                return
             if not pg_server:
                 print("(d) skipped: no PostgreSQL (--postgres or COORDINATOR_TEST_POSTGRES_URL)")
                 return

@@ -1,4 +1,4 @@
-"""Benchmark: launching one campaign to N members (assignments + outbox rows in one transaction).
+"""Benchmark: launching one campaign to N members (its tasks and first task cards, one transaction).
 
     .venv/bin/python -m bench.launch --members 100000                      # SQLite in a temp dir
     .venv/bin/python -m bench.launch --members 100000 --postgres postgresql+asyncpg://postgres@127.0.0.1:5432/test
@@ -14,6 +14,9 @@ has seen an empty `assignment` table: the first launch on a fresh deployment.
 `--statements` prints the first launch's slowest statements: wall time and, when PostgreSQL
 runs on this machine, the CPU its backend spent on each (read from /proc), which other
 processes on the cores disturb far less than the wall time.
+
+`--top-ups N` (default 3) then times N of the senders' top-ups of the cards the launch left
+them (`delivery.backlog.top_up`, each in its own transaction, as a lease runs it).
 
 Prints the time to launch, the rows written, and the machine's conditions.
 """
@@ -36,9 +39,12 @@ from sqlalchemy import event, func, insert, select
 
 from coordinator.auth.scope import SYSTEM
 from coordinator.base import utcnow
+from coordinator.campaigns import launch as _sources  # noqa: F401  the cards' sources
 from coordinator.campaigns import service as campaigns
 from coordinator.campaigns.models import HeldTask
 from coordinator.db import Database
+from coordinator.delivery import backlog
+from coordinator.delivery.models import OutboxMessage
 from coordinator.organizations import agreements
 from coordinator.organizations import service as orgs
 from coordinator.organizations.models import Member
@@ -153,6 +159,7 @@ async def run(
     cap: int | None = None,
     share: int | None = None,
     statements: bool = False,
+    top_ups: int = 0,
 ) -> None:
     db = Database(url)
     try:
@@ -192,10 +199,12 @@ async def run(
         print(f"members        {members}, weekly cap {cap}, share {share}")
         print(
             f"launch         {first:.2f} s ({first_cpu:.2f} s CPU in this process), "
-            f"{result.created} assignments + outbox rows"
+            f"{result.created} assignments, {await _cards(db)} task cards queued, "
+            f"{await _waiting(db)} left to the senders (load {_load()})"
         )
         print(f"relaunch       {second:.2f} s, {again.created} new")
         _print_statements(spans)
+        await _time_top_ups(db, top_ups)
         if cap is not None:
             other = await _campaign(db, agreement.id or 0, root, share)
             started = time.perf_counter()
@@ -205,6 +214,38 @@ async def run(
             print(f"second launch  {took:.2f} s, {result.created} assignments, {held} held back")
     finally:
         await db.dispose()
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+async def _cards(db: Database) -> int:
+    async with db.read() as session:
+        return int(await session.scalar(select(func.count()).select_from(OutboxMessage)) or 0)
+
+
+async def _waiting(db: Database) -> int:
+    async with db.read() as session:
+        return (await backlog.waiting(session))[0]
+
+
+async def _time_top_ups(db: Database, chunks: int) -> None:
+    """What the senders pay for the cards a launch left them: `chunks` top-ups, each in its
+    own transaction as a lease runs it (wall time with the commit; backend CPU on PostgreSQL)."""
+    for n in range(chunks):
+        clock = _statement_clock(db) if db.dialect == "postgresql" else None
+        cpu, started = time.process_time(), time.perf_counter()
+        async with db.write() as session:
+            queued = await backlog.top_up(session)
+        took, used = time.perf_counter() - started, time.process_time() - cpu
+        backend = sum(c for _, c, _ in clock[1]()) if clock is not None else 0
+        if not queued:
+            return
+        print(
+            f"top-up {n + 1:<7} {took * 1000:.0f} ms, {queued} cards, "
+            f"{backend} ms backend CPU, {used * 1000:.0f} ms CPU here (load {_load()})"
+        )
 
 
 def _print_statements(spans: list[Span]) -> None:
@@ -234,11 +275,19 @@ def main() -> None:
     parser.add_argument("--cap", type=int, help="the deployment's weekly cap per volunteer")
     parser.add_argument("--share", type=int, help="percent of each organization to ask")
     parser.add_argument("--statements", action="store_true", help="time the first launch's SQL")
+    parser.add_argument(
+        "--top-ups", type=int, default=3, help="time this many of the senders' card top-ups"
+    )
     args = parser.parse_args()
     if args.cap is not None:
         os.environ["COORDINATOR_WEEKLY_TASK_CAP"] = str(args.cap)
         get_settings.cache_clear()
-    fair = {"cap": args.cap, "share": args.share, "statements": args.statements}
+    fair = {
+        "cap": args.cap,
+        "share": args.share,
+        "statements": args.statements,
+        "top_ups": args.top_ups,
+    }
     python = platform.python_version()
     print(f"machine        {platform.platform()}, {os.cpu_count()} cpus, Python {python}")
     if args.postgres:

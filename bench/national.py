@@ -37,7 +37,7 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlmodel import col, select
 
-from bench.launch import _campaign
+from bench.launch import _campaign, _cards, _statement_clock, _time_top_ups, _waiting
 from bench.scale import generate, say
 from bench.tallies import RAW_GROUP_BY, TZ, timed
 from coordinator.auth.models import User
@@ -165,21 +165,27 @@ def statement_clock(db: Database) -> list[tuple[float, str]]:
 
 
 async def launch_all(db: Database, ids: dict[str, int], statements: bool) -> int:
+    """The launch as the user waits for it (`launch_campaign` returning), then what the
+    senders pay later for the cards it left them: three top-ups, timed the same way."""
     campaign_id = await _campaign(db, ids["agreement"], ids["root"], None)
     spans = statement_clock(db) if statements else []
+    backend = _statement_clock(db) if statements else None
     cpu = time.process_time()
     started = time.perf_counter()
     result = await campaigns.launch_campaign(db, SYSTEM, campaign_id)
     took = time.perf_counter() - started
+    used = sum(c for _, c, _ in backend[1]()) if backend is not None else 0
     figure(
         "launch to every member",
-        f"{took:.2f} s ({time.process_time() - cpu:.2f} s CPU here), "
-        f"{result.created:,} tasks + outbox rows (target <= 20 s at 1M)",
+        f"{took:.2f} s ({time.process_time() - cpu:.2f} s CPU here, {used} ms backend CPU), "
+        f"{result.created:,} tasks, {await _cards(db):,} outbox rows, "
+        f"{await _waiting(db):,} cards left to the senders (target <= 20 s at 1M)",
     )
     if statements:
         say("  statements", f"{len(spans)}, {sum(t for t, _ in spans):.2f} s together")
         for took, words in sorted(spans, reverse=True)[:6]:
             say(f"  {took:8.2f} s", words)
+    await _time_top_ups(db, 3)
     async with db.engine.connect() as conn:
         await conn.execute(text("ANALYZE"))  # as tallies.py: the tally reads settled statistics
         await conn.commit()

@@ -23,6 +23,7 @@ from sqlmodel import col, select
 from coordinator.base import utcnow
 from coordinator.bots.identity import bot_status
 from coordinator.db import BUSY_TIMEOUT_MS, Database
+from coordinator.delivery import backlog
 from coordinator.delivery.models import OutboxMessage
 from coordinator.http import DB
 from coordinator.settings import Settings
@@ -66,9 +67,13 @@ async def outbox_health(db: Database, now: datetime) -> dict[str, Any]:
                 )
             ).all()
         )
+        waiting, launched = await backlog.waiting(session)
+    # Cards a launch left to the senders wait too, since the launch (`delivery.backlog`).
+    oldest_due = min((t for t in (oldest_due, launched) if t is not None), default=None)
     lag = (now - oldest_due).total_seconds() if oldest_due is not None else 0.0
     return {
         "lag_seconds": round(max(lag, 0.0), 1),
+        "waiting": waiting,
         "uncertain": int(counts.get("uncertain", 0)),
         "dead_letter": int(counts.get("failed", 0)),
     }

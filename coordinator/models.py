@@ -22,7 +22,7 @@ from coordinator.campaigns.models import (
     OrganizationTask,
     Report,
 )
-from coordinator.delivery.models import BotChat, OutboxMessage
+from coordinator.delivery.models import BotChat, CardBacklog, OutboxMessage
 from coordinator.organizations.models import (
     Agreement,
     AgreementParty,
@@ -51,6 +51,7 @@ __all__ = [
     "Campaign",
     "CampaignTarget",
     "CampaignTemplate",
+    "CardBacklog",
     "Channel",
     "Club",
     "ContentItem",

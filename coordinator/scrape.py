@@ -60,7 +60,13 @@ async def database_gauges(db: Database, now: datetime) -> list[Metric]:
     )
     for status in STATUSES:
         rows.add_metric([BOT, status], int(counts.get(status, 0)))
-    return [lag, rows]
+    waiting = GaugeMetricFamily(
+        "coordinator_outbox_waiting_cards",
+        "Task cards of launches not queued yet (the senders queue them a chunk at a time; "
+        "at most: the id ranges left).",
+    )
+    waiting.add_metric([], outbox["waiting"])
+    return [lag, rows, waiting]
 
 
 def _counted() -> CollectorRegistry:

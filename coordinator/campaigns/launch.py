@@ -14,6 +14,8 @@ from coordinator.campaigns import fairload
 from coordinator.campaigns.models import Assignment, Campaign, CampaignTarget, HeldTask
 from coordinator.clock import zone
 from coordinator.db import upsert_insert
+from coordinator.delivery import backlog
+from coordinator.delivery.backlog import queue_launch_cards
 from coordinator.delivery.queue import queue_cards
 from coordinator.organizations.models import GroupChat, Member, MemberClub
 from coordinator.organizations.tree import subtree_ids
@@ -89,8 +91,10 @@ async def assign(
     only_these: bool = False,
 ) -> int:
     """The assignments of these organizations and clubs, by DM (`dm`) or group chat, and their
-    task cards. `only_these`: queue cards for these recipients only, not the whole campaign's
+    task cards: the first `backlog.CARD_CHUNK` in this transaction, the rest queued by the
+    senders (`backlog.top_up`). `only_these`: queue cards for these recipients only, all now
     (a pass-on hands out one organization's part of a campaign)."""
+    before = await _last_task(session)  # this statement's tasks get larger ids
     if kind == "group":
         created = await _insert_group_assignments(session, campaign_id, orgs, clubs, now)
         chat, of_task = _group_chat()
@@ -102,12 +106,43 @@ async def assign(
         chat, of_task = _member_chat()
         members = select(Member.id).where(*eligible_members(orgs, clubs))
         these = col(Assignment.member_id).in_(members)
-    if created:
-        where = and_(col(Assignment.campaign_id) == campaign_id, of_task)
-        await queue_cards(
-            session, col(Assignment.id), chat, and_(where, these) if only_these else where, now
+    if created and only_these:
+        where = and_(col(Assignment.campaign_id) == campaign_id, of_task, these)
+        await queue_cards(session, col(Assignment.id), chat, where, now)
+    elif created:
+        first = await session.scalar(
+            select(Assignment.id)
+            .where(col(Assignment.id) > before, col(Assignment.campaign_id) == campaign_id)
+            .order_by(col(Assignment.id))
+            .limit(1)
         )
+        last = await _last_task(session)
+        await queue_launch_cards(session, campaign_id, kind, int(first or last) - 1, last, now)
     return created
+
+
+async def _last_task(session: AsyncSession) -> int:
+    """The largest task id (the primary key's last entry): the tasks a statement writes after
+    this read get larger ids, so (before, after] holds them all (and maybe others' tasks, which
+    the card source's campaign filter leaves out, and ids PostgreSQL spent on rows the unique
+    key skipped: a launch again starts its cards at its first new task)."""
+    return int(await session.scalar(select(func.max(Assignment.id))) or 0)
+
+
+def _cards_of(kind: str) -> backlog.CardSource:
+    """The task cards a campaign's tasks of this kind still need: pending tasks (a task that
+    moved on before its chunk was queued, e.g. expired, needs none), each to its chat."""
+
+    def source(campaign_id: int) -> tuple[Any, Any, Any]:
+        chat, of_task = _group_chat() if kind == "group" else _member_chat()
+        mine = col(Assignment.campaign_id) == campaign_id
+        return col(Assignment.id), chat, and_(mine, col(Assignment.status) == "pending", of_task)
+
+    return source
+
+
+for _kind in ("dm", "group"):
+    backlog.card_source(_kind, _cards_of(_kind))
 
 
 # A task's chat as a joined column, not a correlated subquery: PostgreSQL evaluated that

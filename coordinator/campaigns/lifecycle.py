@@ -19,6 +19,7 @@ from coordinator.campaigns.drafting import agreement_for
 from coordinator.campaigns.models import Assignment, Campaign, CampaignTarget, ContentItem
 from coordinator.campaigns.states import OPEN_ASSIGNMENT
 from coordinator.db import Database
+from coordinator.delivery.backlog import drop_backlog
 from coordinator.delivery.queue import withdraw_cards
 from coordinator.errors import Invalid, field_error
 
@@ -111,6 +112,7 @@ async def _finish(
         if was == campaign.status:
             return campaign
         campaign.closed_at = now
+        await drop_backlog(session, campaign_id)  # first: see its docstring
         await session.execute(
             update(Assignment)
             .where(

@@ -18,6 +18,7 @@ class SummaryOut(msgspec.Struct):
     uncertain: int
     dead_letter: int
     dropped_edits: int
+    waiting: int  # task cards of big launches the senders have not queued yet (at most)
 
 
 class TroubledOut(msgspec.Struct):

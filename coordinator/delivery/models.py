@@ -92,3 +92,24 @@ class BotChat(SQLModel, table=True):
     __tablename__ = "bot_chat"
     chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     bot_id: int = Field(sa_column=Column(Integer, nullable=False))
+
+
+class CardBacklog(SQLModel, table=True):
+    """Task cards of a launch not queued yet: those of `campaign_id`'s tasks with ids in
+    (`after_id`, `last_id`]. A launch queues its first chunk of cards and leaves the rest
+    here; the senders queue the next chunk whenever a lease comes up short
+    (`backlog.top_up`), so a national launch does not write 900,000 outbox rows in its
+    transaction. One row per launch (a campaign launched again while its first cards still
+    wait has two); the row goes when the cursor reaches `last_id`."""
+
+    __tablename__ = "card_backlog"
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("campaign.id"), nullable=False, index=True)
+    )
+    # Who selects the cards (`backlog.card_source`): the slice that owns the tasks.
+    source: str = Field(max_length=20)
+    after_id: int  # every task of this launch up to this id has its card queued
+    last_id: int  # the launch's last task
+    # The launch: the cards keep the place in the queue (next_attempt_at) they had then.
+    due: datetime = Field(sa_type=UTCDateTime, nullable=False)

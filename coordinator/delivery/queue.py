@@ -164,14 +164,15 @@ async def queue_group_edit_in(
 
 async def queue_cards(
     session: AsyncSession, task: Any, chat: Any, where: Any, now: datetime
-) -> None:
+) -> int:
     """One task card (dedupe key `assignment:<id>`) per row of `task`, `chat` WHERE `where`
     that has none, in one INSERT ... SELECT: the dedupe key's unique index skips the rest.
     `chat` is best a column of a table `where` joins (not a correlated subquery, which
     PostgreSQL evaluates again for the `bot_chat` join below).
     (Not NOT EXISTS: PostgreSQL plans it as a nested loop over the outbox pages this very
     statement is filling, 64 s for 90,000 rows in a populated database.) Each card goes
-    through the bot its chat talks to, as in `queue_once`: an outer join on `bot_chat`."""
+    through the bot its chat talks to, as in `queue_once`: an outer join on `bot_chat`.
+    Returns how many were queued."""
     when = literal(now, UTCDateTime())
     picked = sa_select(task.label("task"), chat.label("chat")).where(where).subquery("picked")
     rows = sa_select(
@@ -186,7 +187,7 @@ async def queue_cards(
         when,
         when,
     ).select_from(picked.outerjoin(BotChat, col(BotChat.chat_id) == picked.c.chat))
-    await session.execute(
+    result = await session.execute(
         upsert_insert(session)(OutboxMessage)
         .from_select(
             [
@@ -205,6 +206,7 @@ async def queue_cards(
         )
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
     )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def withdraw_cards(session: AsyncSession, tasks: Any, reason: str) -> None:

@@ -18,6 +18,7 @@ from coordinator.auth.audit import audit
 from coordinator.auth.scope import Actor
 from coordinator.base import utcnow
 from coordinator.db import Database
+from coordinator.delivery import backlog
 from coordinator.delivery.models import OutboxMessage
 from coordinator.errors import Conflict, NotFound
 from coordinator.pagination import Page, check_window
@@ -35,6 +36,7 @@ class Summary:
     uncertain: int  # uncertain after the resend too: an operator decides
     dead_letter: int  # failed for good
     dropped_edits: int  # counter edits given up (the next edit carries fresh counts)
+    waiting: int = 0  # task cards big launches left to the senders, not queued yet (at most)
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ async def summary(db: Database, actor: Actor) -> Summary:
         resent = await session.scalar(
             select(func.count()).select_from(OutboxMessage).where(resent_flag.is_(True))
         )
+        waiting, _ = await backlog.waiting(session)
     by_status: dict[str, int] = {}
     by_kind: dict[str, dict[str, int]] = {}
     for kind, status, count in counts:
@@ -81,6 +84,7 @@ async def summary(db: Database, actor: Actor) -> Summary:
         uncertain=by_status.get("uncertain", 0),
         dead_letter=by_status.get("failed", 0),
         dropped_edits=by_kind.get("edit", {}).get("cancelled", 0),
+        waiting=waiting,
     )
 
 

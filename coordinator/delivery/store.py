@@ -17,6 +17,7 @@ from sqlmodel import col, select, update
 
 from coordinator.base import utcnow
 from coordinator.db import Database, id_pairs
+from coordinator.delivery import backlog
 from coordinator.delivery.models import DEFAULT_BOT, OutboxMessage
 
 # A lease covers the wait for a pacing slot and the request's own timeouts; the sender sizes it
@@ -65,6 +66,20 @@ async def _lease_in(
     bot: int,
     load: Load | None = None,
 ) -> list[Leased]:
+    """Claim up to `limit` due rows; when this bot has fewer, queue the next chunk of a
+    launch's task cards (`backlog.top_up`) and claim from them too, in this transaction: the
+    sender never waits for the cards a launch left to it."""
+    leased = await _claim(session, limit, now, lease_for, bot)
+    if len(leased) < limit and await backlog.top_up(session):
+        leased += await _claim(session, limit - len(leased), now, lease_for, bot)
+    if load is not None and leased:
+        await load(session, leased)
+    return leased
+
+
+async def _claim(
+    session: AsyncSession, limit: int, now: datetime, lease_for: timedelta, bot: int
+) -> list[Leased]:
     """One statement claims and returns the rows (UPDATE ... WHERE id IN (SELECT ... FOR UPDATE
     SKIP LOCKED) RETURNING), in core SQL: no ORM object per row, no second round trip."""
     outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
@@ -87,13 +102,10 @@ async def _lease_in(
     )
     # RETURNING keeps no order: the queue's order is (next_attempt_at, id).
     rows = sorted(claimed.all(), key=lambda r: (r.next_attempt_at, r.id))
-    leased = [
+    return [
         Leased(r.id, r.kind, r.chat_id, r.assignment_id, dict(r.payload), r.attempts, bot)
         for r in rows
     ]
-    if load is not None and leased:
-        await load(session, leased)
-    return leased
 
 
 _LEASED = ("id", "kind", "chat_id", "assignment_id", "payload", "attempts")

@@ -264,6 +264,7 @@ async def test_the_api_counts_the_outbox_by_status_and_kind(world, api):
         "uncertain": 1,
         "dead_letter": 1,
         "dropped_edits": 1,
+        "waiting": 0,
     }
     denied = await api.get("/api/v1/outbox/summary", headers=api.as_("lead"))
     assert denied.status_code == 403

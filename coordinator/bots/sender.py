@@ -91,12 +91,8 @@ def _lease_for(bot: Bot, rate: float) -> timedelta:
     (waiting for a connection, connecting, reading the answer), and no longer. A row is leased
     no sooner than CLAIM_AHEAD before the pacer lets it go, and a chat busier than HOLD_LIMIT
     sends it back, so its wait for the pacer is about the two together."""
-    request = bot.request
-    timeouts = [
-        getattr(request, "read_timeout", None),
-        getattr(request, "connect_timeout", None),
-        getattr(request, "pool_timeout", None),
-    ]
+    names = ("read_timeout", "connect_timeout", "pool_timeout")
+    timeouts = [getattr(bot.request, name, None) for name in names]
     budget = sum(t for t in timeouts if isinstance(t, int | float)) or 25.0
     pacing = CLAIM_AHEAD + HOLD_LIMIT if rate > 0 else 0.0
     return timedelta(seconds=budget + pacing + 2.0)

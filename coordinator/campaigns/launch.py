@@ -94,7 +94,8 @@ async def assign(
     task cards: the first `backlog.CARD_CHUNK` in this transaction, the rest queued by the
     senders (`backlog.top_up`). `only_these`: queue cards for these recipients only, all now
     (a pass-on hands out one organization's part of a campaign)."""
-    before = await _last_task(session)  # this statement's tasks get larger ids
+    # A launch's new tasks get ids above this; a pass-on queues its cards at once without it.
+    before = 0 if only_these else await _last_task(session)
     if kind == "group":
         created = await _insert_group_assignments(session, campaign_id, orgs, clubs, now)
         chat, of_task = _group_chat()

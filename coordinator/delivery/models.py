@@ -52,8 +52,8 @@ class OutboxMessage(SQLModel, table=True):
             one_of("status", OUTBOX_STATUSES),
             name="status",
         ),
-        # Each bot's sender leases its own due rows.
-        Index("ix_outbox_due", "status", "bot_id", "next_attempt_at"),
+        # Each bot's due rows in claim order (next_attempt_at, id): a claim stops at its limit.
+        Index("ix_outbox_due", "status", "bot_id", "next_attempt_at", "id"),
         Index(
             "ix_outbox_troubled",
             "assignment_id",

@@ -41,6 +41,7 @@ from sqlalchemy import func, insert, select, text, update
 
 from bench.bare import bare_rate
 from bench.launch import _province
+from coordinator import heap
 from coordinator.auth.scope import SYSTEM
 from coordinator.base import utcnow
 from coordinator.bots import runtime
@@ -188,6 +189,7 @@ async def run(
             await _relink(db, people[:fast])
             await campaigns.launch_campaign(db, SYSTEM, await _campaign(db, root, agreement))
             sender = Sender(db, bot, rate=100_000, timezone=TZ, batch=5000)
+            heap.settle()  # as the worker does once it has started (the bare loop's too)
             started, cpu = time.perf_counter(), time.process_time()
             sent = await send_all(sender)
             elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu

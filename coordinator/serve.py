@@ -14,7 +14,7 @@ import logging
 import uvicorn
 from sqlmodel import col, select
 
-from coordinator import scheduler
+from coordinator import heap, scheduler
 from coordinator.auth.models import User
 from coordinator.bots import identity, runtime
 from coordinator.bots.sender import Lane
@@ -120,7 +120,9 @@ async def run(
                     proxy_headers=False,  # the app decides whom to believe (TRUSTED_PROXIES)
                 )
             )
+            heap.settle()
             await server.serve()  # returns on SIGINT/SIGTERM
             return
+        heap.settle()
         print("Worker running: bot and sender. Stop with Ctrl+C.", flush=True)
         await asyncio.Event().wait()  # until Ctrl+C or SIGTERM cancels the run

@@ -134,7 +134,8 @@ class Assignment(SQLModel, table=True):
             postgresql_where=text("group_chat_id IS NOT NULL"),
             sqlite_where=text("group_chat_id IS NOT NULL"),
         ),
-        Index("ix_assignment_campaign_status", "campaign_id", "status"),
+        # Ends with id: a chunk of task cards is a range of ids (migration 0027).
+        Index("ix_assignment_campaign_status", "campaign_id", "status", "id"),
         # The weekly cap's load reads this week's tasks (fairload._this_week), not all of them.
         Index("ix_assignment_created_at", "created_at"),
     )

@@ -152,6 +152,7 @@ class Pages:
     def __init__(self, browser: Browser, server: Server, *, phone: bool = False) -> None:
         self.browser, self.server, self.phone = browser, server, phone
         self.errors: list[str] = []
+        self.failed: list[str] = []  # responses >= 400, to tell which request an error was
         self._contexts: list[object] = []
 
     def new(self, *, phone: bool | None = None) -> Page:
@@ -172,6 +173,14 @@ class Pages:
             ),
         )
         page.on("pageerror", lambda e: self.errors.append(f"page error: {e} ({page.url})"))
+        page.on(
+            "response",
+            lambda r: (
+                self.failed.append(f"{r.request.method} {r.url} -> {r.status}")
+                if r.status >= 400
+                else None
+            ),
+        )
         page.on("dialog", lambda d: d.accept())
         return page
 
@@ -195,7 +204,9 @@ def open_pages(browser: Browser, server: Server, *, phone: bool = False) -> Iter
     opened = Pages(browser, server, phone=phone)
     yield opened
     opened.close()
-    assert opened.errors == [], "browser console errors:\n" + "\n".join(opened.errors)
+    assert opened.errors == [], "\n".join(
+        ["browser console errors:", *opened.errors, "responses >= 400:", *opened.failed]
+    )
 
 
 def sign_in(page: Page, username: str, password: str = PASSWORD) -> None:

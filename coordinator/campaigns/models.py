@@ -137,8 +137,7 @@ class Assignment(SQLModel, table=True):
         # Ends with id: a chunk of task cards is a range of ids (migration 0027).
         Index("ix_assignment_campaign_status", "campaign_id", "status", "id"),
         # The weekly cap's load reads this week's tasks (fairload._this_week), not all of them.
-        # BRIN on PostgreSQL: tasks are written in created_at order (migration 0028).
-        Index("ix_assignment_created_at", "created_at", postgresql_using="brin"),
+        Index("ix_assignment_created_at", "created_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     campaign_id: int = Field(sa_column=Column(Integer, ForeignKey("campaign.id"), nullable=False))

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, any_, event, func, literal
+from sqlalchemy import BigInteger, any_, event, func, literal, text
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -134,6 +134,24 @@ class Database:
                 logger.warning("transaction aborted (%s), attempt %d: again", exc.orig, attempt)
                 await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)
         raise AssertionError("unreachable")
+
+    @asynccontextmanager
+    async def turns(self, key: int, sub: int) -> AsyncIterator[None]:
+        """The block runs for one holder of (`key`, `sub`) at a time, across processes and
+        machines: a PostgreSQL advisory lock held on a connection of its own for as long as
+        the block, which may span several transactions (a crash closes the connection and
+        frees the lock). SQLite: nothing; its single writer takes turns already."""
+        if self.dialect != "postgresql":
+            yield
+            return
+        ids = {"key": key, "sub": sub}
+        async with self.engine.connect() as connection:
+            own = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await own.execute(text("SELECT pg_advisory_lock(:key, :sub)"), ids)
+            try:
+                yield
+            finally:
+                await own.execute(text("SELECT pg_advisory_unlock(:key, :sub)"), ids)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -41,6 +41,11 @@ async def needs_approval(session: AsyncSession, campaign: Campaign) -> bool:
 
 async def move(session: AsyncSession, campaign: Campaign, name: str) -> None:
     """Apply a move of the state machine, refusing it as the campaign's approval requires."""
+    campaign.status = await allowed_move(session, campaign, name)
+
+
+async def allowed_move(session: AsyncSession, campaign: Campaign, name: str) -> str:
+    """The status the move leads to, without making it; raises the move's refusal."""
     gated = campaign.status == "draft" and await needs_approval(session, campaign)
     target = campaign_move(campaign.status, name, gated)
     if target is None:
@@ -50,7 +55,7 @@ async def move(session: AsyncSession, campaign: Campaign, name: str) -> None:
                 code="needs_approval",
             )
         raise wrong_status(campaign.status, name)
-    campaign.status = target
+    return target
 
 
 async def _lead_of(session: AsyncSession, campaign: Campaign) -> int:

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, literal, or_
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select, update
+from sqlmodel import col, delete, select, update
 
 from coordinator.base import UTCDateTime
 from coordinator.campaigns import fairload
@@ -72,12 +72,33 @@ async def audience(session: AsyncSession, campaign: Campaign) -> tuple[int, int]
     return int(await session.scalar(members) or 0), 0
 
 
-async def write_assignments(session: AsyncSession, campaign: Campaign, now: datetime) -> int:
-    """Insert the missing assignments and their outbox rows; return how many were new."""
+async def write_assignments(
+    session: AsyncSession, campaign: Campaign, now: datetime, *, first: bool = False
+) -> int:
+    """Insert the missing assignments and their task cards; return how many were new.
+    `first`: the campaign's first launch, whose cards are those of all its tasks (an
+    interrupted launch may have written some, `drop_leftovers`)."""
     assert campaign.id is not None
     orgs, clubs = await campaign_targets(session, campaign.id)
     kind = "group" if campaign.delivery_mode == "group" else "dm"
-    return await assign(session, campaign.id, kind, orgs, clubs, now)
+    return await assign(session, campaign.id, kind, orgs, clubs, now, first=first)
+
+
+async def drop_leftovers(session: AsyncSession, campaign: Campaign) -> int:
+    """Before a first launch: of the tasks an interrupted launch wrote (in parts,
+    `launch_parts`; inert, as nothing acts on a task of a campaign that is not active), those
+    the campaign would no longer write go: all of them in group or organization mode, else
+    the members no longer eligible (targets changed, a member opted out). Returns how many."""
+    assert campaign.id is not None
+    mine = col(Assignment.campaign_id) == campaign.id
+    if await session.scalar(select(Assignment.id).where(mine).limit(1)) is None:
+        return 0
+    stale: Any = col(Assignment.member_id).is_not(None)
+    if campaign.delivery_mode == "dm":
+        orgs, clubs = await campaign_targets(session, campaign.id)
+        eligible = select(Member.id).where(*eligible_members(orgs, clubs))
+        stale = and_(stale, col(Assignment.member_id).not_in(eligible))
+    return _rowcount(await session.execute(delete(Assignment).where(mine, stale)))
 
 
 async def assign(
@@ -89,13 +110,15 @@ async def assign(
     now: datetime,
     *,
     only_these: bool = False,
+    first: bool = False,
 ) -> int:
     """The assignments of these organizations and clubs, by DM (`dm`) or group chat, and their
     task cards: the first `backlog.CARD_CHUNK` in this transaction, the rest queued by the
     senders (`backlog.top_up`). `only_these`: queue cards for these recipients only, all now
-    (a pass-on hands out one organization's part of a campaign)."""
+    (a pass-on hands out one organization's part of a campaign). `first`: a first launch,
+    which queues the cards of all the campaign's tasks, not only of those written now."""
     # A launch's new tasks get ids above this; a pass-on queues its cards at once without it.
-    before = 0 if only_these else await _last_task(session)
+    before = 0 if only_these or first else await _last_task(session)
     if kind == "group":
         created = await _insert_group_assignments(session, campaign_id, orgs, clubs, now)
         chat, of_task = _group_chat()
@@ -110,16 +133,27 @@ async def assign(
     if created and only_these:
         where = and_(col(Assignment.campaign_id) == campaign_id, of_task, these)
         await queue_cards(session, col(Assignment.id), chat, where, now)
-    elif created:
-        first = await session.scalar(
-            select(Assignment.id)
-            .where(col(Assignment.id) > before, col(Assignment.campaign_id) == campaign_id)
-            .order_by(col(Assignment.id))
-            .limit(1)
-        )
-        last = await _last_task(session)
-        await queue_launch_cards(session, campaign_id, kind, int(first or last) - 1, last, now)
+    elif created or first:
+        await queue_pending_cards(session, campaign_id, kind, before, now)
     return created
+
+
+async def queue_pending_cards(
+    session: AsyncSession, campaign_id: int, kind: str, before: int, now: datetime
+) -> None:
+    """The cards of the campaign's pending tasks with ids above `before` (0: all of them, as
+    at a first launch): the first chunk now, the rest as a backlog. The first such task is
+    found on the (campaign, status, id) index, however many other tasks the table holds."""
+    first = await session.scalar(
+        select(func.min(Assignment.id)).where(
+            col(Assignment.campaign_id) == campaign_id,
+            col(Assignment.status) == "pending",
+            col(Assignment.id) > before,
+        )
+    )
+    if first is not None:
+        last = await _last_task(session)
+        await queue_launch_cards(session, campaign_id, kind, int(first) - 1, last, now)
 
 
 async def _last_task(session: AsyncSession) -> int:

@@ -224,6 +224,10 @@ class Settings:
     weekly_task_cap: int | None = None
     # Bots beside the default one, each serving an organization subtree.
     telegram_bots: tuple[BotConfig, ...] = ()
+    # A first launch to this many members or more, on PostgreSQL, is written in parts by this
+    # many transactions at once (`campaigns/launch_parts.py`); 1: always one transaction.
+    launch_workers: int = 2
+    launch_split_from: int = 50_000
 
     @property
     def is_sqlite(self) -> bool:
@@ -282,6 +286,9 @@ def read_settings(env: dict[str, str] | None = None) -> Settings:
         metrics_token=_raw("METRICS_TOKEN", env, secret=True),
         weekly_task_cap=_optional_count("WEEKLY_TASK_CAP", _raw("WEEKLY_TASK_CAP", env)),
         telegram_bots=_bots(_raw("TELEGRAM_BOTS", env, secret=True), telegram_token),
+        launch_workers=_optional_count("LAUNCH_WORKERS", _raw("LAUNCH_WORKERS", env)) or 2,
+        launch_split_from=_optional_count("LAUNCH_SPLIT_FROM", _raw("LAUNCH_SPLIT_FROM", env))
+        or 50_000,
     )
 
 

@@ -13,7 +13,7 @@ from coordinator.auth import scope
 from coordinator.auth.audit import audit
 from coordinator.auth.scope import SYSTEM, Actor
 from coordinator.base import utcnow
-from coordinator.campaigns import approvals, cascade, party_rule
+from coordinator.campaigns import approvals, cascade, launch_parts, party_rule
 from coordinator.campaigns import launch as materialize
 from coordinator.campaigns.drafting import agreement_for
 from coordinator.campaigns.models import Assignment, Campaign, CampaignTarget, ContentItem
@@ -72,32 +72,76 @@ class LaunchResult:
 async def launch_campaign(
     db: Database, actor: Actor | None, campaign_id: int, now: datetime | None = None
 ) -> LaunchResult:
-    """Make the campaign active and write its assignments and outbox rows in one transaction.
+    """Make the campaign active and write its assignments and task cards.
 
-    Launching again (an active campaign) adds only members who became eligible since; with
-    nothing new it changes nothing. `actor=None` is the scheduler launching on time.
+    One transaction, except a big first launch on PostgreSQL, whose tasks are written in
+    parts side by side before the last transaction makes the campaign active and queues the
+    cards (`launch_parts`; a crash part-way leaves the campaign as it was, inert). Launches of
+    one campaign take turns. Launching again (an active campaign) adds only members who became
+    eligible since; with nothing new it changes nothing. `actor=None` is the scheduler.
     """
     now = now or utcnow()
     acting = actor or SYSTEM
+    async with db.turns(_LAUNCH_TURNS, campaign_id):
+        split = await _split(db, acting, campaign_id, now)
+        written = await launch_parts.write(db, campaign_id, split, now) if split else 0
 
-    async def launch(session: AsyncSession) -> LaunchResult:
-        campaign = await scope.editable_campaign(session, acting, campaign_id)
-        was = campaign.status
-        await _move(session, campaign, "launch")
-        # Launching early needs the agreement to be valid already today.
-        await _check_ready(session, acting, campaign, now, min(now, campaign.launch_at))
-        if was != "active":
-            campaign.launched_at = now
-        if campaign.delivery_mode == "org":
-            created = await cascade.write_organization_tasks(session, campaign, now)
-        else:
-            created = await materialize.write_assignments(session, campaign, now)
-        audit(session, actor, "campaign.launch", "campaign", campaign_id, created=created)
-        return LaunchResult(campaign, created)
+        async def launch(session: AsyncSession) -> LaunchResult:
+            campaign = await scope.editable_campaign(session, acting, campaign_id)
+            was = campaign.status
+            await _move(session, campaign, "launch")
+            # Launching early needs the agreement to be valid already today.
+            await _check_ready(session, acting, campaign, now, min(now, campaign.launch_at))
+            first = was != "active"
+            if first:
+                campaign.launched_at = now
+            if split is not None:  # the parts wrote the tasks (and dropped what was left)
+                created = written
+                await materialize.queue_pending_cards(session, campaign_id, "dm", 0, now)
+                return _launched(session, actor, campaign, created)
+            if first:
+                await materialize.drop_leftovers(session, campaign)
+            if campaign.delivery_mode == "org":
+                created = await cascade.write_organization_tasks(session, campaign, now)
+            else:
+                created = await materialize.write_assignments(session, campaign, now, first=first)
+            return _launched(session, actor, campaign, created)
 
-    # A launch and the sender both lock tally summary lines: if PostgreSQL picks the launch
-    # as a deadlock's victim, it runs again rather than fail in the coordinator's hands.
-    return await db.transaction(launch)
+        # A launch and the sender both lock tally summary lines: if PostgreSQL picks the launch
+        # as a deadlock's victim, it runs again rather than fail in the coordinator's hands.
+        return await db.transaction(launch)
+
+
+_LAUNCH_TURNS = 1_402_208  # `Database.turns` key of launches, with the campaign's id
+
+
+def _launched(
+    session: AsyncSession, actor: Actor | None, campaign: Campaign, created: int
+) -> LaunchResult:
+    audit(session, actor, "campaign.launch", "campaign", campaign.id, created=created)
+    return LaunchResult(campaign, created)
+
+
+async def _split(
+    db: Database, actor: Actor, campaign_id: int, now: datetime
+) -> launch_parts.Split | None:
+    """The parts of a big first launch (None: one transaction), once the launch is known to
+    be allowed, with what an interrupted launch left and the campaign no longer wants gone."""
+    if db.dialect != "postgresql":
+        return None
+    async with db.read() as session:
+        campaign = await scope.editable_campaign(session, actor, campaign_id)
+        if not launch_parts.may_split(session, campaign):
+            return None
+        await approvals.allowed_move(session, campaign, "launch")
+        await _check_ready(session, actor, campaign, now, min(now, campaign.launch_at))
+        split = await launch_parts.plan(session, campaign, now)
+    if split is None:
+        return None
+    async with db.write() as session:
+        campaign = await scope.editable_campaign(session, actor, campaign_id)
+        await materialize.drop_leftovers(session, campaign)
+    return split
 
 
 async def _finish(

@@ -93,3 +93,16 @@ def test_the_weekly_task_cap_is_unset_by_default_and_a_whole_number_when_set(tmp
     for bad in ("0", "-1", "2.5", "many"):
         with pytest.raises(SettingsError, match="COORDINATOR_WEEKLY_TASK_CAP"):
             read_settings({**base, "COORDINATOR_WEEKLY_TASK_CAP": bad})
+
+
+def test_launch_parts_default_to_two_workers_from_50000_members(tmp_path: Path):
+    base = {"COORDINATOR_VAR_DIR": str(tmp_path)}
+    settings = read_settings(base)
+    assert (settings.launch_workers, settings.launch_split_from) == (2, 50_000)
+    custom = read_settings(
+        {**base, "COORDINATOR_LAUNCH_WORKERS": "1", "COORDINATOR_LAUNCH_SPLIT_FROM": "10"}
+    )
+    assert (custom.launch_workers, custom.launch_split_from) == (1, 10)
+    for name in ("COORDINATOR_LAUNCH_WORKERS", "COORDINATOR_LAUNCH_SPLIT_FROM"):
+        with pytest.raises(SettingsError, match=name):
+            read_settings({**base, name: "0"})

@@ -30,9 +30,12 @@ class Crowd:
     members: int  # how many volunteers the campaign reaches
 
 
-async def build_crowd(db: Database, sandbox: Sandbox, size: int = 2000) -> Crowd:
-    """The factories' world, topped up to `size` eligible volunteers in the district; every
-    linked member gets a real sandbox account, so that every message can arrive."""
+async def build_crowd(
+    db: Database, sandbox: Sandbox, size: int = 2000, orgs: tuple[str, ...] = ("district",)
+) -> Crowd:
+    """The factories' world, topped up to `size` eligible volunteers, in turn in each of
+    `orgs` (all in the campaign's province); every linked member gets a real sandbox account,
+    so that every message can arrive."""
     world = await build_world(db)
     campaign_id = await world.campaign(launch_at=utcnow())
     async with db.read() as session:
@@ -54,7 +57,7 @@ async def build_crowd(db: Database, sandbox: Sandbox, size: int = 2000) -> Crowd
             insert(Member),
             [
                 {
-                    "organization_id": world.org["district"],
+                    "organization_id": world.org[orgs[n % len(orgs)]],
                     "display_name": f"Tình nguyện viên {n}",
                     "telegram_user_id": account,
                     "locale": "vi",

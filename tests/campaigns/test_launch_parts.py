@@ -1,6 +1,6 @@
 """A big first launch written in parts (PostgreSQL): the same tasks and cards as one
 transaction, nothing written when the launch is refused, an interrupted launch finished by the
-next one, and two launches at once taking turns. The split is forced down to one member here
+next one, and two launches at once. The split is forced down to one member here
 (`COORDINATOR_LAUNCH_SPLIT_FROM=1`); the 100,000-member launch in test_launch_plans takes it
 at its default."""
 
@@ -169,7 +169,8 @@ async def test_an_interrupted_launch_is_finished_without_what_the_campaign_dropp
 
 
 @on_postgres
-async def test_two_launches_at_once_take_turns(world, split_always):
+async def test_two_launches_at_once_leave_one_task_and_one_card_per_member(world, split_always):
+    """(That they take turns is `Database.turns`' test in tests/core/test_database.py.)"""
     await _volunteers(world)
     cid = await world.campaign(targets=("province",))
     coordinator = world.actor["coordinator"]

@@ -116,3 +116,38 @@ async def test_it_does_not_run_a_transaction_again_for_an_error_that_is_not_a_co
     with pytest.raises(IntegrityError):
         await db.transaction(orphan)
     assert runs == [1]
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="turns are an advisory lock on PostgreSQL")
+async def test_turns_let_one_holder_in_at_a_time_and_free_the_key_after(db):
+    inside: list[str] = []
+    first_in = asyncio.Event()
+    let_go = asyncio.Event()
+
+    async def holder(name: str, gate: asyncio.Event | None) -> None:
+        async with db.turns(7, 42):
+            inside.append(name)
+            if gate is not None:
+                first_in.set()
+                await gate.wait()
+            inside.append(f"/{name}")
+
+    first = asyncio.create_task(holder("a", let_go))
+    await first_in.wait()
+    second = asyncio.create_task(holder("b", None))
+
+    async def waiting() -> int:
+        async with db.read() as session:
+            query = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            return int((await session.execute(text(query))).scalar_one())
+
+    deadline = asyncio.get_running_loop().time() + 10
+    while await waiting() == 0:
+        assert asyncio.get_running_loop().time() < deadline, "b never asked for its turn"
+        await asyncio.sleep(0.02)
+    assert inside == ["a"], "b must wait while a holds the turn"
+    let_go.set()
+    await asyncio.gather(first, second)
+    assert inside == ["a", "/a", "b", "/b"]
+    async with db.turns(7, 42):  # freed: taken again at once
+        pass

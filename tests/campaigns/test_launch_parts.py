@@ -182,3 +182,15 @@ async def test_two_launches_at_once_leave_one_task_and_one_card_per_member(world
     assert sorted((first.created, second.created)) == [0, len(assigned)]
     assert len(set(assigned)) == len(assigned) == sum(SIZES.values()) + 4
     assert await _cards(world.db, cid) == (len(assigned), 0)
+
+
+@on_postgres
+async def test_parts_after_a_cancel_write_nothing(world, split_always):
+    await _volunteers(world)
+    cid = await world.campaign(targets=("province",))
+    async with world.db.read() as session:
+        split = await launch_parts.plan(session, await session.get(Campaign, cid), utcnow())
+    assert split is not None
+    await campaigns.cancel_campaign(world.db, world.actor["coordinator"], cid)
+    assert await launch_parts.write(world.db, cid, split, utcnow()) == 0
+    assert await _assigned(world.db, cid) == []

@@ -64,12 +64,12 @@ def balanced(weights: dict[int, int], most: int) -> list[list[int]]:
     return [sorted(keys) for _, _, keys in sorted(bins, key=lambda b: b[1])]
 
 
-def may_split(session: AsyncSession, campaign: Campaign) -> bool:
-    """Whether this launch could be written in parts: not on SQLite (one writer), not a launch
-    again (it writes only who became eligible since), not in group or organization mode."""
+def may_split(campaign: Campaign) -> bool:
+    """Whether this launch could be written in parts (on PostgreSQL, the caller's check): not
+    a launch again (it writes only who became eligible since), not in group or organization
+    mode."""
     return (
-        session.get_bind().dialect.name == "postgresql"
-        and get_settings().launch_workers > 1
+        get_settings().launch_workers > 1
         and campaign.delivery_mode == "dm"
         and campaign.status in LAUNCHABLE
     )

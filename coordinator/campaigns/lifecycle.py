@@ -127,11 +127,11 @@ async def _split(
 ) -> launch_parts.Split | None:
     """The parts of a big first launch (None: one transaction), once the launch is known to
     be allowed, with what an interrupted launch left and the campaign no longer wants gone."""
-    if db.dialect != "postgresql":
+    if db.dialect != "postgresql":  # SQLite's one writer would write the parts in turn
         return None
     async with db.read() as session:
         campaign = await scope.editable_campaign(session, actor, campaign_id)
-        if not launch_parts.may_split(session, campaign):
+        if not launch_parts.may_split(campaign):
             return None
         await approvals.allowed_move(session, campaign, "launch")
         await _check_ready(session, actor, campaign, now, min(now, campaign.launch_at))

@@ -17,11 +17,11 @@ from sqlmodel import col, select
 from coordinator.campaigns import service as campaigns
 from coordinator.campaigns.models import Assignment, Campaign
 from coordinator.db import Database
-from coordinator.delivery.models import CardBacklog, OutboxMessage
+from coordinator.delivery.models import CardBacklog
 from coordinator.tallies.summary import recount_summary
 from tests.conftest import BACKEND
 from tests.dbtools import _dsn
-from tests.faults.crowd import build_crowd, received, settled, summary
+from tests.faults.crowd import build_crowd, delivery, received, settled, summary
 from tests.faults.harness import Processes, Sandbox, wait_for
 
 pytestmark = [
@@ -59,17 +59,17 @@ async def _gone(conn: asyncpg.Connection, pids: list[int]) -> bool:
 
 async def _inert(db: Database, campaign_id: int) -> tuple[str, int, int, int]:
     """(campaign status, tasks, its outbox rows, card backlogs)."""
+    state = await delivery(db, campaign_id)
     async with db.read() as session:
         campaign = await session.get(Campaign, campaign_id)
         assert campaign is not None
-        outbox = await session.scalar(
-            select(func.count())
-            .select_from(OutboxMessage)
-            .join(Assignment, col(Assignment.id) == col(OutboxMessage.assignment_id))
-            .where(col(Assignment.campaign_id) == campaign_id)
-        )
         backlogs = await session.scalar(select(func.count()).select_from(CardBacklog))
-    return campaign.status, await _tasks(db, campaign_id), int(outbox or 0), int(backlogs or 0)
+    return (
+        campaign.status,
+        sum(state.tasks.values()),
+        sum(state.outbox.values()),
+        int(backlogs or 0),
+    )
 
 
 async def test_a_launch_killed_between_its_parts_and_activation_is_finished_by_the_next(
